@@ -1,0 +1,365 @@
+//! Matching diagnosis keys against a phone's sightings with the OS rules (gaen-client.md §3).
+//!
+//! A [`Matcher`] indexes the sightings once ([`SightingIndex`]: an open-addressing table keyed by
+//! the first 8 bytes of each RPI, which are uniformly random, so no general-purpose hashing is
+//! needed). Each diagnosis key then costs one RPIK derivation, one pipelined AES call for its RPIs
+//! and one table probe per RPI; only keys with a hit pay for the AEMK and the rule checks:
+//!
+//! 1. only RPI indices `0..rolling_period` (Android `traceWithJava`, iOS `min(rp, 144)`);
+//! 2. a sighting of `RPI_j` counts only if `|floor(t/600) − j| ≤ 12` (±2 h);
+//! 3. replay guard: of the time-valid sightings of one RPI, those more than 20 min after the
+//!    first are dropped;
+//! 4. the AEM is decrypted and implausible TX power dropped (Android [−50, 20] dBm, iOS
+//!    [−60, 20] dBm);
+//! 5. `attenuation = tx − rssi`; Android clamps negatives to 0, iOS drops attenuation outside
+//!    1..=255.
+//!
+//! Keys with report type REVOKED are never matched, RECURSIVE only when enabled.
+
+use herald_model::{DiagnosisKey, IntervalNumber, ReportType, UnixTime};
+
+use crate::crypto::{Aem, AemKey, RPIS_PER_KEY, Rpi, RpiKey};
+
+/// One BLE observation of an EN advertisement, as a phone stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sighting {
+    /// The RPI heard.
+    pub rpi: Rpi,
+    /// The AEM broadcast with it.
+    pub aem: Aem,
+    /// When it was heard.
+    pub time: UnixTime,
+    /// Calibrated RSSI, dBm.
+    pub rssi: i8,
+    /// When the scan before the one that heard it happened, when known (for `secondsSinceLastScan`).
+    pub previous_scan: Option<UnixTime>,
+}
+
+/// Whose matching rules to apply where Android and iOS differ (TX bounds, attenuation 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Platform {
+    /// Android reference: TX in [−50, 20] dBm, attenuation clamped at 0.
+    #[default]
+    Android,
+    /// iOS reference: TX in [−60, 20] dBm, attenuation outside 1..=255 dropped.
+    Ios,
+}
+
+/// The matching rules. The defaults are the Android reference values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchConfig {
+    /// TX bounds and attenuation handling.
+    pub platform: Platform,
+    /// Allowed clock drift between broadcast and scan, in intervals (12 = ±2 h).
+    pub tolerance_intervals: u32,
+    /// Sightings of one RPI later than this after its first sighting are replays.
+    pub replay_guard_seconds: i64,
+    /// Whether keys with report type RECURSIVE are matched (off in the reference).
+    pub match_recursive: bool,
+}
+
+impl Default for MatchConfig {
+    fn default() -> Self {
+        Self {
+            platform: Platform::Android,
+            tolerance_intervals: 12,
+            replay_guard_seconds: 1200,
+            match_recursive: false,
+        }
+    }
+}
+
+impl MatchConfig {
+    /// The inclusive plausible TX-power range.
+    pub fn tx_power_bounds(&self) -> (i8, i8) {
+        match self.platform {
+            Platform::Android => (-50, 20),
+            Platform::Ios => (-60, 20),
+        }
+    }
+
+    /// Whether keys of this report type are matched at all.
+    pub fn accepts(&self, report_type: ReportType) -> bool {
+        match report_type {
+            ReportType::Revoked => false,
+            ReportType::Recursive => self.match_recursive,
+            _ => true,
+        }
+    }
+
+    /// The attenuation of a sighting, or `None` when the platform drops it.
+    pub fn attenuation(&self, tx_power: i8, rssi: i8) -> Option<u8> {
+        let raw = i16::from(tx_power) - i16::from(rssi);
+        match self.platform {
+            Platform::Android => u8::try_from(raw.max(0)).ok(),
+            Platform::Ios => u8::try_from(raw).ok().filter(|a| *a >= 1),
+        }
+    }
+}
+
+/// A sighting that survived every rule, attributed to one diagnosis key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchedSighting {
+    /// When it was heard.
+    pub time: UnixTime,
+    /// The interval whose RPI it was.
+    pub interval: IntervalNumber,
+    /// RSSI, dBm.
+    pub rssi: i8,
+    /// Decrypted TX power, dBm.
+    pub tx_power: i8,
+    /// `tx_power − rssi` after the platform's rule.
+    pub attenuation: u8,
+    /// Calibration confidence from the decrypted version byte (0..=3).
+    pub calibration_confidence: u8,
+    /// The previous scan's time, when known.
+    pub previous_scan: Option<UnixTime>,
+}
+
+/// All surviving sightings of one diagnosis key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMatch {
+    /// Position of the key in the input stream.
+    pub key_index: usize,
+    /// The key.
+    pub key: DiagnosisKey,
+    /// Its sightings, sorted by time.
+    pub sightings: Vec<MatchedSighting>,
+}
+
+/// The phone's sightings, indexed by RPI for constant-time probes.
+#[derive(Debug, Clone)]
+pub struct SightingIndex {
+    /// Sorted by (RPI, time), so each RPI's sightings are one run.
+    sightings: Vec<Sighting>,
+    /// Slot → first 8 bytes of an RPI (0 = empty; an RPI whose prefix is 0 is stored as 1).
+    prefixes: Vec<u64>,
+    /// Slot → (start, len) of the RPI's run in `sightings`.
+    runs: Vec<(u32, u32)>,
+    mask: usize,
+    shift: u32,
+    seed: u64,
+}
+
+impl SightingIndex {
+    /// Indexes sightings (any order; at most `u32::MAX` of them are kept).
+    pub fn new(mut sightings: Vec<Sighting>) -> Self {
+        sightings.truncate(u32::MAX as usize);
+        sightings.sort_unstable_by(|a, b| a.rpi.cmp(&b.rpi).then(a.time.cmp(&b.time)));
+        let mut runs_found: Vec<(u32, u32)> = Vec::new();
+        let mut start = 0usize;
+        while let Some(first) = sightings.get(start) {
+            let len = sightings
+                .get(start..)
+                .map_or(0, |rest| rest.iter().take_while(|s| s.rpi == first.rpi).count());
+            runs_found.push((to_u32(start), to_u32(len)));
+            start += len.max(1);
+        }
+        let capacity = (runs_found.len() * 2).next_power_of_two().max(16);
+        // Mixing the slot with a seed drawn from the data keeps an attacker who broadcasts RPIs
+        // with colliding prefixes from predicting slots (they do not know the other sightings).
+        let seed = sightings.iter().fold(0x243f_6a88_85a3_08d3_u64, |acc, s| {
+            (acc ^ prefix(&s.rpi.0)).rotate_left(23).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        });
+        let mut index = Self {
+            sightings,
+            prefixes: vec![0; capacity],
+            runs: vec![(0, 0); capacity],
+            mask: capacity - 1,
+            shift: 64 - capacity.trailing_zeros(),
+            seed,
+        };
+        for run in runs_found {
+            index.insert(run);
+        }
+        index
+    }
+
+    fn insert(&mut self, run: (u32, u32)) {
+        let Some(first) = self.sightings.get(run.0 as usize) else { return };
+        let p = prefix(&first.rpi.0);
+        let mut slot = self.slot(p);
+        // The table is at most half full, so an empty slot is always found.
+        loop {
+            match self.prefixes.get_mut(slot) {
+                Some(entry) if *entry == 0 => {
+                    *entry = p;
+                    if let Some(r) = self.runs.get_mut(slot) {
+                        *r = run;
+                    }
+                    return;
+                }
+                Some(_) => slot = (slot + 1) & self.mask,
+                None => return,
+            }
+        }
+    }
+
+    fn slot(&self, p: u64) -> usize {
+        // The shift leaves at most log2(capacity) bits, which fit in usize.
+        #[allow(clippy::cast_possible_truncation)]
+        let slot = ((p ^ self.seed).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize;
+        slot
+    }
+
+    /// The sightings of one RPI, sorted by time, or `None` if it was never seen.
+    #[inline]
+    pub fn lookup(&self, rpi: &[u8; 16]) -> Option<&[Sighting]> {
+        let p = prefix(rpi);
+        let mut slot = self.slot(p);
+        loop {
+            let entry = *self.prefixes.get(slot)?;
+            if entry == 0 {
+                return None;
+            }
+            if entry == p {
+                let &(start, len) = self.runs.get(slot)?;
+                let run = self.sightings.get(start as usize..(start as usize + len as usize))?;
+                if run.first().is_some_and(|s| &s.rpi.0 == rpi) {
+                    return Some(run);
+                }
+            }
+            slot = (slot + 1) & self.mask;
+        }
+    }
+
+    /// Number of sightings indexed.
+    pub fn len(&self) -> usize {
+        self.sightings.len()
+    }
+
+    /// Whether there are no sightings.
+    pub fn is_empty(&self) -> bool {
+        self.sightings.is_empty()
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn prefix(rpi: &[u8; 16]) -> u64 {
+    let [a, b, c, d, e, f, g, h, ..] = *rpi;
+    u64::from_le_bytes([a, b, c, d, e, f, g, h]).max(1)
+}
+
+/// Matches diagnosis keys against indexed sightings.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    index: SightingIndex,
+    config: MatchConfig,
+}
+
+impl Matcher {
+    /// Indexes `sightings` for matching under `config`.
+    pub fn new(sightings: Vec<Sighting>, config: MatchConfig) -> Self {
+        Self { index: SightingIndex::new(sightings), config }
+    }
+
+    /// The rules in force.
+    pub fn config(&self) -> &MatchConfig {
+        &self.config
+    }
+
+    /// The sighting index.
+    pub fn index(&self) -> &SightingIndex {
+        &self.index
+    }
+
+    /// Matches one key; `None` when none of its sightings survive.
+    pub fn match_key(&self, key_index: usize, key: &DiagnosisKey) -> Option<KeyMatch> {
+        if !self.config.accepts(key.report_type) || self.index.is_empty() {
+            return None;
+        }
+        let count = usize::from(key.rolling_period.get()).min(RPIS_PER_KEY);
+        let mut rpis = [[0u8; 16]; RPIS_PER_KEY];
+        let rpis = rpis.get_mut(..count)?;
+        RpiKey::derive(&key.key).generator().fill(key.rolling_start, rpis);
+
+        let mut hits: Vec<(u32, &[Sighting])> = Vec::new();
+        for (i, rpi) in (0u32..).zip(rpis.iter()) {
+            if let Some(run) = self.index.lookup(rpi) {
+                hits.push((i, run));
+            }
+        }
+        if hits.is_empty() {
+            return None;
+        }
+
+        let aemk = AemKey::derive(&key.key);
+        let mut sightings = Vec::new();
+        for (i, run) in hits {
+            let Ok(interval) = key.rolling_start.checked_add(i) else { continue };
+            self.check_run(&aemk, interval, run, &mut sightings);
+        }
+        if sightings.is_empty() {
+            return None;
+        }
+        sightings.sort_by_key(|s| s.time);
+        Some(KeyMatch { key_index, key: key.clone(), sightings })
+    }
+
+    /// Applies rules 2–5 to the sightings of the RPI of `interval`.
+    fn check_run(
+        &self,
+        aemk: &AemKey,
+        interval: IntervalNumber,
+        run: &[Sighting],
+        out: &mut Vec<MatchedSighting>,
+    ) {
+        let j = i64::from(interval.get());
+        let tolerance = i64::from(self.config.tolerance_intervals);
+        let (tx_min, tx_max) = self.config.tx_power_bounds();
+        let mut first_seen: Option<UnixTime> = None;
+        // `run` is sorted by time.
+        for s in run {
+            let seen_interval = s.time.seconds().div_euclid(600);
+            if (seen_interval - j).abs() > tolerance {
+                continue;
+            }
+            let first = *first_seen.get_or_insert(s.time);
+            if s.time.seconds() - first.seconds() > self.config.replay_guard_seconds {
+                continue;
+            }
+            let metadata = aemk.decrypt(&s.rpi, &s.aem);
+            if metadata.tx_power < tx_min || metadata.tx_power > tx_max {
+                continue;
+            }
+            let Some(attenuation) = self.config.attenuation(metadata.tx_power, s.rssi) else {
+                continue;
+            };
+            out.push(MatchedSighting {
+                time: s.time,
+                interval,
+                rssi: s.rssi,
+                tx_power: metadata.tx_power,
+                attenuation,
+                calibration_confidence: metadata.calibration_confidence(),
+                previous_scan: s.previous_scan,
+            });
+        }
+    }
+
+    /// Matches a stream of keys on this thread, yielding only keys with surviving sightings.
+    /// Memory stays bounded by the matches, whatever the number of keys.
+    pub fn match_keys<'a, I>(&'a self, keys: I) -> impl Iterator<Item = KeyMatch> + 'a
+    where
+        I: IntoIterator<Item = DiagnosisKey>,
+        I::IntoIter: 'a,
+    {
+        keys.into_iter()
+            .enumerate()
+            .filter_map(move |(i, key)| self.match_key(i, &key))
+    }
+
+    /// Matches a slice of keys on all cores of the current rayon pool; results in key order.
+    #[cfg(feature = "parallel")]
+    pub fn match_keys_parallel(&self, keys: &[DiagnosisKey]) -> Vec<KeyMatch> {
+        use rayon::prelude::*;
+        keys.par_iter()
+            .enumerate()
+            .with_min_len(256)
+            .filter_map(|(i, key)| self.match_key(i, key))
+            .collect()
+    }
+}

@@ -1,0 +1,51 @@
+//! Dev-only helpers shared by herald's tests. Never a dependency of non-test code.
+//!
+//! Test data lives outside the repository, in `../shared/testdata/` next to the checkout (the
+//! layout every herald clone and CI run has). [`testdata_dir`] finds it, and `HERALD_TESTDATA`
+//! overrides the location.
+
+#![allow(clippy::missing_panics_doc, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+
+/// The shared test data folder: `$HERALD_TESTDATA`, or `shared/testdata` beside the checkout.
+pub fn testdata_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("HERALD_TESTDATA") {
+        return PathBuf::from(dir);
+    }
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // crates/herald-testkit → the checkout → its parent, where `shared/` sits.
+    let root = manifest
+        .ancestors()
+        .nth(3)
+        .expect("the testkit lives three levels below the folder that holds shared/");
+    root.join("shared").join("testdata")
+}
+
+/// Reads a file from the test data folder, with a message that says where it looked.
+pub fn read_testdata(relative: &str) -> Vec<u8> {
+    let path = testdata_dir().join(relative);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("cannot read test data {}: {e} (set HERALD_TESTDATA to the shared/testdata folder)", path.display())
+    })
+}
+
+/// `testdata/gaen_vectors.json`, parsed.
+pub fn gaen_vectors() -> serde_json::Value {
+    serde_json::from_slice(&read_testdata("gaen_vectors.json")).expect("gaen_vectors.json is JSON")
+}
+
+/// Decodes hex into exactly `N` bytes.
+pub fn hex_array<const N: usize>(text: &str) -> [u8; N] {
+    let bytes = hex_vec(text);
+    bytes.try_into().unwrap_or_else(|b: Vec<u8>| panic!("{text}: expected {N} bytes, got {}", b.len()))
+}
+
+/// Decodes hex of any length.
+pub fn hex_vec(text: &str) -> Vec<u8> {
+    assert!(text.len() % 2 == 0, "odd hex length: {text}");
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex digit"))
+        .collect()
+}
