@@ -72,7 +72,7 @@ impl RpiKey {
     /// `HKDF-SHA256(TEK, salt = ∅, info = "EN-RPIK", 16)`.
     pub fn derive(tek: &TemporaryExposureKey) -> Self {
         let prk = hkdf_extract(tek.as_bytes());
-        Self(hkdf_expand16(&prk, RPIK_INFO))
+        Self(hkdf_expand16(&prk, *RPIK_INFO))
     }
 
     /// The key bytes (for tests and tools that print derivations).
@@ -137,7 +137,7 @@ impl AemKey {
     /// `HKDF-SHA256(TEK, salt = ∅, info = "EN-AEMK", 16)`.
     pub fn derive(tek: &TemporaryExposureKey) -> Self {
         let prk = hkdf_extract(tek.as_bytes());
-        Self(hkdf_expand16(&prk, AEMK_INFO))
+        Self(hkdf_expand16(&prk, *AEMK_INFO))
     }
 
     /// The key bytes.
@@ -310,10 +310,10 @@ fn hkdf_extract(ikm: &[u8; 16]) -> [u8; 32] {
 }
 
 /// `T(1) = HMAC-SHA256(PRK, info ‖ 0x01)`, truncated to 16 bytes: four compressions.
-fn hkdf_expand16(prk: &[u8; 32], info: &[u8; 7]) -> [u8; 16] {
+fn hkdf_expand16(prk: &[u8; 32], info: [u8; 7]) -> [u8; 16] {
     let (mut inner, mut outer) = hmac_key_states(prk);
     let mut msg = [0u8; 8];
-    msg[..7].copy_from_slice(info);
+    msg[..7].copy_from_slice(&info);
     msg[7] = 0x01;
     compress256(&mut inner, &[final_block(&msg)]);
     let inner_hash = state_bytes(&inner);

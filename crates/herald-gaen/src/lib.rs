@@ -14,4 +14,7 @@ pub mod matching;
 pub mod scoring;
 
 pub use crypto::{Aem, AemKey, Metadata, Rpi, RpiGenerator, RpiKey, generate_tek, padded_data};
-pub use matching::{KeyMatch, MatchConfig, MatchedSighting, Matcher, Platform, Sighting, SightingIndex};
+pub use matching::{
+    KeyMatch, MatchConfig, MatchedSighting, Matcher, Platform, Sighting, SightingIndex,
+};
+pub use scoring::ScoringConfig;

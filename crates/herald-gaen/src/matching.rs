@@ -239,8 +239,9 @@ fn to_u32(n: usize) -> u32 {
 }
 
 fn prefix(rpi: &[u8; 16]) -> u64 {
-    let [a, b, c, d, e, f, g, h, ..] = *rpi;
-    u64::from_le_bytes([a, b, c, d, e, f, g, h]).max(1)
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&rpi[..8]);
+    u64::from_le_bytes(head).max(1)
 }
 
 /// Matches diagnosis keys against indexed sightings.
