@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::LazyLock;
 
-use aes::Aes128;
+use aes::Aes128Enc as Aes128;
 use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
 use herald_model::{IntervalNumber, TemporaryExposureKey};
 use rand_core::CryptoRng;
@@ -71,8 +71,14 @@ pub struct RpiKey([u8; 16]);
 impl RpiKey {
     /// `HKDF-SHA256(TEK, salt = ∅, info = "EN-RPIK", 16)`.
     pub fn derive(tek: &TemporaryExposureKey) -> Self {
-        let prk = hkdf_extract(tek.as_bytes());
-        Self(hkdf_expand16(&prk, *RPIK_INFO))
+        Self(hkdf16::<true>(tek.as_bytes(), *RPIK_INFO))
+    }
+
+    /// The same derivation for a *published* diagnosis key: intermediates are not wiped, because
+    /// nothing about a public key is secret. The matcher's hot path; never use it for the
+    /// phone's own TEKs.
+    pub fn derive_public(tek: &TemporaryExposureKey) -> Self {
+        Self(hkdf16::<false>(tek.as_bytes(), *RPIK_INFO))
     }
 
     /// The key bytes (for tests and tools that print derivations).
@@ -121,6 +127,20 @@ impl RpiGenerator {
         self.0.encrypt_blocks(Array::cast_slice_from_core_mut(out));
     }
 
+    /// Encrypts precomputed padded-data blocks (see [`padded_data`]) into `out`: the matcher's
+    /// form of [`Self::fill`], which reuses the blocks of a rolling start across keys.
+    pub fn encrypt_padded(&self, padded: &[[u8; 16]], out: &mut [[u8; 16]]) {
+        // Equal lengths by contract; a shorter side just limits the work.
+        let n = padded.len().min(out.len());
+        if let (Some(input), Some(output)) = (padded.get(..n), out.get_mut(..n)) {
+            // `encrypt_blocks_b2b` only fails on a length mismatch, excluded above.
+            let _ = self.0.encrypt_blocks_b2b(
+                Array::cast_slice_from_core(input),
+                Array::cast_slice_from_core_mut(output),
+            );
+        }
+    }
+
     /// The `count` RPIs starting at `start`.
     pub fn rpis(&self, start: IntervalNumber, count: usize) -> Vec<Rpi> {
         let mut raw = vec![[0u8; 16]; count];
@@ -136,8 +156,7 @@ pub struct AemKey([u8; 16]);
 impl AemKey {
     /// `HKDF-SHA256(TEK, salt = ∅, info = "EN-AEMK", 16)`.
     pub fn derive(tek: &TemporaryExposureKey) -> Self {
-        let prk = hkdf_extract(tek.as_bytes());
-        Self(hkdf_expand16(&prk, *AEMK_INFO))
+        Self(hkdf16::<true>(tek.as_bytes(), *AEMK_INFO))
     }
 
     /// The key bytes.
@@ -249,11 +268,20 @@ struct ZeroKeyHmac {
 }
 
 static ZERO_SALT: LazyLock<ZeroKeyHmac> = LazyLock::new(|| {
-    let (inner, outer) = hmac_key_states(&[0u8; 32]);
+    let (inner, outer) = hmac_key_states::<false>(&[0u8; 32]);
     ZeroKeyHmac { inner, outer }
 });
 
-fn hmac_key_states(key: &[u8; 32]) -> ([u32; 8], [u32; 8]) {
+/// Overwrites a secret intermediate when `WIPE` is set. Derivations for the phone's own keys wipe;
+/// derivations for published diagnosis keys (whose TEK is public) skip it, since volatile wiping
+/// of ~350 bytes per key would cost the matcher a fifth of its speed.
+fn wipe<const WIPE: bool, Z: Zeroize + ?Sized>(z: &mut Z) {
+    if WIPE {
+        z.zeroize();
+    }
+}
+
+fn hmac_key_states<const WIPE: bool>(key: &[u8; 32]) -> ([u32; 8], [u32; 8]) {
     let mut ipad = [0x36u8; 64];
     let mut opad = [0x5cu8; 64];
     for ((i, o), k) in ipad.iter_mut().zip(opad.iter_mut()).zip(key) {
@@ -264,25 +292,22 @@ fn hmac_key_states(key: &[u8; 32]) -> ([u32; 8], [u32; 8]) {
     let mut outer = SHA256_IV;
     compress256(&mut inner, &[ipad]);
     compress256(&mut outer, &[opad]);
-    ipad.zeroize();
-    opad.zeroize();
+    wipe::<WIPE, _>(&mut ipad);
+    wipe::<WIPE, _>(&mut opad);
     (inner, outer)
 }
 
-/// One final SHA-256 block for a message of `msg.len()` bytes following one 64-byte block already
-/// absorbed (the HMAC pad): message, 0x80, zeros, bit length big-endian.
-fn final_block(msg: &[u8]) -> [u8; 64] {
+/// The last SHA-256 block of an HMAC half whose message (`N` ≤ 55 bytes) follows the 64-byte pad
+/// block: message, 0x80, zeros, the total bit length big-endian.
+fn final_block<const N: usize>(msg: &[u8; N]) -> [u8; 64] {
     let mut block = [0u8; 64];
-    let n = msg.len().min(55);
-    for (dst, src) in block.iter_mut().zip(msg.iter().take(n)) {
-        *dst = *src;
-    }
-    if let Some(b) = block.get_mut(n) {
+    let (head, _) = block.split_at_mut(N.min(55));
+    head.copy_from_slice(msg.get(..head.len()).unwrap_or_default());
+    if let Some(b) = block.get_mut(N) {
         *b = 0x80;
     }
-    let bits = ((64 + n) as u64) * 8;
-    let [b0, b1, b2, b3, b4, b5, b6, b7] = bits.to_be_bytes();
-    block[56..64].copy_from_slice(&[b0, b1, b2, b3, b4, b5, b6, b7]);
+    let bits = ((64 + N) as u64) * 8;
+    block[56..64].copy_from_slice(&bits.to_be_bytes());
     block
 }
 
@@ -294,34 +319,38 @@ fn state_bytes(state: &[u32; 8]) -> [u8; 32] {
     out
 }
 
-/// `PRK = HMAC-SHA256(0^32, ikm)` for a 16-byte IKM: two compressions.
-fn hkdf_extract(ikm: &[u8; 16]) -> [u8; 32] {
+/// `HKDF-SHA256(ikm, salt = ∅, info, 16)` for a 16-byte IKM and a 7-byte info: six compressions
+/// (extract: inner and outer over the precomputed zero-key states; expand: two key blocks and two
+/// message blocks).
+fn hkdf16<const WIPE: bool>(ikm: &[u8; 16], info: [u8; 7]) -> [u8; 16] {
+    // Extract: PRK = HMAC(0^32, ikm).
     let zero = &*ZERO_SALT;
     let mut inner = zero.inner;
     let mut block = final_block(ikm);
     compress256(&mut inner, &[block]);
-    block.zeroize();
-    let mut outer = zero.outer;
+    wipe::<WIPE, _>(&mut block);
     let mut inner_hash = state_bytes(&inner);
+    let mut outer = zero.outer;
     compress256(&mut outer, &[final_block(&inner_hash)]);
-    inner_hash.zeroize();
-    inner.zeroize();
-    state_bytes(&outer)
-}
-
-/// `T(1) = HMAC-SHA256(PRK, info ‖ 0x01)`, truncated to 16 bytes: four compressions.
-fn hkdf_expand16(prk: &[u8; 32], info: [u8; 7]) -> [u8; 16] {
-    let (mut inner, mut outer) = hmac_key_states(prk);
+    let mut prk = state_bytes(&outer);
+    // Expand: T(1) = HMAC(PRK, info ‖ 0x01).
+    let (mut inner2, mut outer2) = hmac_key_states::<WIPE>(&prk);
     let mut msg = [0u8; 8];
     msg[..7].copy_from_slice(&info);
     msg[7] = 0x01;
-    compress256(&mut inner, &[final_block(&msg)]);
-    let inner_hash = state_bytes(&inner);
-    compress256(&mut outer, &[final_block(&inner_hash)]);
-    let full = state_bytes(&outer);
+    compress256(&mut inner2, &[final_block(&msg)]);
+    let mut inner_hash2 = state_bytes(&inner2);
+    compress256(&mut outer2, &[final_block(&inner_hash2)]);
     let mut out = [0u8; 16];
-    out.copy_from_slice(&full[..16]);
-    inner.zeroize();
-    outer.zeroize();
+    for (o, word) in out.chunks_exact_mut(4).zip(&outer2) {
+        o.copy_from_slice(&word.to_be_bytes());
+    }
+    wipe::<WIPE, _>(&mut inner);
+    wipe::<WIPE, _>(&mut inner_hash);
+    wipe::<WIPE, _>(&mut outer);
+    wipe::<WIPE, _>(&mut prk);
+    wipe::<WIPE, _>(&mut inner2);
+    wipe::<WIPE, _>(&mut inner_hash2);
+    wipe::<WIPE, _>(&mut outer2);
     out
 }

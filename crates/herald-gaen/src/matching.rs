@@ -16,9 +16,11 @@
 //!
 //! Keys with report type REVOKED are never matched, RECURSIVE only when enabled.
 
+use std::borrow::Borrow;
+
 use herald_model::{DiagnosisKey, IntervalNumber, ReportType, UnixTime};
 
-use crate::crypto::{Aem, AemKey, RPIS_PER_KEY, Rpi, RpiKey};
+use crate::crypto::{Aem, AemKey, RPIS_PER_KEY, Rpi, RpiKey, padded_data};
 
 /// One BLE observation of an EN advertisement, as a phone stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +134,11 @@ pub struct KeyMatch {
 pub struct SightingIndex {
     /// Sorted by (RPI, time), so each RPI's sightings are one run.
     sightings: Vec<Sighting>,
+    /// A two-bits-per-RPI filter in one 64-bit word each, sized at ~16 bits per distinct RPI so
+    /// that it stays in the L2 cache: most probes (the RPIs of non-matching keys) end here, with a
+    /// false-positive rate of about 0.5 %.
+    filter: Vec<u64>,
+    filter_shift: u32,
     /// Slot → first 8 bytes of an RPI (0 = empty; an RPI whose prefix is 0 is stored as 1).
     prefixes: Vec<u64>,
     /// Slot → (start, len) of the RPI's run in `sightings`.
@@ -161,8 +168,11 @@ impl SightingIndex {
         let seed = sightings.iter().fold(0x243f_6a88_85a3_08d3_u64, |acc, s| {
             (acc ^ prefix(&s.rpi.0)).rotate_left(23).wrapping_mul(0x9e37_79b9_7f4a_7c15)
         });
+        let filter_words = (runs_found.len() / 4).next_power_of_two().max(64);
         let mut index = Self {
             sightings,
+            filter: vec![0; filter_words],
+            filter_shift: 64 - filter_words.trailing_zeros(),
             prefixes: vec![0; capacity],
             runs: vec![(0, 0); capacity],
             mask: capacity - 1,
@@ -178,7 +188,11 @@ impl SightingIndex {
     fn insert(&mut self, run: (u32, u32)) {
         let Some(first) = self.sightings.get(run.0 as usize) else { return };
         let p = prefix(&first.rpi.0);
-        let mut slot = self.slot(p);
+        let (word, bits) = self.filter_position(p);
+        if let Some(w) = self.filter.get_mut(word) {
+            *w |= bits;
+        }
+        let mut slot = self.slot(self.mix(p));
         // The table is at most half full, so an empty slot is always found.
         loop {
             match self.prefixes.get_mut(slot) {
@@ -195,18 +209,46 @@ impl SightingIndex {
         }
     }
 
-    fn slot(&self, p: u64) -> usize {
+    #[inline]
+    fn mix(&self, p: u64) -> u64 {
+        (p ^ self.seed).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
+    #[inline]
+    fn slot(&self, h: u64) -> usize {
         // The shift leaves at most log2(capacity) bits, which fit in usize.
         #[allow(clippy::cast_possible_truncation)]
-        let slot = ((p ^ self.seed).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize;
+        let slot = (h >> self.shift) as usize;
         slot
+    }
+
+    /// The filter word and bits of an RPI prefix. RPIs are AES outputs, so their bits are used
+    /// as they are: no mixing on the hot path. Sightings crafted to share a word only make that
+    /// word's probes fall through to the table.
+    #[inline]
+    fn filter_position(&self, p: u64) -> (usize, u64) {
+        // The shift leaves at most log2(words) bits, which fit in usize.
+        #[allow(clippy::cast_possible_truncation)]
+        let word = ((p ^ self.seed) >> self.filter_shift) as usize;
+        (word, (1u64 << (p & 63)) | (1u64 << ((p >> 6) & 63)))
+    }
+
+    /// Whether `rpi` may have been seen: `false` is certain, `true` is right for all but ~0.5 %
+    /// of unseen RPIs. The matcher's hot path; [`Self::lookup`] settles the rest.
+    #[inline]
+    pub fn may_contain(&self, rpi: &[u8; 16]) -> bool {
+        let (word, bits) = self.filter_position(prefix(rpi));
+        self.filter.get(word).is_some_and(|w| w & bits == bits)
     }
 
     /// The sightings of one RPI, sorted by time, or `None` if it was never seen.
     #[inline]
     pub fn lookup(&self, rpi: &[u8; 16]) -> Option<&[Sighting]> {
+        if !self.may_contain(rpi) {
+            return None;
+        }
         let p = prefix(rpi);
-        let mut slot = self.slot(p);
+        let mut slot = self.slot(self.mix(p));
         loop {
             let entry = *self.prefixes.get(slot)?;
             if entry == 0 {
@@ -269,16 +311,25 @@ impl Matcher {
 
     /// Matches one key; `None` when none of its sightings survive.
     pub fn match_key(&self, key_index: usize, key: &DiagnosisKey) -> Option<KeyMatch> {
+        self.match_key_with(&mut Scratch::new(), key_index, key)
+    }
+
+    fn match_key_with(&self, scratch: &mut Scratch, key_index: usize, key: &DiagnosisKey) -> Option<KeyMatch> {
         if !self.config.accepts(key.report_type) || self.index.is_empty() {
             return None;
         }
         let count = usize::from(key.rolling_period.get()).min(RPIS_PER_KEY);
-        let mut rpis = [[0u8; 16]; RPIS_PER_KEY];
-        let rpis = rpis.get_mut(..count)?;
-        RpiKey::derive(&key.key).generator().fill(key.rolling_start, rpis);
+        scratch.prepare(key.rolling_start);
+        let padded = scratch.padded.get(..count)?;
+        let rpis = scratch.rpis.get_mut(..count)?;
+        // Diagnosis keys are public: the non-wiping derivation is right here.
+        RpiKey::derive_public(&key.key).generator().encrypt_padded(padded, rpis);
 
         let mut hits: Vec<(u32, &[Sighting])> = Vec::new();
         for (i, rpi) in (0u32..).zip(rpis.iter()) {
+            if !self.index.may_contain(rpi) {
+                continue;
+            }
             if let Some(run) = self.index.lookup(rpi) {
                 hits.push((i, run));
             }
@@ -345,12 +396,14 @@ impl Matcher {
     /// Memory stays bounded by the matches, whatever the number of keys.
     pub fn match_keys<'a, I>(&'a self, keys: I) -> impl Iterator<Item = KeyMatch> + 'a
     where
-        I: IntoIterator<Item = DiagnosisKey>,
+        I: IntoIterator,
+        I::Item: Borrow<DiagnosisKey>,
         I::IntoIter: 'a,
     {
+        let mut scratch = Scratch::new();
         keys.into_iter()
             .enumerate()
-            .filter_map(move |(i, key)| self.match_key(i, &key))
+            .filter_map(move |(i, key)| self.match_key_with(&mut scratch, i, key.borrow()))
     }
 
     /// Matches a slice of keys on all cores of the current rayon pool; results in key order.
@@ -360,7 +413,33 @@ impl Matcher {
         keys.par_iter()
             .enumerate()
             .with_min_len(256)
-            .filter_map(|(i, key)| self.match_key(i, key))
+            .map_init(Scratch::new, |scratch, (i, key)| self.match_key_with(scratch, i, key))
+            .flatten()
             .collect()
+    }
+}
+
+/// Per-thread working memory of the matcher: the padded-data blocks of the last rolling start
+/// (most keys of a file share a few) and room for one key's RPIs.
+struct Scratch {
+    start: Option<IntervalNumber>,
+    padded: Box<[[u8; 16]; RPIS_PER_KEY]>,
+    rpis: Box<[[u8; 16]; RPIS_PER_KEY]>,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Self { start: None, padded: Box::new([[0; 16]; RPIS_PER_KEY]), rpis: Box::new([[0; 16]; RPIS_PER_KEY]) }
+    }
+
+    fn prepare(&mut self, start: IntervalNumber) {
+        if self.start != Some(start) {
+            let mut enin = start.get();
+            for block in self.padded.iter_mut() {
+                *block = padded_data(IntervalNumber(enin));
+                enin = enin.wrapping_add(1);
+            }
+            self.start = Some(start);
+        }
     }
 }

@@ -1,1 +1,81 @@
-fn main(){}
+//! `herald`: the one binary. Parses the command line, reads files, wires the pure crates
+//! together and prints results. All behaviour lives in the library crates; this crate owns I/O,
+//! the system clock and the OS random number generator.
+
+mod bench;
+mod gaen_cmd;
+mod match_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use herald_model::{Clock, UnixTime};
+
+/// herald: secure, privacy-preserving infrastructure for cross-border exposure notification.
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Phone-side GAEN key schedule: fresh TEKs, RPIs and AEMs.
+    #[command(subcommand)]
+    Gaen(gaen_cmd::GaenCommand),
+    /// Match diagnosis keys against a phone's sightings and score the exposures (v2 and v1).
+    Match(match_cmd::MatchArgs),
+    /// Measure herald's speed on this machine.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// The wall clock; the only place below `main` that reads system time.
+struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> UnixTime {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        UnixTime(i64::try_from(secs).unwrap_or(i64::MAX))
+    }
+}
+
+/// A CSPRNG seeded from the operating system, or an error if the OS cannot provide entropy.
+fn os_rng() -> anyhow::Result<rand::rngs::StdRng> {
+    use rand::SeedableRng as _;
+    rand::rngs::StdRng::try_from_rng(&mut rand::rngs::SysRng)
+        .map_err(|e| anyhow::anyhow!("the operating system's random number generator failed: {e}"))
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            }
+            // One line: clap's first line, which names the argument and what was wrong.
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("error: invalid arguments");
+            eprintln!("{first} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Gaen(cmd) => gaen_cmd::run(cmd),
+        Command::Match(args) => match_cmd::run(&args, &SystemClock),
+        Command::Bench(cmd) => bench::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

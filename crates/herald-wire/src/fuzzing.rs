@@ -1,0 +1,10 @@
+//! Entry points for the `fuzz/` targets; each must never panic on any input.
+
+/// `keys.json` parsing.
+pub fn fuzz_keys_json(data: &[u8]) {
+    if let Ok(keys) = crate::keys_json::parse(data) {
+        // What parsed must serialise and parse back to the same keys.
+        let again = crate::keys_json::parse(crate::keys_json::to_string(&keys).as_bytes());
+        assert_eq!(again.ok(), Some(keys), "keys.json round trip");
+    }
+}
