@@ -49,3 +49,19 @@ pub fn hex_vec(text: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex digit"))
         .collect()
 }
+
+/// Every file of `fuzz/corpus/<target>` (the committed seeds and findings), as (name, bytes).
+pub fn fuzz_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target);
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|entry| {
+            let path = entry.expect("directory entry").path();
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+            (path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), bytes)
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "fuzz corpus {target} is empty");
+    files
+}

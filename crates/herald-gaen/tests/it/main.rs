@@ -11,5 +11,6 @@
 )]
 
 mod crypto;
+mod fuzz_corpus;
 mod matching;
 mod scoring;

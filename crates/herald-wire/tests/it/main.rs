@@ -1,0 +1,5 @@
+//! herald-wire's integration tests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod fuzz_corpus;
