@@ -30,7 +30,8 @@ fn main() {
     }
     let aes = t.elapsed().as_secs_f64() / f64::from(n) * 1e9;
     let generator = rpik.generator();
-    let padded: Vec<[u8; 16]> = (0..144u32).map(|i| herald_gaen::padded_data(IntervalNumber(2_800_000 + i))).collect();
+    let padded: Vec<[u8; 16]> =
+        (0..144u32).map(|i| herald_gaen::padded_data(IntervalNumber(2_800_000 + i))).collect();
     let t = Instant::now();
     for _ in 0..n {
         generator.encrypt_padded(&padded, &mut out);
@@ -44,13 +45,21 @@ fn main() {
         acc ^= out[143][0];
     }
     let full = t.elapsed().as_secs_f64() / f64::from(n) * 1e9;
-    println!("144 blocks b2b with a ready key: {blocks_only:.0} ns; hkdf+schedule+blocks: {full:.0} ns");
+    println!(
+        "144 blocks b2b with a ready key: {blocks_only:.0} ns; hkdf+schedule+blocks: {full:.0} ns"
+    );
     let sightings: Vec<Sighting> = (0..20_000u32)
         .map(|i| {
             let mut r = [0u8; 16];
             r[..4].copy_from_slice(&i.wrapping_mul(2_654_435_761).to_le_bytes());
             r[4..8].copy_from_slice(&i.wrapping_mul(40503).to_le_bytes());
-            Sighting { rpi: Rpi(r), aem: Aem([0; 4]), time: UnixTime(0), rssi: 0, previous_scan: None }
+            Sighting {
+                rpi: Rpi(r),
+                aem: Aem([0; 4]),
+                time: UnixTime(0),
+                rssi: 0,
+                previous_scan: None,
+            }
         })
         .collect();
     let m = Matcher::new(sightings, MatchConfig::default());
@@ -63,7 +72,9 @@ fn main() {
         }
     }
     let probe = (t.elapsed().as_secs_f64() / f64::from(n / 10) * 1e9) - aes;
-    println!("per key: hkdf {hkdf:.0} ns, aes schedule+144 blocks {aes:.0} ns, 144 probes {probe:.0} ns ({acc} {hits})");
+    println!(
+        "per key: hkdf {hkdf:.0} ns, aes schedule+144 blocks {aes:.0} ns, 144 probes {probe:.0} ns ({acc} {hits})"
+    );
 }
 
 #[allow(dead_code)]

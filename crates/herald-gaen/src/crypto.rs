@@ -218,11 +218,7 @@ impl Metadata {
     /// v1.1 metadata with TX power and calibration confidence (0 lowest … 3 high; higher bits are
     /// masked off).
     pub fn v1_1(tx_power: i8, confidence: u8) -> Self {
-        Self {
-            version: Self::VERSION_1_1 | ((confidence & 0b11) << 2),
-            tx_power,
-            reserved: [0; 2],
-        }
+        Self { version: Self::VERSION_1_1 | ((confidence & 0b11) << 2), tx_power, reserved: [0; 2] }
     }
 
     /// The wire bytes.
@@ -256,7 +252,13 @@ impl Metadata {
 // ---- HKDF-SHA256 specialised to GAEN's shapes ----
 
 const SHA256_IV: [u32; 8] = [
-    0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab,
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
     0x5be0_cd19,
 ];
 

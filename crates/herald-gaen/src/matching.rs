@@ -315,7 +315,12 @@ impl Matcher {
         self.match_key_with(&mut Scratch::new(), key_index, key)
     }
 
-    fn match_key_with(&self, scratch: &mut Scratch, key_index: usize, key: &DiagnosisKey) -> Option<KeyMatch> {
+    fn match_key_with(
+        &self,
+        scratch: &mut Scratch,
+        key_index: usize,
+        key: &DiagnosisKey,
+    ) -> Option<KeyMatch> {
         if !self.config.accepts(key.report_type) || self.index.is_empty() {
             return None;
         }
@@ -430,7 +435,11 @@ struct Scratch {
 
 impl Scratch {
     fn new() -> Self {
-        Self { start: None, padded: Box::new([[0; 16]; RPIS_PER_KEY]), rpis: Box::new([[0; 16]; RPIS_PER_KEY]) }
+        Self {
+            start: None,
+            padded: Box::new([[0; 16]; RPIS_PER_KEY]),
+            rpis: Box::new([[0; 16]; RPIS_PER_KEY]),
+        }
     }
 
     fn prepare(&mut self, start: IntervalNumber) {

@@ -77,7 +77,10 @@ pub fn parse(text: &str) -> Result<Vec<Sighting>, SightingsError> {
 
 /// One sighting as a JSONL line (the inverse of [`parse_line`]).
 pub fn to_line(s: &Sighting) -> String {
-    let prev = s.previous_scan.map(|p| format!(", \"previous_scan\": {}", p.seconds())).unwrap_or_default();
+    let prev = s
+        .previous_scan
+        .map(|p| format!(", \"previous_scan\": {}", p.seconds()))
+        .unwrap_or_default();
     format!(
         "{{\"time\": {}, \"rpi\": \"{}\", \"aem\": \"{}\", \"rssi\": {}{prev}}}",
         s.time.seconds(),
@@ -102,11 +105,26 @@ mod tests {
         assert_eq!(s[1].previous_scan, None);
         assert_eq!(s[0].rpi, s[1].rpi);
         for (line, needle) in [
-            ("{\"time\": 1, \"rpi\": \"49f3\", \"aem\": \"2da6ebac\", \"rssi\": 0}", "rpi must be 32 hex digits"),
-            ("{\"time\": 1, \"rpi\": \"49f3f9d12469dcc9ed356364c30066e4\", \"aem\": \"2da6eb\", \"rssi\": 0}", "aem must be 8 hex digits"),
-            ("{\"time\": 1, \"rpi\": \"49f3f9d12469dcc9ed356364c30066e4\", \"aem\": \"2da6ebac\", \"rssi\": -129}", "rssi"),
-            ("{\"time\": -1, \"rpi\": \"49f3f9d12469dcc9ed356364c30066e4\", \"aem\": \"2da6ebac\", \"rssi\": 0}", "time must be"),
-            ("{\"time\": 1, \"rpi\": \"49f3f9d12469dcc9ed356364c30066e4\", \"aem\": \"2da6ebac\", \"rssi\": 0, \"x\": 1}", "unknown field"),
+            (
+                "{\"time\": 1, \"rpi\": \"49f3\", \"aem\": \"2da6ebac\", \"rssi\": 0}",
+                "rpi must be 32 hex digits",
+            ),
+            (
+                "{\"time\": 1, \"rpi\": \"49f3f9d12469dcc9ed356364c30066e4\", \"aem\": \"2da6eb\", \"rssi\": 0}",
+                "aem must be 8 hex digits",
+            ),
+            (
+                "{\"time\": 1, \"rpi\": \"49f3f9d12469dcc9ed356364c30066e4\", \"aem\": \"2da6ebac\", \"rssi\": -129}",
+                "rssi",
+            ),
+            (
+                "{\"time\": -1, \"rpi\": \"49f3f9d12469dcc9ed356364c30066e4\", \"aem\": \"2da6ebac\", \"rssi\": 0}",
+                "time must be",
+            ),
+            (
+                "{\"time\": 1, \"rpi\": \"49f3f9d12469dcc9ed356364c30066e4\", \"aem\": \"2da6ebac\", \"rssi\": 0, \"x\": 1}",
+                "unknown field",
+            ),
             ("not json", "line 2"),
         ] {
             let err = parse(&format!("\n{line}")).unwrap_err().to_string();

@@ -25,13 +25,11 @@ impl TemporaryExposureKey {
 
     /// Parses a byte slice that must be exactly 16 bytes long.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, ModelError> {
-        <[u8; 16]>::try_from(bytes)
-            .map(Self)
-            .map_err(|_| ModelError::Length {
-                what: "temporary exposure key",
-                expected: Self::LEN,
-                actual: bytes.len(),
-            })
+        <[u8; 16]>::try_from(bytes).map(Self).map_err(|_| ModelError::Length {
+            what: "temporary exposure key",
+            expected: Self::LEN,
+            actual: bytes.len(),
+        })
     }
 
     /// Parses 32 hex digits (either case).
@@ -39,10 +37,7 @@ impl TemporaryExposureKey {
         let mut out = [0u8; 16];
         hex_into(text.trim(), &mut out)
             .map(|()| Self(out))
-            .ok_or(ModelError::Hex {
-                what: "temporary exposure key",
-                expected: 32,
-            })
+            .ok_or(ModelError::Hex { what: "temporary exposure key", expected: 32 })
     }
 
     /// The key bytes.
@@ -156,8 +151,7 @@ impl DiagnosisKey {
     /// The first interval after the key's last one (`rolling_start + rolling_period`), if it fits
     /// in a u32.
     pub fn end(&self) -> Result<IntervalNumber, ModelError> {
-        self.rolling_start
-            .checked_add(u32::from(self.rolling_period.get()))
+        self.rolling_start.checked_add(u32::from(self.rolling_period.get()))
     }
 }
 
@@ -178,11 +172,15 @@ mod tests {
     fn hex_parsing_checks_length_and_digits() {
         let k = TemporaryExposureKey::from_hex("75c734c6dd1a782de7a965da5eb93125").unwrap();
         assert_eq!(k.to_hex(), "75c734c6dd1a782de7a965da5eb93125");
-        assert_eq!(
-            TemporaryExposureKey::from_hex("75C734C6DD1A782DE7A965DA5EB93125").unwrap(),
-            k
-        );
-        for bad in ["", "75c7", "75c734c6dd1a782de7a965da5eb9312", "75c734c6dd1a782de7a965da5eb931255", "zzc734c6dd1a782de7a965da5eb93125", "75c734c6dd1a782de7a965da5eb9312é"] {
+        assert_eq!(TemporaryExposureKey::from_hex("75C734C6DD1A782DE7A965DA5EB93125").unwrap(), k);
+        for bad in [
+            "",
+            "75c7",
+            "75c734c6dd1a782de7a965da5eb9312",
+            "75c734c6dd1a782de7a965da5eb931255",
+            "zzc734c6dd1a782de7a965da5eb93125",
+            "75c734c6dd1a782de7a965da5eb9312é",
+        ] {
             assert!(TemporaryExposureKey::from_hex(bad).is_err(), "{bad}");
         }
         assert!(TemporaryExposureKey::from_slice(&[0; 15]).is_err());

@@ -34,15 +34,9 @@ impl ReportType {
 
     /// Parses the wire value 0..=5.
     pub fn new(value: i32) -> Result<Self, ModelError> {
-        usize::try_from(value)
-            .ok()
-            .and_then(|i| Self::ALL.get(i).copied())
-            .ok_or(ModelError::Range {
-                what: "report type",
-                min: 0,
-                max: 5,
-                actual: i64::from(value),
-            })
+        usize::try_from(value).ok().and_then(|i| Self::ALL.get(i).copied()).ok_or(
+            ModelError::Range { what: "report type", min: 0, max: 5, actual: i64::from(value) },
+        )
     }
 
     /// The wire value.

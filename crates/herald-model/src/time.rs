@@ -29,14 +29,12 @@ impl UnixTime {
     /// The ENIN of this instant. Fails for instants before 1970 or after the u32 range of ENINs.
     pub fn interval(self) -> Result<IntervalNumber, ModelError> {
         let enin = self.0.div_euclid(INTERVAL_SECONDS);
-        u32::try_from(enin)
-            .map(IntervalNumber)
-            .map_err(|_| ModelError::Range {
-                what: "unix time",
-                min: 0,
-                max: i64::from(u32::MAX) * INTERVAL_SECONDS + (INTERVAL_SECONDS - 1),
-                actual: self.0,
-            })
+        u32::try_from(enin).map(IntervalNumber).map_err(|_| ModelError::Range {
+            what: "unix time",
+            min: 0,
+            max: i64::from(u32::MAX) * INTERVAL_SECONDS + (INTERVAL_SECONDS - 1),
+            actual: self.0,
+        })
     }
 }
 
@@ -57,18 +55,12 @@ impl IntervalNumber {
 
     /// `self + n`, or an error past `u32::MAX`.
     pub fn checked_add(self, n: u32) -> Result<Self, ModelError> {
-        self.0
-            .checked_add(n)
-            .map(Self)
-            .ok_or(ModelError::IntervalOverflow)
+        self.0.checked_add(n).map(Self).ok_or(ModelError::IntervalOverflow)
     }
 
     /// `self - n`, or an error below 0.
     pub fn checked_sub(self, n: u32) -> Result<Self, ModelError> {
-        self.0
-            .checked_sub(n)
-            .map(Self)
-            .ok_or(ModelError::IntervalOverflow)
+        self.0.checked_sub(n).map(Self).ok_or(ModelError::IntervalOverflow)
     }
 
     #[must_use]

@@ -26,7 +26,10 @@ pub fn testdata_dir() -> PathBuf {
 pub fn read_testdata(relative: &str) -> Vec<u8> {
     let path = testdata_dir().join(relative);
     std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("cannot read test data {}: {e} (set HERALD_TESTDATA to the shared/testdata folder)", path.display())
+        panic!(
+            "cannot read test data {}: {e} (set HERALD_TESTDATA to the shared/testdata folder)",
+            path.display()
+        )
     })
 }
 
@@ -38,7 +41,9 @@ pub fn gaen_vectors() -> serde_json::Value {
 /// Decodes hex into exactly `N` bytes.
 pub fn hex_array<const N: usize>(text: &str) -> [u8; N] {
     let bytes = hex_vec(text);
-    bytes.try_into().unwrap_or_else(|b: Vec<u8>| panic!("{text}: expected {N} bytes, got {}", b.len()))
+    bytes
+        .try_into()
+        .unwrap_or_else(|b: Vec<u8>| panic!("{text}: expected {N} bytes, got {}", b.len()))
 }
 
 /// Decodes hex of any length.
@@ -57,7 +62,8 @@ pub fn fuzz_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
         .map(|entry| {
             let path = entry.expect("directory entry").path();
-            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+            let bytes = std::fs::read(&path)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
             (path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), bytes)
         })
         .collect();

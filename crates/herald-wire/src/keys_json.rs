@@ -77,16 +77,17 @@ fn default_period() -> u32 {
 impl KeyRecord {
     /// Validates the record into a diagnosis key.
     pub fn to_key(&self) -> Result<DiagnosisKey, KeyFieldError> {
-        let bytes = STANDARD
-            .decode(self.key_data.trim())
-            .map_err(|_| KeyFieldError::Base64)?;
+        let bytes = STANDARD.decode(self.key_data.trim()).map_err(|_| KeyFieldError::Base64)?;
         Ok(DiagnosisKey {
             key: TemporaryExposureKey::from_slice(&bytes)?,
             rolling_start: IntervalNumber(self.rolling_start_interval_number),
             rolling_period: RollingPeriod::new(self.rolling_period)?,
             transmission_risk_level: TransmissionRiskLevel::new(self.transmission_risk_level)?,
             report_type: ReportType::new(self.report_type.unwrap_or(0))?,
-            days_since_onset: self.days_since_onset_of_symptoms.map(DaysSinceOnset::new).transpose()?,
+            days_since_onset: self
+                .days_since_onset_of_symptoms
+                .map(DaysSinceOnset::new)
+                .transpose()?,
         })
     }
 
@@ -129,14 +130,20 @@ mod tests {
 
     #[test]
     fn parses_the_documented_example() {
-        let keys = parse(br#"[{"key_data": "dcc0xt0aeC3nqWXaXrkxJQ==", "rolling_start_interval_number": 2642976,
+        let keys = parse(
+            br#"[{"key_data": "dcc0xt0aeC3nqWXaXrkxJQ==", "rolling_start_interval_number": 2642976,
             "rolling_period": 144, "transmission_risk_level": 4, "report_type": 1,
-            "days_since_onset_of_symptoms": 0}]"#).unwrap();
+            "days_since_onset_of_symptoms": 0}]"#,
+        )
+        .unwrap();
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0].key.to_hex(), "75c734c6dd1a782de7a965da5eb93125");
         assert_eq!(keys[0].report_type, ReportType::ConfirmedTest);
         assert_eq!(keys[0].days_since_onset.map(DaysSinceOnset::get), Some(0));
-        let minimal = parse(br#"[{"key_data": "dcc0xt0aeC3nqWXaXrkxJQ==", "rolling_start_interval_number": 1}]"#).unwrap();
+        let minimal = parse(
+            br#"[{"key_data": "dcc0xt0aeC3nqWXaXrkxJQ==", "rolling_start_interval_number": 1}]"#,
+        )
+        .unwrap();
         assert_eq!(minimal[0].rolling_period, RollingPeriod::FULL_DAY);
         assert_eq!(minimal[0].report_type, ReportType::Unknown);
     }
@@ -163,16 +170,22 @@ mod tests {
     }
 
     fn key_strategy() -> impl Strategy<Value = DiagnosisKey> {
-        (any::<[u8; 16]>(), any::<u32>(), 1u32..=144, 0i32..=8, 0i32..=5, proptest::option::of(-14i32..=14)).prop_map(
-            |(k, start, period, trl, rt, dsos)| DiagnosisKey {
+        (
+            any::<[u8; 16]>(),
+            any::<u32>(),
+            1u32..=144,
+            0i32..=8,
+            0i32..=5,
+            proptest::option::of(-14i32..=14),
+        )
+            .prop_map(|(k, start, period, trl, rt, dsos)| DiagnosisKey {
                 key: TemporaryExposureKey::from_bytes(k),
                 rolling_start: IntervalNumber(start),
                 rolling_period: RollingPeriod::new(period).unwrap(),
                 transmission_risk_level: TransmissionRiskLevel::new(trl).unwrap(),
                 report_type: ReportType::new(rt).unwrap(),
                 days_since_onset: dsos.map(|d| DaysSinceOnset::new(d).unwrap()),
-            },
-        )
+            })
     }
 
     proptest! {

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
-use herald_gaen::{AemKey, Aem, KeyMatch, MatchConfig, Matcher, Metadata, Rpi, RpiKey, Sighting};
+use herald_gaen::{Aem, AemKey, KeyMatch, MatchConfig, Matcher, Metadata, Rpi, RpiKey, Sighting};
 use herald_model::{DiagnosisKey, IntervalNumber, RollingPeriod, TemporaryExposureKey, UnixTime};
 use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use serde::Serialize;
@@ -69,7 +69,11 @@ fn match_bench(args: &MatchBench) -> Result<()> {
             let mut bytes = [0u8; 16];
             rng.fill_bytes(&mut bytes);
             let day = BASE_DAY + rng.random_range(0..DAYS);
-            DiagnosisKey::new(TemporaryExposureKey::from_bytes(bytes), IntervalNumber(day * 144), RollingPeriod::FULL_DAY)
+            DiagnosisKey::new(
+                TemporaryExposureKey::from_bytes(bytes),
+                IntervalNumber(day * 144),
+                RollingPeriod::FULL_DAY,
+            )
         })
         .collect();
 
@@ -91,7 +95,13 @@ fn match_bench(args: &MatchBench) -> Result<()> {
         let mut aem = [0u8; 4];
         rng.fill_bytes(&mut aem);
         let time = UnixTime(start_seconds + rng.random_range(0..i64::from(DAYS) * 86_400));
-        sightings.push(Sighting { rpi: Rpi(rpi), aem: Aem(aem), time, rssi: -80, previous_scan: None });
+        sightings.push(Sighting {
+            rpi: Rpi(rpi),
+            aem: Aem(aem),
+            time,
+            rssi: -80,
+            previous_scan: None,
+        });
     }
 
     let matcher = Matcher::new(sightings, MatchConfig::default());

@@ -49,7 +49,11 @@ fn rpis(args: &RpisArgs) -> Result<()> {
     let period = RollingPeriod::new(args.period).context("--period")?;
     let start = IntervalNumber(args.start);
     if start.checked_add(u32::from(period.get()) - 1).is_err() {
-        bail!("--start {} with --period {} runs past the last interval number", args.start, args.period);
+        bail!(
+            "--start {} with --period {} runs past the last interval number",
+            args.start,
+            args.period
+        );
     }
     let metadata = match &args.metadata {
         Some(hex) => {

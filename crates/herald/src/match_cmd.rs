@@ -115,7 +115,8 @@ pub(crate) fn run(args: &MatchArgs, clock: &dyn Clock) -> Result<()> {
     let keys = load_keys(&args.keys)?;
     let text = String::from_utf8(read(&args.sightings, "sightings")?)
         .with_context(|| format!("{} is not UTF-8 text", args.sightings.display()))?;
-    let sightings = herald_gaen::sightings::parse(&text).with_context(|| format!("{}", args.sightings.display()))?;
+    let sightings = herald_gaen::sightings::parse(&text)
+        .with_context(|| format!("{}", args.sightings.display()))?;
     let config = match &args.config {
         Some(path) => {
             let text = String::from_utf8(read(path, "risk configuration")?)
@@ -141,7 +142,13 @@ pub(crate) fn run(args: &MatchArgs, clock: &dyn Clock) -> Result<()> {
     Ok(())
 }
 
-fn evaluate(matches: &[KeyMatch], config: &ScoringConfig, now: UnixTime, keys: usize, sightings: usize) -> Output {
+fn evaluate(
+    matches: &[KeyMatch],
+    config: &ScoringConfig,
+    now: UnixTime,
+    keys: usize,
+    sightings: usize,
+) -> Output {
     let mut windows: Vec<v2::ExposureWindow> =
         matches.iter().flat_map(|m| v2::exposure_windows(m, &config.v2)).collect();
     windows.sort_by_key(|w| (w.start, w.key_index));

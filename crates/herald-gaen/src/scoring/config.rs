@@ -44,7 +44,9 @@ impl Infectiousness {
             0 => Ok(Self::None),
             1 => Ok(Self::Standard),
             2 => Ok(Self::High),
-            _ => Err(ConfigError::Invalid(format!("infectiousness must be 0, 1 or 2, got {value}"))),
+            _ => {
+                Err(ConfigError::Invalid(format!("infectiousness must be 0, 1 or 2, got {value}")))
+            }
         }
     }
 }
@@ -260,7 +262,9 @@ impl ScoringConfig {
             v2.report_type_weights = [0.0; 6];
             for (k, w) in map {
                 let rt = map_key("reportTypeWeights", &k, 0, 5)?;
-                if let Some(slot) = usize::try_from(rt).ok().and_then(|i| v2.report_type_weights.get_mut(i)) {
+                if let Some(slot) =
+                    usize::try_from(rt).ok().and_then(|i| v2.report_type_weights.get_mut(i))
+                {
                     *slot = weight("reportTypeWeights", w)?;
                 }
             }
@@ -269,22 +273,26 @@ impl ScoringConfig {
             v2.infectiousness_weights = [0.0; 3];
             for (k, w) in map {
                 let inf = map_key("infectiousnessWeights", &k, 1, 2)?;
-                if let Some(slot) = usize::try_from(inf).ok().and_then(|i| v2.infectiousness_weights.get_mut(i)) {
+                if let Some(slot) =
+                    usize::try_from(inf).ok().and_then(|i| v2.infectiousness_weights.get_mut(i))
+                {
                     *slot = weight("infectiousnessWeights", w)?;
                 }
             }
         }
         if let Some(m) = raw.minimum_window_score {
             if !(m >= 0.0 && m.is_finite()) {
-                return Err(invalid(format!("minimumWindowScore must be a finite number ≥ 0, got {m}")));
+                return Err(invalid(format!(
+                    "minimumWindowScore must be a finite number ≥ 0, got {m}"
+                )));
             }
             v2.minimum_window_score = m;
         }
         if let Some(d) = raw.days_since_exposure_threshold {
-            v2.days_since_exposure_threshold = u32::try_from(d)
-                .ok()
-                .filter(|d| *d <= 30)
-                .ok_or_else(|| invalid(format!("daysSinceExposureThreshold must be in 0..=30, got {d}")))?;
+            v2.days_since_exposure_threshold =
+                u32::try_from(d).ok().filter(|d| *d <= 30).ok_or_else(|| {
+                    invalid(format!("daysSinceExposureThreshold must be in 0..=30, got {d}"))
+                })?;
         }
         if let Some(map) = raw.days_since_onset_to_infectiousness {
             v2.days_since_onset_to_infectiousness = [Infectiousness::None; 29];
@@ -304,7 +312,9 @@ impl ScoringConfig {
         if let Some(v) = raw.report_type_when_missing {
             let rt = report_type("reportTypeWhenMissing", v)?;
             if matches!(rt, ReportType::Unknown | ReportType::Revoked) {
-                return Err(invalid("reportTypeWhenMissing cannot be UNKNOWN (0) or REVOKED (5)".into()));
+                return Err(invalid(
+                    "reportTypeWhenMissing cannot be UNKNOWN (0) or REVOKED (5)".into(),
+                ));
             }
             v2.report_type_when_missing = rt;
         }
@@ -314,7 +324,8 @@ impl ScoringConfig {
                 c.attenuation_scores = byte_array("v1.attenuationScores", &s, 8)?;
             }
             if let Some(s) = v1.days_since_last_exposure_scores {
-                c.days_since_last_exposure_scores = byte_array("v1.daysSinceLastExposureScores", &s, 8)?;
+                c.days_since_last_exposure_scores =
+                    byte_array("v1.daysSinceLastExposureScores", &s, 8)?;
             }
             if let Some(s) = v1.duration_scores {
                 c.duration_scores = byte_array("v1.durationScores", &s, 8)?;
@@ -325,13 +336,16 @@ impl ScoringConfig {
             if let Some(t) = v1.duration_at_attenuation_thresholds {
                 let t = byte_array::<2>("v1.durationAtAttenuationThresholds", &t, 255)?;
                 if t[0] > t[1] {
-                    return Err(invalid(format!("v1.durationAtAttenuationThresholds must not decrease, got {t:?}")));
+                    return Err(invalid(format!(
+                        "v1.durationAtAttenuationThresholds must not decrease, got {t:?}"
+                    )));
                 }
                 c.duration_at_attenuation_thresholds = t;
             }
             if let Some(m) = v1.minimum_risk_score {
-                c.minimum_risk_score = u8::try_from(m)
-                    .map_err(|_| invalid(format!("v1.minimumRiskScore must be in 0..=255, got {m}")))?;
+                c.minimum_risk_score = u8::try_from(m).map_err(|_| {
+                    invalid(format!("v1.minimumRiskScore must be in 0..=255, got {m}"))
+                })?;
             }
         }
         Ok(config)

@@ -185,8 +185,14 @@ pub fn exposures(m: &KeyMatch, config: &V1Config, now: UnixTime) -> Vec<Exposure
 }
 
 /// One exposure from its aggregated, time-ordered points.
-fn exposure(m: &KeyMatch, segment: &[MatchedSighting], config: &V1Config, now: UnixTime) -> ExposureInformation {
-    let points: Vec<(i64, u8)> = segment.iter().map(|s| (s.time.seconds(), s.attenuation)).collect();
+fn exposure(
+    m: &KeyMatch,
+    segment: &[MatchedSighting],
+    config: &V1Config,
+    now: UnixTime,
+) -> ExposureInformation {
+    let points: Vec<(i64, u8)> =
+        segment.iter().map(|s| (s.time.seconds(), s.attenuation)).collect();
     let first = points.first().map_or(0, |p| p.0);
     let last = points.last().map_or(0, |p| p.0);
     let duration = bucketize_duration(last - first);
@@ -206,7 +212,10 @@ fn exposure(m: &KeyMatch, segment: &[MatchedSighting], config: &V1Config, now: U
         date_millis_since_epoch: UnixTime(first).utc_day() * 86_400_000,
         duration_seconds: duration,
         attenuation_value,
-        attenuation_durations_seconds: attenuation_durations(&points, config.duration_at_attenuation_thresholds),
+        attenuation_durations_seconds: attenuation_durations(
+            &points,
+            config.duration_at_attenuation_thresholds,
+        ),
         transmission_risk_level: trl,
         total_risk_score: if raw < u32::from(config.minimum_risk_score) { 0 } else { raw },
         key_index: m.key_index,
@@ -232,7 +241,10 @@ pub fn summary(exposures: &[ExposureInformation], now: UnixTime) -> ExposureSumm
             .map(|day| now.utc_day() - day),
         matched_key_count: keys.len(),
         maximum_risk_score: exposures.iter().map(|e| e.total_risk_score).max().unwrap_or(0),
-        summation_risk_score: exposures.iter().map(|e| e.total_risk_score).fold(0u32, u32::saturating_add),
+        summation_risk_score: exposures
+            .iter()
+            .map(|e| e.total_risk_score)
+            .fold(0u32, u32::saturating_add),
         attenuation_durations_seconds: durations,
     }
 }

@@ -106,7 +106,8 @@ pub fn exposure_windows(m: &KeyMatch, config: &V2Config) -> Vec<ExposureWindow> 
             .is_none_or(|w| s.time.seconds() - w.start.seconds() >= MAX_WINDOW_SECONDS);
         let same_scan = !starts_window
             && !scan.is_empty()
-            && previous.is_some_and(|p| 2 * (s.time.seconds() - p.seconds()) <= SAME_SCAN_HALF_SECONDS);
+            && previous
+                .is_some_and(|p| 2 * (s.time.seconds() - p.seconds()) <= SAME_SCAN_HALF_SECONDS);
         if !same_scan {
             if let Some(w) = windows.last_mut() {
                 flush_scan(&mut scan, scan_seconds, w);
@@ -181,15 +182,15 @@ pub fn weighted_duration(window: &ExposureWindow, config: &V2Config) -> f64 {
 pub fn window_score(window: &ExposureWindow, config: &V2Config) -> f64 {
     weighted_duration(window, config)
         * config.report_type_weights.get(window.report_type.index()).copied().unwrap_or(0.0)
-        * config
-            .infectiousness_weights
-            .get(window.infectiousness as usize)
-            .copied()
-            .unwrap_or(0.0)
+        * config.infectiousness_weights.get(window.infectiousness as usize).copied().unwrap_or(0.0)
 }
 
 /// Daily summaries over windows, by UTC day ascending (Android `DailySummaryUtils`).
-pub fn daily_summaries(windows: &[ExposureWindow], config: &V2Config, now: UnixTime) -> Vec<DailySummary> {
+pub fn daily_summaries(
+    windows: &[ExposureWindow],
+    config: &V2Config,
+    now: UnixTime,
+) -> Vec<DailySummary> {
     let today = now.utc_day();
     let mut days: std::collections::BTreeMap<i64, DailySummary> = std::collections::BTreeMap::new();
     for w in windows {

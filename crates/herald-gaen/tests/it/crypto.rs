@@ -2,7 +2,7 @@
 
 use aes::Aes128;
 use ctr::cipher::{KeyIvInit, StreamCipher};
-use herald_gaen::{AemKey, Aem, Metadata, Rpi, RpiKey, padded_data};
+use herald_gaen::{Aem, AemKey, Metadata, Rpi, RpiKey, padded_data};
 use herald_model::{IntervalNumber, TemporaryExposureKey, UnixTime};
 use herald_testkit::{gaen_vectors, hex_array};
 use proptest::prelude::*;
@@ -25,10 +25,15 @@ fn check_vector(v: &serde_json::Value) -> usize {
     let intervals = v["intervals"].as_array().unwrap();
     for iv in intervals {
         let enin = IntervalNumber(u32::try_from(iv["enin"].as_u64().unwrap()).unwrap());
-        assert_eq!(padded_data(enin), hex_array::<16>(iv["padded_data"].as_str().unwrap()), "{id} {enin}: padded data");
+        assert_eq!(
+            padded_data(enin),
+            hex_array::<16>(iv["padded_data"].as_str().unwrap()),
+            "{id} {enin}: padded data"
+        );
         let rpi = generator.rpi(enin);
         assert_eq!(rpi, Rpi(hex_array(iv["rpi"].as_str().unwrap())), "{id} {enin}: RPI");
-        let metadata_hex = iv.get("metadata").or_else(|| v.get("metadata")).unwrap().as_str().unwrap();
+        let metadata_hex =
+            iv.get("metadata").or_else(|| v.get("metadata")).unwrap().as_str().unwrap();
         let metadata = Metadata::from_bytes(hex_array(metadata_hex));
         let aem = aemk.encrypt(&rpi, metadata);
         assert_eq!(aem, Aem(hex_array(iv["aem"].as_str().unwrap())), "{id} {enin}: AEM");
@@ -86,11 +91,17 @@ fn crypto_edge_cases() {
         match case["case"].as_str().unwrap() {
             "ENIN boundary" => {
                 let t = UnixTime(case["unix_seconds"].as_i64().unwrap());
-                assert_eq!(t.interval().unwrap().get(), u32::try_from(case["enin"].as_u64().unwrap()).unwrap());
+                assert_eq!(
+                    t.interval().unwrap().get(),
+                    u32::try_from(case["enin"].as_u64().unwrap()).unwrap()
+                );
             }
             "ENIN byte order" => {
                 let enin = IntervalNumber(u32::try_from(case["enin"].as_u64().unwrap()).unwrap());
-                assert_eq!(padded_data(enin), hex_array::<16>(case["padded_data"].as_str().unwrap()));
+                assert_eq!(
+                    padded_data(enin),
+                    hex_array::<16>(case["padded_data"].as_str().unwrap())
+                );
             }
             // The salt case is covered by hkdf_matches_the_general_implementation (empty salt and
             // 32 zero bytes both), the alignment case by rpi_depends_only_on_the_interval.

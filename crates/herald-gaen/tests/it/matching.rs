@@ -1,9 +1,11 @@
 //! Matching rules against the vectors, plus planted-sighting properties.
 
 use herald_gaen::{
-    AemKey, Aem, KeyMatch, MatchConfig, Matcher, Metadata, Platform, Rpi, RpiKey, Sighting,
+    Aem, AemKey, KeyMatch, MatchConfig, Matcher, Metadata, Platform, Rpi, RpiKey, Sighting,
 };
-use herald_model::{DiagnosisKey, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey, UnixTime};
+use herald_model::{
+    DiagnosisKey, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey, UnixTime,
+};
 use herald_testkit::{gaen_vectors, hex_array};
 use proptest::prelude::*;
 
@@ -26,7 +28,11 @@ fn broadcast(key: &DiagnosisKey, interval: u32, tx: i8) -> (Rpi, Aem) {
     (rpi, aem)
 }
 
-fn match_all(sightings: Vec<Sighting>, keys: &[DiagnosisKey], config: MatchConfig) -> Vec<KeyMatch> {
+fn match_all(
+    sightings: Vec<Sighting>,
+    keys: &[DiagnosisKey],
+    config: MatchConfig,
+) -> Vec<KeyMatch> {
     Matcher::new(sightings, config).match_keys(keys.iter().cloned()).collect()
 }
 
@@ -44,11 +50,18 @@ fn internals_roundtrip_matching() {
     assert_eq!(rpi, Rpi(hex_array(v["rpi_computed"].as_str().unwrap())));
     // The phone "now" = enin * 600 s, as in RoundTripTests.kt; a decoy key must not match.
     let decoy = key("00112233445566778899aabbccddeeff", enin, period);
-    let found = match_all(vec![sighting(rpi, aem, i64::from(enin) * 600, -60)], &[decoy, k.clone()], MatchConfig::default());
+    let found = match_all(
+        vec![sighting(rpi, aem, i64::from(enin) * 600, -60)],
+        &[decoy, k.clone()],
+        MatchConfig::default(),
+    );
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].key, k);
     assert_eq!(found[0].key_index, 1);
-    assert_eq!(found[0].sightings[0].interval.get() - enin, u32::try_from(v["expected_match_detail"]["rpi_index_in_key"].as_u64().unwrap()).unwrap());
+    assert_eq!(
+        found[0].sightings[0].interval.get() - enin,
+        u32::try_from(v["expected_match_detail"]["rpi_index_in_key"].as_u64().unwrap()).unwrap()
+    );
 }
 
 #[test]
@@ -62,11 +75,20 @@ fn rpi_time_window_rule() {
     assert_eq!(rpi, Rpi(hex_array(v["rpi"].as_str().unwrap())));
     for case in v["sightings"].as_array().unwrap() {
         let t = case["unix_seconds"].as_i64().unwrap();
-        assert_eq!(UnixTime(t).interval().unwrap().get(), u32::try_from(case["sighting_enin"].as_u64().unwrap()).unwrap());
+        assert_eq!(
+            UnixTime(t).interval().unwrap().get(),
+            u32::try_from(case["sighting_enin"].as_u64().unwrap()).unwrap()
+        );
         for platform in [Platform::Android, Platform::Ios] {
             let config = MatchConfig { platform, ..MatchConfig::default() };
-            let found = match_all(vec![sighting(rpi, aem, t, -50)], std::slice::from_ref(&k), config);
-            assert_eq!(!found.is_empty(), case["valid"].as_bool().unwrap(), "{}: {platform:?}", case["case"]);
+            let found =
+                match_all(vec![sighting(rpi, aem, t, -50)], std::slice::from_ref(&k), config);
+            assert_eq!(
+                !found.is_empty(),
+                case["valid"].as_bool().unwrap(),
+                "{}: {platform:?}",
+                case["case"]
+            );
         }
     }
 }
@@ -81,9 +103,18 @@ pub(crate) fn scenario() -> (DiagnosisKey, Vec<(Sighting, bool)>) {
         u32::try_from(dk["rolling_start_interval_number"].as_u64().unwrap()).unwrap(),
         u32::try_from(dk["rolling_period"].as_u64().unwrap()).unwrap(),
     );
-    k.report_type = ReportType::new(i32::try_from(dk["report_type"].as_i64().unwrap()).unwrap()).unwrap();
-    k.days_since_onset = Some(herald_model::DaysSinceOnset::new(i32::try_from(dk["days_since_onset_of_symptoms"].as_i64().unwrap()).unwrap()).unwrap());
-    k.transmission_risk_level = herald_model::TransmissionRiskLevel::new(i32::try_from(dk["transmission_risk_level"].as_i64().unwrap()).unwrap()).unwrap();
+    k.report_type =
+        ReportType::new(i32::try_from(dk["report_type"].as_i64().unwrap()).unwrap()).unwrap();
+    k.days_since_onset = Some(
+        herald_model::DaysSinceOnset::new(
+            i32::try_from(dk["days_since_onset_of_symptoms"].as_i64().unwrap()).unwrap(),
+        )
+        .unwrap(),
+    );
+    k.transmission_risk_level = herald_model::TransmissionRiskLevel::new(
+        i32::try_from(dk["transmission_risk_level"].as_i64().unwrap()).unwrap(),
+    )
+    .unwrap();
     let sightings = s["sightings"]
         .as_array()
         .unwrap()
@@ -110,10 +141,15 @@ fn scenario_keeps_and_drops_what_the_reference_does() {
     let (k, sightings) = scenario();
     for platform in [Platform::Android, Platform::Ios] {
         let config = MatchConfig { platform, ..MatchConfig::default() };
-        let found = match_all(sightings.iter().map(|(s, _)| *s).collect(), std::slice::from_ref(&k), config);
+        let found = match_all(
+            sightings.iter().map(|(s, _)| *s).collect(),
+            std::slice::from_ref(&k),
+            config,
+        );
         assert_eq!(found.len(), 1);
         let kept: Vec<i64> = found[0].sightings.iter().map(|m| m.time.seconds()).collect();
-        let mut expected: Vec<i64> = sightings.iter().filter(|(_, keep)| *keep).map(|(s, _)| s.time.seconds()).collect();
+        let mut expected: Vec<i64> =
+            sightings.iter().filter(|(_, keep)| *keep).map(|(s, _)| s.time.seconds()).collect();
         expected.sort_unstable();
         assert_eq!(kept, expected, "{platform:?}");
         for m in &found[0].sightings {
@@ -140,7 +176,11 @@ fn report_type_filters() {
         let mut k = k.clone();
         k.report_type = rt;
         let config = MatchConfig { match_recursive: recursive, ..MatchConfig::default() };
-        assert_eq!(match_all(s.clone(), &[k], config).len() == 1, expected, "{rt:?} recursive={recursive}");
+        assert_eq!(
+            match_all(s.clone(), &[k], config).len() == 1,
+            expected,
+            "{rt:?} recursive={recursive}"
+        );
     }
 }
 
@@ -163,8 +203,13 @@ fn tx_power_bounds_and_attenuation_per_platform() {
         let (rpi, aem) = broadcast(&k, 2_642_990, tx);
         for (platform, expected) in [(Platform::Android, android), (Platform::Ios, ios)] {
             let config = MatchConfig { platform, ..MatchConfig::default() };
-            let found = match_all(vec![sighting(rpi, aem, t, rssi)], std::slice::from_ref(&k), config);
-            assert_eq!(found.first().map(|m| m.sightings[0].attenuation), expected, "tx {tx} rssi {rssi} {platform:?}");
+            let found =
+                match_all(vec![sighting(rpi, aem, t, rssi)], std::slice::from_ref(&k), config);
+            assert_eq!(
+                found.first().map(|m| m.sightings[0].attenuation),
+                expected,
+                "tx {tx} rssi {rssi} {platform:?}"
+            );
         }
     }
 }
@@ -175,8 +220,23 @@ fn indices_past_the_rolling_period_do_not_match() {
     let (last_rpi, last_aem) = broadcast(&short, 2_646_801 + 88, 0);
     let (past_rpi, past_aem) = broadcast(&short, 2_646_801 + 89, 0);
     let t = |i: i64| (2_646_801 + i) * 600;
-    assert_eq!(match_all(vec![sighting(last_rpi, last_aem, t(88), -50)], std::slice::from_ref(&short), MatchConfig::default()).len(), 1);
-    assert!(match_all(vec![sighting(past_rpi, past_aem, t(89), -50)], std::slice::from_ref(&short), MatchConfig::default()).is_empty());
+    assert_eq!(
+        match_all(
+            vec![sighting(last_rpi, last_aem, t(88), -50)],
+            std::slice::from_ref(&short),
+            MatchConfig::default()
+        )
+        .len(),
+        1
+    );
+    assert!(
+        match_all(
+            vec![sighting(past_rpi, past_aem, t(89), -50)],
+            std::slice::from_ref(&short),
+            MatchConfig::default()
+        )
+        .is_empty()
+    );
 }
 
 #[test]
@@ -184,7 +244,10 @@ fn empty_inputs() {
     let k = key("75c734c6dd1a782de7a965da5eb93125", 2_642_976, 144);
     assert!(match_all(vec![], std::slice::from_ref(&k), MatchConfig::default()).is_empty());
     let (rpi, aem) = broadcast(&k, 2_642_976, 0);
-    assert!(match_all(vec![sighting(rpi, aem, 2_642_976 * 600, -50)], &[], MatchConfig::default()).is_empty());
+    assert!(
+        match_all(vec![sighting(rpi, aem, 2_642_976 * 600, -50)], &[], MatchConfig::default())
+            .is_empty()
+    );
 }
 
 /// A planted sighting and whether the rules must keep it.
@@ -274,7 +337,13 @@ proptest! {
 #[test]
 fn parallel_matching_equals_sequential() {
     let keys: Vec<DiagnosisKey> = (0u8..200)
-        .map(|i| DiagnosisKey::new(TemporaryExposureKey::from_bytes([i; 16]), IntervalNumber(2_642_976), RollingPeriod::FULL_DAY))
+        .map(|i| {
+            DiagnosisKey::new(
+                TemporaryExposureKey::from_bytes([i; 16]),
+                IntervalNumber(2_642_976),
+                RollingPeriod::FULL_DAY,
+            )
+        })
         .collect();
     let sightings: Vec<Sighting> = keys
         .iter()

@@ -17,7 +17,8 @@ fn close(a: f64, b: f64) -> bool {
 
 fn scenario_match() -> KeyMatch {
     let (k, sightings) = scenario();
-    let matcher = Matcher::new(sightings.into_iter().map(|(s, _)| s).collect(), MatchConfig::default());
+    let matcher =
+        Matcher::new(sightings.into_iter().map(|(s, _)| s).collect(), MatchConfig::default());
     matcher.match_key(0, &k).unwrap()
 }
 
@@ -52,7 +53,10 @@ fn scenario_v2_windows_and_daily_summary() {
             })
             .collect();
         assert_eq!(got, want);
-        assert!(close(v2::weighted_duration(w, &config.v2), e["weightedDurationSeconds"].as_f64().unwrap()));
+        assert!(close(
+            v2::weighted_duration(w, &config.v2),
+            e["weightedDurationSeconds"].as_f64().unwrap()
+        ));
         assert!(close(v2::window_score(w, &config.v2), e["windowScore"].as_f64().unwrap()));
     }
     let days = v2::daily_summaries(&windows, &config.v2, UnixTime(1_586_080_800));
@@ -61,8 +65,14 @@ fn scenario_v2_windows_and_daily_summary() {
     assert_eq!(days[0].days_since_epoch, d["utc_day"].as_i64().unwrap());
     assert!(close(days[0].summary_data.score_sum, d["scoreSum"].as_f64().unwrap()));
     assert!(close(days[0].summary_data.maximum_score, d["maximumScore"].as_f64().unwrap()));
-    assert!(close(days[0].summary_data.weighted_duration_sum, d["weightedDurationSum"].as_f64().unwrap()));
-    assert_eq!(days[0].report_summaries[ReportType::ConfirmedTest.index()], Some(days[0].summary_data));
+    assert!(close(
+        days[0].summary_data.weighted_duration_sum,
+        d["weightedDurationSum"].as_f64().unwrap()
+    ));
+    assert_eq!(
+        days[0].report_summaries[ReportType::ConfirmedTest.index()],
+        Some(days[0].summary_data)
+    );
     assert_eq!(days[0].report_summaries.iter().flatten().count(), 1);
 }
 
@@ -73,7 +83,12 @@ fn scenario_v1_from_the_reference_aggregation() {
     let s = &vectors["gaen"]["scoring_derived"][0];
     let v = &s["v1"];
     let mut m = scenario_match();
-    let times: Vec<i64> = v["aggregated_sightings_t"].as_array().unwrap().iter().map(|t| t.as_i64().unwrap()).collect();
+    let times: Vec<i64> = v["aggregated_sightings_t"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_i64().unwrap())
+        .collect();
     m.sightings.retain(|x| times.contains(&x.time.seconds()));
     assert_eq!(m.sightings.len(), times.len());
     let config = ScoringConfig::from_json(&format!(
@@ -83,14 +98,18 @@ fn scenario_v1_from_the_reference_aggregation() {
     ))
     .unwrap();
     let now = UnixTime(v["now_unix_seconds"].as_i64().unwrap());
-    assert_eq!(now.utc_day() - m.key.rolling_start.start().utc_day(), v["latency_days"].as_i64().unwrap());
+    assert_eq!(
+        now.utc_day() - m.key.rolling_start.start().utc_day(),
+        v["latency_days"].as_i64().unwrap()
+    );
     let exposures = v1::exposures(&m, &config.v1, now);
     let expected = v["exposures"].as_array().unwrap();
     assert_eq!(exposures.len(), expected.len());
     let (e, x) = (&exposures[0], &expected[0]);
     assert_eq!(i64::from(e.attenuation_value), x["attenuationValue"].as_i64().unwrap());
     assert_eq!(e.duration_seconds, x["durationSeconds"].as_i64().unwrap());
-    let durations: Vec<i64> = x["attenuationDurations"].as_array().unwrap().iter().map(|d| d.as_i64().unwrap()).collect();
+    let durations: Vec<i64> =
+        x["attenuationDurations"].as_array().unwrap().iter().map(|d| d.as_i64().unwrap()).collect();
     assert_eq!(e.attenuation_durations_seconds.to_vec(), durations);
     assert_eq!(i64::from(e.total_risk_score), x["riskScore"].as_i64().unwrap());
 }
@@ -100,10 +119,14 @@ fn scenario_v1_from_the_reference_aggregation() {
 #[test]
 fn scenario_v1_keeps_the_genuine_scan_next_to_a_forged_one() {
     let m = scenario_match();
-    let aggregated: Vec<i64> = v1::aggregate_scans(&m.sightings).iter().map(|s| s.time.seconds()).collect();
+    let aggregated: Vec<i64> =
+        v1::aggregate_scans(&m.sightings).iter().map(|s| s.time.seconds()).collect();
     assert_eq!(
         aggregated,
-        [1585821600, 1585821892, 1585822175, 1585822415, 1585822700, 1585823002, 1585823290, 1585823582, 1585823872, 1585824122]
+        [
+            1585821600, 1585821892, 1585822175, 1585822415, 1585822700, 1585823002, 1585823290,
+            1585823582, 1585823872, 1585824122
+        ]
     );
 }
 
@@ -118,9 +141,16 @@ fn reference_code_examples() {
         .iter()
         .map(|p| (p[0].as_i64().unwrap(), u8::try_from(p[1].as_u64().unwrap()).unwrap()))
         .collect();
-    assert_eq!(i64::from(v1::weighted_attenuation(&points, w["scan_interval_s"].as_i64().unwrap())), w["expected"].as_i64().unwrap());
+    assert_eq!(
+        i64::from(v1::weighted_attenuation(&points, w["scan_interval_s"].as_i64().unwrap())),
+        w["expected"].as_i64().unwrap()
+    );
     for case in ex["bucketize_duration"].as_array().unwrap() {
-        assert_eq!(v1::bucketize_duration(case["first_to_last_s"].as_i64().unwrap()), case["expected_s"].as_i64().unwrap(), "{case}");
+        assert_eq!(
+            v1::bucketize_duration(case["first_to_last_s"].as_i64().unwrap()),
+            case["expected_s"].as_i64().unwrap(),
+            "{case}"
+        );
     }
 }
 
@@ -164,7 +194,11 @@ fn java_rounding_and_buckets() {
 #[test]
 fn hand_derived_worked_example() {
     let t0 = 1_600_000_200;
-    let mut key = DiagnosisKey::new(TemporaryExposureKey::from_bytes([7; 16]), IntervalNumber(18_518 * 144), RollingPeriod::FULL_DAY);
+    let mut key = DiagnosisKey::new(
+        TemporaryExposureKey::from_bytes([7; 16]),
+        IntervalNumber(18_518 * 144),
+        RollingPeriod::FULL_DAY,
+    );
     key.report_type = ReportType::ConfirmedClinicalDiagnosis;
     key.days_since_onset = Some(DaysSinceOnset::new(-3).unwrap());
     key.transmission_risk_level = TransmissionRiskLevel::new(5).unwrap();
@@ -180,7 +214,12 @@ fn hand_derived_worked_example() {
     let m = KeyMatch {
         key_index: 0,
         key,
-        sightings: vec![s(0, 40, Some(-180)), s(10, 43, Some(-180)), s(200, 60, Some(12)), s(1900, 70, None)],
+        sightings: vec![
+            s(0, 40, Some(-180)),
+            s(10, 43, Some(-180)),
+            s(200, 60, Some(12)),
+            s(1900, 70, None),
+        ],
     };
     let mut config = ScoringConfig::default();
     let now = UnixTime(18_519 * 86_400 + 3600);
@@ -189,7 +228,11 @@ fn hand_derived_worked_example() {
     assert_eq!(windows.len(), 2);
     assert_eq!(windows[0].infectiousness, Infectiousness::Standard);
     assert_eq!(windows[0].report_type, ReportType::ConfirmedClinicalDiagnosis);
-    let scans: Vec<(u8, u8, u32)> = windows.iter().flat_map(|w| &w.scan_instances).map(|s| (s.typical_attenuation_db, s.min_attenuation_db, s.seconds_since_last_scan)).collect();
+    let scans: Vec<(u8, u8, u32)> = windows
+        .iter()
+        .flat_map(|w| &w.scan_instances)
+        .map(|s| (s.typical_attenuation_db, s.min_attenuation_db, s.seconds_since_last_scan))
+        .collect();
     assert_eq!(scans, [(42, 40, 180), (60, 60, 180), (70, 70, 120)]);
     assert!(close(v2::weighted_duration(&windows[0], &config.v2), 495.0));
     assert!(close(v2::window_score(&windows[0], &config.v2), 148.5));
@@ -205,7 +248,17 @@ fn hand_derived_worked_example() {
     assert!(close(day.summary_data.weighted_duration_sum, 495.0));
 
     let exposures = v1::exposures(&m, &config.v1, now);
-    let got: Vec<(i64, u8, [i64; 3], u32)> = exposures.iter().map(|e| (e.duration_seconds, e.attenuation_value, e.attenuation_durations_seconds, e.total_risk_score)).collect();
+    let got: Vec<(i64, u8, [i64; 3], u32)> = exposures
+        .iter()
+        .map(|e| {
+            (
+                e.duration_seconds,
+                e.attenuation_value,
+                e.attenuation_durations_seconds,
+                e.total_risk_score,
+            )
+        })
+        .collect();
     assert_eq!(got, [(600, 46, [350, 150, 0], 480), (300, 70, [0, 300, 0], 160)]);
     let summary = v1::summary(&exposures, now);
     assert_eq!(summary.maximum_risk_score, 480);
@@ -229,7 +282,11 @@ fn infectiousness_none_windows_are_dropped_and_filters_apply() {
     assert!(windows.iter().all(|w| w.infectiousness == Infectiousness::Standard));
     // UNKNOWN report type → reportTypeWhenMissing (CONFIRMED_TEST).
     m.key.report_type = ReportType::Unknown;
-    assert!(v2::exposure_windows(&m, &config.v2).iter().all(|w| w.report_type == ReportType::ConfirmedTest));
+    assert!(
+        v2::exposure_windows(&m, &config.v2)
+            .iter()
+            .all(|w| w.report_type == ReportType::ConfirmedTest)
+    );
     // daysSinceExposureThreshold drops old days.
     let mut c = config.v2.clone();
     c.days_since_exposure_threshold = 2;

@@ -11,7 +11,11 @@ fn pure_crates_have_no_io_dependencies() {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .output()
             .expect("cargo tree runs");
-        assert!(out.status.success(), "cargo tree -p {krate}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "cargo tree -p {krate}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let tree = String::from_utf8(out.stdout).unwrap();
         for forbidden in ["tokio ", "sqlx", "hyper ", "axum", "reqwest"] {
             assert!(

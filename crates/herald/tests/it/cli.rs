@@ -47,31 +47,79 @@ fn tek_is_fresh_random_hex() {
 fn rpis_reproduce_the_google_vectors() {
     let vectors = gaen_vectors();
     let v = &vectors["gaen"]["crypto"][0];
-    let out = herald(&["gaen", "rpis", "--tek", v["tek"].as_str().unwrap(), "--start", "2642976", "--metadata", "40080000"]);
+    let out = herald(&[
+        "gaen",
+        "rpis",
+        "--tek",
+        v["tek"].as_str().unwrap(),
+        "--start",
+        "2642976",
+        "--metadata",
+        "40080000",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 144);
     for (line, iv) in lines.iter().zip(v["intervals"].as_array().unwrap()) {
-        assert_eq!(*line, format!("{} {} {}", iv["enin"], iv["rpi"].as_str().unwrap(), iv["aem"].as_str().unwrap()));
+        assert_eq!(
+            *line,
+            format!(
+                "{} {} {}",
+                iv["enin"],
+                iv["rpi"].as_str().unwrap(),
+                iv["aem"].as_str().unwrap()
+            )
+        );
     }
-    let short = stdout(&herald(&["gaen", "rpis", "--tek", v["tek"].as_str().unwrap(), "--start", "2642976", "--period", "2"]));
-    assert_eq!(short, format!("2642976 {}\n2642977 {}\n", v["intervals"][0]["rpi"].as_str().unwrap(), v["intervals"][1]["rpi"].as_str().unwrap()));
+    let short = stdout(&herald(&[
+        "gaen",
+        "rpis",
+        "--tek",
+        v["tek"].as_str().unwrap(),
+        "--start",
+        "2642976",
+        "--period",
+        "2",
+    ]));
+    assert_eq!(
+        short,
+        format!(
+            "2642976 {}\n2642977 {}\n",
+            v["intervals"][0]["rpi"].as_str().unwrap(),
+            v["intervals"][1]["rpi"].as_str().unwrap()
+        )
+    );
 }
 
 #[test]
 fn bad_arguments_give_one_line_errors() {
     let tek = "75c734c6dd1a782de7a965da5eb93125";
     check_error(&["gaen", "rpis", "--tek", "75c7", "--start", "1"], "--tek");
-    check_error(&["gaen", "rpis", "--tek", "zz c734c6dd1a782de7a965da5eb9312", "--start", "1"], "hex");
-    check_error(&["gaen", "rpis", "--tek", tek, "--start", "1", "--period", "0"], "rolling period must be in 1..=144, got 0");
+    check_error(
+        &["gaen", "rpis", "--tek", "zz c734c6dd1a782de7a965da5eb9312", "--start", "1"],
+        "hex",
+    );
+    check_error(
+        &["gaen", "rpis", "--tek", tek, "--start", "1", "--period", "0"],
+        "rolling period must be in 1..=144, got 0",
+    );
     check_error(&["gaen", "rpis", "--tek", tek, "--start", "1", "--period", "145"], "got 145");
     check_error(&["gaen", "rpis", "--tek", tek, "--start=-1"], "--start");
     check_error(&["gaen", "rpis", "--tek", tek, "--start", "abc"], "--start");
-    check_error(&["gaen", "rpis", "--tek", tek, "--start", "4294967295", "--period", "2"], "runs past");
-    check_error(&["gaen", "rpis", "--tek", tek, "--start", "1", "--metadata", "4008"], "--metadata");
+    check_error(
+        &["gaen", "rpis", "--tek", tek, "--start", "4294967295", "--period", "2"],
+        "runs past",
+    );
+    check_error(
+        &["gaen", "rpis", "--tek", tek, "--start", "1", "--metadata", "4008"],
+        "--metadata",
+    );
     check_error(&["gaen", "rpis", "--start", "1"], "--tek");
-    check_error(&["match", "--keys", "/nonexistent/keys.json", "--sightings", "/nonexistent/s.jsonl"], "cannot read keys file /nonexistent/keys.json");
+    check_error(
+        &["match", "--keys", "/nonexistent/keys.json", "--sightings", "/nonexistent/s.jsonl"],
+        "cannot read keys file /nonexistent/keys.json",
+    );
     check_error(&["bench", "match", "--keys", "0"], "at least 1");
     check_error(&["frobnicate"], "frobnicate");
 }
@@ -81,10 +129,20 @@ fn help_documents_the_input_formats() {
     let out = herald(&["match", "--help"]);
     assert!(out.status.success());
     let help = stdout(&out);
-    for needle in ["key_data", "rolling_start_interval_number", "previous_scan", "attenuationBucketThresholdDb"] {
+    for needle in [
+        "key_data",
+        "rolling_start_interval_number",
+        "previous_scan",
+        "attenuationBucketThresholdDb",
+    ] {
         assert!(help.contains(needle), "match --help lacks {needle}");
     }
-    for cmd in [&["--help"][..], &["gaen", "--help"], &["gaen", "rpis", "--help"], &["bench", "match", "--help"]] {
+    for cmd in [
+        &["--help"][..],
+        &["gaen", "--help"],
+        &["gaen", "rpis", "--help"],
+        &["bench", "match", "--help"],
+    ] {
         assert!(herald(cmd).status.success(), "{cmd:?}");
     }
 }
@@ -98,13 +156,21 @@ fn match_the_scenario_end_to_end() {
     let dk = &s["diagnosis_key"];
     let key_b64 = {
         // Base64 of the vector's TEK, computed independently of herald-wire by the test.
-        let bytes: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&dk["key_data"].as_str().unwrap()[2 * i..2 * i + 2], 16).unwrap()).collect();
+        let bytes: Vec<u8> = (0..16)
+            .map(|i| {
+                u8::from_str_radix(&dk["key_data"].as_str().unwrap()[2 * i..2 * i + 2], 16).unwrap()
+            })
+            .collect();
         base64_standard(&bytes)
     };
     let keys = format!(
         r#"[{{"key_data": "AAAAAAAAAAAAAAAAAAAAAA==", "rolling_start_interval_number": 2642976}},
             {{"key_data": "{key_b64}", "rolling_start_interval_number": {}, "rolling_period": {}, "transmission_risk_level": {}, "report_type": {}, "days_since_onset_of_symptoms": {}}}]"#,
-        dk["rolling_start_interval_number"], dk["rolling_period"], dk["transmission_risk_level"], dk["report_type"], dk["days_since_onset_of_symptoms"]
+        dk["rolling_start_interval_number"],
+        dk["rolling_period"],
+        dk["transmission_risk_level"],
+        dk["report_type"],
+        dk["days_since_onset_of_symptoms"]
     );
     std::fs::write(dir.join("keys.json"), keys).unwrap();
     // The vector's sighting objects, as JSON Lines with their extra fields removed.
@@ -117,7 +183,17 @@ fn match_the_scenario_end_to_end() {
     std::fs::write(dir.join("sightings.jsonl"), lines.join("\n")).unwrap();
     std::fs::write(dir.join("risk.json"), s["v2"]["config"].to_string()).unwrap();
     let path = |f: &str| dir.join(f).to_str().unwrap().to_string();
-    let out = herald(&["match", "--keys", &path("keys.json"), "--sightings", &path("sightings.jsonl"), "--config", &path("risk.json"), "--now", "1586080800"]);
+    let out = herald(&[
+        "match",
+        "--keys",
+        &path("keys.json"),
+        "--sightings",
+        &path("sightings.jsonl"),
+        "--config",
+        &path("risk.json"),
+        "--now",
+        "1586080800",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let result: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(result["keys"], 2);
@@ -125,7 +201,12 @@ fn match_the_scenario_end_to_end() {
     assert_eq!(result["matched_keys"].as_array().unwrap().len(), 1);
     assert_eq!(result["matched_keys"][0]["key_index"], 1);
     assert_eq!(result["matched_keys"][0]["key_data"], key_b64);
-    let kept = s["sightings"].as_array().unwrap().iter().filter(|x| x["kept_for_exposure_windows"] == true).count();
+    let kept = s["sightings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["kept_for_exposure_windows"] == true)
+        .count();
     assert_eq!(result["matched_keys"][0]["sightings"].as_array().unwrap().len(), kept);
     assert_eq!(result["exposure_windows"].as_array().unwrap().len(), 2);
     assert_eq!(result["exposure_windows"][0]["scanInstances"].as_array().unwrap().len(), 7);
@@ -135,12 +216,38 @@ fn match_the_scenario_end_to_end() {
     assert_eq!(result["v1"]["summary"]["matchedKeyCount"], 1);
 
     // Bad files: one line, naming the file and what is wrong.
-    std::fs::write(dir.join("bad-keys.json"), r#"[{"key_data": "AAAA", "rolling_start_interval_number": 1}]"#).unwrap();
-    check_error(&["match", "--keys", &path("bad-keys.json"), "--sightings", &path("sightings.jsonl")], "key 0: temporary exposure key must be 16 bytes");
-    std::fs::write(dir.join("bad.jsonl"), "{\"t\": 1, \"rpi\": \"00\", \"aem\": \"00000000\", \"rssi\": 0}").unwrap();
-    check_error(&["match", "--keys", &path("keys.json"), "--sightings", &path("bad.jsonl")], "sightings line 1: rpi must be 32 hex digits");
-    std::fs::write(dir.join("bad-risk.json"), r#"{"attenuationBucketWeights": [9, 1, 1, 1]}"#).unwrap();
-    check_error(&["match", "--keys", &path("keys.json"), "--sightings", &path("sightings.jsonl"), "--config", &path("bad-risk.json")], "0..=2.5");
+    std::fs::write(
+        dir.join("bad-keys.json"),
+        r#"[{"key_data": "AAAA", "rolling_start_interval_number": 1}]"#,
+    )
+    .unwrap();
+    check_error(
+        &["match", "--keys", &path("bad-keys.json"), "--sightings", &path("sightings.jsonl")],
+        "key 0: temporary exposure key must be 16 bytes",
+    );
+    std::fs::write(
+        dir.join("bad.jsonl"),
+        "{\"t\": 1, \"rpi\": \"00\", \"aem\": \"00000000\", \"rssi\": 0}",
+    )
+    .unwrap();
+    check_error(
+        &["match", "--keys", &path("keys.json"), "--sightings", &path("bad.jsonl")],
+        "sightings line 1: rpi must be 32 hex digits",
+    );
+    std::fs::write(dir.join("bad-risk.json"), r#"{"attenuationBucketWeights": [9, 1, 1, 1]}"#)
+        .unwrap();
+    check_error(
+        &[
+            "match",
+            "--keys",
+            &path("keys.json"),
+            "--sightings",
+            &path("sightings.jsonl"),
+            "--config",
+            &path("bad-risk.json"),
+        ],
+        "0..=2.5",
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
