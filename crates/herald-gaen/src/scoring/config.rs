@@ -319,37 +319,39 @@ impl ScoringConfig {
             v2.report_type_when_missing = rt;
         }
         if let Some(v1) = raw.v1 {
-            let c = &mut config.v1;
-            if let Some(s) = v1.attenuation_scores {
-                c.attenuation_scores = byte_array("v1.attenuationScores", &s, 8)?;
-            }
-            if let Some(s) = v1.days_since_last_exposure_scores {
-                c.days_since_last_exposure_scores =
-                    byte_array("v1.daysSinceLastExposureScores", &s, 8)?;
-            }
-            if let Some(s) = v1.duration_scores {
-                c.duration_scores = byte_array("v1.durationScores", &s, 8)?;
-            }
-            if let Some(s) = v1.transmission_risk_scores {
-                c.transmission_risk_scores = byte_array("v1.transmissionRiskScores", &s, 8)?;
-            }
-            if let Some(t) = v1.duration_at_attenuation_thresholds {
-                let t = byte_array::<2>("v1.durationAtAttenuationThresholds", &t, 255)?;
-                if t[0] > t[1] {
-                    return Err(invalid(format!(
-                        "v1.durationAtAttenuationThresholds must not decrease, got {t:?}"
-                    )));
-                }
-                c.duration_at_attenuation_thresholds = t;
-            }
-            if let Some(m) = v1.minimum_risk_score {
-                c.minimum_risk_score = u8::try_from(m).map_err(|_| {
-                    invalid(format!("v1.minimumRiskScore must be in 0..=255, got {m}"))
-                })?;
-            }
+            apply_v1(v1, &mut config.v1)?;
         }
         Ok(config)
     }
+}
+
+fn apply_v1(v1: RawV1, c: &mut V1Config) -> Result<(), ConfigError> {
+    if let Some(s) = v1.attenuation_scores {
+        c.attenuation_scores = byte_array("v1.attenuationScores", &s, 8)?;
+    }
+    if let Some(s) = v1.days_since_last_exposure_scores {
+        c.days_since_last_exposure_scores = byte_array("v1.daysSinceLastExposureScores", &s, 8)?;
+    }
+    if let Some(s) = v1.duration_scores {
+        c.duration_scores = byte_array("v1.durationScores", &s, 8)?;
+    }
+    if let Some(s) = v1.transmission_risk_scores {
+        c.transmission_risk_scores = byte_array("v1.transmissionRiskScores", &s, 8)?;
+    }
+    if let Some(t) = v1.duration_at_attenuation_thresholds {
+        let t = byte_array::<2>("v1.durationAtAttenuationThresholds", &t, 255)?;
+        if t[0] > t[1] {
+            return Err(invalid(format!(
+                "v1.durationAtAttenuationThresholds must not decrease, got {t:?}"
+            )));
+        }
+        c.duration_at_attenuation_thresholds = t;
+    }
+    if let Some(m) = v1.minimum_risk_score {
+        c.minimum_risk_score = u8::try_from(m)
+            .map_err(|_| invalid(format!("v1.minimumRiskScore must be in 0..=255, got {m}")))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
