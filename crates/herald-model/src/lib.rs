@@ -11,15 +11,18 @@
 //! - `time`: [`UnixTime`], [`IntervalNumber`] (ENIN), [`RollingPeriod`], [`Clock`], [`FixedClock`].
 //! - `key`: [`TemporaryExposureKey`], [`DiagnosisKey`], [`TransmissionRiskLevel`].
 //! - `report`: [`ReportType`], [`DaysSinceOnset`].
+//! - `cert`: [`CertThumbprint`].
 //! - `country`: [`CountryCode`].
 //! - `error`: [`ModelError`].
 
+pub mod cert;
 pub mod country;
 pub mod error;
 pub mod key;
 pub mod report;
 pub mod time;
 
+pub use cert::CertThumbprint;
 pub use country::CountryCode;
 pub use error::ModelError;
 pub use key::{DiagnosisKey, TemporaryExposureKey, TransmissionRiskLevel};

@@ -3,8 +3,11 @@
 //! the system clock and the OS random number generator.
 
 mod bench;
+mod efgs_cmd;
+mod export_cmd;
 mod gaen_cmd;
 mod match_cmd;
+mod pki_cmd;
 
 use std::process::ExitCode;
 
@@ -26,6 +29,15 @@ enum Command {
     Gaen(gaen_cmd::GaenCommand),
     /// Match diagnosis keys against a phone's sightings and score the exposures (v2 and v1).
     Match(match_cmd::MatchArgs),
+    /// Build, inspect and verify GAEN export files (export.bin + export.sig in a zip).
+    #[command(subcommand)]
+    Export(export_cmd::ExportCommand),
+    /// Sign and verify EFGS key batches (canonical signed bytes, detached CMS).
+    #[command(subcommand)]
+    Efgs(efgs_cmd::EfgsCommand),
+    /// The development PKI: CA, server, client, signing and trust-anchor certificates.
+    #[command(subcommand)]
+    Pki(pki_cmd::PkiCommand),
     /// Measure herald's speed on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -83,6 +95,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Gaen(cmd) => gaen_cmd::run(cmd),
         Command::Match(args) => match_cmd::run(&args, &SystemClock),
+        Command::Export(cmd) => export_cmd::run(cmd),
+        Command::Efgs(cmd) => efgs_cmd::run(cmd),
+        Command::Pki(cmd) => pki_cmd::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

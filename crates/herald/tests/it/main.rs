@@ -4,3 +4,6 @@
 
 mod architecture;
 mod cli;
+mod efgs_cli;
+mod export_cli;
+mod pki_cli;

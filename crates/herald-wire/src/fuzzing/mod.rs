@@ -1,5 +1,11 @@
 //! Entry points for the `fuzz/` targets; each must never panic on any input.
 
+mod efgs;
+mod export;
+
+pub use efgs::*;
+pub use export::*;
+
 /// `keys.json` parsing.
 pub fn fuzz_keys_json(data: &[u8]) {
     if let Ok(keys) = crate::keys_json::parse(data) {

@@ -1,0 +1,1 @@
+//! herald-trust: PKI helpers shared by every service.

@@ -1,0 +1,1 @@
+//! Detached CMS SignedData.

@@ -1,0 +1,1 @@
+//! EFGS batches.

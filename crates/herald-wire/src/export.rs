@@ -1,0 +1,1 @@
+//! GAEN export files.

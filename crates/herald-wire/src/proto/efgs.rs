@@ -1,0 +1,1 @@
+//! EFGS `Efgs.proto` (proto3, package `eu.interop`).

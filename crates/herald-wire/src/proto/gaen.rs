@@ -1,0 +1,1 @@
+//! GAEN `exposure_key_export.proto` (proto2).

@@ -1,0 +1,1 @@
+//! efgs tests.
