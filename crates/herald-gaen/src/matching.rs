@@ -189,7 +189,8 @@ impl SightingIndex {
     fn insert(&mut self, run: (u32, u32)) {
         let Some(first) = self.sightings.get(run.0 as usize) else { return };
         let p = prefix(&first.rpi.0);
-        let (word, bits) = self.filter_position(p);
+        // The filter hashes the raw prefix (no `max(1)`), as `for_each_candidate` does.
+        let (word, bits) = self.filter_position(raw_prefix(&first.rpi.0));
         if let Some(w) = self.filter.get_mut(word) {
             *w |= bits;
         }
@@ -238,8 +239,33 @@ impl SightingIndex {
     /// of unseen RPIs. The matcher's hot path; [`Self::lookup`] settles the rest.
     #[inline]
     pub fn may_contain(&self, rpi: &[u8; 16]) -> bool {
-        let (word, bits) = self.filter_position(prefix(rpi));
+        let (word, bits) = self.filter_position(raw_prefix(rpi));
         self.filter.get(word).is_some_and(|w| w & bits == bits)
+    }
+
+    /// Calls `hit(i, rpi)` for every RPI of `rpis` that [`Self::may_contain`] lets through. The
+    /// matcher's hot loop: the filter, its shift and seed stay in registers, and the common case
+    /// (a key nobody saw) runs without taking a branch.
+    #[inline]
+    pub fn for_each_candidate<'r>(
+        &self,
+        rpis: &'r [[u8; 16]],
+        mut hit: impl FnMut(usize, &'r [u8; 16]),
+    ) {
+        let filter = self.filter.as_slice();
+        let (seed, shift) = (self.seed, self.filter_shift);
+        for (i, rpi) in rpis.iter().enumerate() {
+            let mut head = [0u8; 8];
+            head.copy_from_slice(&rpi[..8]);
+            let p = u64::from_le_bytes(head);
+            // The shift leaves at most log2(words) bits, which fit in usize.
+            #[allow(clippy::cast_possible_truncation)]
+            let word = ((p ^ seed) >> shift) as usize;
+            let bits = (1u64 << (p & 63)) | (1u64 << ((p >> 6) & 63));
+            if filter.get(word).is_some_and(|w| w & bits == bits) {
+                hit(i, rpi);
+            }
+        }
     }
 
     /// The sightings of one RPI, sorted by time, or `None` if it was never seen.
@@ -279,6 +305,12 @@ impl SightingIndex {
 
 fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn raw_prefix(rpi: &[u8; 16]) -> u64 {
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&rpi[..8]);
+    u64::from_le_bytes(head)
 }
 
 fn prefix(rpi: &[u8; 16]) -> u64 {
@@ -332,14 +364,12 @@ impl Matcher {
         RpiKey::derive_public(&key.key).generator().encrypt_padded(padded, rpis);
 
         let mut hits: Vec<(u32, &[Sighting])> = Vec::new();
-        for (i, rpi) in (0u32..).zip(rpis.iter()) {
-            if !self.index.may_contain(rpi) {
-                continue;
-            }
-            if let Some(run) = self.index.lookup(rpi) {
+        let index = &self.index;
+        index.for_each_candidate(rpis, |i, rpi| {
+            if let (Some(run), Ok(i)) = (index.lookup(rpi), u32::try_from(i)) {
                 hits.push((i, run));
             }
-        }
+        });
         if hits.is_empty() {
             return None;
         }

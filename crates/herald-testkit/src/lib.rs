@@ -71,3 +71,35 @@ pub fn fuzz_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     assert!(!files.is_empty(), "fuzz corpus {target} is empty");
     files
 }
+
+/// The `openssl` command, our independent oracle for signatures and certificates.
+///
+/// Returns `None` (after printing why) when it is not installed on a developer machine; with
+/// `CI=true` a missing `openssl` fails the test instead, because CI must run every oracle check.
+pub fn openssl() -> Option<std::process::Command> {
+    let found = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some(std::process::Command::new("openssl"));
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "openssl is required in CI (.ci/run installs it)"
+    );
+    eprintln!("SKIPPED: openssl is not installed; the OpenSSL cross-checks did not run");
+    None
+}
+
+/// Runs `openssl` with `args` in `dir`, panicking with its stderr if it fails.
+pub fn run_openssl(dir: &std::path::Path, args: &[&str]) -> Option<std::process::Output> {
+    let mut cmd = openssl()?;
+    let out = cmd.args(args).current_dir(dir).output().expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(out)
+}

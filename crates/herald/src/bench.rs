@@ -15,6 +15,23 @@ pub(crate) enum BenchCommand {
     /// keys per second. Compare with the compute bound: one HKDF (6 SHA-256 blocks) and 144
     /// AES-128 blocks per key (`openssl speed -evp sha256 -evp aes-128-ecb`; see README).
     Match(MatchBench),
+    /// Build and sign export files from N generated keys and report keys per second and peak
+    /// memory, next to plain protobuf encoding of the same keys in the same run. Keys are
+    /// generated on the fly, so memory shows what one output file costs, not the input.
+    Export(ExportBench),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportBench {
+    /// Number of keys.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    keys: usize,
+    /// Most keys per file.
+    #[arg(long, value_name = "N", default_value_t = herald_wire::export::DEFAULT_MAX_RECORDS)]
+    max_keys: usize,
+    /// Seed for the generated keys.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -51,6 +68,7 @@ const DAYS: u32 = 14;
 pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Match(args) => match_bench(&args),
+        BenchCommand::Export(args) => export_bench(&args),
     }
 }
 
@@ -134,5 +152,122 @@ fn match_bench(args: &MatchBench) -> Result<()> {
     if found != planted {
         bail!("the matcher found {found} matches but {planted} were planted");
     }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ExportReport {
+    keys: usize,
+    max_keys_per_file: usize,
+    files: usize,
+    build_seconds: f64,
+    keys_per_second: f64,
+    protobuf_seconds: f64,
+    protobuf_keys_per_second: f64,
+    largest_zip_bytes: usize,
+    peak_rss_build_bytes: Option<u64>,
+    peak_rss_protobuf_bytes: Option<u64>,
+}
+
+/// Generates `n` keys from `seed` lazily, in no particular order.
+fn generated_keys(n: usize, seed: u64) -> impl Iterator<Item = DiagnosisKey> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..n).map(move |_| {
+        let mut bytes = [0u8; 16];
+        rng.fill_bytes(&mut bytes);
+        let day = BASE_DAY + rng.random_range(0..DAYS);
+        DiagnosisKey::new(
+            TemporaryExposureKey::from_bytes(bytes),
+            IntervalNumber(day * 144),
+            RollingPeriod::FULL_DAY,
+        )
+    })
+}
+
+/// Resets the kernel's peak-RSS counter of this process (Linux); `false` where unsupported.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Peak resident memory since the last reset, from /proc/self/status (Linux).
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn export_bench(args: &ExportBench) -> Result<()> {
+    use herald_wire::export::{self, ExportBuilder, ExportSigner, ExportSpec, FileSigner, RawKey};
+    use prost::Message as _;
+
+    if args.keys == 0 || args.max_keys == 0 {
+        bail!("--keys and --max-keys must be at least 1");
+    }
+    let mut scalar = [0u8; 32];
+    rand::rngs::StdRng::seed_from_u64(args.seed ^ 0x5eed).fill_bytes(&mut scalar);
+    let key = p256::ecdsa::SigningKey::from_slice(&scalar)
+        .map_err(|e| anyhow::anyhow!("cannot make a benchmark signing key: {e}"))?;
+    let signer = FileSigner::new(key, export::SignatureInfo::ecdsa_p256("bench", "v1")?);
+
+    // Plain protobuf encoding of the same keys, in the same file-sized chunks.
+    let resettable = reset_peak_rss();
+    eprintln!("encoding {} keys as plain protobuf …", args.keys);
+    let started = Instant::now();
+    let mut keys = generated_keys(args.keys, args.seed).peekable();
+    let mut encoded_bytes = 0usize;
+    while keys.peek().is_some() {
+        let chunk: Vec<_> =
+            keys.by_ref().take(args.max_keys).map(|k| RawKey::from_key(&k).to_proto()).collect();
+        let message = herald_wire::proto::gaen::TemporaryExposureKeyExport {
+            keys: chunk,
+            ..Default::default()
+        };
+        encoded_bytes += message.encode_to_vec().len();
+    }
+    let protobuf_seconds = started.elapsed().as_secs_f64();
+    let peak_rss_protobuf_bytes = resettable.then(peak_rss).flatten();
+
+    let resettable = reset_peak_rss();
+    eprintln!("building and signing export files …");
+    let spec = ExportSpec {
+        region: "XX".into(),
+        start_timestamp: u64::from(BASE_DAY) * 86_400,
+        end_timestamp: u64::from(BASE_DAY + DAYS) * 86_400,
+        max_records: args.max_keys,
+        signers: vec![&signer as &dyn ExportSigner],
+    };
+    let started = Instant::now();
+    let mut files = 0;
+    let mut largest = 0;
+    for built in ExportBuilder::new(spec, generated_keys(args.keys, args.seed).map(|k| (k, false)))?
+    {
+        let built = built?;
+        files += 1;
+        largest = largest.max(built.zip.len());
+    }
+    let build_seconds = started.elapsed().as_secs_f64();
+    let peak_rss_build_bytes = resettable.then(peak_rss).flatten();
+
+    #[allow(clippy::cast_precision_loss)] // key counts are far below 2^52
+    let n = args.keys as f64;
+    eprintln!(
+        "{files} file(s), {:.0} keys/s signed and zipped, {:.0} keys/s plain protobuf ({encoded_bytes} bytes)",
+        n / build_seconds,
+        n / protobuf_seconds
+    );
+    let report = ExportReport {
+        keys: args.keys,
+        max_keys_per_file: args.max_keys,
+        files,
+        build_seconds,
+        keys_per_second: n / build_seconds,
+        protobuf_seconds,
+        protobuf_keys_per_second: n / protobuf_seconds,
+        largest_zip_bytes: largest,
+        peak_rss_build_bytes,
+        peak_rss_protobuf_bytes,
+    };
+    println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }

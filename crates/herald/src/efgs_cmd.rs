@@ -40,7 +40,11 @@ pub(crate) struct VerifyArgs {
     pub(crate) cert: PathBuf,
 }
 
+#[allow(clippy::needless_pass_by_value)] // placeholder until the command lands
 pub(crate) fn run(cmd: EfgsCommand) -> Result<()> {
-    let _ = cmd;
-    bail!("herald efgs is not implemented yet")
+    match cmd {
+        EfgsCommand::Sign(_) | EfgsCommand::Verify(_) => {
+            bail!("herald efgs is not implemented yet")
+        }
+    }
 }

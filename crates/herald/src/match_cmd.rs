@@ -2,16 +2,20 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
 use herald_gaen::scoring::{ScoringConfig, v1, v2};
 use herald_gaen::{KeyMatch, MatchConfig, Matcher, Platform};
 use herald_model::{Clock, DiagnosisKey, UnixTime};
+use herald_wire::export;
+use p256::ecdsa::VerifyingKey;
 use serde::Serialize;
 
 const AFTER_HELP: &str = "\
 INPUT FORMATS
-  --keys: a JSON array of diagnosis keys (keys.json):
+  --keys (repeatable): a GAEN export file (.zip with export.bin and export.sig, as apps download
+    them; with --public-key its signature must verify), a bare export.bin, or a JSON array of
+    diagnosis keys (keys.json):
     [{\"key_data\": \"dcc0xt0aeC3nqWXaXrkxJQ==\", \"rolling_start_interval_number\": 2642976,
       \"rolling_period\": 144, \"transmission_risk_level\": 4, \"report_type\": 1,
       \"days_since_onset_of_symptoms\": 0}]
@@ -42,9 +46,13 @@ OUTPUT
 #[derive(Debug, Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub(crate) struct MatchArgs {
-    /// Diagnosis keys: a keys.json file (see --help for the format).
-    #[arg(long, value_name = "FILE")]
-    keys: PathBuf,
+    /// Diagnosis keys: export .zip files, export.bin files or keys.json files (repeatable; see
+    /// --help for the formats).
+    #[arg(long, value_name = "FILE", required = true)]
+    keys: Vec<PathBuf>,
+    /// The export signer's public key (SPKI PEM); every export .zip must carry a valid signature.
+    #[arg(long, value_name = "PEM")]
+    public_key: Option<PathBuf>,
     /// The phone's sightings: a JSON Lines file (see --help for the format).
     #[arg(long, value_name = "FILE")]
     sightings: PathBuf,
@@ -106,13 +114,45 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {what} file {}", path.display()))
 }
 
+/// Loads a keys.json file.
 pub(crate) fn load_keys(path: &Path) -> Result<Vec<DiagnosisKey>> {
     let bytes = read(path, "keys")?;
     herald_wire::keys_json::parse(&bytes).with_context(|| format!("{}", path.display()))
 }
 
+/// Loads keys from an export zip (checking its signature when a key is given), a bare
+/// export.bin, or a keys.json, told apart by their first bytes.
+fn load_any_keys(path: &Path, public_key: Option<&VerifyingKey>) -> Result<Vec<DiagnosisKey>> {
+    let bytes = read(path, "keys")?;
+    let context = || path.display().to_string();
+    if bytes.starts_with(b"PK\x03\x04") {
+        let file =
+            export::read_zip(&bytes, &export::ReadLimits::default()).with_context(context)?;
+        if let Some(key) = public_key
+            && file.valid_signatures(key).is_empty()
+        {
+            bail!("{}: no signature verifies with the given public key", path.display());
+        }
+        return Ok(file.contents.keys);
+    }
+    if bytes.starts_with(export::HEADER) {
+        return Ok(export::parse_export_bin(&bytes).with_context(context)?.keys);
+    }
+    herald_wire::keys_json::parse(&bytes).with_context(context)
+}
+
 pub(crate) fn run(args: &MatchArgs, clock: &dyn Clock) -> Result<()> {
-    let keys = load_keys(&args.keys)?;
+    let public_key = match &args.public_key {
+        Some(path) => Some(
+            export::public_key_from_pem(&String::from_utf8_lossy(&read(path, "public key")?))
+                .with_context(|| path.display().to_string())?,
+        ),
+        None => None,
+    };
+    let mut keys = Vec::new();
+    for path in &args.keys {
+        keys.extend(load_any_keys(path, public_key.as_ref())?);
+    }
     let text = String::from_utf8(read(&args.sightings, "sightings")?)
         .with_context(|| format!("{} is not UTF-8 text", args.sightings.display()))?;
     let sightings = herald_gaen::sightings::parse(&text)

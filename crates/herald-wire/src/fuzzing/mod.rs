@@ -3,6 +3,7 @@
 mod efgs;
 mod export;
 
+#[allow(unused_imports, unreachable_pub)]
 pub use efgs::*;
 pub use export::*;
 

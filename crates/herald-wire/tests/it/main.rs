@@ -1,6 +1,13 @@
 //! herald-wire's integration tests.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+// Tests may panic (a panic is a failed test) and run long, step by step like a user.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_lines
+)]
 
 mod cms;
 mod efgs;
