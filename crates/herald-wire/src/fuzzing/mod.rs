@@ -3,7 +3,6 @@
 mod efgs;
 mod export;
 
-#[allow(unused_imports, unreachable_pub)]
 pub use efgs::*;
 pub use export::*;
 
