@@ -517,3 +517,42 @@ fn fuzz_corpus_replays() {
         herald_wire::fuzzing::fuzz_export_bin(&bytes);
     }
 }
+
+/// Key rotation: two signers, two SignatureInfos in export.bin, two signatures in export.sig,
+/// each verifying under its own key only.
+#[test]
+fn several_signers_sign_one_file() {
+    let old = test_signer();
+    let new = FileSigner::new(
+        p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap(),
+        SignatureInfo::ecdsa_p256("310", "v2").unwrap(),
+    );
+    let spec = ExportSpec {
+        region: "DE".into(),
+        start_timestamp: 1,
+        end_timestamp: 2,
+        max_records: 10,
+        signers: vec![&new, &old],
+    };
+    let built: Vec<BuiltExport> =
+        ExportBuilder::new(spec, std::iter::once((key([3; 16], 5, 144), false)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let file = export::read_zip(&built[0].zip, &ReadLimits::default()).unwrap();
+    let versions: Vec<_> =
+        file.contents.signature_infos.iter().map(|i| i.key_version.clone().unwrap()).collect();
+    assert_eq!(versions, ["v2", "v1"]);
+    assert_eq!(file.signatures.len(), 2);
+    assert_eq!(file.valid_signatures(&new.verifying_key()), [0]);
+    assert_eq!(file.valid_signatures(&old.verifying_key()), [1]);
+    let none: Vec<&dyn ExportSigner> = vec![];
+    let empty = ExportSpec {
+        region: "DE".into(),
+        start_timestamp: 1,
+        end_timestamp: 2,
+        max_records: 10,
+        signers: none,
+    };
+    assert!(ExportBuilder::new(empty, std::iter::empty()).is_err());
+}
