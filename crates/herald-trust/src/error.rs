@@ -1,9 +1,17 @@
 //! The crate's one error type.
 
-use herald_model::CountryCode;
+use der::asn1::ObjectIdentifier;
+use herald_model::{CertThumbprint, CountryCode};
 
-/// What can go wrong when parsing certificates, reading their identity, or generating the
-/// development PKI.
+/// What can go wrong when parsing certificates, reading their identity, generating the
+/// development PKI, signing or verifying trust-list entries, and reading trust-list files.
+///
+/// The variants from [`EmptyCertificate`](Self::EmptyCertificate) to
+/// [`BadSignature`](Self::BadSignature) (together with the certificate-parsing and country
+/// variants above them) are the reasons [`AnchorCertificate::verify_entry`] gives for ignoring
+/// a trust-list entry.
+///
+/// [`AnchorCertificate::verify_entry`]: crate::AnchorCertificate::verify_entry
 ///
 /// Messages are lowercase, one line, and carry the underlying parser or generator message
 /// inline (so `{e}` alone is enough to act on).
@@ -67,6 +75,125 @@ pub enum TrustError {
     Generate {
         /// What rcgen reported.
         reason: rcgen::Error,
+    },
+    /// A trust-list entry whose certificate text is empty.
+    #[error("trust-list entry has an empty certificate")]
+    EmptyCertificate,
+    /// A trust-list entry whose operator signature is empty.
+    #[error("trust-list entry has an empty operator signature")]
+    EmptySignature,
+    /// The operator signature is not one line of standard, padded Base64.
+    #[error("operator signature is not one line of standard Base64")]
+    SignatureNotBase64,
+    /// The SHA-256 of the certificate's DER is not the thumbprint the entry claims.
+    #[error("certificate thumbprint is {actual}, but the entry says {expected}")]
+    ThumbprintMismatch {
+        /// The thumbprint written in the entry.
+        expected: CertThumbprint,
+        /// The SHA-256 of the DER of the entry's certificate.
+        actual: CertThumbprint,
+    },
+    /// The certificate's subject `C` is not the country the entry (or the caller) names.
+    #[error("certificate subject names country {actual}, but the entry is for {expected}")]
+    CountryMismatch {
+        /// The country of the entry.
+        expected: CountryCode,
+        /// The subject's `C`.
+        actual: CountryCode,
+    },
+    /// The operator signature does not verify over the exact certificate text with the trust
+    /// anchor's public key (tampered text, another anchor's signature, or a damaged signature).
+    #[error("operator signature does not verify with the trust anchor's public key")]
+    BadSignature,
+    /// Certificate text to be signed contains a carriage return; entries use LF line endings.
+    #[error("certificate PEM contains a carriage return; trust-list entries use LF line endings")]
+    PemLineEndings,
+    /// The trust-anchor private key's PEM could not be decoded.
+    #[error("private key PEM is malformed: {reason}")]
+    KeyPem {
+        /// What the PEM decoder reported.
+        reason: der::Error,
+    },
+    /// The private-key PEM block is not an unencrypted PKCS#8 `PRIVATE KEY`.
+    #[error(
+        "PEM block is {label:?}, expected an unencrypted PKCS#8 PRIVATE KEY (convert with `openssl pkcs8 -topk8 -nocrypt`)"
+    )]
+    KeyLabel {
+        /// The label found after `-----BEGIN `.
+        label: String,
+    },
+    /// The PKCS#8 structure or the key inside it is invalid.
+    #[error("private key is invalid: {reason}")]
+    PrivateKey {
+        /// What the PKCS#8 decoder reported.
+        reason: pkcs8::Error,
+    },
+    /// The trust anchor certificate's public key cannot be read.
+    #[error("trust anchor public key is invalid: {reason}")]
+    PublicKey {
+        /// What the SubjectPublicKeyInfo decoder reported.
+        reason: spki::Error,
+    },
+    /// A key algorithm other than ECDSA and RSA.
+    #[error(
+        "key algorithm {algorithm} is not supported; the trust anchor must be ECDSA P-256 or RSA"
+    )]
+    UnsupportedKey {
+        /// The algorithm OID of the key.
+        algorithm: ObjectIdentifier,
+    },
+    /// An elliptic-curve key on a curve other than P-256.
+    #[error("elliptic curve {} is not supported; the trust anchor must use P-256", .curve.map_or_else(|| "(none named)".to_owned(), |c| c.to_string()))]
+    UnsupportedCurve {
+        /// The named curve OID, if the key names one.
+        curve: Option<ObjectIdentifier>,
+    },
+    /// An RSA key with fewer than [`MIN_RSA_BITS`](crate::MIN_RSA_BITS) bits.
+    #[error("rsa key has {bits} bits; at least 2048 are required")]
+    WeakRsaKey {
+        /// The modulus size.
+        bits: u32,
+    },
+    /// The signature primitive failed.
+    #[error("signing failed: {reason}")]
+    Sign {
+        /// What the signer reported.
+        reason: signature::Error,
+    },
+    /// A trust kind other than `AUTHENTICATION`, `SIGNING` and `CALLBACK`.
+    #[error("trust kind {value:?} is not AUTHENTICATION, SIGNING or CALLBACK")]
+    UnknownKind {
+        /// The given text, truncated to 32 characters.
+        value: String,
+    },
+    /// A trust-list file that is not the expected JSON (syntax, a missing or unknown field, a
+    /// wrong type); the message carries serde_json's line and column.
+    #[error("trust list is malformed: {reason}")]
+    Json {
+        /// What serde_json reported.
+        reason: serde_json::Error,
+    },
+    /// A trust-list entry field whose value is not acceptable.
+    #[error("trust-list entry {index}: {field} {value:?} is not {expected}")]
+    ListField {
+        /// The entry's position in `entries`, from 0.
+        index: usize,
+        /// The JSON field name.
+        field: &'static str,
+        /// The value, truncated to 32 characters.
+        value: String,
+        /// What the field must be.
+        expected: &'static str,
+    },
+    /// Two trust-list entries for the same certificate.
+    #[error("trust-list entry {index}: thumbprint {thumbprint} already appears in entry {first}")]
+    DuplicateThumbprint {
+        /// The later entry's position.
+        index: usize,
+        /// The earlier entry's position.
+        first: usize,
+        /// The repeated thumbprint.
+        thumbprint: CertThumbprint,
     },
 }
 
