@@ -1,1 +1,376 @@
-//! Gateway storage.
+//! Gateway storage: SQLite (the default) or PostgreSQL behind one contract, [`Store`]
+//! (STYLE rules 11, 12; specs/efgs-gateway.md §1.2–1.4, §4.3, §5, §6.1).
+//!
+//! The store keeps rows; it decides nothing the HTTP layer decides (signatures, trust-anchor
+//! integrity, dates, media types). What it guarantees:
+//! - **Uploads are atomic.** [`Store::insert_upload`] registers the tag and inserts every key in
+//!   one transaction with a single commit; duplicates (§5.2) are found inside that transaction
+//!   and decided there ([`UploadMode`]).
+//! - **Tags are permanent.** The `upload` table is the tag registry; retention deletes keys only.
+//! - **Download batches hold whole uploads.** A key's download batch is its upload's, so a batch
+//!   can never contain half an upload, whatever the isolation level.
+//! - **Batching and jobs run once.** Batching serializes on a lock row inside each short
+//!   per-batch transaction (uploads never wait on it for longer than one batch), and
+//!   [`Store::try_lease`] elects one process per job.
+//!
+//! # Layout
+//! - this module: the row types and [`Store`], which forwards to the backend.
+//! - `error`: [`StoreError`].
+//! - `plan`: the pure decisions (duplicates inside an upload, upload outcomes, download-batch
+//!   packing, `yyyyMMdd-N` tags).
+//! - `rows`: between domain types and column values.
+//! - `sqlite`, `postgres`: opening, the embedded migrations (`migrations/{sqlite,postgres}/`) and
+//!   what differs between the backends (how a write transaction begins, which errors are
+//!   transient).
+//! - `ops`: the queries and transactions, written once and compiled once per backend: `sqlite`
+//!   and `postgres` each mount `ops.rs` with `#[path]` next to their `Db` type. The SQL text is
+//!   shared because both backends accept `$N` placeholders (sqlx binds SQLite's `$N` parameters
+//!   by position) and every statement used is in the common subset (`ON CONFLICT`,
+//!   `RETURNING`, partial indexes).
+
+mod error;
+mod plan;
+mod postgres;
+mod rows;
+mod sqlite;
+
+use std::fmt;
+
+use herald_model::{CertThumbprint, CountryCode, UnixTime};
+use herald_wire::efgs::EfgsKey;
+
+pub use self::error::StoreError;
+
+/// The gateway's storage: a connection pool to SQLite or PostgreSQL. Cloning is cheap and
+/// shares the pool.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// One row of the trust list (§4.3). The gateway checks the operator signature itself; the store
+/// only keeps the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustRow {
+    /// SHA-256 of the certificate's DER; unique across the list.
+    pub thumbprint: CertThumbprint,
+    /// The country the certificate belongs to.
+    pub country: CountryCode,
+    /// What the certificate is used for.
+    pub kind: TrustKind,
+    /// The certificate as PEM text, exactly the bytes the operator signed.
+    pub certificate_pem: String,
+    /// Base64 trust-anchor signature over `certificate_pem`.
+    pub operator_signature: String,
+    /// Revoked by the operator.
+    pub revoked: bool,
+    /// Host name, for CALLBACK certificates.
+    pub host: Option<String>,
+    /// When the row was created.
+    pub created_at: UnixTime,
+}
+
+/// The certificate types of the trust list (§4.1), in the spec's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrustKind {
+    /// The national backend's mTLS client certificate.
+    Authentication,
+    /// The certificate that signs the backend's batches.
+    Signing,
+    /// The backend's callback server certificate.
+    Callback,
+}
+
+/// A verified upload, ready to store (§1.2 step 9).
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    /// The `batchTag` header: unique system-wide, for all time.
+    pub batch_tag: String,
+    /// The authenticated uploader country.
+    pub country: CountryCode,
+    /// Thumbprint of the uploader's AUTHENTICATION certificate.
+    pub auth_thumbprint: CertThumbprint,
+    /// Thumbprint of the SIGNING certificate that signed the batch.
+    pub signing_thumbprint: CertThumbprint,
+    /// The `batchSignature` header (Base64 CMS), verbatim, for the audit.
+    pub batch_signature: String,
+    /// The keys in upload order.
+    pub keys: Vec<EfgsKey>,
+}
+
+/// What to do when some keys of an upload are duplicates (§5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadMode {
+    /// EFGS: roll back everything (the 207 answer; nothing stored, the tag stays free).
+    AllOrNothing,
+    /// Store the keys that are not duplicates and consume the tag.
+    StoreValid,
+}
+
+/// The result of [`Store::insert_upload`]. Index lists are 0-based positions in
+/// [`NewUpload::keys`], ascending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadOutcome {
+    /// Every key was stored (EFGS 201).
+    Stored {
+        /// Number of keys stored.
+        keys: usize,
+    },
+    /// The tag is already registered; nothing was stored (EFGS 409).
+    TagExists,
+    /// Some keys are duplicates; everything was rolled back (EFGS 207 `"201"` and `"409"`).
+    Duplicates {
+        /// Keys that could have been stored.
+        insertable: Vec<usize>,
+        /// Keys that duplicate a stored key or an earlier key of the same upload.
+        duplicate: Vec<usize>,
+    },
+    /// [`UploadMode::StoreValid`]: the non-duplicates were stored and the tag is consumed.
+    PartiallyStored {
+        /// Keys stored.
+        stored: Vec<usize>,
+        /// Keys left out as duplicates.
+        duplicate: Vec<usize>,
+    },
+}
+
+/// A download batch (§1.3): whole uploads, at most the configured number of keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadBatch {
+    /// `yyyyMMdd-N`.
+    pub tag: String,
+    /// When the batch was formed.
+    pub created_at: UnixTime,
+    /// The batch formed after this one (`nextBatchTag`), if any yet.
+    pub next_tag: Option<String>,
+    /// Keys assigned to the batch when it was formed (retention may delete some later).
+    pub key_count: u64,
+}
+
+/// One upload batch within a download batch (§1.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// The uploader country.
+    pub country: CountryCode,
+    /// When the upload was stored.
+    pub uploaded_at: UnixTime,
+    /// The uploader's AUTHENTICATION certificate.
+    pub auth_thumbprint: CertThumbprint,
+    /// The certificate that signed the upload.
+    pub signing_thumbprint: CertThumbprint,
+    /// The `batchSignature`, verbatim.
+    pub batch_signature: String,
+    /// Keys of that upload in this download batch.
+    pub amount: u64,
+}
+
+/// Forwards a call to the backend's `ops` module.
+macro_rules! dispatch {
+    ($self:ident . $op:ident ( $($arg:expr),* $(,)? )) => {
+        match &$self.backend {
+            Backend::Sqlite(pool) => sqlite::ops::$op(pool, $($arg),*).await,
+            Backend::Postgres(pool) => postgres::ops::$op(pool, $($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Opens a database and applies the migrations.
+    ///
+    /// `postgres://…` or `postgresql://…` is PostgreSQL; anything else is SQLite: a `sqlite:`
+    /// URL, a plain file path (created if missing), or `:memory:`. A database that has a
+    /// migration this binary does not know is refused ([`StoreError::UnknownSchemaVersion`]).
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres(postgres::open(url).await?)
+        } else {
+            Backend::Sqlite(sqlite::open(url).await?)
+        };
+        Ok(Store { backend })
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(pool) => pool.close().await,
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// Inserts a trust-list row, or replaces the row with the same thumbprint.
+    pub async fn put_trust_entry(&self, entry: &TrustRow) -> Result<(), StoreError> {
+        dispatch!(self.put_trust_entry(entry))
+    }
+
+    /// The whole trust list, ordered by country, kind and thumbprint.
+    pub async fn trust_entries(&self) -> Result<Vec<TrustRow>, StoreError> {
+        dispatch!(self.trust_entries())
+    }
+
+    /// The trust-list row of a certificate.
+    pub async fn trust_entry(
+        &self,
+        thumbprint: &CertThumbprint,
+    ) -> Result<Option<TrustRow>, StoreError> {
+        dispatch!(self.trust_entry(thumbprint))
+    }
+
+    /// Sets or clears the revocation flag; `false` if there is no such row.
+    pub async fn set_trust_revoked(
+        &self,
+        thumbprint: &CertThumbprint,
+        revoked: bool,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.set_trust_revoked(thumbprint, revoked))
+    }
+
+    /// Whether an upload tag was ever used (the registry is permanent, §5.2).
+    pub async fn upload_tag_exists(&self, tag: &str) -> Result<bool, StoreError> {
+        dispatch!(self.upload_tag_exists(tag))
+    }
+
+    /// Stores an upload in one transaction (§1.2 steps 6 and 9, §5.2): registers the tag and
+    /// inserts every key with its payload hash. See [`UploadOutcome`] for the outcomes; only
+    /// [`UploadOutcome::Stored`] and [`UploadOutcome::PartiallyStored`] commit anything.
+    /// Transient conflicts (SQLite busy, PostgreSQL serialization failures and deadlocks) are
+    /// retried.
+    pub async fn insert_upload(
+        &self,
+        upload: &NewUpload,
+        mode: UploadMode,
+        now: UnixTime,
+    ) -> Result<UploadOutcome, StoreError> {
+        dispatch!(self.insert_upload(upload, mode, now))
+    }
+
+    /// Assigns the pending uploads, oldest first and never split, to new download batches of at
+    /// most `max_keys` keys (an upload larger than that gets a batch of its own), and returns
+    /// the new tags in order (§1.3 "Download batches").
+    ///
+    /// Tags are `yyyyMMdd-N` of the UTC creation day, N counting from 1 per day; each batch
+    /// becomes the `next` of the previous one, across days too. Each batch is its own short
+    /// transaction, serialized with other batchers (other tasks, other processes on the same
+    /// database) by a lock row, so tags stay unique and every upload is assigned once. A batch
+    /// is never dated before the previous one, so a clock running behind cannot break the
+    /// order of the chain.
+    pub async fn form_download_batches(
+        &self,
+        now: UnixTime,
+        max_keys: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        dispatch!(self.form_download_batches(now, max_keys))
+    }
+
+    /// A download batch by tag.
+    pub async fn download_batch(&self, tag: &str) -> Result<Option<DownloadBatch>, StoreError> {
+        dispatch!(self.download_batch(tag))
+    }
+
+    /// The first download batch created at or after `since`, ordered by creation, then id.
+    pub async fn first_download_batch_since(
+        &self,
+        since: UnixTime,
+    ) -> Result<Option<DownloadBatch>, StoreError> {
+        dispatch!(self.first_download_batch_since(since))
+    }
+
+    /// The keys of a download batch whose uploader country is not `exclude`, grouped by upload
+    /// in upload order, each upload's keys in their uploaded order (§1.3 step 5, §3.4). Empty
+    /// for an unknown tag: check [`Store::download_batch`] first.
+    pub async fn download_keys(
+        &self,
+        tag: &str,
+        exclude: Option<CountryCode>,
+    ) -> Result<Vec<EfgsKey>, StoreError> {
+        dispatch!(self.download_keys(tag, exclude))
+    }
+
+    /// One row per upload in the download batch, the requester's own included, in the order
+    /// [`Store::download_keys`] groups them (the order of their first keys) (§1.4). Uploads whose
+    /// keys retention has deleted are left out.
+    pub async fn audit(&self, tag: &str) -> Result<Vec<AuditRow>, StoreError> {
+        dispatch!(self.audit(tag))
+    }
+
+    /// Deletes the keys created before `cutoff` (§5.3), in short chunks; upload tags stay
+    /// registered and download batches stay. Returns the number of keys deleted.
+    pub async fn purge_keys_created_before(&self, cutoff: UnixTime) -> Result<u64, StoreError> {
+        dispatch!(self.purge_keys_created_before(cutoff))
+    }
+
+    /// Takes or renews the lease `job` for `holder` until `now + ttl_seconds`, if it is free,
+    /// expired (its end is at or before `now`), or already held by `holder`. `false` when
+    /// another holder has it.
+    pub async fn try_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        now: UnixTime,
+        ttl_seconds: i64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.try_lease(job, holder, now, ttl_seconds))
+    }
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend()).finish_non_exhaustive()
+    }
+}
+
+impl TrustKind {
+    /// The EFGS name: `AUTHENTICATION`, `SIGNING` or `CALLBACK`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Authentication => "AUTHENTICATION",
+            Self::Signing => "SIGNING",
+            Self::Callback => "CALLBACK",
+        }
+    }
+
+    /// Parses an EFGS name (exact, uppercase).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "AUTHENTICATION" => Some(Self::Authentication),
+            "SIGNING" => Some(Self::Signing),
+            "CALLBACK" => Some(Self::Callback),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for TrustKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A migration error, with a database written by a newer herald named as such: sqlx refuses a
+/// database that has an applied migration missing from the embedded ones before applying
+/// anything.
+fn migrate_error(
+    migrator: &sqlx::migrate::Migrator,
+    error: sqlx::migrate::MigrateError,
+) -> StoreError {
+    match error {
+        sqlx::migrate::MigrateError::VersionMissing(version) => {
+            let latest_known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+            StoreError::UnknownSchemaVersion { version, latest_known }
+        }
+        other => StoreError::Migrate(other),
+    }
+}

@@ -1,0 +1,548 @@
+//! The store's queries and transactions, compiled once per backend.
+//!
+//! `sqlite.rs` and `postgres.rs` each mount this file (`#[path = "ops.rs"] mod ops;`) next to
+//! their `Db` type, `BEGIN_WRITE` statement and `is_transient` classification, so both backends
+//! run the same SQL text and the same transaction logic, checked by the compiler for each.
+//!
+//! Every public operation runs through [`run_tx`]: a named attempt that is retried on transient
+//! conflicts and whose duration is recorded. Nothing here logs key fields; events carry
+//! operation names, tags and counts only.
+
+use std::time::{Duration, Instant};
+
+use herald_model::{CertThumbprint, CountryCode, UnixTime};
+use herald_wire::efgs::EfgsKey;
+use sqlx::{Pool, QueryBuilder};
+
+use super::{BEGIN_WRITE, Db, is_transient};
+use crate::store::rows::{self, AuditColumns, BatchColumns, KeyColumns, KeyRow, TrustColumns};
+use crate::store::{
+    AuditRow, DownloadBatch, NewUpload, StoreError, TrustRow, UploadMode, UploadOutcome, plan,
+};
+
+/// Attempts per transaction before a transient conflict is reported.
+const MAX_ATTEMPTS: u32 = 10;
+
+/// Keys per multi-row `INSERT` (12 parameters each: far below both backends' limits).
+const INSERT_CHUNK: usize = 256;
+
+/// Keys deleted per retention transaction, so that a large purge never holds the write lock
+/// for long.
+const PURGE_CHUNK: i64 = 5000;
+
+/// Why one attempt failed.
+enum AttemptError {
+    /// A driver error; retried when [`is_transient`].
+    Sql(sqlx::Error),
+    /// A decided failure, reported as is.
+    Store(StoreError),
+}
+
+impl From<sqlx::Error> for AttemptError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Sql(error)
+    }
+}
+
+impl From<StoreError> for AttemptError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+type Attempt<T> = Result<T, AttemptError>;
+
+/// Runs the named transaction (or query) `attempt`, again while it fails transiently (SQLite
+/// busy, PostgreSQL serialization failures and deadlocks), and records how long it took.
+///
+/// Each call of `attempt` starts from scratch: it begins its own transaction, and a transaction
+/// dropped on an error is rolled back, so a retried attempt never sees its predecessor's writes.
+async fn run_tx<T, F, Fut>(name: &'static str, mut attempt: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Attempt<T>>,
+{
+    let started = Instant::now();
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let error = match attempt().await {
+            Ok(value) => {
+                tracing::debug!(
+                    transaction = name,
+                    attempts,
+                    elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    "transaction done"
+                );
+                return Ok(value);
+            }
+            Err(AttemptError::Store(error)) => return Err(error),
+            Err(AttemptError::Sql(error)) => error,
+        };
+        if !is_transient(&error) || attempts >= MAX_ATTEMPTS {
+            tracing::warn!(transaction = name, attempts, error = %error, "transaction failed");
+            return Err(StoreError::Database { operation: name, source: error });
+        }
+        tracing::debug!(transaction = name, attempts, error = %error, "transient conflict, retrying");
+        tokio::time::sleep(Duration::from_millis(u64::from(attempts) * 5)).await;
+    }
+}
+
+// --- trust list ---------------------------------------------------------------------------------
+
+pub(crate) async fn put_trust_entry(pool: &Pool<Db>, entry: &TrustRow) -> Result<(), StoreError> {
+    run_tx("put_trust_entry", || async {
+        sqlx::query(
+            "INSERT INTO trust_entry (thumbprint, country, kind, certificate_pem, \
+             operator_signature, revoked, host, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (thumbprint) DO UPDATE SET country = excluded.country, \
+             kind = excluded.kind, certificate_pem = excluded.certificate_pem, \
+             operator_signature = excluded.operator_signature, revoked = excluded.revoked, \
+             host = excluded.host, created_at = excluded.created_at",
+        )
+        .bind(entry.thumbprint.to_hex())
+        .bind(entry.country.as_str())
+        .bind(entry.kind.as_str())
+        .bind(entry.certificate_pem.as_str())
+        .bind(entry.operator_signature.as_str())
+        .bind(entry.revoked)
+        .bind(entry.host.as_deref())
+        .bind(entry.created_at.seconds())
+        .execute(pool)
+        .await?;
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn trust_entries(pool: &Pool<Db>) -> Result<Vec<TrustRow>, StoreError> {
+    let rows: Vec<TrustColumns> = run_tx("trust_entries", || async {
+        Ok(sqlx::query_as(
+            "SELECT thumbprint, country, kind, certificate_pem, operator_signature, revoked, \
+             host, created_at FROM trust_entry ORDER BY country, kind, thumbprint",
+        )
+        .fetch_all(pool)
+        .await?)
+    })
+    .await?;
+    rows.into_iter().map(rows::trust_from_row).collect()
+}
+
+pub(crate) async fn trust_entry(
+    pool: &Pool<Db>,
+    thumbprint: &CertThumbprint,
+) -> Result<Option<TrustRow>, StoreError> {
+    let hex = thumbprint.to_hex();
+    let row: Option<TrustColumns> = run_tx("trust_entry", || async {
+        Ok(sqlx::query_as(
+            "SELECT thumbprint, country, kind, certificate_pem, operator_signature, revoked, \
+             host, created_at FROM trust_entry WHERE thumbprint = $1",
+        )
+        .bind(hex.as_str())
+        .fetch_optional(pool)
+        .await?)
+    })
+    .await?;
+    row.map(rows::trust_from_row).transpose()
+}
+
+pub(crate) async fn set_trust_revoked(
+    pool: &Pool<Db>,
+    thumbprint: &CertThumbprint,
+    revoked: bool,
+) -> Result<bool, StoreError> {
+    let hex = thumbprint.to_hex();
+    run_tx("set_trust_revoked", || async {
+        let done = sqlx::query("UPDATE trust_entry SET revoked = $1 WHERE thumbprint = $2")
+            .bind(revoked)
+            .bind(hex.as_str())
+            .execute(pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    })
+    .await
+}
+
+// --- uploads ------------------------------------------------------------------------------------
+
+pub(crate) async fn upload_tag_exists(pool: &Pool<Db>, tag: &str) -> Result<bool, StoreError> {
+    run_tx("upload_tag_exists", || async {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM upload WHERE tag = $1")
+            .bind(tag)
+            .fetch_one(pool)
+            .await?;
+        Ok(count > 0)
+    })
+    .await
+}
+
+/// Everything an upload attempt needs, computed once before the first attempt.
+struct PreparedUpload<'a> {
+    upload: &'a NewUpload,
+    columns: Vec<KeyColumns>,
+    /// Positions to insert (first occurrences), by payload hash.
+    order: Vec<usize>,
+}
+
+pub(crate) async fn insert_upload(
+    pool: &Pool<Db>,
+    upload: &NewUpload,
+    mode: UploadMode,
+    now: UnixTime,
+) -> Result<UploadOutcome, StoreError> {
+    let keys = upload.keys.len();
+    let columns = upload
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(ordinal, key)| KeyColumns::new(ordinal, key, keys))
+        .collect::<Result<Vec<_>, _>>()?;
+    let hashes: Vec<[u8; 32]> = columns.iter().map(|key| key.payload_hash).collect();
+    let order = plan::insertion_order(&hashes, &plan::first_occurrences(&hashes));
+    let prepared = PreparedUpload { upload, columns, order };
+    let outcome = run_tx("insert_upload", || attempt_upload(pool, &prepared, mode, now)).await?;
+    tracing::debug!(
+        batch_tag = upload.batch_tag.as_str(),
+        country = upload.country.as_str(),
+        keys,
+        outcome = outcome_name(&outcome),
+        "upload processed"
+    );
+    Ok(outcome)
+}
+
+fn outcome_name(outcome: &UploadOutcome) -> &'static str {
+    match outcome {
+        UploadOutcome::Stored { .. } => "stored",
+        UploadOutcome::TagExists => "tag_exists",
+        UploadOutcome::Duplicates { .. } => "duplicates",
+        UploadOutcome::PartiallyStored { .. } => "partially_stored",
+    }
+}
+
+/// One attempt of `insert_upload`: register the tag, insert the first occurrences, decide.
+async fn attempt_upload(
+    pool: &Pool<Db>,
+    prepared: &PreparedUpload<'_>,
+    mode: UploadMode,
+    now: UnixTime,
+) -> Attempt<UploadOutcome> {
+    let upload = prepared.upload;
+    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    let upload_id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO upload (tag, country, auth_thumbprint, signing_thumbprint, batch_signature, \
+         created_at, key_count) VALUES ($1, $2, $3, $4, $5, $6, 0) \
+         ON CONFLICT (tag) DO NOTHING RETURNING id",
+    )
+    .bind(upload.batch_tag.as_str())
+    .bind(upload.country.as_str())
+    .bind(upload.auth_thumbprint.to_hex())
+    .bind(upload.signing_thumbprint.to_hex())
+    .bind(upload.batch_signature.as_str())
+    .bind(now.seconds())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(upload_id) = upload_id else {
+        tx.rollback().await?;
+        return Ok(UploadOutcome::TagExists);
+    };
+
+    let mut inserted = vec![false; prepared.columns.len()];
+    for chunk in prepared.order.chunks(INSERT_CHUNK) {
+        let mut insert = QueryBuilder::<Db>::new(
+            "INSERT INTO diagnosis_key (upload_id, ordinal, payload_hash, key_data, \
+             rolling_start_interval_number, rolling_period, transmission_risk_level, \
+             visited_countries, origin, report_type, days_since_onset, created_at) ",
+        );
+        insert.push_values(
+            chunk.iter().filter_map(|&position| prepared.columns.get(position)),
+            |mut row, key| {
+                row.push_bind(upload_id)
+                    .push_bind(key.ordinal)
+                    .push_bind(key.payload_hash.as_slice())
+                    .push_bind(key.key_data.as_slice())
+                    .push_bind(key.rolling_start)
+                    .push_bind(key.rolling_period)
+                    .push_bind(key.transmission_risk)
+                    .push_bind(key.visited_countries.as_str())
+                    .push_bind(key.origin.as_str())
+                    .push_bind(key.report_type)
+                    .push_bind(key.days_since_onset)
+                    .push_bind(now.seconds());
+            },
+        );
+        insert.push(" ON CONFLICT (payload_hash) DO NOTHING RETURNING ordinal");
+        let stored: Vec<i64> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
+        for ordinal in stored {
+            let slot = usize::try_from(ordinal).ok().and_then(|i| inserted.get_mut(i));
+            let Some(slot) = slot else {
+                return Err(invariant("insert_upload", "returned ordinal out of range"));
+            };
+            *slot = true;
+        }
+    }
+
+    let (outcome, commit) = plan::upload_outcome(&inserted, mode);
+    if !commit {
+        tx.rollback().await?;
+        return Ok(outcome);
+    }
+    let stored = inserted.iter().filter(|&&inserted| inserted).count();
+    let stored = i64::try_from(stored)
+        .map_err(|_| StoreError::UploadTooLarge { keys: prepared.columns.len() })?;
+    sqlx::query("UPDATE upload SET key_count = $1 WHERE id = $2")
+        .bind(stored)
+        .bind(upload_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+fn invariant(operation: &'static str, what: &'static str) -> AttemptError {
+    AttemptError::Store(StoreError::Invariant { operation, what })
+}
+
+// --- download batches ---------------------------------------------------------------------------
+
+pub(crate) async fn form_download_batches(
+    pool: &Pool<Db>,
+    now: UnixTime,
+    max_keys: usize,
+) -> Result<Vec<String>, StoreError> {
+    let max_keys = u64::try_from(max_keys).unwrap_or(u64::MAX);
+    let mut tags = Vec::new();
+    // One short transaction per batch: uploads wait for at most one batch's worth of updates.
+    while let Some(tag) =
+        run_tx("form_download_batch", || attempt_download_batch(pool, now, max_keys)).await?
+    {
+        tags.push(tag);
+    }
+    if !tags.is_empty() {
+        tracing::info!(batches = tags.len(), "download batches formed");
+    }
+    Ok(tags)
+}
+
+/// Forms the next download batch from the oldest pending uploads, if there are any.
+async fn attempt_download_batch(
+    pool: &Pool<Db>,
+    now: UnixTime,
+    max_keys: u64,
+) -> Attempt<Option<String>> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    // The lock row: a second batcher (task or process) waits here until this batch commits,
+    // then sees it.
+    sqlx::query("UPDATE batching_lock SET locked_at = $1 WHERE id = 1")
+        .bind(now.seconds())
+        .execute(&mut *tx)
+        .await?;
+
+    // Every pending upload has at least one key, so at most `max_keys` of them fit.
+    let limit = i64::try_from(max_keys.max(1)).unwrap_or(i64::MAX);
+    let pending: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT id, key_count FROM upload \
+         WHERE download_batch_id IS NULL AND key_count > 0 ORDER BY id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let counts = pending
+        .iter()
+        .map(|&(_, count)| rows::key_count("upload", count))
+        .collect::<Result<Vec<_>, _>>()?;
+    let taken = plan::pack(&counts, max_keys);
+    let Some(chosen) = pending.get(..taken).filter(|chosen| !chosen.is_empty()) else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    let key_count = chosen.iter().map(|&(_, count)| count).sum::<i64>();
+
+    let previous: Option<(i64, i64)> =
+        sqlx::query_as("SELECT id, created_at FROM download_batch ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+    let created_at = previous.map_or(now.seconds(), |(_, last)| last.max(now.seconds()));
+    let day = UnixTime(created_at).utc_day();
+    let day_seq: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(day_seq), 0) + 1 FROM download_batch WHERE day = $1",
+    )
+    .bind(day)
+    .fetch_one(&mut *tx)
+    .await?;
+    let tag = plan::download_tag(day, day_seq);
+    let batch_id: i64 = sqlx::query_scalar(
+        "INSERT INTO download_batch (tag, day, day_seq, created_at, key_count) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(tag.as_str())
+    .bind(day)
+    .bind(day_seq)
+    .bind(created_at)
+    .bind(key_count)
+    .fetch_one(&mut *tx)
+    .await?;
+    if let Some((previous_id, _)) = previous {
+        sqlx::query("UPDATE download_batch SET next_tag = $1 WHERE id = $2")
+            .bind(tag.as_str())
+            .bind(previous_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+
+    let mut assign = QueryBuilder::<Db>::new("UPDATE upload SET download_batch_id = ");
+    assign.push_bind(batch_id);
+    assign.push(" WHERE download_batch_id IS NULL AND id IN (");
+    let mut ids = assign.separated(", ");
+    for &(id, _) in chosen {
+        ids.push_bind(id);
+    }
+    assign.push(")");
+    let assigned = assign.build().execute(&mut *tx).await?.rows_affected();
+    if usize::try_from(assigned).ok() != Some(chosen.len()) {
+        return Err(invariant("form_download_batch", "an upload was assigned concurrently"));
+    }
+    tx.commit().await?;
+    tracing::debug!(download_batch = tag.as_str(), uploads = chosen.len(), key_count, "formed");
+    Ok(Some(tag))
+}
+
+pub(crate) async fn download_batch(
+    pool: &Pool<Db>,
+    tag: &str,
+) -> Result<Option<DownloadBatch>, StoreError> {
+    let row: Option<BatchColumns> = run_tx("download_batch", || async {
+        Ok(sqlx::query_as(
+            "SELECT tag, created_at, next_tag, key_count FROM download_batch WHERE tag = $1",
+        )
+        .bind(tag)
+        .fetch_optional(pool)
+        .await?)
+    })
+    .await?;
+    row.map(rows::batch_from_row).transpose()
+}
+
+pub(crate) async fn first_download_batch_since(
+    pool: &Pool<Db>,
+    since: UnixTime,
+) -> Result<Option<DownloadBatch>, StoreError> {
+    let row: Option<BatchColumns> = run_tx("first_download_batch_since", || async {
+        Ok(sqlx::query_as(
+            "SELECT tag, created_at, next_tag, key_count FROM download_batch \
+             WHERE created_at >= $1 ORDER BY created_at, id LIMIT 1",
+        )
+        .bind(since.seconds())
+        .fetch_optional(pool)
+        .await?)
+    })
+    .await?;
+    row.map(rows::batch_from_row).transpose()
+}
+
+pub(crate) async fn download_keys(
+    pool: &Pool<Db>,
+    tag: &str,
+    exclude: Option<CountryCode>,
+) -> Result<Vec<EfgsKey>, StoreError> {
+    // No stored country is empty, so "" excludes nothing.
+    let exclude = exclude.as_ref().map_or("", CountryCode::as_str);
+    let rows: Vec<KeyRow> = run_tx("download_keys", || async {
+        Ok(sqlx::query_as(
+            "SELECT k.key_data, k.rolling_start_interval_number, k.rolling_period, \
+             k.transmission_risk_level, k.visited_countries, k.origin, k.report_type, \
+             k.days_since_onset \
+             FROM download_batch b \
+             JOIN upload u ON u.download_batch_id = b.id \
+             JOIN diagnosis_key k ON k.upload_id = u.id \
+             WHERE b.tag = $1 AND u.country <> $2 \
+             ORDER BY u.id, k.ordinal",
+        )
+        .bind(tag)
+        .bind(exclude)
+        .fetch_all(pool)
+        .await?)
+    })
+    .await?;
+    rows.into_iter().map(rows::key_from_row).collect()
+}
+
+pub(crate) async fn audit(pool: &Pool<Db>, tag: &str) -> Result<Vec<AuditRow>, StoreError> {
+    let rows: Vec<AuditColumns> = run_tx("audit", || async {
+        Ok(sqlx::query_as(
+            "SELECT u.country, MIN(k.created_at), u.auth_thumbprint, u.signing_thumbprint, \
+             u.batch_signature, COUNT(k.id) \
+             FROM download_batch b \
+             JOIN upload u ON u.download_batch_id = b.id \
+             JOIN diagnosis_key k ON k.upload_id = u.id \
+             WHERE b.tag = $1 \
+             GROUP BY u.id, u.country, u.auth_thumbprint, u.signing_thumbprint, \
+             u.batch_signature \
+             ORDER BY u.id",
+        )
+        .bind(tag)
+        .fetch_all(pool)
+        .await?)
+    })
+    .await?;
+    rows.into_iter().map(rows::audit_from_row).collect()
+}
+
+// --- retention and leases -----------------------------------------------------------------------
+
+pub(crate) async fn purge_keys_created_before(
+    pool: &Pool<Db>,
+    cutoff: UnixTime,
+) -> Result<u64, StoreError> {
+    let mut total = 0u64;
+    loop {
+        let deleted = run_tx("purge_keys", || async {
+            let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+            let done = sqlx::query(
+                "DELETE FROM diagnosis_key WHERE id IN \
+                 (SELECT id FROM diagnosis_key WHERE created_at < $1 LIMIT $2)",
+            )
+            .bind(cutoff.seconds())
+            .bind(PURGE_CHUNK)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(done.rows_affected())
+        })
+        .await?;
+        total = total.saturating_add(deleted);
+        if deleted < PURGE_CHUNK.unsigned_abs() {
+            break;
+        }
+    }
+    tracing::info!(keys = total, cutoff = cutoff.seconds(), "retention purge done");
+    Ok(total)
+}
+
+pub(crate) async fn try_lease(
+    pool: &Pool<Db>,
+    job: &str,
+    holder: &str,
+    now: UnixTime,
+    ttl_seconds: i64,
+) -> Result<bool, StoreError> {
+    let until = now.seconds().saturating_add(ttl_seconds);
+    run_tx("try_lease", || async {
+        let taken: Option<String> = sqlx::query_scalar(
+            "INSERT INTO job_lease (job, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, \
+             expires_at = excluded.expires_at \
+             WHERE job_lease.holder = excluded.holder OR job_lease.expires_at <= $4 \
+             RETURNING job",
+        )
+        .bind(job)
+        .bind(holder)
+        .bind(until)
+        .bind(now.seconds())
+        .fetch_optional(pool)
+        .await?;
+        Ok(taken.is_some())
+    })
+    .await
+}

@@ -1,0 +1,46 @@
+//! PostgreSQL: opening, the embedded migrations, and what is PostgreSQL-specific in the shared
+//! queries.
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use super::StoreError;
+
+/// The backend type the shared queries are compiled for.
+pub(super) type Db = sqlx::Postgres;
+
+/// READ COMMITTED: every statement sees what committed before it, which is what the lock row
+/// of batching relies on (after waiting for the lock, the next statements see the other
+/// batcher's batch). Uploads need nothing stronger: tags and payload hashes are unique indexes,
+/// and `ON CONFLICT DO NOTHING` waits for a concurrent insert of the same value to finish.
+pub(super) const BEGIN_WRITE: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+
+/// Connections per process.
+const MAX_CONNECTIONS: u32 = 10;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+// The same queries for both backends, compiled against this module's `Db` (see `ops.rs`).
+#[allow(clippy::duplicate_mod)]
+#[path = "ops.rs"]
+pub(super) mod ops;
+
+/// Connects to and migrates a PostgreSQL database. Concurrent starts are safe: the migrator
+/// holds an advisory lock.
+pub(super) async fn open(url: &str) -> Result<PgPool, StoreError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .connect(url)
+        .await
+        .map_err(|source| StoreError::Connect { backend: "postgres", source })?;
+    MIGRATOR.run(&pool).await.map_err(|e| super::migrate_error(&MIGRATOR, e))?;
+    Ok(pool)
+}
+
+/// `serialization_failure` (40001) and `deadlock_detected` (40P01): the transaction was rolled
+/// back and can be retried as a whole.
+pub(super) fn is_transient(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = error else {
+        return false;
+    };
+    db.code().is_some_and(|code| code == "40001" || code == "40P01")
+}

@@ -1,0 +1,284 @@
+//! The storage contract (STYLE rule 20): one suite, `contract.rs`, mounted once per backend by
+//! `sqlite.rs` and `postgres.rs`, plus the checks of how a store is opened (`open.rs`).
+//!
+//! SQLite tests run on a temporary file. PostgreSQL tests create a uniquely named database per
+//! test through `HERALD_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`)
+//! and drop it afterwards, so they run in parallel. When PostgreSQL is not reachable they print
+//! `SKIPPED: PostgreSQL not reachable` and pass, unless `CI=true`, where they fail.
+
+mod open;
+mod postgres;
+mod sqlite;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use herald_gateway::store::{NewUpload, Store, TrustKind, TrustRow};
+use herald_model::{
+    CertThumbprint, CountryCode, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey,
+    TransmissionRiskLevel, UnixTime,
+};
+use herald_wire::efgs::{DaysSinceOnset, EfgsKey, TransmissionRisk};
+use sqlx::{AssertSqlSafe, Connection as _};
+
+/// Where the PostgreSQL tests connect to create their databases.
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// The contract's two backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty database for one test; a PostgreSQL one is dropped with the value.
+pub(crate) struct TestDb {
+    pub(crate) backend: Backend,
+    pub(crate) url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres_name: Option<String>,
+}
+
+impl Backend {
+    /// What [`Store::backend`] answers.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+
+    /// A fresh database, or `None` (after printing why) when PostgreSQL is not reachable
+    /// outside CI.
+    pub(crate) async fn fresh(self) -> Option<TestDb> {
+        match self {
+            Self::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite:{}", dir.path().join("gateway.db").display());
+                Some(TestDb { backend: self, url, _dir: Some(dir), postgres_name: None })
+            }
+            Self::Postgres => {
+                let admin = postgres_admin_url();
+                let connected = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    sqlx::PgConnection::connect(&admin),
+                )
+                .await;
+                let mut conn = match connected {
+                    Ok(Ok(conn)) => conn,
+                    Ok(Err(e)) => return postgres_unreachable(&admin, &e.to_string()),
+                    Err(_) => return postgres_unreachable(&admin, "connection timed out"),
+                };
+                let name = unique_database_name();
+                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                conn.close().await.unwrap();
+                let (base, _) = admin.rsplit_once('/').unwrap();
+                Some(TestDb {
+                    backend: self,
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                    postgres_name: Some(name),
+                })
+            }
+        }
+    }
+}
+
+pub(crate) fn postgres_admin_url() -> String {
+    std::env::var("HERALD_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+fn postgres_unreachable(admin: &str, reason: &str) -> Option<TestDb> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    assert!(!ci, "PostgreSQL not reachable at {admin} ({reason}); with CI=true it must be");
+    eprintln!("SKIPPED: PostgreSQL not reachable at {admin} ({reason})");
+    None
+}
+
+fn unique_database_name() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("herald_test_{}_{}_{nanos}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+impl TestDb {
+    /// Opens (and migrates) a store on this database.
+    pub(crate) async fn open(&self) -> Store {
+        Store::open(&self.url).await.unwrap()
+    }
+
+    /// Runs raw SQL on this database through a connection of its own.
+    pub(crate) async fn execute(&self, sql: &str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+                conn.close().await.unwrap();
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+                conn.close().await.unwrap();
+            }
+        }
+    }
+
+    /// Counts the rows of a table, behind the store's back.
+    pub(crate) async fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap()
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap()
+            }
+        }
+    }
+
+    /// Records a migration this binary does not know, as a newer herald would have.
+    pub(crate) async fn add_future_migration(&self) {
+        let checksum = match self.backend {
+            Backend::Sqlite => "x'00'",
+            Backend::Postgres => "'\\x00'::bytea",
+        };
+        self.execute(&format!(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
+             execution_time) VALUES ({FUTURE_MIGRATION}, 'from the future', TRUE, {checksum}, 0)"
+        ))
+        .await;
+    }
+}
+
+/// The version [`TestDb::add_future_migration`] records.
+pub(crate) const FUTURE_MIGRATION: i64 = 99_991_231_235_959;
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
+        // Drop is synchronous: use a runtime of our own on a thread of our own. FORCE ends the
+        // connections a failed test may have left open.
+        let admin = postgres_admin_url();
+        let dropped = std::thread::spawn(move || {
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin).await?;
+                sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(&mut conn)
+                    .await?;
+                conn.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop a test database: {dropped:?}");
+        }
+    }
+}
+
+// --- test data ----------------------------------------------------------------------------------
+
+/// 2020-07-31, as a UTC day number.
+pub(crate) const DAY0: i64 = 18_474;
+
+/// `seconds` into the day `DAY0 + day`.
+pub(crate) fn at(day: i64, seconds: i64) -> UnixTime {
+    UnixTime((DAY0 + day) * 86_400 + seconds)
+}
+
+pub(crate) fn cc(text: &str) -> CountryCode {
+    text.parse().unwrap()
+}
+
+pub(crate) fn thumb(byte: u8) -> CertThumbprint {
+    CertThumbprint([byte; 32])
+}
+
+/// A plain key, distinct for each (origin, seed).
+pub(crate) fn key(origin: &str, seed: u32) -> EfgsKey {
+    let mut bytes = [0u8; 16];
+    bytes[..4].copy_from_slice(&seed.to_be_bytes());
+    bytes[4..6].copy_from_slice(origin.as_bytes());
+    EfgsKey {
+        key: TemporaryExposureKey::from_bytes(bytes),
+        rolling_start: IntervalNumber(2_660_000 + seed % 144),
+        rolling_period: RollingPeriod::FULL_DAY,
+        transmission_risk: TransmissionRisk::Level(TransmissionRiskLevel::new(3).unwrap()),
+        visited_countries: vec![cc("FR"), cc("NL")],
+        origin: cc(origin),
+        report_type: ReportType::ConfirmedTest,
+        days_since_onset: DaysSinceOnset::new(2).unwrap(),
+    }
+}
+
+/// Keys for the seeds.
+pub(crate) fn keys(origin: &str, seeds: std::ops::Range<u32>) -> Vec<EfgsKey> {
+    seeds.map(|seed| key(origin, seed)).collect()
+}
+
+/// Keys at the edges of every field, to check that storage round-trips them exactly.
+pub(crate) fn unusual_keys(origin: &str) -> Vec<EfgsKey> {
+    let many: Vec<CountryCode> = ["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI"]
+        .iter()
+        .chain(&["FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT"])
+        .chain(&["NL", "PL", "PT", "RO", "SE", "SI", "SK", "IS", "LI", "NO"])
+        .map(|c| cc(c))
+        .collect();
+    let mut a = key(origin, 9_000);
+    a.visited_countries = Vec::new();
+    a.transmission_risk = TransmissionRisk::NotProvided;
+    a.days_since_onset = DaysSinceOnset::new(-14).unwrap();
+    a.rolling_start = IntervalNumber(u32::MAX);
+    a.rolling_period = RollingPeriod::new(1).unwrap();
+    a.report_type = ReportType::Unknown;
+    let mut b = key(origin, 9_001);
+    b.visited_countries = many;
+    b.days_since_onset = DaysSinceOnset::new(4014).unwrap();
+    b.transmission_risk = TransmissionRisk::Level(TransmissionRiskLevel::new(0).unwrap());
+    b.report_type = ReportType::Revoked;
+    b.rolling_start = IntervalNumber(0);
+    let mut c = key(origin, 9_002);
+    c.key = TemporaryExposureKey::from_bytes([0xff; 16]);
+    c.visited_countries = vec![cc("DE"), cc("AT"), cc("DE")];
+    c.report_type = ReportType::SelfReport;
+    c.days_since_onset = DaysSinceOnset::new(3_000).unwrap();
+    vec![a, b, c]
+}
+
+/// An upload from `country` with thumbprints and a signature derived from the tag.
+pub(crate) fn upload(tag: &str, country: &str, keys: Vec<EfgsKey>) -> NewUpload {
+    let seed = tag.bytes().fold(0u8, u8::wrapping_add);
+    NewUpload {
+        batch_tag: tag.to_owned(),
+        country: cc(country),
+        auth_thumbprint: thumb(seed),
+        signing_thumbprint: thumb(seed.wrapping_add(1)),
+        batch_signature: format!("MIAGCSqGSIb3DQEHAqCAMIACAQEx{tag}=="),
+        keys,
+    }
+}
+
+/// A trust-list row.
+pub(crate) fn trust(byte: u8, country: &str, kind: TrustKind) -> TrustRow {
+    TrustRow {
+        thumbprint: thumb(byte),
+        country: cc(country),
+        kind,
+        certificate_pem: format!(
+            "-----BEGIN CERTIFICATE-----\nMIIB{byte:02x}\n-----END CERTIFICATE-----\n"
+        ),
+        operator_signature: format!("c2lnbmF0dXJl{byte:02x}"),
+        revoked: false,
+        host: (kind == TrustKind::Callback).then(|| format!("nb{byte}.example.org")),
+        created_at: at(0, i64::from(byte)),
+    }
+}

@@ -1,0 +1,10 @@
+//! The store contract on PostgreSQL (a fresh database per test; see `Backend::fresh`).
+
+use super::Backend;
+
+const BACKEND: Backend = Backend::Postgres;
+
+// The one contract suite, mounted once per backend (STYLE rule 20).
+#[allow(clippy::duplicate_mod)]
+#[path = "contract.rs"]
+mod contract;
