@@ -1,5 +1,28 @@
-//! herald's EFGS-compatible federation gateway (specs/efgs-gateway.md).
+//! herald's EFGS-compatible federation gateway (specs/efgs-gateway.md): national backends upload
+//! signed key batches over mTLS and download the other countries' keys by date.
 //!
+//! - [`app`]: [`Gateway`] puts everything together from a [`GatewayConfig`].
+//! - [`api`]: the EFGS HTTP interface (upload, download, audit, `OPTIONS`).
+//! - [`client`]: a client for any EFGS-compatible gateway (mTLS), for backends and tests.
+//! - [`config`]: the TOML configuration with environment overrides.
+//! - [`identity`]: who is calling (mTLS certificate or trusted-proxy headers).
+//! - [`jobs`]: download batching and retention, once across processes (leases).
+//! - [`media`]: the versioned media types and their status codes.
+//! - [`server`]: TLS (rustls) with client certificates, graceful shutdown.
 //! - [`store`]: storage on SQLite (default) or PostgreSQL behind one contract.
+//!
+//! This crate does not read the system clock (a [`herald_model::Clock`] is passed in) and does
+//! not decide where files live (the `herald` binary does).
 
+pub mod api;
+pub mod app;
+pub mod client;
+pub mod config;
+pub mod identity;
+pub mod jobs;
+pub mod media;
+pub mod server;
 pub mod store;
+
+pub use app::{Gateway, StartError};
+pub use config::GatewayConfig;

@@ -21,6 +21,13 @@ pub(crate) enum EfgsCommand {
     Sign(SignArgs),
     /// Check a `batchSignature` against keys and a certificate.
     Verify(VerifyArgs),
+    /// Sign and upload a batch to a gateway (mTLS); prints the batchTag.
+    Upload(crate::efgs_client_cmd::UploadArgs),
+    /// Download a day's batches from a gateway, walking the nextBatchTag chain, and re-verify
+    /// every other country's upload signature through the audit endpoint.
+    Download(crate::efgs_client_cmd::DownloadArgs),
+    /// Print the audit of one download batch.
+    Audit(crate::efgs_client_cmd::AuditArgs),
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +75,9 @@ pub(crate) fn run(cmd: EfgsCommand) -> Result<()> {
     match cmd {
         EfgsCommand::Sign(args) => sign(&args),
         EfgsCommand::Verify(args) => verify(&args),
+        EfgsCommand::Upload(args) => crate::run_async(crate::efgs_client_cmd::upload(args)),
+        EfgsCommand::Download(args) => crate::run_async(crate::efgs_client_cmd::download(args)),
+        EfgsCommand::Audit(args) => crate::run_async(crate::efgs_client_cmd::audit(args)),
     }
 }
 
@@ -109,7 +119,7 @@ fn verify(args: &VerifyArgs) -> Result<()> {
 }
 
 /// Reads an EFGS JSON batch, or a keys.json array completed with the country arguments.
-fn load_keys(
+pub(crate) fn load_keys(
     path: &Path,
     countries: &CountryArgs,
     certificate: &SignerCertificate,

@@ -3,9 +3,11 @@
 //! the system clock and the OS random number generator.
 
 mod bench;
+mod efgs_client_cmd;
 mod efgs_cmd;
 mod export_cmd;
 mod gaen_cmd;
+mod gateway_cmd;
 mod match_cmd;
 mod pki_cmd;
 
@@ -35,6 +37,9 @@ enum Command {
     /// Sign and verify EFGS key batches (canonical signed bytes, detached CMS).
     #[command(subcommand)]
     Efgs(efgs_cmd::EfgsCommand),
+    /// The EFGS-compatible federation gateway: serve it, configure it, manage its trust list.
+    #[command(subcommand)]
+    Gateway(gateway_cmd::GatewayCommand),
     /// The development PKI: CA, server, client, signing and trust-anchor certificates.
     #[command(subcommand)]
     Pki(pki_cmd::PkiCommand),
@@ -62,7 +67,28 @@ fn os_rng() -> anyhow::Result<rand::rngs::StdRng> {
         .map_err(|e| anyhow::anyhow!("the operating system's random number generator failed: {e}"))
 }
 
+/// Runs an async command on a multi-threaded runtime.
+fn run_async(future: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?
+        .block_on(future)
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info` for herald's services).
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,herald_gateway=info"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
 fn main() -> ExitCode {
+    // The whole graph carries exactly one rustls crypto provider: aws-lc-rs.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    init_tracing();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -98,6 +124,7 @@ fn main() -> ExitCode {
         Command::Export(cmd) => export_cmd::run(cmd),
         Command::Efgs(cmd) => efgs_cmd::run(cmd),
         Command::Pki(cmd) => pki_cmd::run(cmd),
+        Command::Gateway(cmd) => run_async(gateway_cmd::run(cmd)),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

@@ -44,24 +44,33 @@ pub(crate) fn run(cmd: PkiCommand) -> Result<()> {
 
 fn dev(args: &DevArgs) -> Result<()> {
     let countries = parse_countries(&args.countries)?;
-    let validity = DevValidity::around(crate::SystemClock.now())?;
-    let pki = generate_dev_pki(&countries, &validity)?;
+    write_dev_pki(&args.out, &countries, crate::SystemClock.now(), args.force)
+}
+
+/// Generates and writes the development PKI for `countries` into `out` (also used by the
+/// services' `--dev` modes when the folder has none yet).
+pub(crate) fn write_dev_pki(
+    out: &Path,
+    countries: &[CountryCode],
+    now: herald_model::UnixTime,
+    force: bool,
+) -> Result<()> {
+    let validity = DevValidity::around(now)?;
+    let pki = generate_dev_pki(countries, &validity)?;
     let files = pki.files();
 
     // Check everything before writing anything, so a refusal leaves the folder untouched.
-    if !args.force
-        && let Some(existing) = files.iter().map(|f| args.out.join(&f.path)).find(|p| p.exists())
-    {
+    if !force && let Some(existing) = files.iter().map(|f| out.join(&f.path)).find(|p| p.exists()) {
         bail!(
             "{} already holds a development PKI ({} exists); pass --force to replace it",
-            args.out.display(),
+            out.display(),
             existing.display()
         );
     }
     for f in &files {
-        write_file(&args.out, f, args.force)?;
+        write_file(out, f, force)?;
     }
-    summary(&args.out, &pki, files.len());
+    summary(out, &pki, files.len());
     Ok(())
 }
 

@@ -9,4 +9,5 @@
     clippy::too_many_lines
 )]
 
+mod http;
 mod store;

@@ -1,0 +1,146 @@
+//! Putting the gateway together: storage, trust anchor, TLS, router and jobs, from a
+//! [`GatewayConfig`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_model::Clock;
+use herald_trust::AnchorCertificate;
+use tokio::net::TcpListener;
+
+use crate::api::{self, ApiSettings, AppState};
+use crate::config::GatewayConfig;
+use crate::jobs::{self, JobSettings};
+use crate::server;
+use crate::store::{Store, UploadMode};
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A file named in the configuration could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The trust anchor certificate is unusable.
+    #[error("trust anchor {path}: {reason}")]
+    Anchor {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// TLS could not be set up.
+    #[error(transparent)]
+    Tls(#[from] server::ServerError),
+    /// The listening address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+fn read(path: &std::path::Path) -> Result<String, StartError> {
+    std::fs::read_to_string(path)
+        .map_err(|source| StartError::Read { path: path.display().to_string(), source })
+}
+
+/// A gateway that is bound and ready to serve.
+pub struct Gateway {
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    state: AppState,
+    jobs: JobSettings,
+}
+
+impl Gateway {
+    /// Opens the store, loads the anchor and TLS material and binds the listener.
+    pub async fn build(config: &GatewayConfig, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let anchor_pem = read(&config.anchor_certificate)?;
+        let anchor = AnchorCertificate::from_pem(&anchor_pem).map_err(|e| StartError::Anchor {
+            path: config.anchor_certificate.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let tls = match &config.tls {
+            Some(files) => {
+                Some(server::tls_config(&read(&files.certificate)?, &read(&files.key)?)?)
+            }
+            None => None,
+        };
+        let store = Store::open(&config.database).await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let state = AppState {
+            store: store.clone(),
+            anchor: Arc::new(anchor),
+            clock,
+            settings: Arc::new(ApiSettings {
+                auth: config.auth.clone(),
+                max_age_days: config.max_age_days,
+                upload_mode: if config.store_valid_keys {
+                    UploadMode::StoreValid
+                } else {
+                    UploadMode::AllOrNothing
+                },
+            }),
+            uploaded: Arc::new(tokio::sync::Notify::new()),
+        };
+        let jobs = JobSettings {
+            batching_interval: Duration::from_secs(config.batching_interval_seconds),
+            retention_days: config.retention_days,
+            retention_interval: Duration::from_hours(1),
+            holder: format!(
+                "{}-{}",
+                std::process::id(),
+                listener.local_addr().map_or(0, |a| a.port())
+            ),
+        };
+        Ok(Self { listener, tls, state, jobs })
+    }
+
+    /// The bound address (port 0 resolved).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// The store, for tools and tests.
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// Serves and runs the jobs until `shutdown` resolves, then finishes requests in flight.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut job_stop = stop_rx.clone();
+        let jobs = tokio::spawn(jobs::run(
+            self.state.store.clone(),
+            self.state.clock.clone(),
+            self.jobs,
+            self.state.uploaded.clone(),
+            async move {
+                let _ = job_stop.wait_for(|stop| *stop).await;
+            },
+        ));
+        let app = api::router(self.state);
+        server::serve(self.listener, self.tls, app, async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
+        let _ = jobs.await;
+        drop(stop_rx);
+    }
+}

@@ -1,0 +1,279 @@
+//! The gateway's configuration: one TOML file, every top-level setting also by environment
+//! variable (`HERALD_GATEWAY_<NAME>`), validated into typed settings at load time.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// A commented example, printed by `herald gateway config-example`.
+pub const EXAMPLE: &str = r#"# herald federation gateway (EFGS-compatible).
+# Every top-level setting can also be given as HERALD_GATEWAY_<NAME>, e.g. HERALD_GATEWAY_DATABASE.
+
+# Where national backends connect.
+listen = "0.0.0.0:8443"
+
+# Storage: a SQLite file (created if missing), or a PostgreSQL URL. Several gateway processes on
+# one PostgreSQL act as one gateway.
+database = "sqlite:/var/lib/herald/gateway.db"
+# database = "postgres://herald@db.internal:5432/herald"
+
+# The operator's trust anchor certificate (PEM). Every trust-list entry must carry its signature;
+# the private key never needs to be on this machine (see `herald gateway trust add`).
+anchor_certificate = "/etc/herald/anchor.pem"
+
+# Dates older than today minus this many days answer 410 (EFGS production: 2).
+max_age_days = 2
+
+# Keys older than midnight today minus this many days are deleted (EFGS keeps about 3 days).
+retention_days = 2
+
+# "efgs": an upload with a duplicate key is rolled back whole and answered 207 (the reference).
+# "store-valid": the other keys are stored, and the 207 lists which were not.
+upload_mode = "efgs"
+
+# Longest wait before new uploads are gathered into download batches (uploads also wake it).
+batching_interval_seconds = 300
+
+# TLS with client certificates, terminated by herald itself. Leave this table out only when a
+# proxy terminates TLS in front (see [auth]).
+[tls]
+certificate = "/etc/herald/gateway.pem"
+key = "/etc/herald/gateway.key.pem"
+
+[auth]
+# "mtls": the client certificate of the TLS handshake identifies the caller.
+# "proxy": a load balancer terminated mTLS and forwards the certificate's SHA-256 and subject DN
+# in headers; they are believed only from the addresses listed here.
+mode = "mtls"
+# trusted_proxies = ["10.0.0.10", "10.0.0.11"]
+# thumbprint_header = "X-SSL-Client-SHA256"
+# dn_header = "X-SSL-Client-DN"
+"#;
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Not valid TOML of the expected shape.
+    #[error("configuration: {0}")]
+    Toml(String),
+    /// A value is out of range or inconsistent.
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    listen: Option<String>,
+    database: Option<String>,
+    anchor_certificate: Option<PathBuf>,
+    max_age_days: Option<i64>,
+    retention_days: Option<i64>,
+    upload_mode: Option<String>,
+    batching_interval_seconds: Option<u64>,
+    tls: Option<RawTls>,
+    auth: Option<RawAuth>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    certificate: PathBuf,
+    key: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    mode: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    thumbprint_header: Option<String>,
+    dn_header: Option<String>,
+}
+
+/// TLS certificate and key files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain, PEM.
+    pub certificate: PathBuf,
+    /// Private key, PKCS#8 PEM.
+    pub key: PathBuf,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayConfig {
+    /// Listening address.
+    pub listen: SocketAddr,
+    /// `sqlite:…` or `postgres://…`.
+    pub database: String,
+    /// The trust anchor's certificate.
+    pub anchor_certificate: PathBuf,
+    /// Oldest date served, in days before today.
+    pub max_age_days: i64,
+    /// Retention, in days.
+    pub retention_days: i64,
+    /// Whether a 207 rolls the upload back (EFGS) or stores the valid keys.
+    pub store_valid_keys: bool,
+    /// Batching interval, seconds.
+    pub batching_interval_seconds: u64,
+    /// In-process TLS; `None` behind a TLS-terminating proxy.
+    pub tls: Option<TlsFiles>,
+    /// How callers are identified.
+    pub auth: crate::identity::AuthMode,
+}
+
+impl GatewayConfig {
+    /// Parses TOML, then applies `HERALD_GATEWAY_*` overrides from `env`.
+    pub fn from_toml(
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let raw: Raw = toml::from_str(text).map_err(|e| ConfigError::Toml(e.to_string()))?;
+        let var = |name: &str| env(&format!("HERALD_GATEWAY_{}", name.to_ascii_uppercase()));
+        let invalid = |m: String| ConfigError::Invalid(m);
+        let listen = var("listen").or(raw.listen).unwrap_or_else(|| "0.0.0.0:8443".into());
+        let listen: SocketAddr =
+            listen.parse().map_err(|_| invalid(format!("listen: {listen:?} is not ip:port")))?;
+        let database = var("database")
+            .or(raw.database)
+            .ok_or_else(|| invalid("database is required".into()))?;
+        let anchor_certificate = var("anchor_certificate")
+            .map(PathBuf::from)
+            .or(raw.anchor_certificate)
+            .ok_or_else(|| invalid("anchor_certificate is required".into()))?;
+        let number = |name: &str, value: Option<i64>, default: i64| -> Result<i64, ConfigError> {
+            let v = match var(name) {
+                Some(s) => {
+                    s.parse().map_err(|_| invalid(format!("{name}: {s:?} is not a number")))?
+                }
+                None => value.unwrap_or(default),
+            };
+            if (0..=30).contains(&v) {
+                Ok(v)
+            } else {
+                Err(invalid(format!("{name} must be in 0..=30, got {v}")))
+            }
+        };
+        let max_age_days = number("max_age_days", raw.max_age_days, 2)?;
+        let retention_days = number("retention_days", raw.retention_days, 2)?;
+        let upload_mode = var("upload_mode").or(raw.upload_mode).unwrap_or_else(|| "efgs".into());
+        let store_valid_keys = match upload_mode.as_str() {
+            "efgs" => false,
+            "store-valid" => true,
+            other => {
+                return Err(invalid(format!(
+                    "upload_mode must be \"efgs\" or \"store-valid\", got {other:?}"
+                )));
+            }
+        };
+        let batching_interval_seconds = match var("batching_interval_seconds") {
+            Some(s) => s.parse().map_err(|_| {
+                invalid(format!("batching_interval_seconds: {s:?} is not a number"))
+            })?,
+            None => raw.batching_interval_seconds.unwrap_or(300),
+        };
+        if !(1..=3600).contains(&batching_interval_seconds) {
+            return Err(invalid("batching_interval_seconds must be in 1..=3600".into()));
+        }
+        let auth = raw.auth.unwrap_or(RawAuth {
+            mode: None,
+            trusted_proxies: None,
+            thumbprint_header: None,
+            dn_header: None,
+        });
+        let auth = match auth.mode.as_deref().unwrap_or("mtls") {
+            "mtls" => crate::identity::AuthMode::Mtls,
+            "proxy" => {
+                let trusted = auth
+                    .trusted_proxies
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| {
+                        a.parse::<IpAddr>().map_err(|_| {
+                            invalid(format!("trusted_proxies: {a:?} is not an IP address"))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                if trusted.is_empty() {
+                    return Err(invalid("auth mode \"proxy\" needs trusted_proxies".into()));
+                }
+                crate::identity::AuthMode::Proxy {
+                    trusted,
+                    thumbprint_header: auth
+                        .thumbprint_header
+                        .unwrap_or_else(|| "X-SSL-Client-SHA256".into()),
+                    dn_header: auth.dn_header.unwrap_or_else(|| "X-SSL-Client-DN".into()),
+                }
+            }
+            other => {
+                return Err(invalid(format!(
+                    "auth.mode must be \"mtls\" or \"proxy\", got {other:?}"
+                )));
+            }
+        };
+        let tls = raw.tls.map(|t| TlsFiles { certificate: t.certificate, key: t.key });
+        if tls.is_none() && auth == crate::identity::AuthMode::Mtls {
+            return Err(invalid("auth mode \"mtls\" needs a [tls] table".into()));
+        }
+        Ok(Self {
+            listen,
+            database,
+            anchor_certificate,
+            max_age_days,
+            retention_days,
+            store_valid_keys,
+            batching_interval_seconds,
+            tls,
+            auth,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_parses() {
+        let c = GatewayConfig::from_toml(EXAMPLE, |_| None).unwrap();
+        assert_eq!(c.max_age_days, 2);
+        assert_eq!(c.auth, crate::identity::AuthMode::Mtls);
+        let c = GatewayConfig::from_toml(EXAMPLE, |k| {
+            (k == "HERALD_GATEWAY_DATABASE").then(|| "postgres://x/y".to_owned())
+        })
+        .unwrap();
+        assert_eq!(c.database, "postgres://x/y");
+    }
+
+    #[test]
+    fn bad_configs_say_what_is_wrong() {
+        for (toml, needle) in [
+            ("database = 1", "configuration"),
+            ("nonsense = 1\ndatabase = \"x\"", "unknown field"),
+            ("anchor_certificate = \"a\"", "database is required"),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\nlisten = \"nowhere\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "listen",
+            ),
+            ("database = \"x\"\nanchor_certificate = \"a\"", "needs a [tls] table"),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\n[auth]\nmode = \"proxy\"",
+                "needs trusted_proxies",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\nupload_mode = \"yolo\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "upload_mode",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\nmax_age_days = 99\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "max_age_days",
+            ),
+        ] {
+            let err = GatewayConfig::from_toml(toml, |_| None).unwrap_err().to_string();
+            assert!(err.contains(needle), "{toml}: {err}");
+        }
+    }
+}

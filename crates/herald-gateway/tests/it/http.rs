@@ -1,0 +1,652 @@
+//! The gateway over real HTTPS with mTLS on 127.0.0.1: upload, download, audit, and the
+//! bad-input table, on SQLite and on PostgreSQL.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use herald_gateway::client::{Answer, EfgsClient};
+use herald_gateway::store::{Store, TrustKind as StoreKind, TrustRow};
+use herald_gateway::{Gateway, GatewayConfig};
+use herald_model::{
+    Clock, CountryCode, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey, UnixTime,
+};
+use herald_trust::{DevPki, DevValidity, TrustAnchor, TrustKind, generate_dev_pki};
+use herald_wire::cms::SigningIdentity;
+use herald_wire::efgs::{self, DaysSinceOnset, EfgsKey, TransmissionRisk};
+use hyper::Method;
+
+/// 2026-11-28 12:00 UTC.
+const NOW: i64 = 1_795_867_200;
+
+/// A clock tests can move.
+struct TestClock(AtomicI64);
+
+impl Clock for TestClock {
+    fn now(&self) -> UnixTime {
+        UnixTime(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// A running gateway with the dev PKI of DE, NL, FR (and an untrusted IT).
+pub(crate) struct World {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) pki: DevPki,
+    pub(crate) store: Store,
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+fn country(c: &str) -> CountryCode {
+    c.parse().unwrap()
+}
+
+impl World {
+    pub(crate) async fn start(database: Option<String>) -> Self {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let dir = tempfile::tempdir().unwrap();
+        let countries = [country("DE"), country("NL"), country("FR"), country("IT")];
+        let validity = DevValidity::around(UnixTime(NOW)).unwrap();
+        let pki = generate_dev_pki(&countries, &validity).unwrap();
+        for f in pki.files() {
+            let path = dir.path().join(&f.path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, f.contents).unwrap();
+        }
+        let database = database
+            .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("gateway.db").display()));
+        let store = Store::open(&database).await.unwrap();
+        let anchor = TrustAnchor::from_pkcs8_pem(pki.anchor.key().expose_secret()).unwrap();
+        // IT is onboarded for nothing: its certificates stay untrusted.
+        for c in pki.countries.iter().filter(|c| c.country.as_str() != "IT") {
+            for (id, kind) in
+                [(&c.auth, TrustKind::Authentication), (&c.signing, TrustKind::Signing)]
+            {
+                let e = anchor.sign_entry(c.country, kind, id.cert_pem(), None).unwrap();
+                store
+                    .put_trust_entry(&TrustRow {
+                        thumbprint: e.thumbprint,
+                        country: e.country,
+                        kind: if kind == TrustKind::Signing {
+                            StoreKind::Signing
+                        } else {
+                            StoreKind::Authentication
+                        },
+                        certificate_pem: e.certificate_pem,
+                        operator_signature: e.operator_signature,
+                        revoked: false,
+                        host: None,
+                        created_at: UnixTime(NOW),
+                    })
+                    .await
+                    .unwrap();
+            }
+        }
+        let toml = format!(
+            "listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
+            anchor = dir.path().join("anchor/anchor.pem").display().to_string(),
+            cert = dir.path().join("gateway/server.pem").display().to_string(),
+            key = dir.path().join("gateway/server.key.pem").display().to_string(),
+        );
+        let config = GatewayConfig::from_toml(&toml, |_| None).unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(TestClock(AtomicI64::new(NOW)));
+        let gateway = Gateway::build(&config, clock).await.unwrap();
+        let url = format!("https://{}", gateway.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(gateway.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        Self { dir, pki, store, url, stop: Some(stop), task: Some(task) }
+    }
+
+    fn ca(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("ca.pem")).unwrap()
+    }
+
+    pub(crate) fn client(&self, c: &str) -> EfgsClient {
+        let id = &self.pki.countries.iter().find(|x| x.country.as_str() == c).unwrap().auth;
+        EfgsClient::new(&self.url, &self.ca(), Some((id.cert_pem(), id.key().expose_secret())))
+            .unwrap()
+    }
+
+    pub(crate) fn anonymous(&self) -> EfgsClient {
+        EfgsClient::new(&self.url, &self.ca(), None).unwrap()
+    }
+
+    pub(crate) fn signer(&self, c: &str) -> SigningIdentity {
+        let id = &self.pki.countries.iter().find(|x| x.country.as_str() == c).unwrap().signing;
+        SigningIdentity::from_pem(id.cert_pem(), id.key().expose_secret()).unwrap()
+    }
+
+    pub(crate) async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+pub(crate) fn keys(origin: &str, n: u8, seed: u8) -> Vec<EfgsKey> {
+    (0..n)
+        .map(|i| EfgsKey {
+            key: TemporaryExposureKey::from_bytes([seed.wrapping_mul(31).wrapping_add(i); 16]),
+            rolling_start: IntervalNumber(u32::try_from((NOW / 86_400 - 2) * 144).unwrap()),
+            rolling_period: RollingPeriod::FULL_DAY,
+            transmission_risk: TransmissionRisk::NotProvided,
+            visited_countries: vec![country("NL"), country("FR")],
+            origin: country(origin),
+            report_type: ReportType::ConfirmedTest,
+            days_since_onset: DaysSinceOnset::new(i32::from(i % 5)).unwrap(),
+        })
+        .collect()
+}
+
+struct Rng(u64);
+impl rand_core::TryRng for Rng {
+    type Error = std::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(u32::try_from(self.try_next_u64()? >> 32).unwrap())
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        Ok(self.0)
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for b in dst {
+            *b = u8::try_from(self.try_next_u64()? >> 56).unwrap();
+        }
+        Ok(())
+    }
+}
+impl rand_core::TryCryptoRng for Rng {}
+
+pub(crate) fn sign(world: &World, signer: &str, keys: &[EfgsKey]) -> String {
+    efgs::sign_batch(keys, &world.signer(signer), UnixTime(NOW), &mut Rng(7)).unwrap()
+}
+
+pub(crate) async fn upload(
+    client: &EfgsClient,
+    tag: &str,
+    signature: &str,
+    body: Vec<u8>,
+    content_type: &str,
+) -> Answer {
+    client
+        .request(
+            Method::POST,
+            "/diagnosiskeys/upload",
+            &[
+                ("batchTag", tag),
+                ("batchSignature", signature),
+                ("content-type", content_type),
+                ("accept", "application/json; version=1.0"),
+            ],
+            body,
+        )
+        .await
+        .unwrap()
+}
+
+const PROTOBUF: &str = "application/protobuf; version=1.0";
+
+async fn download(client: &EfgsClient, date: &str, tag: Option<&str>) -> Answer {
+    let mut headers = vec![("accept", PROTOBUF)];
+    if let Some(tag) = tag {
+        headers.push(("batchTag", tag));
+    }
+    client
+        .request(Method::GET, &format!("/diagnosiskeys/download/{date}"), &headers, vec![])
+        .await
+        .unwrap()
+}
+
+/// Waits for the batching job (it runs within a second of an upload).
+async fn download_when_batched(client: &EfgsClient, date: &str) -> Answer {
+    for _ in 0..100 {
+        let answer = download(client, date, None).await;
+        if answer.status != 404 {
+            return answer;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no download batch formed within 10 s");
+}
+
+/// Upload by DE, download by NL and DE, audit, re-verification of the signature from the audit.
+pub(crate) async fn check_round_trip(world: &World) {
+    let de = world.client("DE");
+    let nl = world.client("NL");
+    let batch = keys("DE", 20, 1);
+    let signature = sign(world, "DE", &batch);
+    let answer =
+        upload(&de, "DE-20261128-1", &signature, efgs::encode_protobuf(&batch), PROTOBUF).await;
+    assert_eq!(answer.status, 201, "{:?}", String::from_utf8_lossy(&answer.body));
+    assert_eq!(answer.header("batchTag"), Some("DE-20261128-1"));
+
+    let got = download_when_batched(&nl, "2026-11-28").await;
+    assert_eq!(got.status, 200);
+    let tag = got.header("batchTag").unwrap().to_owned();
+    assert_eq!(tag, "20261128-1");
+    assert_eq!(got.header("nextBatchTag"), Some("null"));
+    assert_eq!(got.header("content-type"), Some(PROTOBUF));
+    let downloaded = efgs::decode_protobuf(&got.body).unwrap();
+    assert_eq!(downloaded, batch);
+    // The uploader's own keys are filtered out of its download.
+    let own = download(&de, "2026-11-28", Some(&tag)).await;
+    assert_eq!(own.status, 200);
+    assert!(own.body.is_empty());
+    // JSON download of the same batch.
+    let json = nl
+        .request(
+            Method::GET,
+            "/diagnosiskeys/download/2026-11-28",
+            &[("accept", "application/json; version=1.0"), ("batchTag", &tag)],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(efgs::decode_json(&json.body).unwrap(), batch);
+
+    // Audit: one entry, whose signature verifies over the downloaded keys with the certificate
+    // served, and whose certificates carry the operator's signatures.
+    let audit = nl
+        .request(
+            Method::GET,
+            &format!("/diagnosiskeys/audit/download/2026-11-28/{tag}"),
+            &[("accept", "application/json")],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(audit.status, 200, "{}", String::from_utf8_lossy(&audit.body));
+    let entries: serde_json::Value = serde_json::from_slice(&audit.body).unwrap();
+    let entry = &entries[0];
+    assert_eq!(entry["country"], "DE");
+    assert_eq!(entry["amount"], 20);
+    assert_eq!(entry["batchSignature"], signature);
+    let cert = herald_wire::cms::SignerCertificate::from_pem(
+        entry["signingCertificate"].as_str().unwrap(),
+    )
+    .unwrap();
+    let verified =
+        efgs::verify_batch(&downloaded, entry["batchSignature"].as_str().unwrap(), Some(&cert))
+            .unwrap();
+    assert_eq!(verified.thumbprint.to_hex(), entry["uploaderSigningThumbprint"].as_str().unwrap());
+    let anchor = herald_trust::AnchorCertificate::from_pem(world.pki.anchor.cert_pem()).unwrap();
+    for (pem, sig) in [
+        ("signingCertificate", "signingCertificateOperatorSignature"),
+        ("uploaderCertificate", "uploaderOperatorSignature"),
+    ] {
+        let pem = entry[pem].as_str().unwrap();
+        let sig = entry[sig].as_str().unwrap();
+        assert!(!STANDARD.decode(sig).unwrap().is_empty());
+        assert!(anchor.verify_operator_signature(pem, sig).is_ok());
+    }
+
+    // The same tag again: 409, nothing changes.
+    let again =
+        upload(&de, "DE-20261128-1", &signature, efgs::encode_protobuf(&batch), PROTOBUF).await;
+    assert_eq!(again.status, 409);
+    // OPTIONS needs no certificate.
+    let options =
+        world.anonymous().request(Method::OPTIONS, "/diagnosiskeys", &[], vec![]).await.unwrap();
+    assert_eq!(options.status, 200);
+    assert_eq!(options.header("allow"), Some("POST,GET,OPTIONS"));
+}
+
+#[tokio::test]
+async fn round_trip_on_sqlite() {
+    let world = World::start(None).await;
+    check_round_trip(&world).await;
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn round_trip_on_postgres() {
+    let Some(db) = crate::store::Backend::Postgres.fresh().await else { return };
+    let world = World::start(Some(db.url.clone())).await;
+    check_round_trip(&world).await;
+    world.stop().await;
+    drop(db);
+}
+
+fn raw(keys: &[EfgsKey]) -> Vec<herald_wire::proto::efgs::DiagnosisKey> {
+    keys.iter().map(EfgsKey::to_proto).collect()
+}
+
+fn encode_raw(keys: Vec<herald_wire::proto::efgs::DiagnosisKey>) -> Vec<u8> {
+    use prost::Message as _;
+    herald_wire::proto::efgs::DiagnosisKeyBatch { keys }.encode_to_vec()
+}
+
+/// One bad request and the status it must get.
+struct Case {
+    name: &'static str,
+    client: &'static str,
+    tag: String,
+    signature: String,
+    content_type: Option<&'static str>,
+    body: Vec<u8>,
+    status: u16,
+}
+
+/// The bad-input table: every refusal path of the upload, each answered with the documented
+/// status and leaving storage unchanged (the tag stays unused, nothing becomes downloadable).
+pub(crate) async fn check_bad_uploads(world: &World) {
+    let good = keys("DE", 3, 9);
+    let good_sig = sign(world, "DE", &good);
+    let good_body = efgs::encode_protobuf(&good);
+    let with = |f: &dyn Fn(&mut herald_wire::proto::efgs::DiagnosisKey)| {
+        let mut r = raw(&good);
+        f(&mut r[1]);
+        encode_raw(r)
+    };
+    let today_enin = u32::try_from(NOW / 600).unwrap();
+    let nl_keys = keys("NL", 3, 9);
+    let nl_signed_by_de = STANDARD.encode(
+        herald_wire::cms::sign_detached(
+            &efgs::batch_signed_bytes(&nl_keys),
+            &world.signer("DE"),
+            UnixTime(NOW),
+            &mut Rng(3),
+        )
+        .unwrap(),
+    );
+    let mut tampered = good.clone();
+    tampered[0].transmission_risk =
+        TransmissionRisk::Level(herald_model::TransmissionRiskLevel::new(3).unwrap());
+    let many: Vec<EfgsKey> = (0..5001u32)
+        .map(|i| {
+            let mut k = good[0].clone();
+            let mut bytes = [0u8; 16];
+            bytes[..4].copy_from_slice(&i.to_le_bytes());
+            k.key = TemporaryExposureKey::from_bytes(bytes);
+            k
+        })
+        .collect();
+    let mut dup = good.clone();
+    dup.push(good[0].clone());
+    let dup_sig = sign(world, "DE", &dup);
+    let c = |name, client, sig: &str, ct: Option<&'static str>, body: Vec<u8>, status| Case {
+        name,
+        client,
+        tag: format!("bad-{name}"),
+        signature: sig.to_owned(),
+        content_type: ct,
+        body,
+        status,
+    };
+    let p = Some(PROTOBUF);
+    let cases = vec![
+        c("no-client-certificate", "-", &good_sig, p, good_body.clone(), 403),
+        c("untrusted-country", "IT", &good_sig, p, good_body.clone(), 403),
+        c("missing-signature", "DE", "", p, good_body.clone(), 400),
+        c("no-content-type", "DE", &good_sig, None, good_body.clone(), 415),
+        c("text-plain", "DE", &good_sig, Some("text/plain; version=1.0"), good_body.clone(), 415),
+        c("no-version", "DE", &good_sig, Some("application/protobuf"), good_body.clone(), 400),
+        c(
+            "unparsable-version",
+            "DE",
+            &good_sig,
+            Some("application/protobuf; version=1"),
+            good_body.clone(),
+            400,
+        ),
+        c(
+            "other-version",
+            "DE",
+            &good_sig,
+            Some("application/protobuf; version=1.1"),
+            good_body.clone(),
+            406,
+        ),
+        c("malformed-protobuf", "DE", &good_sig, p, vec![0x0a, 0xff, 0xff], 400),
+        c(
+            "malformed-json",
+            "DE",
+            &good_sig,
+            Some("application/json; version=1.0"),
+            b"{\"keys\": [".to_vec(),
+            400,
+        ),
+        c(
+            "json-bad-base64",
+            "DE",
+            &good_sig,
+            Some("application/json; version=1.0"),
+            br#"{"keys":[{"keyData":"!!"}]}"#.to_vec(),
+            400,
+        ),
+        c("key-15-bytes", "DE", &good_sig, p, with(&|k| k.key_data = vec![1; 15]), 400),
+        c("key-empty", "DE", &good_sig, p, with(&|k| k.key_data.clear()), 400),
+        c("rolling-period-0", "DE", &good_sig, p, with(&|k| k.rolling_period = 0), 400),
+        c("rolling-period-145", "DE", &good_sig, p, with(&|k| k.rolling_period = 145), 400),
+        c(
+            "rolling-start-too-old",
+            "DE",
+            &good_sig,
+            p,
+            with(&|k| k.rolling_start_interval_number = today_enin - 17 * 144),
+            400,
+        ),
+        c(
+            "rolling-start-future",
+            "DE",
+            &good_sig,
+            p,
+            with(&|k| k.rolling_start_interval_number = today_enin + 2),
+            400,
+        ),
+        c(
+            "rolling-start-zero",
+            "DE",
+            &good_sig,
+            p,
+            with(&|k| k.rolling_start_interval_number = 0),
+            400,
+        ),
+        c("trl-9", "DE", &good_sig, p, with(&|k| k.transmission_risk_level = 9), 400),
+        c("trl-negative", "DE", &good_sig, p, with(&|k| k.transmission_risk_level = -1), 400),
+        c("unknown-report-type", "DE", &good_sig, p, with(&|k| k.report_type = 7), 400),
+        c(
+            "country-with-comma",
+            "DE",
+            &good_sig,
+            p,
+            with(&|k| k.visited_countries = vec!["D,E".into()]),
+            400,
+        ),
+        c(
+            "country-empty",
+            "DE",
+            &good_sig,
+            p,
+            with(&|k| k.visited_countries = vec![String::new()]),
+            400,
+        ),
+        c(
+            "dsos-out-of-range",
+            "DE",
+            &good_sig,
+            p,
+            with(&|k| k.days_since_onset_of_symptoms = 5000),
+            400,
+        ),
+        c("5001-keys", "DE", &good_sig, p, efgs::encode_protobuf(&many), 413),
+        c("oversized-body", "DE", &good_sig, p, vec![0u8; 5 << 20], 413),
+        c("signature-not-base64", "DE", "%%%", p, good_body.clone(), 400),
+        c("signature-garbage", "DE", &STANDARD.encode(b"not a cms"), p, good_body.clone(), 400),
+        c(
+            "signature-over-other-keys",
+            "DE",
+            &sign(world, "DE", &tampered),
+            p,
+            good_body.clone(),
+            400,
+        ),
+        c("foreign-signer", "DE", &sign(world, "NL", &keys("NL", 3, 9)), p, good_body.clone(), 400),
+        c(
+            "untrusted-signer",
+            "DE",
+            &sign(world, "IT", &keys("IT", 3, 9)),
+            p,
+            efgs::encode_protobuf(&keys("IT", 3, 9)),
+            400,
+        ),
+        c("origin-mismatch", "DE", &nl_signed_by_de, p, efgs::encode_protobuf(&nl_keys), 400),
+        c("duplicate-key-in-batch", "DE", &dup_sig, p, efgs::encode_protobuf(&dup), 207),
+    ];
+    assert!(cases.len() >= 30);
+    let before = download(&world.client("NL"), "2026-11-28", None).await;
+    for case in &cases {
+        let client = match case.client {
+            "-" => world.anonymous(),
+            c => world.client(c),
+        };
+        let mut headers =
+            vec![("batchTag", case.tag.as_str()), ("batchSignature", case.signature.as_str())];
+        if let Some(ct) = case.content_type {
+            headers.push(("content-type", ct));
+        }
+        if case.signature.is_empty() {
+            headers.retain(|(n, _)| *n != "batchSignature");
+        }
+        let answer = client
+            .request(Method::POST, "/diagnosiskeys/upload", &headers, case.body.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.status.as_u16(),
+            case.status,
+            "{}: {}",
+            case.name,
+            String::from_utf8_lossy(&answer.body)
+        );
+        if case.status != 207 && case.status != 403 {
+            let body: serde_json::Value = serde_json::from_slice(&answer.body)
+                .unwrap_or_else(|_| panic!("{}: JSON error body", case.name));
+            assert!(body["message"].is_string(), "{}", case.name);
+        }
+        if case.status == 207 {
+            let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+            assert_eq!(body["409"], serde_json::json!([3]), "{}", case.name);
+            assert_eq!(body["201"], serde_json::json!([0, 1, 2]), "{}", case.name);
+        }
+        assert!(
+            !world.store.upload_tag_exists(&case.tag).await.unwrap(),
+            "{}: storage changed",
+            case.name
+        );
+    }
+    // Missing batchTag (no tag to check: nothing new may be downloadable afterwards).
+    let answer = world
+        .client("DE")
+        .request(
+            Method::POST,
+            "/diagnosiskeys/upload",
+            &[("batchSignature", good_sig.as_str()), ("content-type", PROTOBUF)],
+            good_body.clone(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 400);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let after = download(&world.client("NL"), "2026-11-28", None).await;
+    assert_eq!((before.status, before.body.clone()), (after.status, after.body));
+}
+
+/// Download and audit refusals.
+pub(crate) async fn check_bad_downloads(world: &World) {
+    let nl = world.client("NL");
+    for (path, accept, tag, status) in [
+        ("/diagnosiskeys/download/2026-11-25", Some(PROTOBUF), None, 410),
+        ("/diagnosiskeys/download/2026-13-01", Some(PROTOBUF), None, 400),
+        ("/diagnosiskeys/download/28.11.2026", Some(PROTOBUF), None, 400),
+        ("/diagnosiskeys/download/2026-11-28", Some(PROTOBUF), Some("20261128-999"), 404),
+        ("/diagnosiskeys/download/2026-11-28", None, None, 415),
+        (
+            "/diagnosiskeys/download/2026-11-28",
+            Some("application/protobuf; version=2.0"),
+            None,
+            415,
+        ),
+        ("/diagnosiskeys/download/2026-11-28", Some("text/html"), None, 406),
+        (
+            "/diagnosiskeys/audit/download/2026-11-28/20261128-999",
+            Some("application/json"),
+            None,
+            404,
+        ),
+        (
+            "/diagnosiskeys/audit/download/2026-11-25/20261128-1",
+            Some("application/json"),
+            None,
+            410,
+        ),
+    ] {
+        let mut headers = vec![];
+        if let Some(a) = accept {
+            headers.push(("accept", a));
+        }
+        if let Some(t) = tag {
+            headers.push(("batchTag", t));
+        }
+        let answer = nl.request(Method::GET, path, &headers, vec![]).await.unwrap();
+        assert_eq!(
+            answer.status.as_u16(),
+            status,
+            "{path} {accept:?} {tag:?}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
+    let anonymous = world
+        .anonymous()
+        .request(Method::GET, "/diagnosiskeys/download/2026-11-28", &[("accept", PROTOBUF)], vec![])
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status, 403);
+    let untrusted = world
+        .client("IT")
+        .request(Method::GET, "/diagnosiskeys/download/2026-11-28", &[("accept", PROTOBUF)], vec![])
+        .await
+        .unwrap();
+    assert_eq!(untrusted.status, 403);
+}
+
+/// A revoked client certificate is refused; restoring it lets the client in again.
+pub(crate) async fn check_revocation(world: &World) {
+    let de = &world.pki.countries.iter().find(|c| c.country.as_str() == "DE").unwrap().auth;
+    assert!(world.store.set_trust_revoked(&de.thumbprint(), true).await.unwrap());
+    let answer = download(&world.client("DE"), "2026-11-28", None).await;
+    assert_eq!(answer.status, 403);
+    let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(body["message"], "Client certificate is revoked");
+    assert!(world.store.set_trust_revoked(&de.thumbprint(), false).await.unwrap());
+    assert_ne!(download(&world.client("DE"), "2026-11-28", None).await.status, 403);
+}
+
+#[tokio::test]
+async fn bad_inputs_on_sqlite() {
+    let world = World::start(None).await;
+    check_round_trip(&world).await;
+    check_bad_uploads(&world).await;
+    check_bad_downloads(&world).await;
+    check_revocation(&world).await;
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn bad_inputs_on_postgres() {
+    let Some(db) = crate::store::Backend::Postgres.fresh().await else { return };
+    let world = World::start(Some(db.url.clone())).await;
+    check_round_trip(&world).await;
+    check_bad_uploads(&world).await;
+    check_bad_downloads(&world).await;
+    check_revocation(&world).await;
+    world.stop().await;
+    drop(db);
+}

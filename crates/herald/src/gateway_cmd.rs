@@ -1,0 +1,390 @@
+//! `herald gateway …`: run the federation gateway and manage its trust list.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use herald_gateway::store::{Store, TrustKind as StoreKind, TrustRow};
+use herald_gateway::{Gateway, GatewayConfig};
+use herald_model::{CertThumbprint, Clock, CountryCode};
+use herald_trust::{AnchorCertificate, TrustAnchor, TrustEntry, TrustKind, TrustList, layout};
+
+use crate::SystemClock;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GatewayCommand {
+    /// Run the gateway: `--config <gateway.toml>` in production, `--dev <DIR>` for development.
+    Serve(ServeArgs),
+    /// Print a commented example configuration.
+    ConfigExample,
+    /// Manage the operator-signed trust list.
+    #[command(subcommand)]
+    Trust(TrustCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The configuration file (TOML; every setting also as HERALD_GATEWAY_<NAME>).
+    #[arg(long, value_name = "FILE", conflicts_with = "dev", required_unless_present = "dev")]
+    config: Option<PathBuf>,
+    /// Development mode on the shared dev folder: creates the PKI for DE, NL, FR if absent,
+    /// trusts every country folder in it, stores in DIR/gateway/gateway.db, serves TLS with
+    /// DIR/gateway/server.pem, batches downloads within a second, and writes DIR/gateway/url.
+    #[arg(long, value_name = "DIR")]
+    dev: Option<PathBuf>,
+    /// Listening address in dev mode (default 127.0.0.1 and a free port).
+    #[arg(long, value_name = "ADDR:PORT", requires = "dev")]
+    listen: Option<String>,
+}
+
+/// Where the trust list lives.
+#[derive(Debug, Args)]
+pub(crate) struct StoreArgs {
+    /// The gateway's configuration file (its `database` is used).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["database", "dev"])]
+    config: Option<PathBuf>,
+    /// A database URL (`sqlite:<file>` or `postgres://…`).
+    #[arg(long, value_name = "URL", conflicts_with = "dev")]
+    database: Option<String>,
+    /// The dev folder (DIR/gateway/gateway.db).
+    #[arg(long, value_name = "DIR")]
+    dev: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KindArg {
+    Authentication,
+    Signing,
+    Callback,
+}
+
+impl From<KindArg> for TrustKind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Authentication => Self::Authentication,
+            KindArg::Signing => Self::Signing,
+            KindArg::Callback => Self::Callback,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TrustCommand {
+    /// Sign a certificate with the trust anchor's key and add it to the gateway's trust list.
+    Add {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        entry: EntryArgs,
+    },
+    /// Sign a certificate offline (no database): prints a trust-list JSON to import on the
+    /// gateway with `herald gateway trust import`.
+    Sign {
+        #[command(flatten)]
+        entry: EntryArgs,
+    },
+    /// Import a trust-list JSON; every entry must verify with the anchor certificate.
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The trust anchor's certificate (PEM).
+        #[arg(long, value_name = "PEM")]
+        anchor: PathBuf,
+        /// The trust-list JSON file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Print the whole trust list as JSON (the format `import` reads).
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Show the trust list, one line per certificate, with whether its operator signature
+    /// verifies.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The trust anchor's certificate (PEM), to check every entry.
+        #[arg(long, value_name = "PEM")]
+        anchor: Option<PathBuf>,
+    },
+    /// Revoke a certificate (it stays listed, and is refused).
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Its SHA-256 thumbprint (64 hex digits, colons allowed).
+        #[arg(long, value_name = "HEX")]
+        thumbprint: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EntryArgs {
+    /// The trust anchor's private key, PKCS#8 PEM (P-256 or RSA).
+    #[arg(long, value_name = "PEM")]
+    anchor_key: PathBuf,
+    /// The certificate's country (must equal its subject C).
+    #[arg(long, value_name = "CC")]
+    country: String,
+    /// What the certificate is trusted for.
+    #[arg(long, value_enum)]
+    kind: KindArg,
+    /// The certificate, PEM.
+    #[arg(long, value_name = "PEM")]
+    cert: PathBuf,
+    /// For callback certificates: the host they serve.
+    #[arg(long)]
+    host: Option<String>,
+}
+
+pub(crate) async fn run(cmd: GatewayCommand) -> Result<()> {
+    match cmd {
+        GatewayCommand::ConfigExample => {
+            print!("{}", herald_gateway::config::EXAMPLE);
+            Ok(())
+        }
+        GatewayCommand::Serve(args) => serve(args).await,
+        GatewayCommand::Trust(cmd) => trust(cmd).await,
+    }
+}
+
+fn read(path: &Path, what: &str) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {what} {}", path.display()))
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (config, url_file) = match (&args.config, &args.dev) {
+        (Some(path), _) => {
+            let text = read(path, "configuration")?;
+            let config = GatewayConfig::from_toml(&text, |k| std::env::var(k).ok())
+                .with_context(|| path.display().to_string())?;
+            (config, None)
+        }
+        (None, Some(dir)) => {
+            let config = prepare_dev(dir, args.listen.as_deref(), clock.as_ref()).await?;
+            (config, Some(dir.join("gateway").join("url")))
+        }
+        (None, None) => bail!("give --config <FILE> or --dev <DIR>"),
+    };
+    let gateway = Gateway::build(&config, clock).await?;
+    let addr = gateway.local_addr().context("the listener has no address")?;
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{addr}");
+    if let Some(file) = &url_file {
+        std::fs::write(file, &url).with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    eprintln!("herald gateway listening on {url} ({} storage)", gateway.store().backend());
+    gateway.run_until_stopped(shutdown_signal()).await;
+    if let Some(file) = &url_file {
+        let _ = std::fs::remove_file(file);
+    }
+    eprintln!("herald gateway stopped");
+    Ok(())
+}
+
+/// SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// The dev world: PKI (created for DE, NL, FR when absent), every country folder trusted, SQLite
+/// under DIR/gateway.
+async fn prepare_dev(dir: &Path, listen: Option<&str>, clock: &dyn Clock) -> Result<GatewayConfig> {
+    if !dir.join(layout::ca_cert()).exists() {
+        let countries: Vec<CountryCode> =
+            ["DE", "NL", "FR"].iter().filter_map(|c| c.parse().ok()).collect();
+        crate::pki_cmd::write_dev_pki(dir, &countries, clock.now(), false)?;
+    }
+    let database = format!("sqlite:{}", dir.join("gateway").join("gateway.db").display());
+    let store = Store::open(&database).await?;
+    let anchor = TrustAnchor::from_pkcs8_pem(&read(&dir.join(layout::anchor_key()), "anchor key")?)
+        .context("the dev trust anchor key")?;
+    let mut trusted = 0;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(country) = name.parse::<CountryCode>() else { continue };
+        if name != country.as_str() {
+            continue;
+        }
+        for (path, kind) in [
+            (layout::auth_cert(country), TrustKind::Authentication),
+            (layout::signing_cert(country), TrustKind::Signing),
+        ] {
+            let path = dir.join(path);
+            if !path.exists() {
+                continue;
+            }
+            let pem = read(&path, "certificate")?;
+            let signed = anchor
+                .sign_entry(country, kind, &pem, None)
+                .with_context(|| path.display().to_string())?;
+            if store.trust_entry(&signed.thumbprint).await?.is_none() {
+                store.put_trust_entry(&to_row(&signed, clock)).await?;
+            }
+            trusted += 1;
+        }
+    }
+    eprintln!("dev world {}: {trusted} certificates trusted", dir.display());
+    let listen = listen.unwrap_or("127.0.0.1:0");
+    let toml = format!(
+        "listen = {listen:?}\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
+        anchor = dir.join(layout::anchor_cert()).display().to_string(),
+        cert = dir.join(layout::gateway_cert()).display().to_string(),
+        key = dir.join(layout::gateway_key()).display().to_string(),
+    );
+    Ok(GatewayConfig::from_toml(&toml, |_| None)?)
+}
+
+fn to_row(e: &TrustEntry, clock: &dyn Clock) -> TrustRow {
+    TrustRow {
+        thumbprint: e.thumbprint,
+        country: e.country,
+        kind: match e.kind {
+            TrustKind::Authentication => StoreKind::Authentication,
+            TrustKind::Signing => StoreKind::Signing,
+            TrustKind::Callback => StoreKind::Callback,
+        },
+        certificate_pem: e.certificate_pem.clone(),
+        operator_signature: e.operator_signature.clone(),
+        revoked: e.revoked,
+        host: e.host.clone(),
+        created_at: clock.now(),
+    }
+}
+
+fn to_entry(r: &TrustRow) -> TrustEntry {
+    TrustEntry {
+        country: r.country,
+        kind: match r.kind {
+            StoreKind::Authentication => TrustKind::Authentication,
+            StoreKind::Signing => TrustKind::Signing,
+            StoreKind::Callback => TrustKind::Callback,
+        },
+        certificate_pem: r.certificate_pem.clone(),
+        thumbprint: r.thumbprint,
+        operator_signature: r.operator_signature.clone(),
+        revoked: r.revoked,
+        host: r.host.clone(),
+    }
+}
+
+async fn open_store(args: &StoreArgs) -> Result<Store> {
+    let url = match (&args.config, &args.database, &args.dev) {
+        (Some(path), _, _) => {
+            GatewayConfig::from_toml(&read(path, "configuration")?, |k| std::env::var(k).ok())
+                .with_context(|| path.display().to_string())?
+                .database
+        }
+        (None, Some(url), _) => url.clone(),
+        (None, None, Some(dir)) => {
+            format!("sqlite:{}", dir.join("gateway").join("gateway.db").display())
+        }
+        (None, None, None) => {
+            bail!("say which gateway: --config <FILE>, --database <URL> or --dev <DIR>")
+        }
+    };
+    Ok(Store::open(&url).await?)
+}
+
+fn sign(args: &EntryArgs) -> Result<TrustEntry> {
+    let anchor = TrustAnchor::from_pkcs8_pem(&read(&args.anchor_key, "anchor key")?)
+        .with_context(|| args.anchor_key.display().to_string())?;
+    let country: CountryCode = args.country.parse().context("--country")?;
+    let pem = read(&args.cert, "certificate")?;
+    anchor
+        .sign_entry(country, args.kind.into(), &pem, args.host.as_deref())
+        .with_context(|| args.cert.display().to_string())
+}
+
+async fn trust(cmd: TrustCommand) -> Result<()> {
+    let clock = SystemClock;
+    match cmd {
+        TrustCommand::Add { store, entry } => {
+            let signed = sign(&entry)?;
+            let store = open_store(&store).await?;
+            store.put_trust_entry(&to_row(&signed, &clock)).await?;
+            eprintln!("trusted {} {} {}", signed.country, signed.kind.as_str(), signed.thumbprint);
+        }
+        TrustCommand::Sign { entry } => {
+            let signed = sign(&entry)?;
+            println!("{}", TrustList { entries: vec![signed] }.to_json());
+        }
+        TrustCommand::Import { store, anchor, file } => {
+            let anchor = AnchorCertificate::from_pem(&read(&anchor, "anchor certificate")?)
+                .with_context(|| anchor.display().to_string())?;
+            let list = TrustList::from_json(&read(&file, "trust list")?)
+                .with_context(|| file.display().to_string())?;
+            for (i, e) in list.entries.iter().enumerate() {
+                anchor
+                    .verify_entry(e)
+                    .with_context(|| format!("{} entry {i} ({})", file.display(), e.thumbprint))?;
+            }
+            let store = open_store(&store).await?;
+            for e in &list.entries {
+                store.put_trust_entry(&to_row(e, &clock)).await?;
+            }
+            eprintln!("imported {} entries", list.entries.len());
+        }
+        TrustCommand::Export { store } => {
+            let store = open_store(&store).await?;
+            let entries = store.trust_entries().await?.iter().map(to_entry).collect();
+            println!("{}", TrustList { entries }.to_json());
+        }
+        TrustCommand::List { store, anchor } => {
+            let anchor = match anchor {
+                Some(path) => Some(
+                    AnchorCertificate::from_pem(&read(&path, "anchor certificate")?)
+                        .with_context(|| path.display().to_string())?,
+                ),
+                None => None,
+            };
+            let store = open_store(&store).await?;
+            for row in store.trust_entries().await? {
+                let check = match &anchor {
+                    Some(a) => match a.verify_entry(&to_entry(&row)) {
+                        Ok(()) => "signature ok".to_owned(),
+                        Err(e) => format!("IGNORED: {e}"),
+                    },
+                    None => "signature not checked".to_owned(),
+                };
+                println!(
+                    "{} {:<14} {} {}{}",
+                    row.country,
+                    row.kind.as_str(),
+                    row.thumbprint,
+                    if row.revoked { "REVOKED " } else { "" },
+                    check
+                );
+            }
+        }
+        TrustCommand::Revoke { store, thumbprint } => {
+            let thumbprint = CertThumbprint::from_hex(&thumbprint).context("--thumbprint")?;
+            let store = open_store(&store).await?;
+            if !store.set_trust_revoked(&thumbprint, true).await? {
+                bail!("no trust-list entry has thumbprint {thumbprint}");
+            }
+            eprintln!("revoked {thumbprint}");
+        }
+    }
+    Ok(())
+}
