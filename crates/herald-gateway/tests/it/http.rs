@@ -35,8 +35,10 @@ pub(crate) struct World {
     pub(crate) pki: DevPki,
     pub(crate) store: Store,
     url: String,
+    config: GatewayConfig,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    others: Vec<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
 }
 
 fn country(c: &str) -> CountryCode {
@@ -91,14 +93,29 @@ impl World {
             key = dir.path().join("gateway/server.key.pem").display().to_string(),
         );
         let config = GatewayConfig::from_toml(&toml, |_| None).unwrap();
-        let clock: Arc<dyn Clock> = Arc::new(TestClock(AtomicI64::new(NOW)));
-        let gateway = Gateway::build(&config, clock).await.unwrap();
-        let url = format!("https://{}", gateway.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(gateway.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
-        Self { dir, pki, store, url, stop: Some(stop), task: Some(task) }
+        let (url, stop, task) = launch(&config).await;
+        Self {
+            dir,
+            pki,
+            store,
+            url,
+            config,
+            stop: Some(stop),
+            task: Some(task),
+            others: Vec::new(),
+        }
+    }
+
+    /// Another gateway process on the same database (scale-out); returns its URL.
+    pub(crate) async fn another_gateway(&mut self) -> String {
+        let (url, stop, task) = launch(&self.config).await;
+        self.others.push((stop, task));
+        url
+    }
+
+    pub(crate) fn client_at(&self, url: &str, c: &str) -> EfgsClient {
+        let id = &self.pki.countries.iter().find(|x| x.country.as_str() == c).unwrap().auth;
+        EfgsClient::new(url, &self.ca(), Some((id.cert_pem(), id.key().expose_secret()))).unwrap()
     }
 
     fn ca(&self) -> String {
@@ -121,6 +138,10 @@ impl World {
     }
 
     pub(crate) async fn stop(mut self) {
+        for (stop, task) in self.others.drain(..) {
+            let _ = stop.send(());
+            task.await.unwrap();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -128,6 +149,20 @@ impl World {
             task.await.unwrap();
         }
     }
+}
+
+/// Builds and starts one gateway process for `config`.
+async fn launch(
+    config: &GatewayConfig,
+) -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let clock: Arc<dyn Clock> = Arc::new(TestClock(AtomicI64::new(NOW)));
+    let gateway = Gateway::build(config, clock).await.unwrap();
+    let url = format!("https://{}", gateway.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(gateway.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    (url, stop, task)
 }
 
 pub(crate) fn keys(origin: &str, n: u8, seed: u8) -> Vec<EfgsKey> {
@@ -649,4 +684,144 @@ async fn bad_inputs_on_postgres() {
     check_revocation(&world).await;
     world.stop().await;
     drop(db);
+}
+
+/// Scale-out: two gateway processes on one PostgreSQL act as one. Uploads through either are
+/// downloadable through both, every upload lands in exactly one download batch, and the
+/// batching job (run by both, under a lease) forms one chain of unique tags.
+#[tokio::test]
+async fn two_gateways_on_one_postgres_act_as_one() {
+    let Some(db) = crate::store::Backend::Postgres.fresh().await else { return };
+    let mut world = World::start(Some(db.url.clone())).await;
+    let second = world.another_gateway().await;
+    let urls = [world.url.clone(), second.clone()];
+    let mut uploads = Vec::new();
+    for i in 0..12u8 {
+        let origin = if i % 2 == 0 { "DE" } else { "FR" };
+        let batch = keys(origin, 10, 40 + i);
+        let signature = sign(&world, origin, &batch);
+        let client = world.client_at(&urls[usize::from(i % 2)], origin);
+        let tag = format!("{origin}-scale-{i}");
+        uploads.push(tokio::spawn(async move {
+            upload(&client, &tag, &signature, efgs::encode_protobuf(&batch), PROTOBUF).await.status
+        }));
+    }
+    for u in uploads {
+        assert_eq!(u.await.unwrap(), 201);
+    }
+    // Both gateways serve the same chain, with every NL-visible key exactly once.
+    let mut chains = Vec::new();
+    for url in &urls {
+        let nl = world.client_at(url, "NL");
+        let mut all = Vec::new();
+        let mut tags = Vec::new();
+        download_when_batched(&nl, "2026-11-28").await;
+        // Give the jobs time to batch everything, then walk the chain from its start.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let mut answer = download(&nl, "2026-11-28", None).await;
+        loop {
+            assert_eq!(answer.status, 200);
+            tags.push(answer.header("batchTag").unwrap().to_owned());
+            all.extend(efgs::decode_protobuf(&answer.body).unwrap());
+            match answer.header("nextBatchTag") {
+                Some("null") | None => break,
+                Some(next) => answer = download(&nl, "2026-11-28", Some(&next.to_owned())).await,
+            }
+        }
+        let mut unique = tags.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), tags.len(), "download tags are unique: {tags:?}");
+        let mut hashes: Vec<[u8; 32]> = all.iter().map(EfgsKey::payload_hash).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        assert_eq!(hashes.len(), 120, "every uploaded key exactly once");
+        assert_eq!(all.len(), 120);
+        chains.push(tags);
+    }
+    assert_eq!(chains[0], chains[1], "both gateways serve the same chain");
+    world.stop().await;
+    drop(db);
+}
+
+/// A plain-HTTP request, as a TLS-terminating proxy would forward it.
+async fn plain_get(url: &str, path: &str, headers: &[(&str, &str)]) -> u16 {
+    use http_body_util::Full;
+    let addr = url.trim_start_matches("http://");
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await.unwrap();
+    tokio::spawn(conn);
+    let mut request = hyper::Request::builder().uri(path).header("host", addr);
+    for (n, v) in headers {
+        request = request.header(*n, *v);
+    }
+    let response = sender
+        .send_request(request.body(Full::new(axum::body::Bytes::new())).unwrap())
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
+/// Behind a proxy: the identity headers count only from the configured proxy addresses.
+#[tokio::test]
+async fn proxy_mode_believes_only_the_proxy() {
+    let world = World::start(None).await;
+    let de = &world.pki.countries.iter().find(|c| c.country.as_str() == "DE").unwrap().auth;
+    let it = &world.pki.countries.iter().find(|c| c.country.as_str() == "IT").unwrap().auth;
+    let config_for = |trusted: &str| {
+        let toml = format!(
+            "listen = \"127.0.0.1:0\"\ndatabase = {:?}\nanchor_certificate = {:?}\n[auth]\nmode = \"proxy\"\ntrusted_proxies = [{trusted:?}]\n",
+            world.config.database,
+            world.config.anchor_certificate.display().to_string(),
+        );
+        GatewayConfig::from_toml(&toml, |_| None).unwrap()
+    };
+    let (url, stop, task) = launch(&config_for("127.0.0.1")).await;
+    let url = url.replace("https://", "http://");
+    let de_hash = de.thumbprint().to_hex();
+    let it_hash = it.thumbprint().to_hex();
+    let path = "/diagnosiskeys/download/2026-11-28";
+    let accept = ("accept", PROTOBUF);
+    for (headers, status) in [
+        (
+            vec![
+                accept,
+                ("X-SSL-Client-SHA256", de_hash.as_str()),
+                ("X-SSL-Client-DN", "CN=herald DE,C=DE"),
+            ],
+            404,
+        ),
+        (vec![accept, ("X-SSL-Client-SHA256", it_hash.as_str()), ("X-SSL-Client-DN", "C=IT")], 403),
+        (
+            vec![
+                accept,
+                ("X-SSL-Client-SHA256", de_hash.as_str()),
+                ("X-SSL-Client-DN", "CN=herald DE,C=NL"),
+            ],
+            403,
+        ),
+        (
+            vec![
+                accept,
+                ("X-SSL-Client-SHA256", de_hash.as_str()),
+                ("X-SSL-Client-DN", "CN=herald DE"),
+            ],
+            400,
+        ),
+        (vec![accept, ("X-SSL-Client-SHA256", "not-a-hash"), ("X-SSL-Client-DN", "C=DE")], 403),
+        (vec![accept], 403),
+    ] {
+        assert_eq!(plain_get(&url, path, &headers).await, status, "{headers:?}");
+    }
+    let _ = stop.send(());
+    task.await.unwrap();
+    // The same headers from an address that is not the proxy: refused.
+    let (url, stop, task) = launch(&config_for("127.0.0.2")).await;
+    let url = url.replace("https://", "http://");
+    let headers = [accept, ("X-SSL-Client-SHA256", de_hash.as_str()), ("X-SSL-Client-DN", "C=DE")];
+    assert_eq!(plain_get(&url, path, &headers).await, 403);
+    let _ = stop.send(());
+    task.await.unwrap();
+    world.stop().await;
 }
