@@ -725,7 +725,7 @@ async fn two_gateways_on_one_postgres_act_as_one() {
             all.extend(efgs::decode_protobuf(&answer.body).unwrap());
             match answer.header("nextBatchTag") {
                 Some("null") | None => break,
-                Some(next) => answer = download(&nl, "2026-11-28", Some(&next.to_owned())).await,
+                Some(next) => answer = download(&nl, "2026-11-28", Some(next)).await,
             }
         }
         let mut unique = tags.clone();
