@@ -1,37 +1,14 @@
 //! The command line as users see it: output formats, exit codes, one-line errors.
 
+use crate::support::{check_error, herald, stderr, stdout};
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 use herald_testkit::gaen_vectors;
-
-fn herald(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_herald")).args(args).output().expect("herald runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("herald-cli-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// A failure: non-zero exit, exactly one line on stderr containing `needle`, nothing on stdout.
-fn check_error(args: &[&str], needle: &str) {
-    let out = herald(args);
-    let err = stderr(&out);
-    assert!(!out.status.success(), "{args:?} should fail");
-    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: one line expected, got:\n{err}");
-    assert!(err.contains(needle), "{args:?}: {err}");
-    assert!(stdout(&out).is_empty(), "{args:?}: stdout should be empty");
-    assert!(!err.contains("panicked"), "{args:?}: {err}");
 }
 
 #[test]

@@ -1,33 +1,12 @@
 //! `herald efgs sign|verify` through the real binary, with OpenSSL making the keys and judging
 //! the signatures.
 
+use std::process::Output;
+
+use crate::support::{check_error, herald, stderr, stdout};
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 use herald_wire::efgs;
-
-fn herald(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_herald")).args(args).output().expect("herald runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
-
-/// A failure: non-zero exit, exactly one line on stderr containing `needle`, nothing on stdout.
-fn check_error(args: &[&str], needle: &str) {
-    let out = herald(args);
-    let err = stderr(&out);
-    assert!(!out.status.success(), "{args:?} should fail");
-    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: one line expected, got:\n{err}");
-    assert!(err.contains(needle), "{args:?}: expected {needle:?} in {err}");
-    assert!(stdout(&out).is_empty(), "{args:?}: stdout should be empty");
-    assert!(!err.contains("panicked"), "{args:?}: {err}");
-}
 
 /// A temporary folder with OpenSSL-made signing identities and key files.
 struct Fixture {

@@ -1,13 +1,10 @@
 //! `herald export build|inspect` and export files as `herald match` input.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use crate::support::herald;
 use herald_testkit::{gaen_vectors, run_openssl, testdata_dir};
-
-fn herald(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_herald")).args(args).output().expect("herald runs")
-}
 
 fn json(out: &Output) -> serde_json::Value {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -14,3 +14,4 @@ mod cli;
 mod efgs_cli;
 mod export_cli;
 mod pki_cli;
+mod support;
