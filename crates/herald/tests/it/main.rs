@@ -13,4 +13,5 @@ mod architecture;
 mod cli;
 mod efgs_cli;
 mod export_cli;
+mod gateway_cli;
 mod pki_cli;
