@@ -9,6 +9,8 @@ use herald_model::{DiagnosisKey, IntervalNumber, RollingPeriod, TemporaryExposur
 use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use serde::Serialize;
 
+mod gateway;
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum BenchCommand {
     /// Match N random diagnosis keys against M sightings, some planted to match, and report
@@ -19,6 +21,23 @@ pub(crate) enum BenchCommand {
     /// memory, next to plain protobuf encoding of the same keys in the same run. Keys are
     /// generated on the fly, so memory shows what one output file costs, not the input.
     Export(ExportBench),
+    /// Run a gateway on SQLite in a temporary dev world, upload N signed batches of K keys as
+    /// DE over loopback mTLS with C concurrent uploads, download everything as NL, and report
+    /// keys per second next to the raw SQLite insert rate of the same rows (the baseline).
+    Gateway(GatewayBench),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GatewayBench {
+    /// Number of upload batches.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub(crate) batches: usize,
+    /// Keys per batch (EFGS allows at most 5000).
+    #[arg(long, value_name = "K", default_value_t = 5000)]
+    pub(crate) keys_per_batch: usize,
+    /// Concurrent uploads.
+    #[arg(long, value_name = "C", default_value_t = 4)]
+    pub(crate) concurrency: usize,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +88,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Match(args) => match_bench(&args),
         BenchCommand::Export(args) => export_bench(&args),
+        BenchCommand::Gateway(args) => crate::run_async(gateway::run(&args)),
     }
 }
 

@@ -208,7 +208,11 @@ async fn shutdown_signal() {
 
 /// The dev world: PKI (created for DE, NL, FR when absent), every country folder trusted, SQLite
 /// under DIR/gateway.
-async fn prepare_dev(dir: &Path, listen: Option<&str>, clock: &dyn Clock) -> Result<GatewayConfig> {
+pub(crate) async fn prepare_dev(
+    dir: &Path,
+    listen: Option<&str>,
+    clock: &dyn Clock,
+) -> Result<GatewayConfig> {
     if !dir.join(layout::ca_cert()).exists() {
         let countries: Vec<CountryCode> =
             ["DE", "NL", "FR"].iter().filter_map(|c| c.parse().ok()).collect();

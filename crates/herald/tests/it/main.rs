@@ -13,5 +13,6 @@ mod architecture;
 mod cli;
 mod efgs_cli;
 mod export_cli;
+mod gateway_cli;
 mod pki_cli;
 mod support;
