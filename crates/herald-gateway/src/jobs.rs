@@ -55,7 +55,12 @@ pub async fn run(
 /// One batching run, if this process holds the lease.
 pub async fn form_batches(store: &Store, clock: &dyn Clock, settings: &JobSettings) {
     let now = clock.now();
-    match store.try_lease("download-batching", &settings.holder, now, 60).await {
+    // A run takes well under a second; the lease only has to outlive one, so that a process that
+    // died holding it delays batching by seconds, not minutes.
+    let ttl = i64::try_from(settings.batching_interval.as_secs().saturating_mul(2))
+        .unwrap_or(60)
+        .clamp(5, 60);
+    match store.try_lease("download-batching", &settings.holder, now, ttl).await {
         Ok(true) => match store.form_download_batches(now, MAX_DOWNLOAD_KEYS).await {
             Ok(tags) if !tags.is_empty() => {
                 tracing::info!(count = tags.len(), "formed download batches");
