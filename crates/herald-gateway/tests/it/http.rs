@@ -21,7 +21,14 @@ use hyper::Method;
 const NOW: i64 = 1_795_867_200;
 
 /// A clock tests can move.
-struct TestClock(AtomicI64);
+pub(crate) struct TestClock(AtomicI64);
+
+impl TestClock {
+    /// Moves the clock forward.
+    pub(crate) fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
 
 impl Clock for TestClock {
     fn now(&self) -> UnixTime {
@@ -34,7 +41,8 @@ pub(crate) struct World {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) pki: DevPki,
     pub(crate) store: Store,
-    url: String,
+    pub(crate) url: String,
+    pub(crate) clock: Arc<TestClock>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -45,6 +53,11 @@ fn country(c: &str) -> CountryCode {
 
 impl World {
     pub(crate) async fn start(database: Option<String>) -> Self {
+        Self::start_with(database, "").await
+    }
+
+    /// Like [`World::start`], with `extra` top-level configuration lines.
+    pub(crate) async fn start_with(database: Option<String>, extra: &str) -> Self {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
         let countries = [country("DE"), country("NL"), country("FR"), country("IT")];
@@ -85,23 +98,25 @@ impl World {
             }
         }
         let toml = format!(
-            "listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
+            "listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\n{extra}\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
             anchor = dir.path().join("anchor/anchor.pem").display().to_string(),
             cert = dir.path().join("gateway/server.pem").display().to_string(),
             key = dir.path().join("gateway/server.key.pem").display().to_string(),
+            extra = extra.replace("$DIR", &dir.path().display().to_string()),
         );
         let config = GatewayConfig::from_toml(&toml, |_| None).unwrap();
-        let clock: Arc<dyn Clock> = Arc::new(TestClock(AtomicI64::new(NOW)));
+        let test_clock = Arc::new(TestClock(AtomicI64::new(NOW)));
+        let clock: Arc<dyn Clock> = test_clock.clone();
         let gateway = Gateway::build(&config, clock).await.unwrap();
         let url = format!("https://{}", gateway.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(gateway.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        Self { dir, pki, store, url, stop: Some(stop), task: Some(task) }
+        Self { dir, pki, store, url, clock: test_clock, stop: Some(stop), task: Some(task) }
     }
 
-    fn ca(&self) -> String {
+    pub(crate) fn ca(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("ca.pem")).unwrap()
     }
 
