@@ -1,14 +1,15 @@
-//! The EFGS HTTP interface (efgs-gateway.md §1): upload, download, audit and `OPTIONS`, with the
+//! The EFGS HTTP interface (efgs-gateway.md §1): upload, download, audit, callback administration
+//! and `OPTIONS`, with the
 //! reference's checks in the reference's order and `{"message": …}` error bodies.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use herald_model::{CertThumbprint, Clock, CountryCode, UnixTime};
@@ -33,6 +34,9 @@ pub struct ApiSettings {
     pub max_age_days: i64,
     /// EFGS 207 behaviour (whole upload rolled back) or storing the valid keys.
     pub upload_mode: UploadMode,
+    /// Whether callback URLs may name private, loopback or link-local IP addresses (dev and
+    /// tests only; production: `false`).
+    pub allow_private_callback_hosts: bool,
 }
 
 /// Everything a request handler needs.
@@ -56,6 +60,8 @@ pub fn router(state: AppState) -> Router {
         .route("/diagnosiskeys/upload", post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
         .route("/diagnosiskeys/download/{date}", get(download))
         .route("/diagnosiskeys/audit/download/{date}/{batch_tag}", get(audit))
+        .route("/diagnosiskeys/callback", get(list_callbacks))
+        .route("/diagnosiskeys/callback/{id}", put(put_callback).delete(delete_callback))
         .route("/diagnosiskeys", axum::routing::options(options))
         .with_state(state)
 }
@@ -142,6 +148,15 @@ async fn trusted_row(
     if row.country != country || row.kind != kind {
         return Ok(None);
     }
+    if !passes_anchor_check(&state.anchor, &row) {
+        return Ok(None);
+    }
+    Ok(Some(row))
+}
+
+/// Whether a trust-list row passes the trust-anchor integrity check (§4.3); a failure is
+/// logged.
+pub(crate) fn passes_anchor_check(anchor: &AnchorCertificate, row: &TrustRow) -> bool {
     let entry = TrustEntry {
         country: row.country,
         kind: match row.kind {
@@ -155,11 +170,87 @@ async fn trusted_row(
         revoked: row.revoked,
         host: row.host.clone(),
     };
-    if let Err(e) = state.anchor.verify_entry(&entry) {
+    if let Err(e) = anchor.verify_entry(&entry) {
         tracing::warn!(thumbprint = %row.thumbprint, country = %row.country, reason = %e, "ignoring a trust-list entry that fails the trust-anchor check");
-        return Ok(None);
+        return false;
     }
-    Ok(Some(row))
+    true
+}
+
+/// `GET /diagnosiskeys/callback` (§1.5): the caller's country's subscriptions.
+async fn list_callbacks(
+    State(state): State<AppState>,
+    axum::Extension(peer): axum::Extension<PeerInfo>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (_, country) = authenticate(&state, &peer, &headers).await?;
+    let subscriptions = state
+        .store
+        .callbacks(country)
+        .await
+        .map_err(|e| ApiError::internal("listing callbacks failed", &e))?;
+    let body: Vec<serde_json::Value> = subscriptions
+        .iter()
+        .map(|s| serde_json::json!({ "callbackId": s.callback_id, "url": s.url }))
+        .collect();
+    let body = serde_json::Value::Array(body).to_string();
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// `PUT /diagnosiskeys/callback/{id}?url=<url>` (§1.5): creates or replaces a subscription.
+async fn put_callback(
+    State(state): State<AppState>,
+    axum::Extension(peer): axum::Extension<PeerInfo>,
+    Path(callback_id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (_, country) = authenticate(&state, &peer, &headers).await?;
+    let invalid = || ApiError::new(StatusCode::BAD_REQUEST, "Callback URL is invalid");
+    let url = query
+        .as_deref()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(name, _)| name == "url")
+                .map(|(_, value)| value.into_owned())
+        })
+        .ok_or_else(invalid)?;
+    crate::callback::validate_subscription(
+        &callback_id,
+        &url,
+        state.settings.allow_private_callback_hosts,
+    )
+    .map_err(|e| {
+        tracing::info!(%country, reason = %e, "callback subscription refused");
+        invalid()
+    })?;
+    state
+        .store
+        .put_callback(country, &callback_id, &url, state.clock.now())
+        .await
+        .map_err(|e| ApiError::internal("storing a callback failed", &e))?;
+    tracing::info!(%country, callback_id = callback_id.as_str(), "callback subscription stored");
+    Ok(StatusCode::OK.into_response())
+}
+
+/// `DELETE /diagnosiskeys/callback/{id}` (§1.5): 404 when the country has no such subscription.
+async fn delete_callback(
+    State(state): State<AppState>,
+    axum::Extension(peer): axum::Extension<PeerInfo>,
+    Path(callback_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (_, country) = authenticate(&state, &peer, &headers).await?;
+    let deleted = state
+        .store
+        .delete_callback(country, &callback_id)
+        .await
+        .map_err(|e| ApiError::internal("deleting a callback failed", &e))?;
+    if !deleted {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "Could not find callback"));
+    }
+    tracing::info!(%country, callback_id = callback_id.as_str(), "callback subscription deleted");
+    Ok(StatusCode::OK.into_response())
 }
 
 /// `OPTIONS /diagnosiskeys` (§1.7), unauthenticated.

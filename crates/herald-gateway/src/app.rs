@@ -1,5 +1,5 @@
-//! Putting the gateway together: storage, trust anchor, TLS, router and jobs, from a
-//! [`GatewayConfig`].
+//! Putting the gateway together: storage, trust anchor, TLS, router, jobs and the callback
+//! worker, from a [`GatewayConfig`].
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,6 +11,7 @@ use herald_trust::AnchorCertificate;
 use tokio::net::TcpListener;
 
 use crate::api::{self, ApiSettings, AppState};
+use crate::callback::{CallbackSettings, CallbackWorker, ClientCertificate};
 use crate::config::GatewayConfig;
 use crate::jobs::{self, JobSettings};
 use crate::server;
@@ -42,6 +43,9 @@ pub enum StartError {
     /// TLS could not be set up.
     #[error(transparent)]
     Tls(#[from] server::ServerError),
+    /// The callback client certificate is unusable.
+    #[error(transparent)]
+    Callback(#[from] crate::callback::CallbackError),
     /// The listening address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -63,6 +67,7 @@ pub struct Gateway {
     tls: Option<Arc<rustls::ServerConfig>>,
     state: AppState,
     jobs: JobSettings,
+    callbacks: CallbackWorker,
 }
 
 impl Gateway {
@@ -79,14 +84,22 @@ impl Gateway {
             }
             None => None,
         };
+        let callback_client = if let Some(files) = &config.callback.client {
+            let (cert, key) = (read(&files.certificate)?, read(&files.key)?);
+            Some(Arc::new(ClientCertificate::from_pem(&cert, &key)?))
+        } else {
+            tracing::warn!("no callback client certificate configured: callbacks go without");
+            None
+        };
         let store = Store::open(&config.database).await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let anchor = Arc::new(anchor);
         let state = AppState {
             store: store.clone(),
-            anchor: Arc::new(anchor),
-            clock,
+            anchor: anchor.clone(),
+            clock: clock.clone(),
             settings: Arc::new(ApiSettings {
                 auth: config.auth.clone(),
                 max_age_days: config.max_age_days,
@@ -95,20 +108,33 @@ impl Gateway {
                 } else {
                     UploadMode::AllOrNothing
                 },
+                allow_private_callback_hosts: config.callback.allow_private_hosts,
             }),
             uploaded: Arc::new(tokio::sync::Notify::new()),
         };
+        let holder =
+            format!("{}-{}", std::process::id(), listener.local_addr().map_or(0, |a| a.port()));
         let jobs = JobSettings {
             batching_interval: Duration::from_secs(config.batching_interval_seconds),
             retention_days: config.retention_days,
             retention_interval: Duration::from_hours(1),
-            holder: format!(
-                "{}-{}",
-                std::process::id(),
-                listener.local_addr().map_or(0, |a| a.port())
-            ),
+            holder: holder.clone(),
+            batched: Arc::new(tokio::sync::Notify::new()),
         };
-        Ok(Self { listener, tls, state, jobs })
+        let callbacks = CallbackWorker {
+            store,
+            anchor,
+            clock,
+            client: callback_client,
+            settings: CallbackSettings {
+                retry_wait: Duration::from_secs(config.callback.retry_wait_seconds),
+                interval: Duration::from_secs(config.callback.interval_seconds),
+                trust: config.callback.receiver_trust,
+                allow_private_hosts: config.callback.allow_private_hosts,
+                holder,
+            },
+        };
+        Ok(Self { listener, tls, state, jobs, callbacks })
     }
 
     /// The bound address (port 0 resolved).
@@ -125,6 +151,10 @@ impl Gateway {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut job_stop = stop_rx.clone();
+        let mut callback_stop = stop_rx.clone();
+        let callbacks = tokio::spawn(self.callbacks.run(self.jobs.batched.clone(), async move {
+            let _ = callback_stop.wait_for(|stop| *stop).await;
+        }));
         let jobs = tokio::spawn(jobs::run(
             self.state.store.clone(),
             self.state.clock.clone(),
@@ -141,6 +171,7 @@ impl Gateway {
         })
         .await;
         let _ = jobs.await;
+        let _ = callbacks.await;
         drop(stop_rx);
     }
 }

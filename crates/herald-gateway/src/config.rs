@@ -35,6 +35,22 @@ upload_mode = "efgs"
 # Longest wait before new uploads are gathered into download batches (uploads also wake it).
 batching_interval_seconds = 300
 
+# Callbacks (EFGS §1.5, §1.6). The gateway calls subscribed national backends over mTLS with this
+# client certificate and key (EKU clientAuth); without them it calls without a client certificate.
+# callback_client_certificate = "/etc/herald/callback-client.pem"
+# callback_client_key = "/etc/herald/callback-client.key.pem"
+# A failed callback is tried again after this many seconds (EFGS: 300). The 6th failure in a row
+# suspends the subscription (kept and flagged, no more calls) until the country puts it again.
+callback_retry_wait_seconds = 300
+# Longest wait between callback runs (new download batches also wake it).
+callback_interval_seconds = 60
+# Which certificate a callback receiver must present: "callback" (a trusted CALLBACK entry of the
+# subscriber's country, valid for the URL's host) or "efgs" (the reference: a trusted
+# AUTHENTICATION entry of any country, no host check).
+callback_receiver_trust = "callback"
+# Allow callback URLs naming private, loopback or link-local IP addresses. Dev and tests only.
+allow_private_callback_hosts = false
+
 # TLS with client certificates, terminated by herald itself. Leave this table out only when a
 # proxy terminates TLS in front (see [auth]).
 [tls]
@@ -73,6 +89,12 @@ struct Raw {
     retention_days: Option<i64>,
     upload_mode: Option<String>,
     batching_interval_seconds: Option<u64>,
+    callback_client_certificate: Option<PathBuf>,
+    callback_client_key: Option<PathBuf>,
+    callback_retry_wait_seconds: Option<u64>,
+    callback_interval_seconds: Option<u64>,
+    callback_receiver_trust: Option<String>,
+    allow_private_callback_hosts: Option<bool>,
     tls: Option<RawTls>,
     auth: Option<RawAuth>,
 }
@@ -102,6 +124,22 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// The callback settings (§1.5, §1.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackConfig {
+    /// The client certificate and key of outbound callbacks (`callback_client_certificate`,
+    /// `callback_client_key`).
+    pub client: Option<TlsFiles>,
+    /// Wait before a failed callback is tried again, seconds (`callback_retry_wait_seconds`).
+    pub retry_wait_seconds: u64,
+    /// Longest wait between callback runs, seconds (`callback_interval_seconds`).
+    pub interval_seconds: u64,
+    /// Which receiver certificates callbacks accept (`callback_receiver_trust`).
+    pub receiver_trust: crate::callback::ReceiverTrust,
+    /// Whether callback URLs may name private addresses (`allow_private_callback_hosts`).
+    pub allow_private_hosts: bool,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayConfig {
@@ -121,6 +159,8 @@ pub struct GatewayConfig {
     pub batching_interval_seconds: u64,
     /// In-process TLS; `None` behind a TLS-terminating proxy.
     pub tls: Option<TlsFiles>,
+    /// Callbacks (the `callback_*` and `allow_private_callback_hosts` settings).
+    pub callback: CallbackConfig,
     /// How callers are identified.
     pub auth: crate::identity::AuthMode,
 }
@@ -134,6 +174,7 @@ impl GatewayConfig {
         let raw: Raw = toml::from_str(text).map_err(|e| ConfigError::Toml(e.to_string()))?;
         let var = |name: &str| env(&format!("HERALD_GATEWAY_{}", name.to_ascii_uppercase()));
         let invalid = |m: String| ConfigError::Invalid(m);
+        let callback = callback_config(&raw, &var)?;
         let listen = var("listen").or(raw.listen).unwrap_or_else(|| "0.0.0.0:8443".into());
         let listen: SocketAddr =
             listen.parse().map_err(|_| invalid(format!("listen: {listen:?} is not ip:port")))?;
@@ -227,9 +268,75 @@ impl GatewayConfig {
             store_valid_keys,
             batching_interval_seconds,
             tls,
+            callback,
             auth,
         })
     }
+}
+
+/// The callback settings of the configuration.
+fn callback_config(
+    raw: &Raw,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<CallbackConfig, ConfigError> {
+    let invalid = ConfigError::Invalid;
+    let seconds =
+        |name: &str, value: Option<u64>, default: u64, max: u64| -> Result<u64, ConfigError> {
+            let v = match var(name) {
+                Some(s) => {
+                    s.parse().map_err(|_| invalid(format!("{name}: {s:?} is not a number")))?
+                }
+                None => value.unwrap_or(default),
+            };
+            if (1..=max).contains(&v) {
+                Ok(v)
+            } else {
+                Err(invalid(format!("{name} must be in 1..={max}, got {v}")))
+            }
+        };
+    let callback_retry_wait_seconds =
+        seconds("callback_retry_wait_seconds", raw.callback_retry_wait_seconds, 300, 86_400)?;
+    let callback_interval_seconds =
+        seconds("callback_interval_seconds", raw.callback_interval_seconds, 60, 3600)?;
+    let trust = var("callback_receiver_trust")
+        .or_else(|| raw.callback_receiver_trust.clone())
+        .unwrap_or_default();
+    let callback_receiver_trust = match trust.as_str() {
+        "" | "callback" => crate::callback::ReceiverTrust::Callback,
+        "efgs" => crate::callback::ReceiverTrust::EfgsCompatible,
+        other => {
+            return Err(invalid(format!(
+                "callback_receiver_trust must be \"callback\" or \"efgs\", got {other:?}"
+            )));
+        }
+    };
+    let allow_private_callback_hosts = match var("allow_private_callback_hosts") {
+        Some(s) => s.parse().map_err(|_| {
+            invalid(format!("allow_private_callback_hosts: {s:?} is not true or false"))
+        })?,
+        None => raw.allow_private_callback_hosts.unwrap_or(false),
+    };
+    let callback_client = match (
+        var("callback_client_certificate")
+            .map(PathBuf::from)
+            .or_else(|| raw.callback_client_certificate.clone()),
+        var("callback_client_key").map(PathBuf::from).or_else(|| raw.callback_client_key.clone()),
+    ) {
+        (Some(certificate), Some(key)) => Some(TlsFiles { certificate, key }),
+        (None, None) => None,
+        _ => {
+            return Err(invalid(
+                "callback_client_certificate and callback_client_key go together".into(),
+            ));
+        }
+    };
+    Ok(CallbackConfig {
+        client: callback_client,
+        retry_wait_seconds: callback_retry_wait_seconds,
+        interval_seconds: callback_interval_seconds,
+        receiver_trust: callback_receiver_trust,
+        allow_private_hosts: allow_private_callback_hosts,
+    })
 }
 
 #[cfg(test)]
@@ -241,6 +348,10 @@ mod tests {
         let c = GatewayConfig::from_toml(EXAMPLE, |_| None).unwrap();
         assert_eq!(c.max_age_days, 2);
         assert_eq!(c.auth, crate::identity::AuthMode::Mtls);
+        assert!(!c.callback.allow_private_hosts);
+        assert_eq!(c.callback.retry_wait_seconds, 300);
+        assert_eq!(c.callback.receiver_trust, crate::callback::ReceiverTrust::Callback);
+        assert_eq!(c.callback.client, None);
         let c = GatewayConfig::from_toml(EXAMPLE, |k| {
             (k == "HERALD_GATEWAY_DATABASE").then(|| "postgres://x/y".to_owned())
         })
@@ -266,6 +377,18 @@ mod tests {
             (
                 "database = \"x\"\nanchor_certificate = \"a\"\nupload_mode = \"yolo\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
                 "upload_mode",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\ncallback_client_key = \"k\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "go together",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\ncallback_retry_wait_seconds = 0\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "callback_retry_wait_seconds",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\ncallback_receiver_trust = \"any\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "callback_receiver_trust",
             ),
             (
                 "database = \"x\"\nanchor_certificate = \"a\"\nmax_age_days = 99\n[tls]\ncertificate=\"c\"\nkey=\"k\"",

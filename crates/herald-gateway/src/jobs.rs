@@ -1,5 +1,7 @@
 //! Background jobs: forming download batches and purging old keys. Each run first takes a lease
-//! in the store, so that several gateway processes on one PostgreSQL run each job once.
+//! in the store, so that several gateway processes on one PostgreSQL run each job once. Forming
+//! a batch also creates its callback tasks (in the batch's transaction) and wakes the callback
+//! worker ([`crate::callback`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,6 +25,8 @@ pub struct JobSettings {
     pub retention_interval: Duration,
     /// This process's name in leases.
     pub holder: String,
+    /// Notified after new download batches were formed (wakes the callback worker).
+    pub batched: Arc<tokio::sync::Notify>,
 }
 
 /// Runs both jobs until `shutdown` resolves.
@@ -64,6 +68,7 @@ pub async fn form_batches(store: &Store, clock: &dyn Clock, settings: &JobSettin
         Ok(true) => match store.form_download_batches(now, MAX_DOWNLOAD_KEYS).await {
             Ok(tags) if !tags.is_empty() => {
                 tracing::info!(count = tags.len(), "formed download batches");
+                settings.batched.notify_one();
             }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "forming download batches failed"),

@@ -3,6 +3,7 @@
 //!
 //! - [`app`]: [`Gateway`] puts everything together from a [`GatewayConfig`].
 //! - [`api`]: the EFGS HTTP interface (upload, download, audit, `OPTIONS`).
+//! - [`callback`]: callback subscriptions' URL checks and the worker that calls subscribers.
 //! - [`client`]: a client for any EFGS-compatible gateway (mTLS), for backends and tests.
 //! - [`config`]: the TOML configuration with environment overrides.
 //! - [`identity`]: who is calling (mTLS certificate or trusted-proxy headers).
@@ -16,6 +17,7 @@
 
 pub mod api;
 pub mod app;
+pub mod callback;
 pub mod client;
 pub mod config;
 pub mod identity;

@@ -60,19 +60,7 @@ impl ClientCertVerifier for PinnedByThumbprint {
         _intermediates: &[CertificateDer<'_>],
         now: PkiTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let cert = herald_trust::Cert::from_der(end_entity.as_ref()).map_err(|_| {
-            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
-        })?;
-        let validity = &cert.x509().tbs_certificate().validity();
-        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-        let not_before = unix(validity.not_before.to_unix_duration());
-        let not_after = unix(validity.not_after.to_unix_duration());
-        if now < not_before {
-            return Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidYet));
-        }
-        if now > not_after {
-            return Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Expired));
-        }
+        check_validity(end_entity, now)?;
         Ok(ClientCertVerified::assertion())
     }
 
@@ -107,6 +95,26 @@ impl ClientCertVerifier for PinnedByThumbprint {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.provider.signature_verification_algorithms.supported_schemes()
     }
+}
+
+/// Refuses a certificate that does not parse or is outside its validity period at `now`.
+pub(crate) fn check_validity(
+    end_entity: &CertificateDer<'_>,
+    now: PkiTime,
+) -> Result<(), rustls::Error> {
+    let cert = herald_trust::Cert::from_der(end_entity.as_ref())
+        .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
+    let validity = &cert.x509().tbs_certificate().validity();
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    let not_before = unix(validity.not_before.to_unix_duration());
+    let not_after = unix(validity.not_after.to_unix_duration());
+    if now < not_before {
+        return Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidYet));
+    }
+    if now > not_after {
+        return Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Expired));
+    }
+    Ok(())
 }
 
 fn unix(d: Duration) -> i64 {

@@ -262,7 +262,10 @@ pub fn generate_dev_pki(
             SanType::DnsName("localhost".try_into()?),
             SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         ];
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        // serverAuth for its listener; clientAuth because dev mode also presents it when it
+        // calls national backends back (efgs-gateway.md §1.6).
+        p.extended_key_usages =
+            vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
         identity(p.signed_by(&key, &ca_issuer)?.der(), &key)?
     };
 

@@ -249,9 +249,12 @@ pub(crate) async fn prepare_dev(
         }
     }
     eprintln!("dev world {}: {trusted} certificates trusted", dir.display());
+    // Dev callbacks go out with the gateway's server certificate as the client certificate. It
+    // carries EKU serverAuth only, so a receiver that checks EKU (webpki does) refuses it; herald's
+    // own receivers pin by thumbprint and accept it.
     let listen = listen.unwrap_or("127.0.0.1:0");
     let toml = format!(
-        "listen = {listen:?}\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
+        "listen = {listen:?}\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\nallow_private_callback_hosts = true\ncallback_client_certificate = {cert:?}\ncallback_client_key = {key:?}\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
         anchor = dir.join(layout::anchor_cert()).display().to_string(),
         cert = dir.join(layout::gateway_cert()).display().to_string(),
         key = dir.join(layout::gateway_key()).display().to_string(),

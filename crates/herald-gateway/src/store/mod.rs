@@ -170,6 +170,60 @@ pub struct AuditRow {
     pub amount: u64,
 }
 
+/// A callback subscription of a country (§1.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackSubscription {
+    /// The subscribing country.
+    pub country: CountryCode,
+    /// The country's name for it, at most 32 characters, unique per country.
+    pub callback_id: String,
+    /// The HTTPS URL to call, validated by the API.
+    pub url: String,
+    /// When it was first created.
+    pub created_at: UnixTime,
+    /// When it was suspended after [`MAX_CALLBACK_RETRIES`] + 1 consecutive failures; a
+    /// suspended subscription gets no new tasks and no calls until it is put again.
+    pub suspended_at: Option<UnixTime>,
+}
+
+/// A callback to make (§1.6): the oldest pending task of a subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackTask {
+    /// The task's id, for [`Store::callback_succeeded`] and [`Store::callback_failed`].
+    pub id: i64,
+    /// The download batch to announce.
+    pub batch_tag: String,
+    /// When that batch was formed (its date is the callback's `date`).
+    pub batch_created_at: UnixTime,
+    /// Failed attempts so far.
+    pub retries: u32,
+    /// The subscription's country.
+    pub country: CountryCode,
+    /// The subscription's id.
+    pub callback_id: String,
+    /// The subscription's URL.
+    pub url: String,
+}
+
+/// What a failed callback led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackFailure {
+    /// The task no longer exists: its subscription was deleted meanwhile.
+    Gone,
+    /// The subscription was suspended: this was failure number [`MAX_CALLBACK_RETRIES`] + 1 in a
+    /// row.
+    Suspended,
+    /// The task will be tried again after the retry wait; `retries` failures so far.
+    WillRetry {
+        /// Failures so far.
+        retries: u32,
+    },
+}
+
+/// Failures of a task that are retried (EFGS `max-retries: 5`); the next failure suspends the
+/// subscription.
+pub const MAX_CALLBACK_RETRIES: u32 = 5;
+
 /// Forwards a call to the backend's `ops` module.
 macro_rules! dispatch {
     ($self:ident . $op:ident ( $($arg:expr),* $(,)? )) => {
@@ -310,6 +364,79 @@ impl Store {
     /// registered and download batches stay. Returns the number of keys deleted.
     pub async fn purge_keys_created_before(&self, cutoff: UnixTime) -> Result<u64, StoreError> {
         dispatch!(self.purge_keys_created_before(cutoff))
+    }
+
+    /// Creates or replaces (upsert on country and id) a callback subscription. Putting a
+    /// suspended subscription resumes it, and its pending tasks start counting failures anew.
+    pub async fn put_callback(
+        &self,
+        country: CountryCode,
+        callback_id: &str,
+        url: &str,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        dispatch!(self.put_callback(country, callback_id, url, now))
+    }
+
+    /// The callback subscriptions of a country, ordered by id.
+    pub async fn callbacks(
+        &self,
+        country: CountryCode,
+    ) -> Result<Vec<CallbackSubscription>, StoreError> {
+        dispatch!(self.callbacks(country))
+    }
+
+    /// Deletes a subscription and its pending tasks; `false` if the country has none with that
+    /// id.
+    pub async fn delete_callback(
+        &self,
+        country: CountryCode,
+        callback_id: &str,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.delete_callback(country, callback_id))
+    }
+
+    /// Creates one task per active (not suspended) subscription for the download batch `tag`,
+    /// chained after the subscription's previous task. [`Store::form_download_batches`] calls
+    /// this inside each batch's transaction; calling it again for the same batch adds nothing.
+    pub async fn create_callback_tasks(&self, tag: &str, now: UnixTime) -> Result<u64, StoreError> {
+        dispatch!(self.create_callback_tasks(tag, now))
+    }
+
+    /// The tasks to run now, at most `limit`, oldest first: per active subscription only its
+    /// oldest task (the previous one must be done first), and only if it was never tried or
+    /// last tried at least `retry_wait_seconds` ago.
+    pub async fn due_callback_tasks(
+        &self,
+        now: UnixTime,
+        retry_wait_seconds: i64,
+        limit: u32,
+    ) -> Result<Vec<CallbackTask>, StoreError> {
+        dispatch!(self.due_callback_tasks(now, retry_wait_seconds, limit))
+    }
+
+    /// Records a successful callback: deletes the task, which unblocks its successor.
+    pub async fn callback_succeeded(&self, task_id: i64) -> Result<(), StoreError> {
+        dispatch!(self.callback_succeeded(task_id))
+    }
+
+    /// Records a failed callback: one more retry and the time of this try; the failure after
+    /// [`MAX_CALLBACK_RETRIES`] retries suspends the subscription (it is kept, unlike EFGS,
+    /// which deletes it).
+    pub async fn callback_failed(
+        &self,
+        task_id: i64,
+        now: UnixTime,
+    ) -> Result<CallbackFailure, StoreError> {
+        dispatch!(self.callback_failed(task_id, now))
+    }
+
+    /// Pending tasks of all subscriptions, as (country, callback id, batch tag), in task order;
+    /// for tools and tests.
+    pub async fn pending_callback_tasks(
+        &self,
+    ) -> Result<Vec<(CountryCode, String, String)>, StoreError> {
+        dispatch!(self.pending_callback_tasks())
     }
 
     /// Takes or renews the lease `job` for `holder` until `now + ttl_seconds`, if it is free,

@@ -8,7 +8,9 @@ use herald_model::{
 };
 use herald_wire::efgs::{DaysSinceOnset, EfgsKey, TransmissionRisk};
 
-use super::{AuditRow, DownloadBatch, StoreError, TrustKind, TrustRow};
+use super::{
+    AuditRow, CallbackSubscription, CallbackTask, DownloadBatch, StoreError, TrustKind, TrustRow,
+};
 
 /// The columns of one `diagnosis_key` row, computed before the transaction starts.
 pub(crate) struct KeyColumns {
@@ -36,6 +38,13 @@ pub(crate) type BatchColumns = (String, i64, Option<String>, i64);
 /// An audit row as read: country, uploaded_at, auth thumbprint, signing thumbprint, signature,
 /// amount.
 pub(crate) type AuditColumns = (String, i64, String, String, String, i64);
+
+/// A `callback_subscription` row as read: country, callback_id, url, created_at, suspended_at.
+pub(crate) type SubscriptionColumns = (String, String, String, i64, Option<i64>);
+
+/// A due task as read: task id, batch tag, batch created_at, retries, then the subscription's
+/// country, callback_id and url.
+pub(crate) type TaskColumns = (i64, String, i64, i64, String, String, String);
 
 impl KeyColumns {
     /// The columns of the key at `ordinal` in its upload.
@@ -170,4 +179,34 @@ pub(crate) fn audit_from_row(row: AuditColumns) -> Result<AuditRow, StoreError> 
 /// A stored key count as `u64`.
 pub(crate) fn key_count(table: &'static str, value: i64) -> Result<u64, StoreError> {
     count(table, "key_count", value)
+}
+
+/// A callback subscription as read back.
+pub(crate) fn subscription_from_row(
+    row: SubscriptionColumns,
+) -> Result<CallbackSubscription, StoreError> {
+    const T: &str = "callback_subscription";
+    let (country_text, callback_id, url, created_at, suspended_at) = row;
+    Ok(CallbackSubscription {
+        country: country(T, "country", &country_text)?,
+        callback_id,
+        url,
+        created_at: UnixTime(created_at),
+        suspended_at: suspended_at.map(UnixTime),
+    })
+}
+
+/// A due callback task as read back.
+pub(crate) fn task_from_row(row: TaskColumns) -> Result<CallbackTask, StoreError> {
+    let (id, batch_tag, batch_created_at, retries, country_text, callback_id, url) = row;
+    Ok(CallbackTask {
+        id,
+        batch_tag,
+        batch_created_at: UnixTime(batch_created_at),
+        retries: u32::try_from(retries)
+            .map_err(|_| StoreError::corrupt("callback_task", "retries", &"out of range"))?,
+        country: country("callback_subscription", "country", &country_text)?,
+        callback_id,
+        url,
+    })
 }

@@ -21,7 +21,14 @@ use hyper::Method;
 const NOW: i64 = 1_795_867_200;
 
 /// A clock tests can move.
-struct TestClock(AtomicI64);
+pub(crate) struct TestClock(AtomicI64);
+
+impl TestClock {
+    /// Moves the clock forward.
+    pub(crate) fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
 
 impl Clock for TestClock {
     fn now(&self) -> UnixTime {
@@ -34,7 +41,8 @@ pub(crate) struct World {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) pki: DevPki,
     pub(crate) store: Store,
-    url: String,
+    pub(crate) url: String,
+    pub(crate) clock: Arc<TestClock>,
     config: GatewayConfig,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -47,6 +55,11 @@ fn country(c: &str) -> CountryCode {
 
 impl World {
     pub(crate) async fn start(database: Option<String>) -> Self {
+        Self::start_with(database, "").await
+    }
+
+    /// Like [`World::start`], with `extra` top-level configuration lines.
+    pub(crate) async fn start_with(database: Option<String>, extra: &str) -> Self {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
         let countries = [country("DE"), country("NL"), country("FR"), country("IT")];
@@ -87,18 +100,21 @@ impl World {
             }
         }
         let toml = format!(
-            "listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
+            "listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\n{extra}\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
             anchor = dir.path().join("anchor/anchor.pem").display().to_string(),
             cert = dir.path().join("gateway/server.pem").display().to_string(),
             key = dir.path().join("gateway/server.key.pem").display().to_string(),
+            extra = extra.replace("$DIR", &dir.path().display().to_string()),
         );
         let config = GatewayConfig::from_toml(&toml, |_| None).unwrap();
-        let (url, stop, task) = launch(&config).await;
+        let clock = Arc::new(TestClock(AtomicI64::new(NOW)));
+        let (url, stop, task) = launch(&config, clock.clone()).await;
         Self {
             dir,
             pki,
             store,
             url,
+            clock,
             config,
             stop: Some(stop),
             task: Some(task),
@@ -108,7 +124,7 @@ impl World {
 
     /// Another gateway process on the same database (scale-out); returns its URL.
     pub(crate) async fn another_gateway(&mut self) -> String {
-        let (url, stop, task) = launch(&self.config).await;
+        let (url, stop, task) = launch(&self.config, self.clock.clone()).await;
         self.others.push((stop, task));
         url
     }
@@ -118,7 +134,7 @@ impl World {
         EfgsClient::new(url, &self.ca(), Some((id.cert_pem(), id.key().expose_secret()))).unwrap()
     }
 
-    fn ca(&self) -> String {
+    pub(crate) fn ca(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("ca.pem")).unwrap()
     }
 
@@ -154,8 +170,9 @@ impl World {
 /// Builds and starts one gateway process for `config`.
 async fn launch(
     config: &GatewayConfig,
+    clock: Arc<TestClock>,
 ) -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let clock: Arc<dyn Clock> = Arc::new(TestClock(AtomicI64::new(NOW)));
+    let clock: Arc<dyn Clock> = clock;
     let gateway = Gateway::build(config, clock).await.unwrap();
     let url = format!("https://{}", gateway.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel();
@@ -777,7 +794,7 @@ async fn proxy_mode_believes_only_the_proxy() {
         );
         GatewayConfig::from_toml(&toml, |_| None).unwrap()
     };
-    let (url, stop, task) = launch(&config_for("127.0.0.1")).await;
+    let (url, stop, task) = launch(&config_for("127.0.0.1"), world.clock.clone()).await;
     let url = url.replace("https://", "http://");
     let de_hash = de.thumbprint().to_hex();
     let it_hash = it.thumbprint().to_hex();
@@ -817,7 +834,7 @@ async fn proxy_mode_believes_only_the_proxy() {
     let _ = stop.send(());
     task.await.unwrap();
     // The same headers from an address that is not the proxy: refused.
-    let (url, stop, task) = launch(&config_for("127.0.0.2")).await;
+    let (url, stop, task) = launch(&config_for("127.0.0.2"), world.clock.clone()).await;
     let url = url.replace("https://", "http://");
     let headers = [accept, ("X-SSL-Client-SHA256", de_hash.as_str()), ("X-SSL-Client-DN", "C=DE")];
     assert_eq!(plain_get(&url, path, &headers).await, 403);

@@ -9,5 +9,6 @@
     clippy::too_many_lines
 )]
 
+mod callback;
 mod http;
 mod store;

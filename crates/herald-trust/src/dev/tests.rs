@@ -104,7 +104,7 @@ fn the_gateway_serves_localhost_and_127_0_0_1() {
     }
     assert_eq!(dns, ["localhost"]);
     assert_eq!(ips, [vec![127, 0, 0, 1]]);
-    assert_eq!(eku(&pki.gateway).unwrap().0, [ID_KP_SERVER_AUTH]);
+    assert_eq!(eku(&pki.gateway).unwrap().0, [ID_KP_SERVER_AUTH, ID_KP_CLIENT_AUTH]);
 }
 
 #[test]

@@ -2,7 +2,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use herald_gateway::store::{AuditRow, Store, StoreError, TrustKind, UploadMode, UploadOutcome};
+use herald_gateway::store::{
+    AuditRow, CallbackFailure, MAX_CALLBACK_RETRIES, Store, StoreError, TrustKind, UploadMode,
+    UploadOutcome,
+};
 use herald_model::UnixTime;
 use herald_wire::efgs::EfgsKey;
 
@@ -581,4 +584,173 @@ async fn a_contested_lease_goes_to_exactly_one_holder() {
         winners += usize::from(task.await.unwrap());
     }
     assert_eq!(winners, 1);
+}
+
+// --- callbacks ----------------------------------------------------------------------------------
+
+/// (callback id, url, suspended) of a country's subscriptions.
+async fn subscriptions(store: &Store, country: &str) -> Vec<(String, String, bool)> {
+    store
+        .callbacks(cc(country))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            assert_eq!(s.country, cc(country));
+            (s.callback_id, s.url, s.suspended_at.is_some())
+        })
+        .collect()
+}
+
+/// (country, callback id, batch tag) of the due tasks.
+async fn due(store: &Store, now: UnixTime, wait: i64) -> Vec<(String, String, String)> {
+    store
+        .due_callback_tasks(now, wait, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.country.as_str().to_owned(), t.callback_id, t.batch_tag))
+        .collect()
+}
+
+fn task(country: &str, id: &str, tag: &str) -> (String, String, String) {
+    (country.to_owned(), id.to_owned(), tag.to_owned())
+}
+
+#[tokio::test]
+async fn callback_subscriptions_are_upserted_listed_per_country_and_deleted() {
+    let Some((_db, store)) = fresh().await else { return };
+    assert!(subscriptions(&store, "DE").await.is_empty());
+    store.put_callback(cc("DE"), "b", "https://de.example/b", at(0, 1)).await.unwrap();
+    store.put_callback(cc("DE"), "a", "https://de.example/a", at(0, 2)).await.unwrap();
+    store.put_callback(cc("NL"), "a", "https://nl.example/a", at(0, 3)).await.unwrap();
+    // Upsert on (country, id): the URL is replaced, the creation time kept.
+    store.put_callback(cc("DE"), "b", "https://de.example/b2", at(0, 4)).await.unwrap();
+    let id32 = "x".repeat(32);
+    store.put_callback(cc("FR"), &id32, "https://fr.example/", at(0, 5)).await.unwrap();
+    assert_eq!(
+        subscriptions(&store, "DE").await,
+        [
+            ("a".to_owned(), "https://de.example/a".to_owned(), false),
+            ("b".to_owned(), "https://de.example/b2".to_owned(), false)
+        ]
+    );
+    let de = store.callbacks(cc("DE")).await.unwrap();
+    assert_eq!(de[1].created_at, at(0, 1));
+    assert_eq!(subscriptions(&store, "NL").await.len(), 1);
+    assert_eq!(subscriptions(&store, "FR").await[0].0, id32);
+
+    // Deleting is per country.
+    assert!(!store.delete_callback(cc("NL"), "b").await.unwrap());
+    assert!(store.delete_callback(cc("DE"), "b").await.unwrap());
+    assert!(!store.delete_callback(cc("DE"), "b").await.unwrap());
+    assert_eq!(subscriptions(&store, "DE").await.len(), 1);
+    assert_eq!(subscriptions(&store, "NL").await.len(), 1);
+}
+
+#[tokio::test]
+async fn every_new_download_batch_gets_one_task_per_active_subscription() {
+    let Some((_db, store)) = fresh().await else { return };
+    store_uploads(&store, "early", "DE", &[1], at(0, 10)).await;
+    // Batches formed before a subscription existed are not announced to it.
+    assert_eq!(store.form_download_batches(at(0, 20), 10).await.unwrap(), ["20200731-1"]);
+    store.put_callback(cc("DE"), "de", "https://de.example/cb", at(0, 30)).await.unwrap();
+    store.put_callback(cc("NL"), "nl", "https://nl.example/cb", at(0, 30)).await.unwrap();
+    store_uploads(&store, "u", "FR", &[2, 2], at(0, 40)).await;
+    let tags = store.form_download_batches(at(0, 50), 2).await.unwrap();
+    assert_eq!(tags, ["20200731-2", "20200731-3"]);
+    assert_eq!(
+        store.pending_callback_tasks().await.unwrap(),
+        [
+            (cc("DE"), "de".to_owned(), "20200731-2".to_owned()),
+            (cc("NL"), "nl".to_owned(), "20200731-2".to_owned()),
+            (cc("DE"), "de".to_owned(), "20200731-3".to_owned()),
+            (cc("NL"), "nl".to_owned(), "20200731-3".to_owned()),
+        ]
+    );
+    // Creating the tasks of a batch again adds nothing; an unknown batch gets none.
+    assert_eq!(store.create_callback_tasks("20200731-3", at(0, 60)).await.unwrap(), 0);
+    assert_eq!(store.create_callback_tasks("20990101-1", at(0, 60)).await.unwrap(), 0);
+    // An explicit call announces an older batch too (after the chain so far).
+    assert_eq!(store.create_callback_tasks("20200731-1", at(0, 60)).await.unwrap(), 2);
+
+    // Only the oldest task of each subscription is due, with the batch's date.
+    let tasks = store.due_callback_tasks(at(0, 70), 300, 100).await.unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(tasks[0].batch_tag, "20200731-2");
+    assert_eq!(tasks[0].batch_created_at, at(0, 50));
+    assert_eq!(tasks[0].url, "https://de.example/cb");
+    assert_eq!(tasks[0].retries, 0);
+}
+
+#[tokio::test]
+async fn callback_tasks_run_in_order_and_wait_between_retries() {
+    let Some((_db, store)) = fresh().await else { return };
+    store.put_callback(cc("DE"), "de", "https://de.example/cb", at(0, 1)).await.unwrap();
+    store.put_callback(cc("NL"), "nl", "https://nl.example/cb", at(0, 1)).await.unwrap();
+    store_uploads(&store, "u", "FR", &[1, 1, 1], at(0, 10)).await;
+    let tags = store.form_download_batches(at(0, 20), 1).await.unwrap();
+    assert_eq!(tags.len(), 3);
+    assert_eq!(
+        due(&store, at(0, 30), 300).await,
+        [task("DE", "de", "20200731-1"), task("NL", "nl", "20200731-1")]
+    );
+    let de = store.due_callback_tasks(at(0, 30), 300, 1).await.unwrap();
+    assert_eq!(de.len(), 1, "the limit holds");
+    let de = &de[0];
+
+    // A failure blocks DE's next task until the retry wait has passed.
+    assert_eq!(
+        store.callback_failed(de.id, at(0, 30)).await.unwrap(),
+        CallbackFailure::WillRetry { retries: 1 }
+    );
+    assert_eq!(due(&store, at(0, 31), 300).await, [task("NL", "nl", "20200731-1")]);
+    assert_eq!(due(&store, at(0, 329), 300).await, [task("NL", "nl", "20200731-1")]);
+    let again = store.due_callback_tasks(at(0, 330), 300, 100).await.unwrap();
+    assert_eq!(again[0].id, de.id);
+    assert_eq!(again[0].retries, 1);
+
+    // Success unblocks the successor.
+    store.callback_succeeded(de.id).await.unwrap();
+    assert_eq!(
+        due(&store, at(0, 331), 300).await,
+        [task("NL", "nl", "20200731-1"), task("DE", "de", "20200731-2")]
+    );
+
+    // Deleting a subscription deletes its pending tasks.
+    assert!(store.delete_callback(cc("NL"), "nl").await.unwrap());
+    assert_eq!(due(&store, at(0, 332), 300).await, [task("DE", "de", "20200731-2")]);
+    assert!(store.pending_callback_tasks().await.unwrap().iter().all(|(c, _, _)| *c == cc("DE")));
+    // A task whose subscription is gone records nothing.
+    assert_eq!(store.callback_failed(-1, at(0, 333)).await.unwrap(), CallbackFailure::Gone);
+}
+
+#[tokio::test]
+async fn the_sixth_failure_in_a_row_suspends_the_subscription() {
+    let Some((_db, store)) = fresh().await else { return };
+    store.put_callback(cc("DE"), "de", "https://de.example/cb", at(0, 1)).await.unwrap();
+    store_uploads(&store, "u", "FR", &[1], at(0, 10)).await;
+    store.form_download_batches(at(0, 20), 10).await.unwrap();
+    let id = store.due_callback_tasks(at(0, 30), 0, 10).await.unwrap()[0].id;
+    for retries in 1..=MAX_CALLBACK_RETRIES {
+        assert_eq!(
+            store.callback_failed(id, at(0, 30)).await.unwrap(),
+            CallbackFailure::WillRetry { retries }
+        );
+    }
+    assert_eq!(store.callback_failed(id, at(0, 40)).await.unwrap(), CallbackFailure::Suspended);
+    // Kept, flagged, not called, and given no new tasks.
+    let subs = store.callbacks(cc("DE")).await.unwrap();
+    assert_eq!(subs[0].suspended_at, Some(at(0, 40)));
+    assert!(due(&store, at(1, 0), 0).await.is_empty());
+    store_uploads(&store, "v", "NL", &[1], at(0, 50)).await;
+    store.form_download_batches(at(0, 60), 10).await.unwrap();
+    assert_eq!(store.pending_callback_tasks().await.unwrap().len(), 1);
+
+    // Putting it again resumes it, counting failures anew.
+    store.put_callback(cc("DE"), "de", "https://de.example/cb", at(0, 70)).await.unwrap();
+    assert!(!subscriptions(&store, "DE").await[0].2);
+    let resumed = store.due_callback_tasks(at(0, 71), 300, 10).await.unwrap();
+    assert_eq!(resumed.len(), 1);
+    assert_eq!((resumed[0].id, resumed[0].retries), (id, 0));
 }

@@ -1,0 +1,410 @@
+//! Callbacks over real HTTPS with mTLS on 127.0.0.1: the administration endpoints (§1.5), and
+//! end to end (§1.6) with a small HTTPS receiver whose certificate is a trusted CALLBACK entry.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::RawQuery;
+use axum::http::{HeaderMap, StatusCode};
+use herald_gateway::client::{Answer, EfgsClient};
+use herald_gateway::identity::PeerInfo;
+use herald_gateway::store::{TrustKind as StoreKind, TrustRow};
+use herald_model::{CountryCode, UnixTime};
+use herald_trust::{TrustAnchor, TrustKind};
+use herald_wire::efgs;
+use hyper::Method;
+
+use crate::http::{World, keys, sign, upload};
+
+/// 2026-11-28 12:00 UTC, the worlds' time.
+const NOW: i64 = 1_795_867_200;
+const PROTOBUF: &str = "application/protobuf; version=1.0";
+
+fn encode(url: &str) -> String {
+    url::form_urlencoded::byte_serialize(url.as_bytes()).collect()
+}
+
+async fn put(client: &EfgsClient, id: &str, url: Option<&str>) -> Answer {
+    let path = match url {
+        Some(url) => format!("/diagnosiskeys/callback/{id}?url={}", encode(url)),
+        None => format!("/diagnosiskeys/callback/{id}"),
+    };
+    client.request(Method::PUT, &path, &[], vec![]).await.unwrap()
+}
+
+async fn list(client: &EfgsClient) -> serde_json::Value {
+    let answer = client.request(Method::GET, "/diagnosiskeys/callback", &[], vec![]).await.unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    serde_json::from_slice(&answer.body).unwrap()
+}
+
+async fn delete(client: &EfgsClient, id: &str) -> Answer {
+    client
+        .request(Method::DELETE, &format!("/diagnosiskeys/callback/{id}"), &[], vec![])
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn callback_administration() {
+    let world = World::start(None).await;
+    let de = world.client("DE");
+    let nl = world.client("NL");
+    assert_eq!(list(&de).await, serde_json::json!([]));
+
+    for (id, url) in [("b", "https://de.example/b"), ("a", "https://de.example:8443/a/cb")] {
+        let answer = put(&de, id, Some(url)).await;
+        assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+        assert!(answer.body.is_empty());
+    }
+    assert_eq!(put(&nl, "a", Some("https://nl.example/cb")).await.status, 200);
+    // Upsert: same id, new URL.
+    assert_eq!(put(&de, "b", Some("https://de.example/b2")).await.status, 200);
+    assert_eq!(
+        list(&de).await,
+        serde_json::json!([
+            {"callbackId": "a", "url": "https://de.example:8443/a/cb"},
+            {"callbackId": "b", "url": "https://de.example/b2"},
+        ])
+    );
+    // Other countries' subscriptions are invisible and cannot be deleted.
+    assert_eq!(
+        list(&nl).await,
+        serde_json::json!([{"callbackId": "a", "url": "https://nl.example/cb"}])
+    );
+    assert_eq!(delete(&nl, "b").await.status, 404);
+
+    // Invalid URLs and ids.
+    let long_url = format!("https://de.example/{}", "x".repeat(240));
+    let long_id = "i".repeat(33);
+    for (id, url) in [
+        ("c", Some("http://de.example/cb")),
+        ("c", Some("https://de.example/cb?x=1")),
+        ("c", Some("not a url")),
+        ("c", Some("https://")),
+        ("c", Some("https://user@de.example/cb")),
+        ("c", Some(long_url.as_str())),
+        (long_id.as_str(), Some("https://de.example/cb")),
+        ("c", Some("https://10.0.0.1/cb")),
+        ("c", Some("https://127.0.0.1:8443/cb")),
+        ("c", Some("https://0177.0.0.1/cb")),
+        ("c", Some("https://100.64.1.1/cb")),
+        ("c", Some("https://169.254.169.254/latest")),
+        ("c", Some("https://172.20.0.1/cb")),
+        ("c", Some("https://192.168.0.1/cb")),
+        ("c", Some("https://0.0.0.0/cb")),
+        ("c", Some("https://[::1]/cb")),
+        ("c", Some("https://[fd00::1]/cb")),
+        ("c", Some("https://[fe80::1]/cb")),
+        ("c", None),
+    ] {
+        let answer = put(&de, id, url).await;
+        assert_eq!(answer.status, 400, "{id} {url:?}");
+        let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        assert_eq!(body["message"], "Callback URL is invalid", "{id} {url:?}");
+    }
+    assert_eq!(list(&de).await.as_array().unwrap().len(), 2);
+
+    // Delete, then 404.
+    assert_eq!(delete(&de, "a").await.status, 200);
+    assert_eq!(delete(&de, "a").await.status, 404);
+    assert_eq!(
+        list(&de).await,
+        serde_json::json!([{"callbackId": "b", "url": "https://de.example/b2"}])
+    );
+    assert_eq!(list(&nl).await.as_array().unwrap().len(), 1);
+
+    // Authenticated like every other endpoint.
+    let anonymous = world.anonymous();
+    for (method, path) in [
+        (Method::GET, "/diagnosiskeys/callback"),
+        (Method::PUT, "/diagnosiskeys/callback/x?url=https%3A%2F%2Fde.example%2F"),
+        (Method::DELETE, "/diagnosiskeys/callback/b"),
+    ] {
+        let answer = anonymous.request(method.clone(), path, &[], vec![]).await.unwrap();
+        assert_eq!(answer.status, 403, "{method} {path}");
+    }
+    assert_eq!(
+        world
+            .client("IT")
+            .request(Method::GET, "/diagnosiskeys/callback", &[], vec![])
+            .await
+            .unwrap()
+            .status,
+        403
+    );
+    world.stop().await;
+}
+
+/// What the receiver saw of one callback.
+#[derive(Debug, Clone)]
+struct Seen {
+    query: String,
+    user_agent: String,
+    client_thumbprint: Option<herald_model::CertThumbprint>,
+    answered: u16,
+}
+
+/// An HTTPS receiver on 127.0.0.1 that records callbacks and answers 500 to the first `fail`.
+struct Receiver {
+    url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Receiver {
+    async fn start((cert_pem, key_pem): &(String, String), fail: u32) -> Self {
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let failures = Arc::new(AtomicU32::new(fail));
+        let record = seen.clone();
+        let app = axum::Router::new().route(
+            "/efgs/callback",
+            axum::routing::get(
+                move |axum::Extension(peer): axum::Extension<PeerInfo>,
+                      RawQuery(query): RawQuery,
+                      headers: HeaderMap| {
+                    let record = record.clone();
+                    let failures = failures.clone();
+                    async move {
+                        let status = if failures
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                            .is_ok()
+                        {
+                            StatusCode::INTERNAL_SERVER_ERROR
+                        } else {
+                            StatusCode::OK
+                        };
+                        record.lock().unwrap().push(Seen {
+                            query: query.unwrap_or_default(),
+                            user_agent: headers
+                                .get("user-agent")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_owned(),
+                            client_thumbprint: peer
+                                .certificate
+                                .as_deref()
+                                .map(herald_trust::thumbprint),
+                            answered: status.as_u16(),
+                        });
+                        status
+                    }
+                },
+            ),
+        );
+        let tls = herald_gateway::server::tls_config(cert_pem, key_pem).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}/efgs/callback", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task =
+            tokio::spawn(herald_gateway::server::serve(listener, Some(tls), app, async move {
+                let _ = stopped.await;
+            }));
+        Self { url, seen, stop: Some(stop), task: Some(task) }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits until `done` holds for what was seen, moving the world's clock forward so that
+    /// retries become due.
+    async fn wait_for(&self, world: &World, done: impl Fn(&[Seen]) -> bool) -> Vec<Seen> {
+        for _ in 0..150 {
+            let seen = self.seen();
+            if done(&seen) {
+                return seen;
+            }
+            world.clock.advance(1);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the receiver did not see the expected callbacks: {:?}", self.seen());
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+/// A receiver's server certificate and key, issued by the world's dev TLS CA: subject
+/// `C=<country>`, SAN localhost and 127.0.0.1, EKU serverAuth (what §4.1 asks of CALLBACK
+/// certificates).
+fn receiver_certificate(world: &World, country: &str) -> (String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+        IsCa, Issuer, KeyPair, SanType,
+    };
+    let ca_key = KeyPair::from_pem(world.pki.ca.key().expose_secret()).unwrap();
+    let mut ca = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, "herald dev");
+    dn.push(DnType::CommonName, "herald dev TLS CA");
+    ca.distinguished_name = dn;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    let issuer = Issuer::from_params(&ca, &ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    p.subject_alt_names.push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CountryName, country);
+    dn.push(DnType::OrganizationName, "herald dev");
+    dn.push(DnType::CommonName, format!("herald {country} callback receiver"));
+    p.distinguished_name = dn;
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = p.signed_by(&key, &issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// A receiver certificate registered as DE's trusted CALLBACK entry for host 127.0.0.1.
+async fn trusted_receiver_certificate(world: &World) -> (String, String) {
+    let de: CountryCode = "DE".parse().unwrap();
+    let (cert_pem, key_pem) = receiver_certificate(world, "DE");
+    let anchor = TrustAnchor::from_pkcs8_pem(world.pki.anchor.key().expose_secret()).unwrap();
+    let e = anchor.sign_entry(de, TrustKind::Callback, &cert_pem, Some("127.0.0.1")).unwrap();
+    world
+        .store
+        .put_trust_entry(&TrustRow {
+            thumbprint: e.thumbprint,
+            country: e.country,
+            kind: StoreKind::Callback,
+            certificate_pem: e.certificate_pem,
+            operator_signature: e.operator_signature,
+            revoked: false,
+            host: e.host,
+            created_at: UnixTime(NOW),
+        })
+        .await
+        .unwrap();
+    (cert_pem, key_pem)
+}
+
+/// The dev-mode callback settings (as `herald gateway serve --dev` has them): fast retries,
+/// private hosts allowed, the gateway's server certificate as the callback client certificate
+/// (`$DIR` is the world's directory).
+const CALLBACK_CONFIG: &str = "allow_private_callback_hosts = true
+callback_retry_wait_seconds = 1
+callback_interval_seconds = 1
+callback_client_certificate = \"$DIR/gateway/server.pem\"
+callback_client_key = \"$DIR/gateway/server.key.pem\"";
+
+async fn upload_from(world: &World, country: &str, tag: &str, seed: u8) {
+    let batch = keys(country, 3, seed);
+    let signature = sign(world, country, &batch);
+    let answer =
+        upload(&world.client(country), tag, &signature, efgs::encode_protobuf(&batch), PROTOBUF)
+            .await;
+    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
+}
+
+fn batch_tag(seen: &Seen) -> String {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(seen.query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    assert_eq!(pairs.len(), 2, "{seen:?}");
+    assert_eq!(pairs[0].0, "batchTag");
+    assert_eq!(pairs[1], ("date".to_owned(), "2026-11-28".to_owned()));
+    pairs[0].1.clone()
+}
+
+async fn check_callbacks(world: &World) {
+    let identity = trusted_receiver_certificate(world).await;
+    // The first two calls fail: the first batch is retried (retry wait 1 s), then succeeds, and
+    // only then is the second batch announced.
+    let receiver = Receiver::start(&identity, 2).await;
+    let de = world.client("DE");
+    assert_eq!(put(&de, "de-1", Some(&receiver.url)).await.status, 200);
+
+    upload_from(world, "NL", "NL-1", 11).await;
+    let first = receiver.wait_for(world, |seen| !seen.is_empty()).await;
+    let tag1 = batch_tag(&first[0]);
+    assert_eq!(tag1, "20261128-1");
+    assert_eq!(first[0].user_agent, "EFGS Callback Engine");
+    // mTLS with the gateway's callback client certificate (here: its server certificate).
+    assert_eq!(first[0].client_thumbprint, Some(world.pki.gateway.thumbprint()));
+
+    upload_from(world, "FR", "FR-1", 12).await;
+    let seen = receiver
+        .wait_for(world, |seen| seen.iter().filter(|s| s.answered == 200).count() == 2)
+        .await;
+    let calls: Vec<(String, u16)> = seen.iter().map(|s| (batch_tag(s), s.answered)).collect();
+    assert_eq!(
+        calls,
+        [(tag1.clone(), 500), (tag1.clone(), 500), (tag1, 200), ("20261128-2".to_owned(), 200),]
+    );
+    // Delivered tasks are gone.
+    assert!(world.store.pending_callback_tasks().await.unwrap().is_empty());
+
+    // The batches announced can be downloaded by DE.
+    let got = de
+        .request(
+            Method::GET,
+            "/diagnosiskeys/download/2026-11-28",
+            &[("accept", PROTOBUF), ("batchTag", "20261128-2")],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.status, 200);
+    receiver.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_end_to_end_on_sqlite() {
+    let world = World::start_with(None, CALLBACK_CONFIG).await;
+    check_callbacks(&world).await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_end_to_end_on_postgres() {
+    let Some(db) = crate::store::Backend::Postgres.fresh().await else { return };
+    let world = World::start_with(Some(db.url.clone()), CALLBACK_CONFIG).await;
+    check_callbacks(&world).await;
+    world.stop().await;
+    drop(db);
+}
+
+#[tokio::test]
+async fn an_untrusted_receiver_is_not_called() {
+    let world = World::start_with(None, CALLBACK_CONFIG).await;
+    // A certificate that is not on the trust list as DE's CALLBACK entry.
+    let stranger = receiver_certificate(&world, "DE");
+    let receiver = Receiver::start(&stranger, 0).await;
+    assert_eq!(put(&world.client("DE"), "de-1", Some(&receiver.url)).await.status, 200);
+    upload_from(&world, "NL", "NL-1", 21).await;
+    // The task exists and keeps failing at the TLS handshake; the receiver never sees a request.
+    for _ in 0..30 {
+        world.clock.advance(1);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(receiver.seen().is_empty());
+    assert_eq!(world.store.pending_callback_tasks().await.unwrap().len(), 1);
+    receiver.stop().await;
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn efgs_compatible_mode_accepts_any_trusted_authentication_certificate() {
+    let config = format!("{CALLBACK_CONFIG}\ncallback_receiver_trust = \"efgs\"");
+    let world = World::start_with(None, &config).await;
+    // NL's AUTHENTICATION certificate (a client certificate without a SAN for 127.0.0.1) serves
+    // DE's callback: the reference checks only that it is on the trust list.
+    let nl = &world.pki.countries.iter().find(|c| c.country.as_str() == "NL").unwrap().auth;
+    let identity = (nl.cert_pem().to_owned(), nl.key().expose_secret().to_owned());
+    let receiver = Receiver::start(&identity, 0).await;
+    assert_eq!(put(&world.client("DE"), "de-1", Some(&receiver.url)).await.status, 200);
+    upload_from(&world, "FR", "FR-1", 31).await;
+    let seen = receiver.wait_for(&world, |seen| !seen.is_empty()).await;
+    assert_eq!(batch_tag(&seen[0]), "20261128-1");
+    assert_eq!(seen[0].answered, 200);
+    receiver.stop().await;
+    world.stop().await;
+}
