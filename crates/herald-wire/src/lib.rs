@@ -5,6 +5,8 @@
 //! - [`export`]: GAEN export files (`export.bin` + `export.sig` in a zip), writer, reader, signer.
 //! - [`efgs`]: EFGS batches: canonical signed bytes, JSON codec, conversions.
 //! - [`cms`]: detached CMS `SignedData`: signing and a verifier for OpenSSL and BouncyCastle output.
+//! - [`publish`]: the key server's publish API v1 (request, §2.4 rules, response), the tekmac
+//!   and revision tokens.
 //!
 //! **Architecture Invariant:** this crate does no I/O and never depends on tokio, sqlx, axum or
 //! hyper. Every decoder validates into model types and reports *which* record failed and why;
@@ -15,6 +17,9 @@ pub mod efgs;
 pub mod export;
 pub mod keys_json;
 pub mod proto;
+pub mod publish;
+
+mod json;
 
 #[doc(hidden)]
 pub mod fuzzing;
