@@ -103,3 +103,45 @@ pub fn run_openssl(dir: &std::path::Path, args: &[&str]) -> Option<std::process:
     );
     Some(out)
 }
+
+/// `python3`, our independent oracle for HMAC, ECDSA and JWTs, provided it can import every
+/// module in `modules` (e.g. `["cryptography"]`).
+///
+/// Returns `None` (after printing why) when it is missing on a developer machine; with `CI=true`
+/// a missing interpreter or module fails the test instead (.ci/run installs them).
+pub fn python3(modules: &[&str]) -> Option<std::process::Command> {
+    let imports = modules.iter().map(|m| format!("import {m}")).collect::<Vec<_>>().join("\n");
+    let probe = std::process::Command::new("python3").arg("-c").arg(&imports).output();
+    let problem = match probe {
+        Ok(out) if out.status.success() => return Some(std::process::Command::new("python3")),
+        Ok(out) => format!(
+            "python3 cannot import {modules:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => format!("python3 does not run: {e}"),
+    };
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{problem}; python3 with {modules:?} is required in CI (.ci/run installs it)"
+    );
+    eprintln!("SKIPPED: {problem}; the Python cross-checks did not run");
+    None
+}
+
+/// Runs a Python `script` with `stdin`, returning its stdout; panics with stderr if it fails.
+/// `None` when [`python3`] says Python (with `modules`) is not available.
+pub fn run_python(modules: &[&str], script: &str, stdin: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write as _;
+    let mut child = python3(modules)?
+        .arg("-c")
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 starts");
+    child.stdin.take().expect("stdin is piped").write_all(stdin).expect("python3 reads stdin");
+    let out = child.wait_with_output().expect("python3 finishes");
+    assert!(out.status.success(), "python3 failed: {}", String::from_utf8_lossy(&out.stderr));
+    Some(out.stdout)
+}

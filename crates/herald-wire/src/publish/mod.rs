@@ -17,12 +17,16 @@
 //! and randomness are parameters.
 
 pub mod request;
+pub mod response;
+pub mod rules;
+pub mod tekmac;
 
 use base64::Engine as _;
 use base64::alphabet::URL_SAFE;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 pub use request::{PublishDecodeError, PublishKey, PublishRequest, decode_request};
+pub use response::{ErrorCode, PublishResponse};
 
 /// Raw URL-safe Base64 as Go's `base64.RawURLEncoding` decodes it: no padding, and the unused
 /// low bits of the last character may be non-zero.
@@ -32,6 +36,58 @@ const GO_RAW_URL: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::RequireNone)
         .with_decode_allow_trailing_bits(true),
 );
+
+/// The report type a verification certificate attests (its `reportType` claim, §3.5), with
+/// ENS's names. Not to be confused with the export files' [`herald_model::ReportType`], which
+/// [`Self::export_report_type`] maps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VerificationReportType {
+    /// `confirmed`: a positive laboratory test.
+    Confirmed,
+    /// `likely`: a clinical diagnosis.
+    Likely,
+    /// `negative`: a negative test, revoking an earlier `likely` or `user-report`.
+    Negative,
+    /// `user-report`: a self-report, verified only by a phone number.
+    UserReport,
+}
+
+impl VerificationReportType {
+    /// All four, in the spec's order.
+    pub const ALL: [Self; 4] = [Self::Confirmed, Self::Likely, Self::Negative, Self::UserReport];
+
+    /// Parses the claim value (exact, lowercase).
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+
+    /// The claim value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmed => "confirmed",
+            Self::Likely => "likely",
+            Self::Negative => "negative",
+            Self::UserReport => "user-report",
+        }
+    }
+
+    /// The export file's report type (§5.3): confirmed → CONFIRMED_TEST, likely →
+    /// CONFIRMED_CLINICAL_DIAGNOSIS, negative → REVOKED, user-report → SELF_REPORT.
+    pub fn export_report_type(self) -> herald_model::ReportType {
+        match self {
+            Self::Confirmed => herald_model::ReportType::ConfirmedTest,
+            Self::Likely => herald_model::ReportType::ConfirmedClinicalDiagnosis,
+            Self::Negative => herald_model::ReportType::Revoked,
+            Self::UserReport => herald_model::ReportType::SelfReport,
+        }
+    }
+}
+
+impl std::fmt::Display for VerificationReportType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Decodes Base64 the way ENS does (`base64util.DecodeString`, §2.1): the `+/` and `-_`
 /// alphabets (even mixed), any number of trailing `=`, non-zero trailing bits, and CR or LF
@@ -53,6 +109,16 @@ pub fn decode_lenient_base64(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn report_types_round_trip() {
+        for t in VerificationReportType::ALL {
+            assert_eq!(VerificationReportType::parse(t.as_str()), Some(t));
+        }
+        for bad in ["", "Confirmed", "clinical", "user_report", "positive"] {
+            assert_eq!(VerificationReportType::parse(bad), None);
+        }
+    }
 
     #[test]
     fn lenient_base64_accepts_what_ens_accepts() {

@@ -13,3 +13,4 @@ mod cms;
 mod efgs;
 mod export;
 mod fuzz_corpus;
+mod publish;
