@@ -88,6 +88,21 @@ impl Json {
             _ => Err(IntegerError::NotAnInteger),
         }
     }
+
+    /// The first member called `name` of an object, if `self` is an object.
+    pub(crate) fn member(&self, name: &str) -> Option<&Json> {
+        match self {
+            Self::Object(members) => members.iter().find(|(n, _)| n == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The first member name that appears twice in an object, if any.
+    pub(crate) fn duplicate_member(members: &[(String, Json)]) -> Option<&str> {
+        let mut names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        names.windows(2).find(|w| w.first() == w.get(1)).and_then(|w| w.first().copied())
+    }
 }
 
 impl<'de> Deserialize<'de> for Json {
@@ -166,7 +181,9 @@ mod tests {
         let Json::Object(members) = &v else { panic!("object") };
         let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["b", "a", "b"]);
-        assert_eq!(members[1].1.kind(), "array");
+        assert_eq!(Json::duplicate_member(members), Some("b"));
+        assert_eq!(v.member("a").map(Json::kind), Some("array"));
+        assert_eq!(v.member("b"), Some(&Json::Number(1.into())), "the first of duplicates");
     }
 
     #[test]

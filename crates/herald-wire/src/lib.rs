@@ -5,6 +5,7 @@
 //! - [`export`]: GAEN export files (`export.bin` + `export.sig` in a zip), writer, reader, signer.
 //! - [`efgs`]: EFGS batches: canonical signed bytes, JSON codec, conversions.
 //! - [`cms`]: detached CMS `SignedData`: signing and a verifier for OpenSSL and BouncyCastle output.
+//! - [`jwt`]: ES256 JWTs (verification tokens and certificates), their claims, JWKs and JWK sets.
 //! - [`publish`]: the key server's publish API v1 (request, §2.4 rules, response), the tekmac
 //!   and revision tokens.
 //!
@@ -15,6 +16,7 @@
 pub mod cms;
 pub mod efgs;
 pub mod export;
+pub mod jwt;
 pub mod keys_json;
 pub mod proto;
 pub mod publish;

@@ -13,4 +13,5 @@ mod cms;
 mod efgs;
 mod export;
 mod fuzz_corpus;
+mod jwt;
 mod publish;
