@@ -4,3 +4,4 @@
 
 pub mod efgs;
 pub mod gaen;
+pub mod revision;

@@ -18,6 +18,7 @@
 
 pub mod request;
 pub mod response;
+pub mod revision;
 pub mod rules;
 pub mod tekmac;
 
