@@ -6,6 +6,7 @@
 //! - [`efgs`]: EFGS batches: canonical signed bytes, JSON codec, conversions.
 //! - [`cms`]: detached CMS `SignedData`: signing and a verifier for OpenSSL and BouncyCastle output.
 //! - [`jwt`]: ES256 JWTs (verification tokens and certificates), their claims, JWKs and JWK sets.
+//! - [`trl_dsos`]: TRL ↔ DSOS derivation for federated keys, with cwa-server's tables.
 //! - [`publish`]: the key server's publish API v1 (request, §2.4 rules, response), the tekmac
 //!   and revision tokens.
 //!
@@ -20,6 +21,7 @@ pub mod jwt;
 pub mod keys_json;
 pub mod proto;
 pub mod publish;
+pub mod trl_dsos;
 
 mod json;
 
