@@ -2,9 +2,13 @@
 
 mod efgs;
 mod export;
+mod jwt;
+mod publish;
 
 pub use efgs::*;
 pub use export::*;
+pub use jwt::*;
+pub use publish::*;
 
 /// `keys.json` parsing.
 pub fn fuzz_keys_json(data: &[u8]) {

@@ -136,3 +136,90 @@ fn a_request_through_the_rules() {
         ]
     );
 }
+
+/// Revision tokens against Python's `cryptography` AESGCM: Python opens what we seal (and reads
+/// the protobuf envelope with its own varint reader), and we open what Python seals.
+#[test]
+fn revision_tokens_interoperate_with_python_aesgcm() {
+    use herald_model::{IntervalNumber, RollingPeriod, TemporaryExposureKey};
+    use herald_wire::proto::revision as proto;
+    use herald_wire::publish::revision::{self, RevisableKey, RevisionKey};
+    use prost::Message as _;
+
+    const PYTHON: &str = r#"
+import base64, json, os, sys
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+def varint(b, i):
+    n = shift = 0
+    while True:
+        c = b[i]; i += 1; n |= (c & 0x7f) << shift; shift += 7
+        if c < 0x80: return n, i
+def fields(b):
+    i, out = 0, {}
+    while i < len(b):
+        tag, i = varint(b, i)
+        assert tag & 7 == 2, tag
+        n, i = varint(b, i)
+        out[tag >> 3] = b[i:i + n]; i += n
+    return out
+
+req = json.load(sys.stdin)
+key, aad = base64.b64decode(req["key"]), base64.b64decode(req["aad"])
+env = fields(base64.b64decode(req["token"]))
+data = env[2]
+opened = AESGCM(key).decrypt(data[:12], data[12:], aad)
+nonce = os.urandom(12)
+sealed = nonce + AESGCM(key).encrypt(nonce, base64.b64decode(req["plaintext"]), aad)
+assert 128 <= len(sealed) < 16384
+envelope = b"\x0a" + bytes([len(b"py")]) + b"py" + b"\x12" + bytes([0x80 | (len(sealed) & 0x7f), len(sealed) >> 7]) + sealed
+print(json.dumps({"kid": env[1].decode(), "opened": base64.b64encode(opened).decode(),
+                  "token": base64.b64encode(envelope).decode()}))
+"#;
+    let mut rng = StdRng::seed_from_u64(0x5ea1);
+    let secret: [u8; 32] = rng.random();
+    let aad = b"REVISION_TOKEN_AAD";
+    let keys: Vec<RevisableKey> = (0..5_u32)
+        .map(|i| RevisableKey {
+            key: TemporaryExposureKey::from_bytes(rng.random()),
+            rolling_start: IntervalNumber(2_993_040 - 144 * i),
+            rolling_period: RollingPeriod::new(144 - i).unwrap(),
+        })
+        .collect();
+    let token =
+        revision::seal(&keys, "17", &RevisionKey::from_bytes(secret), aad, &mut rng).unwrap();
+    // What Python seals: our plaintext encoding of the same keys, unpadded.
+    let plaintext = proto::RevisionTokenData {
+        revisable_keys: keys
+            .iter()
+            .map(|k| proto::RevisableKey {
+                temporary_exposure_key: k.key.as_bytes().to_vec(),
+                interval_number: i32::try_from(k.rolling_start.get()).unwrap(),
+                interval_count: i32::from(k.rolling_period.get()),
+            })
+            .collect(),
+    }
+    .encode_to_vec();
+    let request = serde_json::json!({"key": STANDARD.encode(secret), "aad": STANDARD.encode(aad),
+        "token": STANDARD.encode(&token), "plaintext": STANDARD.encode(&plaintext)});
+    let Some(out) = herald_testkit::run_python(
+        &["cryptography"],
+        PYTHON,
+        &serde_json::to_vec(&request).unwrap(),
+    ) else {
+        return;
+    };
+    let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(out["kid"], "17");
+    let opened = STANDARD.decode(out["opened"].as_str().unwrap()).unwrap();
+    let data = proto::RevisionTokenData::decode(opened.as_slice()).unwrap();
+    assert_eq!(data.revisable_keys.len(), 28, "padded");
+    assert_eq!(
+        &data.revisable_keys[..5],
+        proto::RevisionTokenData::decode(plaintext.as_slice()).unwrap().revisable_keys.as_slice()
+    );
+    let theirs = STANDARD.decode(out["token"].as_str().unwrap()).unwrap();
+    let lookup = |kid: &str| (kid == "py").then(|| RevisionKey::from_bytes(secret));
+    assert_eq!(revision::open(&theirs, aad, lookup), Ok(keys));
+    assert!(revision::open(&theirs, b"other", lookup).is_err());
+}
