@@ -27,4 +27,4 @@ pub use country::CountryCode;
 pub use error::ModelError;
 pub use key::{DiagnosisKey, TemporaryExposureKey, TransmissionRiskLevel};
 pub use report::{DaysSinceOnset, ReportType};
-pub use time::{Clock, FixedClock, IntervalNumber, RollingPeriod, UnixTime};
+pub use time::{Clock, FixedClock, IntervalNumber, ManualClock, RollingPeriod, UnixTime};

@@ -131,6 +131,34 @@ impl Clock for FixedClock {
     }
 }
 
+/// A clock moved by hand (tests, the demo's simulated time). Shared by reference; reads and
+/// moves are atomic.
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    /// A clock showing `now`.
+    pub fn new(now: UnixTime) -> Self {
+        Self(std::sync::atomic::AtomicI64::new(now.0))
+    }
+
+    /// Sets the time.
+    pub fn set(&self, now: UnixTime) {
+        self.0.store(now.0, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Moves the time by `seconds` (negative moves it back).
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> UnixTime {
+        UnixTime(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

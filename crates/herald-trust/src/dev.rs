@@ -169,6 +169,10 @@ pub struct CountryIdentities {
     pub auth: Identity,
     /// The batch-signing certificate (KU digitalSignature), self-signed.
     pub signing: Identity,
+    /// The TLS server certificate of the country's own services (key server, verification
+    /// service) on this machine: `localhost` and 127.0.0.1, EKU serverAuth and clientAuth (the
+    /// key server also presents it to receive gateway callbacks), issued by the TLS CA.
+    pub server: Identity,
 }
 
 /// A complete development PKI, in memory. See the [module documentation](self) for what each
@@ -207,7 +211,7 @@ impl DevPki {
                 DevFile { path: key, contents: id.key().expose_secret(), secret: true },
             ]
         }
-        let mut files = Vec::with_capacity(6 + 4 * self.countries.len());
+        let mut files = Vec::with_capacity(6 + 6 * self.countries.len());
         files.extend(pair(layout::ca_cert(), layout::ca_key(), &self.ca));
         files.extend(pair(layout::gateway_cert(), layout::gateway_key(), &self.gateway));
         files.extend(pair(layout::anchor_cert(), layout::anchor_key(), &self.anchor));
@@ -217,6 +221,11 @@ impl DevPki {
                 layout::signing_cert(c.country),
                 layout::signing_key(c.country),
                 &c.signing,
+            ));
+            files.extend(pair(
+                layout::server_cert(c.country),
+                layout::server_key(c.country),
+                &c.server,
             ));
         }
         files
@@ -291,7 +300,19 @@ pub fn generate_dev_pki(
                 let p = params(validity.leaf, Some(country), &name)?;
                 identity(p.self_signed(&key)?.der(), &key)?
             };
-            Ok(CountryIdentities { country, auth, signing })
+            let server = {
+                let key = new_key()?;
+                let name = format!("herald {country} services");
+                let mut p = params(validity.leaf, Some(country), &name)?;
+                p.subject_alt_names = vec![
+                    SanType::DnsName("localhost".try_into()?),
+                    SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                ];
+                p.extended_key_usages =
+                    vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+                identity(p.signed_by(&key, &ca_issuer)?.der(), &key)?
+            };
+            Ok(CountryIdentities { country, auth, signing, server })
         })
         .collect::<Result<Vec<_>, TrustError>>()?;
 

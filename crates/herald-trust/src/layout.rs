@@ -56,3 +56,14 @@ pub fn signing_cert(country: CountryCode) -> PathBuf {
 pub fn signing_key(country: CountryCode) -> PathBuf {
     [country.as_str(), "signing.key.pem"].iter().collect()
 }
+
+/// `<CC>/server.pem`: the TLS server certificate of the country's key server and verification
+/// service on this machine.
+pub fn server_cert(country: CountryCode) -> PathBuf {
+    [country.as_str(), "server.pem"].iter().collect()
+}
+
+/// `<CC>/server.key.pem`: its private key.
+pub fn server_key(country: CountryCode) -> PathBuf {
+    [country.as_str(), "server.key.pem"].iter().collect()
+}

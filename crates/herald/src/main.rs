@@ -8,6 +8,7 @@ mod efgs_cmd;
 mod export_cmd;
 mod gaen_cmd;
 mod gateway_cmd;
+mod keyserver_cmd;
 mod match_cmd;
 mod pki_cmd;
 
@@ -40,6 +41,9 @@ enum Command {
     /// The EFGS-compatible federation gateway: serve it, configure it, manage its trust list.
     #[command(subcommand)]
     Gateway(gateway_cmd::GatewayCommand),
+    /// The national key server: ENS publish API, signed export files, federation client.
+    #[command(subcommand)]
+    Keyserver(keyserver_cmd::KeyserverCommand),
     /// The development PKI: CA, server, client, signing and trust-anchor certificates.
     #[command(subcommand)]
     Pki(pki_cmd::PkiCommand),
@@ -80,7 +84,7 @@ fn run_async(future: impl std::future::Future<Output = anyhow::Result<()>>) -> a
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,herald_gateway=info"));
+        .unwrap_or_else(|_| EnvFilter::new("warn,herald_gateway=info,herald_keyserver=info"));
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
@@ -125,6 +129,7 @@ fn main() -> ExitCode {
         Command::Efgs(cmd) => efgs_cmd::run(cmd),
         Command::Pki(cmd) => pki_cmd::run(cmd),
         Command::Gateway(cmd) => run_async(gateway_cmd::run(cmd)),
+        Command::Keyserver(cmd) => run_async(keyserver_cmd::run(cmd)),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

@@ -159,5 +159,8 @@ fn summary(out: &Path, pki: &DevPki, count: usize) {
         let cc = c.country;
         eprintln!("  {cc} auth         {cc}/auth.pem     sha256 {}", c.auth.thumbprint());
         eprintln!("  {cc} signing      {cc}/signing.pem  sha256 {}", c.signing.thumbprint());
+        eprintln!(
+            "  {cc} services     {cc}/server.pem   (key server, verifier; localhost, 127.0.0.1)"
+        );
     }
 }

@@ -214,10 +214,14 @@ fn files_follow_the_dev_world_layout() {
             "DE/auth.key.pem",
             "DE/signing.pem",
             "DE/signing.key.pem",
+            "DE/server.pem",
+            "DE/server.key.pem",
             "NL/auth.pem",
             "NL/auth.key.pem",
             "NL/signing.pem",
             "NL/signing.key.pem",
+            "NL/server.pem",
+            "NL/server.key.pem",
         ]
     );
     for f in &files {
@@ -275,6 +279,8 @@ fn openssl_accepts_the_leaves_for_their_purpose_and_nothing_else() {
         assert!(!verifies(d, "ca.pem", &format!("{c}/auth.pem"), "sslserver"), "{c}");
         // Signing certificates are self-signed: the TLS CA does not vouch for them.
         assert!(!verifies(d, "ca.pem", &format!("{c}/signing.pem"), "any"), "{c}");
+        // The country's own services: a server (and callback-client) certificate.
+        assert!(verifies(d, "ca.pem", &format!("{c}/server.pem"), "sslserver"), "{c}");
     }
     // The gateway's certificate also serves as its client certificate for callbacks.
     assert!(verifies(d, "ca.pem", "gateway/server.pem", "sslclient"));

@@ -71,7 +71,14 @@ fn expected_files() -> Vec<String> {
     .map(String::from)
     .to_vec();
     for cc in COUNTRIES {
-        for name in ["auth.pem", "auth.key.pem", "signing.pem", "signing.key.pem"] {
+        for name in [
+            "auth.pem",
+            "auth.key.pem",
+            "signing.pem",
+            "signing.key.pem",
+            "server.pem",
+            "server.key.pem",
+        ] {
             files.push(format!("{cc}/{name}"));
         }
     }
@@ -111,7 +118,7 @@ fn dev_writes_the_whole_pki_and_openssl_accepts_it() {
 
     // The summary names the signing thumbprints, and they are the files' SHA-256.
     let err = stderr(&out);
-    assert!(err.lines().count() <= 12, "short summary expected:\n{err}");
+    assert!(err.lines().count() <= 15, "short summary expected:\n{err}");
     for cc in COUNTRIES {
         assert!(err.contains(&format!("{cc}/signing.pem")), "{err}");
     }

@@ -1,0 +1,383 @@
+//! Putting the key server together from a [`KeyserverConfig`]: storage, the publish API, the
+//! export job, the federation client and retention, on one listener.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use herald_model::{Clock, CountryCode};
+use herald_trust::AnchorCertificate;
+use herald_wire::cms::SigningIdentity;
+use herald_wire::export::{FileSigner, SignatureInfo};
+use tokio::net::TcpListener;
+
+use crate::config::KeyserverConfig;
+use crate::export::{Blobs, ExportKey, Exporter};
+use crate::federation::{Federation, FederationSettings};
+use crate::publish::{Issuers, PublishService, RevisionKeys};
+use crate::store::Store;
+
+/// Why the key server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A file named in the configuration could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A key, certificate or setting is unusable.
+    #[error("{0}")]
+    Invalid(String),
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The export object store could not be opened.
+    #[error(transparent)]
+    Blob(#[from] crate::export::BlobError),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+pub(crate) fn read(path: &Path) -> Result<String, StartError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| StartError::Read { path: path.display().to_string(), reason: e.to_string() })
+}
+
+/// A key server, bound and ready to serve.
+pub struct Keyserver {
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    router: Router,
+    store: Store,
+    exporter: Arc<Exporter>,
+    federation: Option<Arc<Federation>>,
+    issuers: Arc<Issuers>,
+    export_interval: Duration,
+    upload_interval: Duration,
+    download_interval: Duration,
+    retention_days: i64,
+    clock: Arc<dyn Clock>,
+    holder: String,
+}
+
+impl std::fmt::Debug for Keyserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyserver")
+            .field("listener", &self.listener.local_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A TLS server configuration without client certificates, from PEM files.
+pub fn server_tls(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::ServerConfig>, StartError> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid =
+        |e: &dyn std::fmt::Display| StartError::Invalid(format!("TLS certificate or key: {e}"));
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| invalid(&e))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| invalid(&e))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(&e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| invalid(&e))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+impl Keyserver {
+    /// Opens the store and the object store, loads keys and certificates, binds the listener.
+    #[allow(clippy::too_many_lines)] // one linear assembly of the parts
+    pub async fn build(
+        config: &KeyserverConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartError> {
+        let country = config
+            .country
+            .parse::<CountryCode>()
+            .map_err(|e| StartError::Invalid(e.to_string()))?;
+        let tls = match &config.tls {
+            Some(files) => Some(server_tls(&read(&files.certificate)?, &read(&files.key)?)?),
+            None => None,
+        };
+        let mut keys = Vec::new();
+        for k in &config.export.signing_keys {
+            let info = SignatureInfo::ecdsa_p256(&k.key_id, &k.key_version).map_err(|e| {
+                StartError::Invalid(format!("export signing key {}: {e}", k.key.display()))
+            })?;
+            let signer = FileSigner::from_pkcs8_pem(&read(&k.key)?, info).map_err(|e| {
+                StartError::Invalid(format!("export signing key {}: {e}", k.key.display()))
+            })?;
+            keys.push(ExportKey { signer, until: k.until });
+        }
+        let blobs = match (&config.export.directory, &config.export.s3_bucket) {
+            (Some(dir), _) => Blobs::directory(dir)?,
+            (None, Some(bucket)) => Blobs::s3(
+                bucket,
+                config.export.s3_endpoint.as_deref(),
+                config.export.s3_region.as_deref(),
+            )?,
+            (None, None) => {
+                return Err(StartError::Invalid("export needs a directory or an S3 bucket".into()));
+            }
+        };
+        let store = Store::open(&config.database).await?;
+        let federation = match &config.federation {
+            Some(f) => {
+                let client = herald_gateway::client::EfgsClient::new(
+                    &f.gateway_url,
+                    &read(&f.gateway_ca)?,
+                    Some((&read(&f.client_certificate)?, &read(&f.client_key)?)),
+                )
+                .map_err(|e| StartError::Invalid(format!("federation: {e}")))?;
+                let identity = SigningIdentity::from_pem(
+                    &read(&f.signing_certificate)?,
+                    &read(&f.signing_key)?,
+                )
+                .map_err(|e| StartError::Invalid(format!("federation signing identity: {e}")))?;
+                if identity.certificate().subject_country() != Some(country) {
+                    return Err(StartError::Invalid(format!(
+                        "federation: the signing certificate's country is not {country}"
+                    )));
+                }
+                let anchor = match &f.trust_anchor {
+                    Some(path) => Some(AnchorCertificate::from_pem(&read(path)?).map_err(|e| {
+                        StartError::Invalid(format!("trust anchor {}: {e}", path.display()))
+                    })?),
+                    None => None,
+                };
+                Some(Arc::new(Federation::new(
+                    store.clone(),
+                    client,
+                    identity,
+                    country,
+                    anchor,
+                    clock.clone(),
+                    FederationSettings {
+                        audit: f.audit,
+                        batch_min_keys: f.batch_min_keys,
+                        batch_max_keys: f.batch_max_keys,
+                        download_days: f.download_days,
+                        retention_days: config.retention_days,
+                    },
+                )))
+            }
+            None => None,
+        };
+        let exporter = Arc::new(Exporter::new(
+            store.clone(),
+            blobs,
+            config.export.configs.clone(),
+            keys,
+            clock.clone(),
+            country,
+            config.export.min_window_age_seconds,
+            config.retention_days,
+            federation.is_some(),
+        ));
+        let issuers = Arc::new(Issuers::from_config(&config.publish.issuers)?);
+        let revision = RevisionKeys::from_files(&config.publish.revision_token_keys)?;
+        let publish = PublishService::new(
+            store.clone(),
+            &config.publish,
+            issuers.clone(),
+            revision,
+            clock.clone(),
+            country,
+            federation.is_some(),
+        );
+        let router = crate::api::router(
+            publish,
+            store.clone(),
+            config.export.directory.clone().filter(|_| config.serve_exports),
+        );
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let holder =
+            format!("{}-{}", std::process::id(), listener.local_addr().map_or(0, |a| a.port()));
+        let (upload_interval, download_interval) = config
+            .federation
+            .as_ref()
+            .map_or((600, 600), |f| (f.upload_interval_seconds, f.download_interval_seconds));
+        Ok(Self {
+            listener,
+            tls,
+            router,
+            store,
+            exporter,
+            federation,
+            issuers,
+            export_interval: Duration::from_secs(config.export.interval_seconds),
+            upload_interval: Duration::from_secs(upload_interval),
+            download_interval: Duration::from_secs(download_interval),
+            retention_days: config.retention_days,
+            clock,
+            holder,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The export job (tests and `herald keyserver export` run it on demand).
+    pub fn exporter(&self) -> Arc<Exporter> {
+        self.exporter.clone()
+    }
+
+    /// The federation client, when configured.
+    pub fn federation(&self) -> Option<Arc<Federation>> {
+        self.federation.clone()
+    }
+
+    /// Serves and runs the jobs until `shutdown` resolves.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut jobs = tokio::task::JoinSet::new();
+        let lease = |name: &'static str| {
+            (self.store.clone(), self.holder.clone(), self.clock.clone(), name)
+        };
+        {
+            let exporter = self.exporter.clone();
+            let (store, holder, clock, name) = lease("export");
+            jobs.spawn(every(self.export_interval, stop_rx.clone(), move || {
+                let (exporter, store, holder, clock) =
+                    (exporter.clone(), store.clone(), holder.clone(), clock.clone());
+                async move {
+                    if !leased(&store, name, &holder, &clock).await {
+                        return;
+                    }
+                    match exporter.run_once().await {
+                        Ok(report) if report.files > 0 || report.deleted > 0 => {
+                            tracing::info!(
+                                files = report.files,
+                                keys = report.keys,
+                                fakes = report.fakes,
+                                deleted = report.deleted,
+                                "export run"
+                            );
+                        }
+                        Ok(_) => {}
+                        Err(error) => {
+                            tracing::warn!(%error, "export run failed; the next run retries");
+                        }
+                    }
+                }
+            }));
+        }
+        if let Some(federation) = &self.federation {
+            let f = federation.clone();
+            let (store, holder, clock, name) = lease("federation-upload");
+            jobs.spawn(every(self.upload_interval, stop_rx.clone(), move || {
+                let (f, store, holder, clock) =
+                    (f.clone(), store.clone(), holder.clone(), clock.clone());
+                async move {
+                    if leased(&store, name, &holder, &clock).await
+                        && let Err(error) = f.upload_once().await
+                    {
+                        tracing::warn!(%error, "federation upload failed; will retry");
+                    }
+                }
+            }));
+            let f = federation.clone();
+            let (store, holder, clock, name) = lease("federation-download");
+            jobs.spawn(every(self.download_interval, stop_rx.clone(), move || {
+                let (f, store, holder, clock) =
+                    (f.clone(), store.clone(), holder.clone(), clock.clone());
+                async move {
+                    if leased(&store, name, &holder, &clock).await
+                        && let Err(error) = f.download_once().await
+                    {
+                        tracing::warn!(%error, "federation download failed; will retry");
+                    }
+                }
+            }));
+        }
+        {
+            let (store, holder, clock, name) = lease("retention");
+            let retention = self.retention_days * 86_400;
+            jobs.spawn(every(Duration::from_hours(1), stop_rx.clone(), move || {
+                let (store, holder, clock) = (store.clone(), holder.clone(), clock.clone());
+                async move {
+                    if !leased(&store, name, &holder, &clock).await {
+                        return;
+                    }
+                    let now = clock.now().seconds();
+                    match store.purge(now - retention, now).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(keys = n, "retention purge"),
+                        Err(error) => tracing::warn!(%error, "retention purge failed"),
+                    }
+                }
+            }));
+        }
+        {
+            let issuers = self.issuers.clone();
+            jobs.spawn(every(
+                Duration::from_secs(issuers.refresh_seconds()),
+                stop_rx.clone(),
+                move || {
+                    let issuers = issuers.clone();
+                    async move { issuers.refresh().await }
+                },
+            ));
+        }
+        let server = herald_gateway::server::serve(self.listener, self.tls, self.router, shutdown);
+        server.await;
+        let _ = stop_tx.send(true);
+        while jobs.join_next().await.is_some() {}
+        self.store.close().await;
+    }
+}
+
+async fn leased(store: &Store, name: &str, holder: &str, clock: &Arc<dyn Clock>) -> bool {
+    match store.try_lease(name, holder, clock.now().seconds(), 120).await {
+        Ok(got) => got,
+        Err(error) => {
+            tracing::warn!(%error, job = name, "lease failed");
+            false
+        }
+    }
+}
+
+/// Runs `job` now and then every `interval` until `stop` turns true.
+async fn every<F, Fut>(interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>, mut job: F)
+where
+    F: FnMut() -> Fut + Send,
+    Fut: Future<Output = ()> + Send,
+{
+    loop {
+        job().await;
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}

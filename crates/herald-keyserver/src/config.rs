@@ -1,0 +1,599 @@
+//! The key server's configuration: one TOML file; every setting also by environment variable
+//! (`HERALD_KEYSERVER_<NAME>` for a top-level setting, `HERALD_KEYSERVER_<TABLE>__<NAME>` inside
+//! a table, e.g. `HERALD_KEYSERVER_FEDERATION__GATEWAY_URL`), validated at load time.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// A commented example, printed by `herald keyserver config-example`.
+pub const EXAMPLE: &str = r#"# herald national key server.
+# Every setting can also be given by environment variable: HERALD_KEYSERVER_<NAME> at the top
+# level, HERALD_KEYSERVER_<TABLE>__<NAME> inside a table (e.g. HERALD_KEYSERVER_EXPORT__DIRECTORY).
+
+# The country this key server serves (ISO 3166-1 alpha-2); origin of its keys in federation.
+country = "DE"
+
+# Where apps publish (POST /v1/publish). With [tls], HTTPS; without, plain HTTP behind a
+# TLS-terminating proxy (which must strip client IP addresses: the key server never stores them).
+listen = "0.0.0.0:8443"
+
+# Storage: a SQLite file (created if missing) or a PostgreSQL URL.
+database = "sqlite:/var/lib/herald/keyserver.db"
+
+# Also serve the export directory at /exports/ (development; in production a CDN serves it).
+serve_exports = false
+
+# Keys are deleted this many days after release (minimum 10, key-server.md §6.11).
+retention_days = 14
+
+# [tls]
+# certificate = "/etc/herald/keyserver.pem"
+# key = "/etc/herald/keyserver.key.pem"
+
+[publish]
+# Revision tokens: AES-256-GCM keys, 32 random bytes each (hex or Base64 in the file). The first
+# one seals new tokens; every listed one still opens tokens (rotation: prepend a new key, drop the
+# oldest after 15 days).
+revision_token_keys = ["/etc/herald/revision-token-1.key"]
+# Every answer (success, error, chaff) is padded to exactly this many bytes (key-server.md §6.2:
+# one padding target per endpoint, the same for both platforms).
+response_size = 4096
+# Chaff (X-Chaff) answers wait around the recent latency of real answers, at most this long.
+chaff_max_latency_ms = 1000
+
+# Who may publish: one table per app (healthAuthorityID), with its regions and the verification
+# services (certificate issuers) it accepts.
+[[publish.app]]
+id = "de.herald.app"
+regions = ["DE"]
+issuers = ["herald-verifier-de"]
+# The app asks for consent to share keys with other countries: queue its keys for the gateway.
+federate = true
+
+# Verification services whose certificates authorise uploads (key-server.md §3.5, §3.7). Keys are
+# discovered from the service's JWKS and refreshed every `jwks_refresh_seconds`.
+[[publish.issuer]]
+issuer = "herald-verifier-de"
+audience = "herald-keyserver-de"
+jwks_url = "https://verifier.example.de/.well-known/jwks.json"
+# CA certificates (PEM) for the JWKS URL; the system roots are not used.
+jwks_ca = "/etc/herald/verifier-ca.pem"
+jwks_refresh_seconds = 300
+
+[export]
+# The object store: a local directory (served by a web server or CDN)...
+directory = "/var/lib/herald/exports"
+# ...or an S3-compatible bucket (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+# s3_bucket = "herald-exports"
+# s3_endpoint = "https://s3.example.net"
+# s3_region = "eu-central-1"
+# How often the export job looks for finished windows.
+interval_seconds = 300
+# A window [T - period, T) is exported once T <= now - min_window_age (rounded down to the hour).
+min_window_age_seconds = 7200
+
+# Export signing keys (ECDSA P-256, PKCS#8 PEM), newest first; at most 10 sign each file. Set
+# `until` (Unix seconds) on a key being retired.
+[[export.signing_key]]
+key = "/etc/herald/export-signing.key.pem"
+key_id = "262"
+key_version = "v1"
+
+# Export configurations: one index and one series of files each.
+[[export.config]]
+name = "DE/hourly"
+region = "DE"
+period_seconds = 3600
+# Regions whose keys go in ("*" = every region, incl. keys from the federation).
+input_regions = ["*"]
+max_records = 500000
+# Windows with fewer real keys are padded with fake keys up to min_records + rand[0, padding_range].
+min_records = 1000
+padding_range = 100
+
+[[export.config]]
+name = "DE/daily"
+region = "DE"
+period_seconds = 86400
+input_regions = ["*"]
+
+# Federation through an EFGS-compatible gateway (leave the table out to run alone).
+# [federation]
+# gateway_url = "https://gateway.example.eu"
+# gateway_ca = "/etc/herald/gateway-ca.pem"
+# client_certificate = "/etc/herald/efgs-auth.pem"
+# client_key = "/etc/herald/efgs-auth.key.pem"
+# signing_certificate = "/etc/herald/efgs-signing.pem"
+# signing_key = "/etc/herald/efgs-signing.key.pem"
+# The gateway operator's trust anchor: signing certificates in audit answers must carry its
+# signature. Every downloaded upload is re-verified through the audit endpoint unless audit = false.
+# trust_anchor = "/etc/herald/efgs-anchor.pem"
+# audit = true
+# upload_interval_seconds = 600
+# download_interval_seconds = 600
+# Keys per upload batch (the gateway takes at most 5000) and the least worth sending.
+# batch_max_keys = 4000
+# batch_min_keys = 1
+# Days back the download walk starts on its first run.
+# download_days = 1
+"#;
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Not TOML, or an unknown or mistyped setting.
+    #[error("configuration: {0}")]
+    Toml(String),
+    /// A setting is out of range or missing.
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+/// In-process TLS files.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// Certificate chain (PEM).
+    pub certificate: PathBuf,
+    /// PKCS#8 key (PEM).
+    pub key: PathBuf,
+}
+
+/// An authorized app (ENS `AuthorizedApp`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// The `healthAuthorityID` apps send.
+    pub id: String,
+    /// Regions its keys belong to.
+    pub regions: Vec<String>,
+    /// Certificate issuers it accepts.
+    pub issuers: Vec<String>,
+    /// Queue this app's keys for the federation gateway. The ENS publish API has no consent
+    /// field: an app that asks its users for consent to share keys with other countries before
+    /// uploading (CoronaMelder and DP-3T's "one world") sets this.
+    #[serde(default)]
+    pub federate: bool,
+}
+
+/// A verification service whose certificates are accepted.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// The `iss` claim.
+    pub issuer: String,
+    /// The `aud` claim it must carry.
+    pub audience: String,
+    /// Its JWKS URL.
+    pub jwks_url: Option<String>,
+    /// A file holding the verifier's base URL (dev mode: `DIR/<CC>/verifier/url`); the JWKS is
+    /// `<url>/.well-known/jwks.json`, read again at every refresh.
+    pub jwks_url_file: Option<PathBuf>,
+    /// CA certificates for the JWKS URL.
+    pub jwks_ca: Option<PathBuf>,
+    /// Static public keys instead of (or besides) JWKS: kid → PEM file.
+    #[serde(default)]
+    pub public_keys: Vec<StaticKey>,
+    /// Seconds between JWKS refreshes.
+    #[serde(default = "default_jwks_refresh")]
+    pub jwks_refresh_seconds: u64,
+}
+
+/// A verification-certificate public key given by file.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StaticKey {
+    /// The JWT `kid`.
+    pub kid: String,
+    /// SPKI PEM of the P-256 key.
+    pub pem: PathBuf,
+}
+
+/// Publish settings.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PublishConfig {
+    /// Revision-token key files, newest first.
+    pub revision_token_keys: Vec<PathBuf>,
+    /// Every publish answer (success, error or chaff) is padded to exactly this many bytes, so
+    /// an observer cannot tell them apart by size.
+    #[serde(default = "default_response_size")]
+    pub response_size: usize,
+    /// Cap on chaff latency.
+    #[serde(default = "default_chaff_latency")]
+    pub chaff_max_latency_ms: u64,
+    /// Authorized apps.
+    #[serde(default, rename = "app")]
+    pub apps: Vec<AppConfig>,
+    /// Accepted certificate issuers.
+    #[serde(default, rename = "issuer")]
+    pub issuers: Vec<IssuerConfig>,
+}
+
+/// An export signing key.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SigningKeyConfig {
+    /// PKCS#8 PEM file.
+    pub key: PathBuf,
+    /// `verification_key_id`.
+    pub key_id: String,
+    /// `verification_key_version`.
+    pub key_version: String,
+    /// No longer signs from this Unix time on.
+    pub until: Option<i64>,
+}
+
+/// One export configuration (ENS `ExportConfig`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ExportConfigEntry {
+    /// Filename root: object names are `<name>/<start>-<end>-<n>.zip` and `<name>/index.txt`.
+    pub name: String,
+    /// Output region written into the files.
+    pub region: String,
+    /// Window length, seconds (a multiple of 3600).
+    pub period_seconds: i64,
+    /// Regions whose keys go in (`*`: every region).
+    #[serde(default = "default_input_regions")]
+    pub input_regions: Vec<String>,
+    /// Include travellers' keys whatever their regions.
+    #[serde(default)]
+    pub include_travelers: bool,
+    /// Keys per file before splitting.
+    #[serde(default = "default_max_records")]
+    pub max_records: usize,
+    /// Padding target.
+    #[serde(default = "default_min_records")]
+    pub min_records: usize,
+    /// Random extra padding.
+    #[serde(default = "default_padding_range_keys")]
+    pub padding_range: usize,
+}
+
+/// Export settings.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSettings {
+    /// Local directory object store.
+    pub directory: Option<PathBuf>,
+    /// S3 bucket.
+    pub s3_bucket: Option<String>,
+    /// S3 endpoint (S3-compatible services).
+    pub s3_endpoint: Option<String>,
+    /// S3 region.
+    pub s3_region: Option<String>,
+    /// Seconds between export runs.
+    #[serde(default = "default_export_interval")]
+    pub interval_seconds: u64,
+    /// Minimum age of a window's end before it is exported.
+    #[serde(default = "default_min_window_age")]
+    pub min_window_age_seconds: i64,
+    /// Signing keys, newest first.
+    #[serde(rename = "signing_key")]
+    pub signing_keys: Vec<SigningKeyConfig>,
+    /// Export configurations.
+    #[serde(rename = "config")]
+    pub configs: Vec<ExportConfigEntry>,
+}
+
+/// Federation settings.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FederationConfig {
+    /// Gateway base URL (`https://host:port[/prefix]`).
+    pub gateway_url: String,
+    /// CA certificates of the gateway's TLS certificate.
+    pub gateway_ca: PathBuf,
+    /// mTLS client certificate (AUTHENTICATION).
+    pub client_certificate: PathBuf,
+    /// Its key.
+    pub client_key: PathBuf,
+    /// Batch-signing certificate (SIGNING).
+    pub signing_certificate: PathBuf,
+    /// Its key.
+    pub signing_key: PathBuf,
+    /// The gateway operator's trust anchor certificate.
+    pub trust_anchor: Option<PathBuf>,
+    /// Re-verify downloaded uploads through the audit endpoint.
+    #[serde(default = "default_true")]
+    pub audit: bool,
+    /// Seconds between upload runs.
+    #[serde(default = "default_federation_interval")]
+    pub upload_interval_seconds: u64,
+    /// Seconds between download runs.
+    #[serde(default = "default_federation_interval")]
+    pub download_interval_seconds: u64,
+    /// Keys per upload batch.
+    #[serde(default = "default_batch_max")]
+    pub batch_max_keys: i64,
+    /// Fewest keys worth an upload.
+    #[serde(default = "default_batch_min")]
+    pub batch_min_keys: i64,
+    /// Days back the first download walk starts.
+    #[serde(default = "default_download_days")]
+    pub download_days: i64,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KeyserverConfig {
+    /// This server's country.
+    pub country: String,
+    /// Listen address.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Database URL or path.
+    pub database: String,
+    /// Key retention, days.
+    #[serde(default = "default_retention")]
+    pub retention_days: i64,
+    /// In-process TLS.
+    pub tls: Option<TlsFiles>,
+    /// Also serve the export directory under `/exports/` (development; production serves the
+    /// bucket through a CDN).
+    #[serde(default)]
+    pub serve_exports: bool,
+    /// Publish settings.
+    pub publish: PublishConfig,
+    /// Export settings.
+    pub export: ExportSettings,
+    /// Federation settings.
+    pub federation: Option<FederationConfig>,
+}
+
+fn default_jwks_refresh() -> u64 {
+    300
+}
+/// The default size of every publish answer.
+pub fn default_response_size() -> usize {
+    4096
+}
+fn default_chaff_latency() -> u64 {
+    1000
+}
+fn default_input_regions() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+fn default_max_records() -> usize {
+    500_000
+}
+fn default_min_records() -> usize {
+    1000
+}
+fn default_padding_range_keys() -> usize {
+    100
+}
+fn default_export_interval() -> u64 {
+    300
+}
+fn default_min_window_age() -> i64 {
+    7200
+}
+fn default_true() -> bool {
+    true
+}
+fn default_federation_interval() -> u64 {
+    600
+}
+fn default_batch_max() -> i64 {
+    4000
+}
+fn default_batch_min() -> i64 {
+    1
+}
+fn default_download_days() -> i64 {
+    1
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 8443))
+}
+fn default_retention() -> i64 {
+    14
+}
+
+/// The environment prefix.
+const PREFIX: &str = "HERALD_KEYSERVER_";
+
+impl KeyserverConfig {
+    /// Parses TOML, applies `HERALD_KEYSERVER_*` overrides from `env` (a list of (name, value)
+    /// pairs, normally `std::env::vars()`), and validates.
+    pub fn from_toml(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table: toml::Table =
+            text.parse().map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
+        for (name, value) in env {
+            let Some(path) = name.strip_prefix(PREFIX) else { continue };
+            let path: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+            set_path(&mut table, &path, &value)?;
+        }
+        let config: Self =
+            table.try_into().map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    #[allow(clippy::too_many_lines)] // one check per setting, in file order
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self
+            .country
+            .parse::<herald_model::CountryCode>()
+            .map_or(true, |c| c.as_str() != self.country)
+        {
+            return invalid(format!(
+                "country {:?} is not an upper-case ISO 3166-1 alpha-2 code",
+                self.country
+            ));
+        }
+        if !(10..=30).contains(&self.retention_days) {
+            return invalid(format!(
+                "retention_days must be in 10..=30, got {}",
+                self.retention_days
+            ));
+        }
+        if self.publish.revision_token_keys.is_empty() {
+            return invalid("publish.revision_token_keys needs at least one key file".into());
+        }
+        if self.publish.apps.is_empty() {
+            return invalid("publish needs at least one [[publish.app]]".into());
+        }
+        for app in &self.publish.apps {
+            if app.regions.is_empty() {
+                return invalid(format!("publish.app {:?} has no regions", app.id));
+            }
+            for issuer in &app.issuers {
+                if !self.publish.issuers.iter().any(|i| &i.issuer == issuer) {
+                    return invalid(format!(
+                        "publish.app {:?} names issuer {issuer:?}, which has no [[publish.issuer]]",
+                        app.id
+                    ));
+                }
+            }
+        }
+        for issuer in &self.publish.issuers {
+            if issuer.jwks_url.is_none()
+                && issuer.jwks_url_file.is_none()
+                && issuer.public_keys.is_empty()
+            {
+                return invalid(format!(
+                    "publish.issuer {:?} needs jwks_url or public_keys",
+                    issuer.issuer
+                ));
+            }
+            if issuer.jwks_url.as_deref().is_some_and(|u| !u.starts_with("https://")) {
+                return invalid(format!(
+                    "publish.issuer {:?}: jwks_url must be https://",
+                    issuer.issuer
+                ));
+            }
+        }
+        let export = &self.export;
+        if export.directory.is_some() == export.s3_bucket.is_some() {
+            return invalid("export needs exactly one of directory and s3_bucket".into());
+        }
+        if export.signing_keys.is_empty() || export.signing_keys.len() > 10 {
+            return invalid("export needs 1 to 10 [[export.signing_key]]".into());
+        }
+        if export.configs.is_empty() {
+            return invalid("export needs at least one [[export.config]]".into());
+        }
+        if !(0..=86_400).contains(&export.min_window_age_seconds) {
+            return invalid("export.min_window_age_seconds must be in 0..=86400".into());
+        }
+        if export.interval_seconds == 0 {
+            return invalid("export.interval_seconds must be at least 1".into());
+        }
+        for c in &export.configs {
+            if c.period_seconds <= 0 || c.period_seconds % 3600 != 0 || c.period_seconds > 86_400 {
+                return invalid(format!(
+                    "export.config {:?}: period_seconds must be a whole number of hours up to 86400",
+                    c.name
+                ));
+            }
+            if c.name.is_empty()
+                || c.name.starts_with('/')
+                || c.name.split('/').any(|p| p.is_empty() || p == "." || p == "..")
+            {
+                return invalid(format!(
+                    "export.config name {:?} must be a relative object path",
+                    c.name
+                ));
+            }
+            if c.max_records == 0 {
+                return invalid(format!(
+                    "export.config {:?}: max_records must be at least 1",
+                    c.name
+                ));
+            }
+        }
+        if let Some(f) = &self.federation {
+            if !f.gateway_url.starts_with("https://") {
+                return invalid("federation.gateway_url must be https://".into());
+            }
+            if !(1..=5000).contains(&f.batch_max_keys)
+                || !(1..=f.batch_max_keys).contains(&f.batch_min_keys)
+            {
+                return invalid(
+                    "federation: need 1 <= batch_min_keys <= batch_max_keys <= 5000".into(),
+                );
+            }
+            if !(0..=14).contains(&f.download_days) {
+                return invalid("federation.download_days must be in 0..=14".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sets `path` in `table` to `value` (parsed as a TOML value when it is one, else a string).
+fn set_path(table: &mut toml::Table, path: &[String], value: &str) -> Result<(), ConfigError> {
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(());
+    };
+    let mut current = table;
+    for p in parents {
+        let entry =
+            current.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| ConfigError::Invalid(format!("environment: {p} is not a table")))?;
+    }
+    let parsed = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    current.insert(last.clone(), parsed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_parses() {
+        let config = KeyserverConfig::from_toml(EXAMPLE, []).unwrap();
+        assert_eq!(config.country, "DE");
+        assert_eq!(config.export.configs.len(), 2);
+        assert!(config.federation.is_none());
+    }
+
+    #[test]
+    fn environment_overrides_any_setting() {
+        let env = [
+            ("HERALD_KEYSERVER_DATABASE".to_owned(), "postgres://x@y/z".to_owned()),
+            ("HERALD_KEYSERVER_EXPORT__INTERVAL_SECONDS".to_owned(), "7".to_owned()),
+            ("HERALD_KEYSERVER_LISTEN".to_owned(), "127.0.0.1:9".to_owned()),
+            ("OTHER".to_owned(), "ignored".to_owned()),
+        ];
+        let config = KeyserverConfig::from_toml(EXAMPLE, env).unwrap();
+        assert_eq!(config.database, "postgres://x@y/z");
+        assert_eq!(config.export.interval_seconds, 7);
+        assert_eq!(config.listen.port(), 9);
+    }
+
+    #[test]
+    fn bad_configs_say_what_is_wrong() {
+        for (edit, expected) in [
+            (("country = \"DE\"", "country = \"de\""), "country"),
+            (("retention_days = 14", "retention_days = 3"), "retention_days"),
+            (("period_seconds = 3600", "period_seconds = 600"), "period_seconds"),
+            (("issuers = [\"herald-verifier-de\"]", "issuers = [\"nobody\"]"), "nobody"),
+            (("jwks_url = \"https://", "jwks_url = \"http://"), "jwks_url"),
+            (("listen = \"0.0.0.0:8443\"", "listen = \"nowhere\""), "listen"),
+            (("interval_seconds = 300", "interval_seconds = 300\nsurprise = 1"), "surprise"),
+        ] {
+            let text = EXAMPLE.replacen(edit.0, edit.1, 1);
+            let error = KeyserverConfig::from_toml(&text, []).unwrap_err().to_string();
+            assert!(error.contains(expected), "{edit:?}: {error}");
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! The export pipeline (key-server.md §5, §6.4–6.6): windows per export configuration, signed
+//! GAEN export files in an object store, an index per configuration, padding with fake keys,
+//! and two-phase retention.
+//!
+//! One run ([`Exporter::run_once`]), per configuration:
+//! 1. **Windows.** Windows are aligned to the period; `[T − p, T)` is due once
+//!    `T ≤ hour(now − min_window_age)`. The first run starts at the earliest stored key's window
+//!    (never older than the retention), so no key is ever skipped (ENS creates only the latest
+//!    window on its first run; a server started after keys arrived would lose them).
+//! 2. **Files.** Keys released in the window (release time = `created_at`, already pushed past
+//!    the embargo at publish or import) are streamed in key order page by page into
+//!    [`ExportBuilder`], which signs and splits at `max_records`; revised keys of the window go
+//!    into `revised_keys` with their revised report type, onset and transmission risk.
+//! 3. **Padding.** A window with 1 to `min_records − 1` keys is padded to
+//!    `min_records + rand[0, padding_range]` with fake keys that clone the metadata of the real
+//!    keys round-robin; fakes are stored (so a re-run or the federation sees the same set) and
+//!    queued for the gateway like real keys.
+//! 4. **Index.** `<name>/index.txt` lists the complete files, sorted, no trailing newline.
+//! 5. **Retention.** Files of windows that ended before the retention are first dropped from
+//!    the index (`del_pend`), then deleted from the store: the index never names a missing file.
+
+pub mod blobs;
+
+use std::sync::Arc;
+
+use herald_model::{
+    Clock, DaysSinceOnset, DiagnosisKey, IntervalNumber, RollingPeriod, TemporaryExposureKey,
+    TransmissionRiskLevel,
+};
+use herald_wire::export::{ExportBuilder, ExportSigner, ExportSpec, FileSigner};
+use rand::{Rng as _, RngExt as _};
+
+pub use self::blobs::{BlobError, Blobs};
+use crate::config::ExportConfigEntry;
+use crate::store::{ExportFileRow, Store, StoreError, StoredKey};
+
+/// Keys per page read from the store while streaming a window.
+const PAGE: i64 = 5000;
+
+/// An export signing key with its retirement time.
+pub struct ExportKey {
+    /// The signer.
+    pub signer: FileSigner,
+    /// Signs no more from this Unix time on.
+    pub until: Option<i64>,
+}
+
+/// Why an export run failed (the next run retries).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportJobError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The object store failed.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// Building or signing a file failed.
+    #[error("building an export file: {0}")]
+    Build(String),
+    /// No signing key is valid now.
+    #[error("no export signing key is valid now")]
+    NoSigner,
+}
+
+/// What one run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ExportReport {
+    /// Windows exported.
+    pub batches: usize,
+    /// Files written.
+    pub files: usize,
+    /// Keys written (primary + revised, fakes included).
+    pub keys: usize,
+    /// Fake keys generated.
+    pub fakes: usize,
+    /// Files deleted by retention.
+    pub deleted: usize,
+}
+
+/// The export job.
+pub struct Exporter {
+    store: Store,
+    blobs: Blobs,
+    configs: Vec<ExportConfigEntry>,
+    keys: Vec<ExportKey>,
+    clock: Arc<dyn Clock>,
+    country: herald_model::CountryCode,
+    min_window_age: i64,
+    retention_seconds: i64,
+    /// Whether fake keys go to the federation outbox.
+    federate_fakes: bool,
+}
+
+impl std::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exporter")
+            .field("blobs", &self.blobs)
+            .field("configs", &self.configs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn hour(t: i64) -> i64 {
+    t.div_euclid(3600) * 3600
+}
+
+impl Exporter {
+    /// A job over `configs`, writing to `blobs`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Store,
+        blobs: Blobs,
+        configs: Vec<ExportConfigEntry>,
+        keys: Vec<ExportKey>,
+        clock: Arc<dyn Clock>,
+        country: herald_model::CountryCode,
+        min_window_age: i64,
+        retention_days: i64,
+        federate_fakes: bool,
+    ) -> Self {
+        Self {
+            store,
+            blobs,
+            configs,
+            keys,
+            clock,
+            country,
+            min_window_age,
+            retention_seconds: retention_days.saturating_mul(86_400),
+            federate_fakes,
+        }
+    }
+
+    /// The object store.
+    pub fn blobs(&self) -> &Blobs {
+        &self.blobs
+    }
+
+    /// One run over every configuration.
+    pub async fn run_once(&self) -> Result<ExportReport, ExportJobError> {
+        let mut report = ExportReport::default();
+        for config in &self.configs {
+            self.run_config(config, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn run_config(
+        &self,
+        config: &ExportConfigEntry,
+        report: &mut ExportReport,
+    ) -> Result<(), ExportJobError> {
+        let now = self.clock.now().seconds();
+        let period = config.period_seconds;
+        let latest_end = hour(now - self.min_window_age).div_euclid(period) * period;
+        let oldest_start = (now - self.retention_seconds).div_euclid(period) * period;
+        let first_start = match self.store.last_export_end(&config.name).await? {
+            Some(end) => end,
+            None => match self.store.earliest_release().await? {
+                Some(t) => t.div_euclid(period) * period,
+                None => latest_end - period,
+            },
+        }
+        .max(oldest_start);
+        let windows = (latest_end - first_start).div_euclid(period).max(0);
+        let starts: Vec<i64> = (0..windows).map(|i| first_start + i * period).collect();
+        self.store.create_export_batches(&config.name, &starts, period).await?;
+        let mut changed = false;
+        for batch in self.store.open_export_batches(&config.name).await? {
+            if batch.end_time > latest_end {
+                continue;
+            }
+            let files =
+                self.export_window(config, batch.start_time, batch.end_time, report).await?;
+            self.store.complete_export_batch(batch.id, &files).await?;
+            report.batches += 1;
+            changed = true;
+        }
+        let cutoff = now - self.retention_seconds;
+        let expired = self.store.mark_expired_files(&config.name, cutoff).await?;
+        if changed || expired > 0 || self.blobs.get(&index_name(config)).await.is_err() {
+            self.write_index(config).await?;
+        }
+        for name in self.store.files_to_delete(&config.name).await? {
+            self.blobs.delete(&name).await?;
+            self.store.file_deleted(&name).await?;
+            report.deleted += 1;
+        }
+        Ok(())
+    }
+
+    async fn write_index(&self, config: &ExportConfigEntry) -> Result<(), ExportJobError> {
+        let files = self.store.index_files(&config.name).await?;
+        self.blobs.put(&index_name(config), files.join("\n").into_bytes()).await?;
+        Ok(())
+    }
+
+    fn selected(config: &ExportConfigEntry, key: &StoredKey) -> bool {
+        if config.include_travelers && key.traveler {
+            return true;
+        }
+        config
+            .input_regions
+            .iter()
+            .any(|r| r == "*" || key.regions.iter().any(|k| k.eq_ignore_ascii_case(r)))
+    }
+
+    /// Pads a sparse window with stored fake keys (key-server.md §5.5, §6.4).
+    async fn pad(
+        &self,
+        config: &ExportConfigEntry,
+        start: i64,
+        end: i64,
+    ) -> Result<usize, ExportJobError> {
+        let count = self.store.count_window(start, end).await?;
+        let min = i64::try_from(config.min_records).unwrap_or(i64::MAX);
+        if count == 0 || count >= min {
+            return Ok(0);
+        }
+        let mut real = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.store.window_page(start, end, after, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.key.clone());
+            real.extend(page.into_iter().filter(|k| Self::selected(config, k)));
+        }
+        if real.is_empty() {
+            return Ok(0);
+        }
+        let fakes = self.fakes(config, &real, count, start);
+        let federate = self.federate_fakes.then_some(self.clock.now().seconds());
+        Ok(self.store.insert_keys(&fakes, federate).await?)
+    }
+
+    /// Fake keys cloning `real`'s metadata round-robin, enough to reach the padding target.
+    fn fakes(
+        &self,
+        config: &ExportConfigEntry,
+        real: &[StoredKey],
+        count: i64,
+        start: i64,
+    ) -> Vec<StoredKey> {
+        let mut rng = rand::rng();
+        let target = config.min_records + rng.random_range(0..=config.padding_range);
+        let needed = target.saturating_sub(usize::try_from(count).unwrap_or(usize::MAX));
+        let released = real.iter().map(|k| k.created_at).max().unwrap_or(start);
+        (0..needed)
+            .filter_map(|i| real.get(i % real.len().max(1)))
+            .map(|model| {
+                let mut bytes = [0u8; 16];
+                rng.fill_bytes(&mut bytes);
+                StoredKey {
+                    key: TemporaryExposureKey::from_bytes(bytes),
+                    source: "export-generated".to_owned(),
+                    created_at: released,
+                    local_provenance: true,
+                    origin: self.country,
+                    revision: None,
+                    ..model.clone()
+                }
+            })
+            .collect()
+    }
+
+    async fn export_window(
+        &self,
+        config: &ExportConfigEntry,
+        start: i64,
+        end: i64,
+        report: &mut ExportReport,
+    ) -> Result<Vec<ExportFileRow>, ExportJobError> {
+        report.fakes += self.pad(config, start, end).await?;
+        let now = self.clock.now().seconds();
+        let signers: Vec<&dyn ExportSigner> = self
+            .keys
+            .iter()
+            .filter(|k| k.until.is_none_or(|u| u > now))
+            .take(10)
+            .map(|k| &k.signer as &dyn ExportSigner)
+            .collect();
+        if signers.is_empty() {
+            return Err(ExportJobError::NoSigner);
+        }
+        // Read the window (primary keys, then revised keys) in key order; the builder holds at
+        // most one file's keys.
+        let mut keys: Vec<(DiagnosisKey, bool)> = Vec::new();
+        let mut files = Vec::new();
+        for revised in [false, true] {
+            let mut after = None;
+            loop {
+                let page = if revised {
+                    self.store.revised_page(start, end, after, PAGE).await?
+                } else {
+                    self.store.window_page(start, end, after, PAGE).await?
+                };
+                let Some(last) = page.last() else { break };
+                after = Some(last.key.clone());
+                keys.extend(
+                    page.iter()
+                        .filter(|k| Self::selected(config, k))
+                        .filter_map(|k| to_export_key(k, revised).map(|d| (d, revised))),
+                );
+                while keys.len() > config.max_records {
+                    // Flush whole files as soon as more than one file's worth is buffered.
+                    let rest = keys.split_off(config.max_records);
+                    let full = std::mem::replace(&mut keys, rest);
+                    self.write_files(config, start, end, full, &signers, &mut files, true).await?;
+                }
+            }
+        }
+        let split = !files.is_empty();
+        self.write_files(config, start, end, keys, &signers, &mut files, split).await?;
+        report.files += files.len();
+        report.keys += files
+            .iter()
+            .map(|f: &ExportFileRow| usize::try_from(f.keys + f.revised).unwrap_or(0))
+            .sum::<usize>();
+        Ok(files)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write_files(
+        &self,
+        config: &ExportConfigEntry,
+        start: i64,
+        end: i64,
+        keys: Vec<(DiagnosisKey, bool)>,
+        signers: &[&dyn ExportSigner],
+        files: &mut Vec<ExportFileRow>,
+        split: bool,
+    ) -> Result<(), ExportJobError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let file_num = files.len() + 1;
+        let spec = ExportSpec {
+            region: config.region.clone(),
+            start_timestamp: u64::try_from(start).unwrap_or(0),
+            // A split window gives each file its own end (end + n, ENS); see ExportBuilder.
+            end_timestamp: u64::try_from(end).unwrap_or(0).saturating_add(if split {
+                u64::try_from(file_num).unwrap_or(0)
+            } else {
+                0
+            }),
+            max_records: config.max_records,
+            signers: signers.to_vec(),
+        };
+        let builder = ExportBuilder::new(spec, keys.into_iter())
+            .map_err(|e| ExportJobError::Build(e.to_string()))?;
+        for built in builder {
+            let built = built.map_err(|e| ExportJobError::Build(e.to_string()))?;
+            let name = format!("{}/{start}-{end}-{:05}.zip", config.name, files.len() + 1);
+            self.blobs.put(&name, built.zip).await?;
+            files.push(ExportFileRow {
+                name,
+                keys: i64::try_from(built.key_count).unwrap_or(i64::MAX),
+                revised: i64::try_from(built.revised_key_count).unwrap_or(i64::MAX),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `<name>/index.txt`.
+pub fn index_name(config: &ExportConfigEntry) -> String {
+    format!("{}/index.txt", config.name)
+}
+
+/// The export form of a stored key; `revised` takes the revision's report type, onset and
+/// transmission risk (ENS exports the original TR there: key-server.md §10 item 2, fixed).
+fn to_export_key(key: &StoredKey, revised: bool) -> Option<DiagnosisKey> {
+    let (report_type, dsos, tr) = match (&key.revision, revised) {
+        (Some(r), true) => (r.report_type, r.days_since_onset, r.transmission_risk),
+        (None, true) => return None,
+        (_, false) => (key.report_type, key.days_since_onset, key.transmission_risk),
+    };
+    Some(DiagnosisKey {
+        key: key.key.clone(),
+        rolling_start: IntervalNumber(key.interval_number),
+        rolling_period: RollingPeriod::new(key.interval_count).ok()?,
+        transmission_risk_level: TransmissionRiskLevel::new(i32::from(tr)).ok()?,
+        report_type: report_type.export(),
+        days_since_onset: dsos.and_then(|d| DaysSinceOnset::new(d).ok()),
+    })
+}

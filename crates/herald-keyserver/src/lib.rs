@@ -1,0 +1,24 @@
+//! herald's national key server (key-server.md): the ENS-compatible publish API, signed GAEN
+//! export files for apps, and the federation client to an EFGS-compatible gateway.
+//!
+//! - [`config`]: the TOML configuration with `HERALD_KEYSERVER_*` overrides.
+//! - [`store`]: SQLite or PostgreSQL (keys, used certificates, export batches and files, the
+//!   federation outbox and download cursor, job leases).
+//! - [`publish`]: `POST /v1/publish`: validation in ENS order, verification certificates (ES256
+//!   JWTs from verifiers found through their JWKS), revision tokens, padding and chaff.
+//! - [`export`]: windows → signed export files and index in an object store; padding with fake
+//!   keys; retention.
+//! - [`federation`]: outbox uploads in signed batches, the download walk with audit
+//!   verification.
+//! - [`api`], [`app`]: the router and the service with its jobs; [`dev`]: the dev folder.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod dev;
+pub mod export;
+pub mod federation;
+pub mod publish;
+pub mod store;
+
+pub use app::{Keyserver, StartError};

@@ -1,0 +1,228 @@
+//! Verification certificates (key-server.md §3.5, §3.7): ES256 JWTs from configured
+//! verification services, whose public keys come from static PEM files and from the services'
+//! JWKS, fetched at start and refreshed on a schedule (manual key wiring was the top operator
+//! error with ENS, §11 item 3).
+//!
+//! The checks run in ENS's order: ES256 with a `kid` (anything else refused before any key is
+//! looked at), the issuer known and allowed for the app, a key with that `kid`, the signature,
+//! audience and times (5 s skew), the report type, and the `tekmac` over the uploaded keys
+//! (constant-time).
+
+use std::path::PathBuf;
+use std::sync::RwLock;
+
+use herald_gateway::client::EfgsClient;
+use herald_model::UnixTime;
+use herald_wire::jwt::{Jwt, VerificationCertificateClaims, parse_jwks};
+use herald_wire::publish::{PublishKey, VerificationReportType, tekmac};
+use hyper::Method;
+use p256::ecdsa::VerifyingKey;
+use sha2::Digest as _;
+
+use crate::app::{StartError, read};
+use crate::config::IssuerConfig;
+
+/// ENS `ALLOWED_CLOCK_SKEW`.
+const CLOCK_SKEW_SECONDS: i64 = 5;
+
+/// Largest JWKS document read.
+const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+/// Why a certificate was refused (the answer's message; never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CertificateError(pub String);
+
+/// A certificate that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedCertificate {
+    /// SHA-256 of the JWT text (one-time use).
+    pub hash: [u8; 32],
+    /// Its `exp`.
+    pub expires_at: i64,
+    /// `reportType`.
+    pub report_type: VerificationReportType,
+    /// `symptomOnsetInterval`.
+    pub symptom_onset_interval: Option<u32>,
+}
+
+enum JwksSource {
+    Url(String),
+    UrlFile(PathBuf),
+}
+
+struct IssuerState {
+    issuer: String,
+    audience: String,
+    static_keys: Vec<(String, VerifyingKey)>,
+    jwks_keys: RwLock<Vec<(String, VerifyingKey)>>,
+    source: Option<JwksSource>,
+    ca_pem: Option<String>,
+}
+
+impl IssuerState {
+    fn key(&self, kid: &str) -> Option<VerifyingKey> {
+        if let Some((_, k)) = self.static_keys.iter().find(|(id, _)| id == kid) {
+            return Some(*k);
+        }
+        self.jwks_keys.read().ok()?.iter().find(|(id, _)| id == kid).map(|(_, k)| *k)
+    }
+
+    async fn refresh(&self) -> Result<usize, String> {
+        let url = match &self.source {
+            None => return Ok(0),
+            Some(JwksSource::Url(url)) => url.clone(),
+            Some(JwksSource::UrlFile(file)) => {
+                let base = std::fs::read_to_string(file)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                format!("{}/.well-known/jwks.json", base.trim().trim_end_matches('/'))
+            }
+        };
+        let rest = url.strip_prefix("https://").ok_or_else(|| format!("{url} is not https"))?;
+        let (authority, path) =
+            rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+        let client = EfgsClient::new(
+            &format!("https://{authority}"),
+            self.ca_pem.as_deref().unwrap_or_default(),
+            None,
+        )
+        .map_err(|e| e.to_string())?;
+        let answer = client
+            .request(Method::GET, &path, &[("accept", "application/json")], Vec::new())
+            .await
+            .map_err(|e| e.to_string())?;
+        if answer.status != 200 {
+            return Err(format!("{url} answered {}", answer.status));
+        }
+        if answer.body.len() > MAX_JWKS_BYTES {
+            return Err(format!("{url}: JWKS larger than {MAX_JWKS_BYTES} bytes"));
+        }
+        let set = parse_jwks(&answer.body).map_err(|e| e.to_string())?;
+        for skipped in &set.skipped {
+            tracing::warn!(issuer = %self.issuer, index = skipped.index, reason = %skipped.reason, "JWKS entry skipped");
+        }
+        let keys: Vec<(String, VerifyingKey)> =
+            set.keys.into_iter().map(|k| (k.kid, k.key)).collect();
+        let n = keys.len();
+        if let Ok(mut current) = self.jwks_keys.write() {
+            *current = keys;
+        }
+        Ok(n)
+    }
+}
+
+/// The accepted verification services and their current keys.
+pub struct Issuers {
+    states: Vec<IssuerState>,
+    refresh: u64,
+}
+
+impl std::fmt::Debug for Issuers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.states.iter().map(|s| &s.issuer)).finish()
+    }
+}
+
+impl Issuers {
+    /// From the configuration (static keys loaded now; JWKS on [`Issuers::refresh`]).
+    pub fn from_config(config: &[IssuerConfig]) -> Result<Self, StartError> {
+        let mut states = Vec::new();
+        for c in config {
+            let mut static_keys = Vec::new();
+            for k in &c.public_keys {
+                let key =
+                    herald_wire::export::public_key_from_pem(&read(&k.pem)?).map_err(|e| {
+                        StartError::Invalid(format!(
+                            "issuer {} key {}: {e}",
+                            c.issuer,
+                            k.pem.display()
+                        ))
+                    })?;
+                static_keys.push((k.kid.clone(), key));
+            }
+            let source = match (&c.jwks_url, &c.jwks_url_file) {
+                (Some(url), _) => Some(JwksSource::Url(url.clone())),
+                (None, Some(file)) => Some(JwksSource::UrlFile(file.clone())),
+                (None, None) => None,
+            };
+            let ca_pem = c.jwks_ca.as_ref().map(|p| read(p)).transpose()?;
+            states.push(IssuerState {
+                issuer: c.issuer.clone(),
+                audience: c.audience.clone(),
+                static_keys,
+                jwks_keys: RwLock::new(Vec::new()),
+                source,
+                ca_pem,
+            });
+        }
+        Ok(Self {
+            states,
+            refresh: config.iter().map(|c| c.jwks_refresh_seconds).min().unwrap_or(300),
+        })
+    }
+
+    /// Seconds between JWKS refreshes.
+    pub fn refresh_seconds(&self) -> u64 {
+        self.refresh.max(1)
+    }
+
+    /// Fetches every JWKS again; a failure keeps the previous keys.
+    pub async fn refresh(&self) {
+        for state in &self.states {
+            match state.refresh().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(issuer = %state.issuer, keys = n, "JWKS refreshed"),
+                Err(error) => {
+                    tracing::warn!(issuer = %state.issuer, %error, "JWKS refresh failed; keeping the previous keys");
+                }
+            }
+        }
+    }
+
+    /// Verifies `token` for an app accepting `allowed` issuers, bound to `keys` by `hmac_key`.
+    pub fn verify(
+        &self,
+        token: &str,
+        allowed: &[String],
+        hmac_key: &[u8],
+        keys: &[PublishKey],
+        now: UnixTime,
+    ) -> Result<VerifiedCertificate, CertificateError> {
+        let fail = |m: String| CertificateError(m);
+        if token.is_empty() {
+            return Err(fail("no verification certificate".into()));
+        }
+        let jwt = Jwt::parse(token).map_err(|e| fail(format!("certificate: {e}")))?;
+        let unverified = VerificationCertificateClaims::from_json(jwt.unverified_payload())
+            .map_err(|e| fail(format!("certificate claims: {e}")))?;
+        let state = self
+            .states
+            .iter()
+            .find(|s| s.issuer == unverified.issuer)
+            .ok_or_else(|| fail("certificate issuer is not known".into()))?;
+        if !allowed.iter().any(|a| a == &state.issuer) {
+            return Err(fail("certificate issuer is not allowed for this health authority".into()));
+        }
+        let kid = jwt.kid().unwrap_or_default();
+        let key = state.key(kid).ok_or_else(|| {
+            fail(format!(
+                "no active public key for kid {:?}",
+                kid.chars().take(64).collect::<String>()
+            ))
+        })?;
+        let payload = jwt.verify(&key).map_err(|e| fail(format!("certificate: {e}")))?;
+        let claims = VerificationCertificateClaims::from_json(payload)
+            .map_err(|e| fail(format!("certificate claims: {e}")))?;
+        claims
+            .validate(now, &state.issuer, &state.audience, CLOCK_SKEW_SECONDS)
+            .map_err(|e| fail(format!("certificate: {e}")))?;
+        tekmac::verify(hmac_key, keys, &claims.tekmac)
+            .map_err(|e| fail(format!("certificate: {e}")))?;
+        Ok(VerifiedCertificate {
+            hash: sha2::Sha256::digest(token.as_bytes()).into(),
+            expires_at: claims.expires_at.seconds(),
+            report_type: claims.report_type,
+            symptom_onset_interval: claims.symptom_onset_interval,
+        })
+    }
+}

@@ -1,0 +1,433 @@
+//! Key-server storage: SQLite (the default) or PostgreSQL behind one contract, [`Store`]
+//! (STYLE rules 11, 12; key-server.md §1.2, §5.7, §6.7, §6.11, §8).
+//!
+//! What the store guarantees:
+//! - **A publish is atomic.** [`Store::publish`] marks the verification certificate used,
+//!   inserts new keys, applies revisions and fills the federation outbox in one transaction: a
+//!   refused or failed publish leaves nothing behind, and a certificate is used at most once.
+//! - **Times are coarse.** Every time stored about a key is a whole hour (§6.7).
+//! - **The index never points at a deleted file.** Export files go `complete → del_pend →`
+//!   deleted; the index is rewritten from `complete` files only (§5.7).
+//! - **Federation uploads are never lost or sent twice.** A batch tag is reserved (and its keys
+//!   assigned) before the first attempt; a retry reuses it.
+//!
+//! Queries are written once in `ops.rs` and compiled for each backend (`sqlite.rs`,
+//! `postgres.rs` mount it with `#[path]`), as in the gateway.
+
+mod postgres;
+mod sqlite;
+
+pub use herald_db::DbError as StoreError;
+use herald_db::Pools;
+use herald_model::{CountryCode, TemporaryExposureKey};
+
+/// The report types of a verification certificate (key-server.md §3.5), as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoredReportType {
+    /// No report type (`''`, treated as likely for revisions).
+    None,
+    /// `confirmed`: a positive laboratory test.
+    Confirmed,
+    /// `likely`: a clinical diagnosis.
+    Likely,
+    /// `negative`: revoked.
+    Negative,
+    /// `user-report`: self-reported.
+    UserReport,
+}
+
+impl StoredReportType {
+    /// The column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "",
+            Self::Confirmed => "confirmed",
+            Self::Likely => "likely",
+            Self::Negative => "negative",
+            Self::UserReport => "user-report",
+        }
+    }
+
+    /// From the column (or claim) value.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "" => Self::None,
+            "confirmed" => Self::Confirmed,
+            "likely" => Self::Likely,
+            "negative" => Self::Negative,
+            "user-report" => Self::UserReport,
+            _ => return None,
+        })
+    }
+
+    /// The export-file report type (key-server.md §5.3).
+    pub fn export(self) -> herald_model::ReportType {
+        use herald_model::ReportType as R;
+        match self {
+            Self::None => R::Unknown,
+            Self::Confirmed => R::ConfirmedTest,
+            Self::Likely => R::ConfirmedClinicalDiagnosis,
+            Self::Negative => R::Revoked,
+            Self::UserReport => R::SelfReport,
+        }
+    }
+}
+
+/// One diagnosis key as the key server keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    /// The key.
+    pub key: TemporaryExposureKey,
+    /// Transmission risk 0..=8 (v1 clients).
+    pub transmission_risk: u8,
+    /// healthAuthorityID of a local upload, `federation` for foreign keys, `export-generated`
+    /// for padding keys.
+    pub source: String,
+    /// Upper-case regions the key belongs to.
+    pub regions: Vec<String>,
+    /// The uploader travelled.
+    pub traveler: bool,
+    /// First interval of the key.
+    pub interval_number: u32,
+    /// Intervals the key was valid for, 1..=144.
+    pub interval_count: u32,
+    /// Release time: a whole hour (embargo applied).
+    pub created_at: i64,
+    /// Uploaded to this server (not federated in).
+    pub local_provenance: bool,
+    /// Country of origin.
+    pub origin: CountryCode,
+    /// Report type.
+    pub report_type: StoredReportType,
+    /// Days since symptom onset, −14..=14.
+    pub days_since_onset: Option<i32>,
+    /// A later revision, if any.
+    pub revision: Option<KeyRevision>,
+}
+
+/// A revision of a stored key (key-server.md §2.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRevision {
+    /// The new report type.
+    pub report_type: StoredReportType,
+    /// When (a whole hour).
+    pub revised_at: i64,
+    /// The new days since onset.
+    pub days_since_onset: Option<i32>,
+    /// The new transmission risk.
+    pub transmission_risk: u8,
+}
+
+/// Everything one accepted publish request writes.
+#[derive(Debug, Clone)]
+pub struct PublishWrite {
+    /// SHA-256 of the verification certificate (one-time use); `None` for an import.
+    pub certificate: Option<([u8; 32], i64)>,
+    /// Keys to insert (an existing key is left alone: `ON CONFLICT DO NOTHING`).
+    pub inserts: Vec<StoredKey>,
+    /// Revisions: key, the report type it must still have, the revision.
+    pub revisions: Vec<(TemporaryExposureKey, StoredReportType, KeyRevision)>,
+    /// Also queue the inserted keys for the federation gateway, not before this time nor before
+    /// each key's own embargo (validity end + 2 h) — `None` when the user gave no consent.
+    pub federate_not_before: Option<i64>,
+}
+
+/// What [`Store::publish`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// Stored: number of new keys and of revisions.
+    Stored {
+        /// Keys inserted.
+        inserted: usize,
+        /// Keys revised.
+        revised: usize,
+    },
+    /// The certificate was already used; nothing was written.
+    CertificateReused,
+}
+
+/// One export window (key-server.md §5.7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportBatch {
+    /// Row id.
+    pub id: i64,
+    /// The export configuration's name.
+    pub config: String,
+    /// Window start (Unix seconds).
+    pub start_time: i64,
+    /// Window end (Unix seconds, exclusive).
+    pub end_time: i64,
+    /// `open`, `complete`, `del_pend` or `deleted`.
+    pub status: String,
+}
+
+/// One written export file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportFileRow {
+    /// Object name relative to the store root.
+    pub name: String,
+    /// Primary keys in the file.
+    pub keys: i64,
+    /// Revised keys in the file.
+    pub revised: i64,
+}
+
+/// A federation upload batch reserved in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxBatch {
+    /// The batch tag (unique, prefixed with the country).
+    pub tag: String,
+    /// Its keys, in outbox order.
+    pub keys: Vec<StoredKey>,
+    /// Attempts so far.
+    pub attempts: i64,
+}
+
+/// The key server's storage. Cloning is cheap and shares the pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pools: Pools,
+}
+
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+macro_rules! dispatch {
+    ($self:ident, $op:ident $(, $arg:expr)*) => {
+        match &$self.pools {
+            Pools::Sqlite(pool) => sqlite::ops::$op(pool, $($arg),*).await,
+            Pools::Postgres(pool) => postgres::ops::$op(pool, $($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Opens a database (`postgres://…`, or a SQLite path, `sqlite:` URL or `:memory:`) and
+    /// applies the migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Ok(Self { pools: Pools::open(url, &SQLITE, &POSTGRES).await? })
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        self.pools.backend()
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pools.close().await;
+    }
+
+    /// A database round trip, for `/health`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, ping)
+    }
+
+    /// Whether a verification certificate (its SHA-256) was already used.
+    pub async fn certificate_used(&self, hash: &[u8; 32]) -> Result<bool, StoreError> {
+        dispatch!(self, certificate_used, hash)
+    }
+
+    /// The stored keys among `keys` (for revisions).
+    pub async fn existing_keys(
+        &self,
+        keys: &[TemporaryExposureKey],
+    ) -> Result<Vec<StoredKey>, StoreError> {
+        dispatch!(self, existing_keys, keys)
+    }
+
+    /// Writes one accepted publish atomically.
+    pub async fn publish(&self, write: &PublishWrite) -> Result<PublishOutcome, StoreError> {
+        dispatch!(self, publish, write)
+    }
+
+    /// Inserts federated or generated keys (existing keys are skipped); returns how many were new.
+    pub async fn insert_keys(
+        &self,
+        keys: &[StoredKey],
+        federate_not_before: Option<i64>,
+    ) -> Result<usize, StoreError> {
+        dispatch!(self, insert_keys, keys, federate_not_before)
+    }
+
+    /// Number of keys (primary, not revised) released in `[start, end)`.
+    pub async fn count_window(&self, start: i64, end: i64) -> Result<i64, StoreError> {
+        dispatch!(self, count_window, start, end)
+    }
+
+    /// Keys released in `[start, end)` with key bytes above `after`, in key order, at most
+    /// `limit` (a page of a streamed window).
+    pub async fn window_page(
+        &self,
+        start: i64,
+        end: i64,
+        after: Option<TemporaryExposureKey>,
+        limit: i64,
+    ) -> Result<Vec<StoredKey>, StoreError> {
+        dispatch!(self, window_page, start, end, after, limit)
+    }
+
+    /// Keys revised in `[start, end)` with key bytes above `after`, in key order, at most `limit`.
+    pub async fn revised_page(
+        &self,
+        start: i64,
+        end: i64,
+        after: Option<TemporaryExposureKey>,
+        limit: i64,
+    ) -> Result<Vec<StoredKey>, StoreError> {
+        dispatch!(self, revised_page, start, end, after, limit)
+    }
+
+    /// The earliest release time of any stored key.
+    pub async fn earliest_release(&self) -> Result<Option<i64>, StoreError> {
+        dispatch!(self, earliest_release)
+    }
+
+    /// Creates the export batches of `config` for the windows `[s, s + period)` with `s` in
+    /// `starts` (existing ones are kept).
+    pub async fn create_export_batches(
+        &self,
+        config: &str,
+        starts: &[i64],
+        period: i64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, create_export_batches, config, starts, period)
+    }
+
+    /// The latest window end of `config`, if it has any batch.
+    pub async fn last_export_end(&self, config: &str) -> Result<Option<i64>, StoreError> {
+        dispatch!(self, last_export_end, config)
+    }
+
+    /// Open batches of `config`, oldest first.
+    pub async fn open_export_batches(&self, config: &str) -> Result<Vec<ExportBatch>, StoreError> {
+        dispatch!(self, open_export_batches, config)
+    }
+
+    /// Records a batch's files and marks it complete.
+    pub async fn complete_export_batch(
+        &self,
+        batch_id: i64,
+        files: &[ExportFileRow],
+    ) -> Result<(), StoreError> {
+        dispatch!(self, complete_export_batch, batch_id, files)
+    }
+
+    /// The names of the complete files of `config`, sorted (the index).
+    pub async fn index_files(&self, config: &str) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, index_files, config)
+    }
+
+    /// Marks the files of `config`'s batches that ended before `cutoff` for deletion; returns
+    /// how many.
+    pub async fn mark_expired_files(&self, config: &str, cutoff: i64) -> Result<u64, StoreError> {
+        dispatch!(self, mark_expired_files, config, cutoff)
+    }
+
+    /// Files marked for deletion (for the blob cleanup).
+    pub async fn files_to_delete(&self, config: &str) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, files_to_delete, config)
+    }
+
+    /// Forgets a deleted file (after its blob is gone).
+    pub async fn file_deleted(&self, name: &str) -> Result<(), StoreError> {
+        dispatch!(self, file_deleted, name)
+    }
+
+    /// Deletes keys released before `cutoff` and expired certificate hashes; returns the keys
+    /// deleted.
+    pub async fn purge(&self, cutoff: i64, now: i64) -> Result<u64, StoreError> {
+        dispatch!(self, purge, cutoff, now)
+    }
+
+    /// Takes (or renews) the named job lease until `now + ttl` for `holder`.
+    pub async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl: i64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, try_lease, name, holder, now, ttl)
+    }
+
+    /// The pending federation batch (earlier attempts failed), or a new one reserved from up to
+    /// `max_keys` due outbox keys (none when fewer than `min_keys` are due).
+    pub async fn next_outbox_batch(
+        &self,
+        tag: &str,
+        now: i64,
+        min_keys: i64,
+        max_keys: i64,
+    ) -> Result<Option<OutboxBatch>, StoreError> {
+        dispatch!(self, next_outbox_batch, tag, now, min_keys, max_keys)
+    }
+
+    /// The batch landed (201, or 409 for a retried tag): its keys are uploaded.
+    pub async fn outbox_batch_done(&self, tag: &str) -> Result<(), StoreError> {
+        dispatch!(self, outbox_batch_done, tag)
+    }
+
+    /// A 207: `resend` keys go back to the outbox (a new batch takes them), the others are done.
+    pub async fn outbox_batch_split(
+        &self,
+        tag: &str,
+        resend: &[TemporaryExposureKey],
+    ) -> Result<(), StoreError> {
+        dispatch!(self, outbox_batch_split, tag, resend)
+    }
+
+    /// The attempt failed; try again after `next_try`, or give up (the keys go back to the
+    /// outbox under a new tag) when `give_up`.
+    pub async fn outbox_batch_failed(
+        &self,
+        tag: &str,
+        next_try: i64,
+        give_up: bool,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, outbox_batch_failed, tag, next_try, give_up)
+    }
+
+    /// Outbox counts: (waiting, in a pending batch, uploaded).
+    pub async fn outbox_counts(&self) -> Result<(i64, i64, i64), StoreError> {
+        dispatch!(self, outbox_counts)
+    }
+
+    /// The last processed download batch tag of a gateway day.
+    pub async fn download_cursor(&self, day: &str) -> Result<Option<String>, StoreError> {
+        dispatch!(self, download_cursor, day)
+    }
+
+    /// Imports one downloaded batch's valid keys and advances the day's cursor, atomically.
+    pub async fn import_download_batch(
+        &self,
+        day: &str,
+        tag: &str,
+        state: &str,
+        received: i64,
+        keys: &[StoredKey],
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        dispatch!(self, import_download_batch, day, tag, state, received, keys, now)
+    }
+
+    /// Whether a download batch was already processed.
+    pub async fn download_seen(&self, tag: &str) -> Result<bool, StoreError> {
+        dispatch!(self, download_seen, tag)
+    }
+}
+
+/// `,DE,NL,` from regions.
+pub(crate) fn regions_column(regions: &[String]) -> String {
+    let mut out = String::from(",");
+    for r in regions {
+        out.push_str(&r.to_ascii_uppercase());
+        out.push(',');
+    }
+    out
+}
+
+/// Regions from `,DE,NL,`.
+pub(crate) fn parse_regions(column: &str) -> Vec<String> {
+    column.split(',').filter(|r| !r.is_empty()).map(str::to_owned).collect()
+}

@@ -1,0 +1,194 @@
+//! The export pipeline: windows, signed files (checked with openssl), index, padding, splitting,
+//! embargo and retention.
+
+use std::sync::Arc;
+
+use herald_keyserver::config::ExportConfigEntry;
+use herald_keyserver::export::{Blobs, ExportKey, Exporter};
+use herald_keyserver::store::Store;
+use herald_model::{Clock, CountryCode, ManualClock, UnixTime};
+use herald_wire::export::{FileSigner, ReadLimits, SignatureInfo, read_zip};
+use p256::ecdsa::SigningKey;
+use p256::pkcs8::EncodePublicKey as _;
+
+use crate::support::{T0, local_key};
+
+struct World {
+    _dir: tempfile::TempDir,
+    exports: std::path::PathBuf,
+    store: Store,
+    clock: Arc<ManualClock>,
+    exporter: Exporter,
+    public: p256::ecdsa::VerifyingKey,
+}
+
+fn config(name: &str, period: i64, min_records: usize, max_records: usize) -> ExportConfigEntry {
+    ExportConfigEntry {
+        name: name.into(),
+        region: "DE".into(),
+        period_seconds: period,
+        input_regions: vec!["*".into()],
+        include_travelers: false,
+        max_records,
+        min_records,
+        padding_range: 10,
+    }
+}
+
+async fn world(configs: Vec<ExportConfigEntry>) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Store::open(&format!("sqlite:{}", dir.path().join("ks.db").display())).await.unwrap();
+    let exports = dir.path().join("exports");
+    let blobs = Blobs::directory(&exports).unwrap();
+    let signing = SigningKey::from_slice(&[0x42; 32]).unwrap();
+    let public = *signing.verifying_key();
+    let signer = FileSigner::new(signing, SignatureInfo::ecdsa_p256("262", "v1").unwrap());
+    let clock = Arc::new(ManualClock::new(UnixTime(T0)));
+    let exporter = Exporter::new(
+        store.clone(),
+        blobs,
+        configs,
+        vec![ExportKey { signer, until: None }],
+        clock.clone() as Arc<dyn Clock>,
+        "DE".parse::<CountryCode>().unwrap(),
+        7200,
+        14,
+        true,
+    );
+    World { _dir: dir, exports, store, clock, exporter, public }
+}
+
+fn index(w: &World, name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(w.exports.join(name).join("index.txt")).unwrap();
+    assert!(!text.ends_with('\n'), "no trailing newline");
+    if text.is_empty() { Vec::new() } else { text.split('\n').map(str::to_owned).collect() }
+}
+
+#[tokio::test]
+async fn windows_become_signed_files_after_two_hours() {
+    let w = world(vec![config("DE/hourly", 3600, 1, 500_000)]).await;
+    // 30 keys released in the hour [T0, T0 + 1 h), 5 in the next.
+    let mut keys: Vec<_> = (0..30).map(|n| local_key(n, -2, T0)).collect();
+    keys.extend((30..35).map(|n| local_key(n, -2, T0 + 3600)));
+    w.store.insert_keys(&keys, None).await.unwrap();
+    // At T0 + 2h59: the first window ended 1h59 ago: nothing yet.
+    w.clock.set(UnixTime(T0 + 3 * 3600 - 60));
+    let report = w.exporter.run_once().await.unwrap();
+    assert_eq!(report.files, 0, "{report:?}");
+    assert!(index(&w, "DE/hourly").is_empty());
+    // At T0 + 3 h the first window is due, the second not.
+    w.clock.set(UnixTime(T0 + 3 * 3600));
+    let report = w.exporter.run_once().await.unwrap();
+    assert_eq!((report.batches, report.files, report.keys), (1, 1, 30), "{report:?}");
+    let names = index(&w, "DE/hourly");
+    assert_eq!(names, vec![format!("DE/hourly/{T0}-{}-00001.zip", T0 + 3600)]);
+    let zip = std::fs::read(w.exports.join(&names[0])).unwrap();
+    let file = read_zip(&zip, &ReadLimits::default()).unwrap();
+    assert_eq!(file.contents.keys.len(), 30);
+    assert_eq!(file.contents.region.as_deref(), Some("DE"));
+    assert_eq!(
+        (file.contents.start_timestamp, file.contents.end_timestamp),
+        (Some(T0 as u64), Some(T0 as u64 + 3600))
+    );
+    assert_eq!(file.valid_signatures(&w.public), vec![0]);
+    // Independent check: openssl verifies export.sig's signature over export.bin.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("export.bin"), &file.export_bin).unwrap();
+    std::fs::write(tmp.path().join("sig.der"), &file.signatures[0].signature).unwrap();
+    std::fs::write(
+        tmp.path().join("pub.pem"),
+        w.public.to_public_key_pem(p256::pkcs8::LineEnding::LF).unwrap(),
+    )
+    .unwrap();
+    if let Some(out) = herald_testkit::run_openssl(
+        tmp.path(),
+        &["dgst", "-sha256", "-verify", "pub.pem", "-signature", "sig.der", "export.bin"],
+    ) {
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Verified OK"));
+    }
+    // A second run later catches up with the next window and keeps the first.
+    w.clock.set(UnixTime(T0 + 4 * 3600));
+    let report = w.exporter.run_once().await.unwrap();
+    assert_eq!((report.batches, report.keys), (1, 5));
+    assert_eq!(index(&w, "DE/hourly").len(), 2);
+}
+
+#[tokio::test]
+async fn sparse_windows_are_padded_with_realistic_fakes() {
+    let w = world(vec![config("DE/daily", 86_400, 100, 500_000)]).await;
+    let keys: Vec<_> = (0..7).map(|n| local_key(n, -i64::from(n), T0 + 3600)).collect();
+    w.store.insert_keys(&keys, Some(T0)).await.unwrap();
+    w.clock.set(UnixTime(T0 + 86_400 + 2 * 3600));
+    let report = w.exporter.run_once().await.unwrap();
+    assert!((93..=103).contains(&report.fakes), "{report:?}");
+    let names = index(&w, "DE/daily");
+    let file = read_zip(&std::fs::read(w.exports.join(&names[0])).unwrap(), &ReadLimits::default())
+        .unwrap();
+    let n = file.contents.keys.len();
+    assert!((100..=110).contains(&n), "{n}");
+    // Every fake copies the metadata of a real key; every real key is copied.
+    let real: Vec<_> = keys.iter().map(|k| (k.interval_number, k.days_since_onset)).collect();
+    for k in &file.contents.keys {
+        let meta = (k.rolling_start.get(), k.days_since_onset.map(|d| i32::from(d.get())));
+        assert!(real.contains(&meta), "{meta:?}");
+    }
+    for meta in &real {
+        let clones = file
+            .contents
+            .keys
+            .iter()
+            .filter(|k| {
+                (k.rolling_start.get(), k.days_since_onset.map(|d| i32::from(d.get()))) == *meta
+            })
+            .count();
+        assert!(clones >= 14, "round-robin: {clones}");
+    }
+    // Fakes are stored and queued for the gateway, like real keys.
+    let (waiting, _, _) = w.store.outbox_counts().await.unwrap();
+    assert_eq!(usize::try_from(waiting).unwrap(), n);
+    // A re-run does not pad again.
+    w.clock.set(UnixTime(T0 + 2 * 86_400 + 2 * 3600));
+    assert_eq!(w.exporter.run_once().await.unwrap().fakes, 0);
+}
+
+#[tokio::test]
+async fn large_windows_split_with_unique_end_timestamps() {
+    let w = world(vec![config("DE/hourly", 3600, 1, 40)]).await;
+    let keys: Vec<_> = (0..100).map(|n| local_key(n, -1, T0)).collect();
+    w.store.insert_keys(&keys, None).await.unwrap();
+    w.clock.set(UnixTime(T0 + 3 * 3600));
+    let report = w.exporter.run_once().await.unwrap();
+    assert_eq!((report.files, report.keys), (3, 100));
+    let mut ends = Vec::new();
+    let mut all = Vec::new();
+    for name in index(&w, "DE/hourly") {
+        let file = read_zip(&std::fs::read(w.exports.join(&name)).unwrap(), &ReadLimits::default())
+            .unwrap();
+        assert!(file.contents.keys.len() <= 40);
+        assert_eq!(file.valid_signatures(&w.public).len(), 1);
+        ends.push(file.contents.end_timestamp.unwrap());
+        all.extend(file.contents.keys.into_iter().map(|k| k.key));
+    }
+    assert_eq!(ends, vec![T0 as u64 + 3601, T0 as u64 + 3602, T0 as u64 + 3603]);
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(all, sorted, "keys in key order across files");
+    assert_eq!(all.len(), 100);
+}
+
+#[tokio::test]
+async fn retention_drops_files_from_the_index_before_deleting_them() {
+    let w = world(vec![config("DE/daily", 86_400, 1, 500_000)]).await;
+    w.store.insert_keys(&[local_key(1, -1, T0)], None).await.unwrap();
+    w.clock.set(UnixTime(T0 + 86_400 + 7200));
+    w.exporter.run_once().await.unwrap();
+    let names = index(&w, "DE/daily");
+    assert_eq!(names.len(), 1);
+    assert!(w.exports.join(&names[0]).exists());
+    w.clock.set(UnixTime(T0 + 16 * 86_400));
+    let report = w.exporter.run_once().await.unwrap();
+    assert_eq!(report.deleted, 1);
+    assert!(index(&w, "DE/daily").is_empty());
+    assert!(!w.exports.join(&names[0]).exists());
+}

@@ -1,0 +1,95 @@
+//! `herald keyserver …`: run the national key server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand};
+use herald_keyserver::config::KeyserverConfig;
+use herald_keyserver::{Keyserver, dev};
+use herald_model::{Clock, CountryCode};
+
+use crate::SystemClock;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyserverCommand {
+    /// Run the key server: `--config <keyserver.toml>` in production, `--dev <DIR> --country CC`
+    /// for development.
+    Serve(ServeArgs),
+    /// Print a commented example configuration.
+    ConfigExample,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The configuration file (TOML; every setting also as HERALD_KEYSERVER_<NAME>).
+    #[arg(long, value_name = "FILE", conflicts_with = "dev", required_unless_present = "dev")]
+    config: Option<PathBuf>,
+    /// Development mode on the shared dev folder (see specs/dev-world.md): keys, exports and
+    /// SQLite under DIR/<CC>/keyserver, TLS with DIR/<CC>/server.pem, joins the gateway of
+    /// DIR/gateway/url, trusts the verifier of DIR/<CC>/verifier/url through its JWKS, serves the
+    /// exports under /exports/, and writes DIR/<CC>/keyserver/url.
+    #[arg(long, value_name = "DIR", requires = "country")]
+    dev: Option<PathBuf>,
+    /// The country (dev mode).
+    #[arg(long, value_name = "CC")]
+    country: Option<String>,
+    /// Listening address in dev mode (default 127.0.0.1 and a free port).
+    #[arg(long, value_name = "ADDR:PORT", requires = "dev")]
+    listen: Option<SocketAddr>,
+}
+
+pub(crate) async fn run(cmd: KeyserverCommand) -> Result<()> {
+    match cmd {
+        KeyserverCommand::ConfigExample => {
+            print!("{}", herald_keyserver::config::EXAMPLE);
+            Ok(())
+        }
+        KeyserverCommand::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (config, url_file) = match (&args.config, &args.dev) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read configuration {}", path.display()))?;
+            let config = KeyserverConfig::from_toml(&text, std::env::vars())
+                .with_context(|| path.display().to_string())?;
+            (config, None)
+        }
+        (None, Some(dir)) => {
+            let country: CountryCode = args
+                .country
+                .as_deref()
+                .unwrap_or_default()
+                .parse()
+                .context("--country must be an upper-case ISO 3166-1 alpha-2 code")?;
+            let config = dev::prepare(dir, country, args.listen)?;
+            (config, Some(dev::keyserver_dir(dir, country).join("url")))
+        }
+        (None, None) => bail!("give --config <FILE> or --dev <DIR> --country <CC>"),
+    };
+    let keyserver = Keyserver::build(&config, clock).await?;
+    let addr = keyserver.local_addr().context("the listener has no address")?;
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{addr}");
+    if let Some(file) = &url_file {
+        std::fs::write(file, &url).with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    eprintln!(
+        "herald key server {} listening on {url} ({} storage, exports to {}, federation {})",
+        config.country,
+        keyserver.store().backend(),
+        keyserver.exporter().blobs().description(),
+        if keyserver.federation().is_some() { "on" } else { "off" }
+    );
+    keyserver.run_until_stopped(crate::gateway_cmd::shutdown_signal()).await;
+    if let Some(file) = &url_file {
+        let _ = std::fs::remove_file(file);
+    }
+    eprintln!("herald key server stopped");
+    Ok(())
+}
