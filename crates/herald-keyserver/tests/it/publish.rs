@@ -195,6 +195,9 @@ async fn a_valid_publish_is_stored_and_answered_like_ens() {
     assert_eq!(h.rows().await, (3, 1, 3));
 }
 
+/// name, content type, body, status, code.
+type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, u16, &'a str);
+
 /// Every bad input: the documented status and code, and nothing stored.
 #[tokio::test]
 async fn bad_inputs_get_the_documented_answer_and_change_nothing() {
@@ -203,7 +206,7 @@ async fn bad_inputs_get_the_documented_answer_and_change_nothing() {
     let keys = past_keys(2, 2, now, 0);
     let good = h.valid(&keys, "confirmed");
     let other_key = crate::client::other_key();
-    let mut cases: Vec<(&str, Option<&str>, Vec<u8>, u16, &str)> = Vec::new();
+    let mut cases: Vec<Case<'_>> = Vec::new();
     let json = |v: &serde_json::Value| v.to_string().into_bytes();
     cases.push(("content type text/plain", Some("text/plain"), json(&good), 415, "bad_request"));
     cases.push(("no content type", None, json(&good), 415, "bad_request"));
