@@ -39,6 +39,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use url::{Host, Url};
 
+use crate::metrics::{Counter, Metrics};
 use crate::store::{CallbackFailure, CallbackTask, Store, TrustKind, TrustRow};
 
 /// Longest callback id (EFGS: varchar 32).
@@ -240,6 +241,8 @@ pub struct CallbackWorker {
     pub client: Option<Arc<ClientCertificate>>,
     /// Settings.
     pub settings: CallbackSettings,
+    /// The process's metrics (callback deliveries by outcome).
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for CallbackWorker {
@@ -311,6 +314,7 @@ impl CallbackWorker {
         let recorded = match outcome {
             Ok(()) => {
                 tracing::info!("callback delivered");
+                self.metrics.increment(Counter::CallbackDeliveries, "ok");
                 self.store.callback_succeeded(task.id).await.map(|()| None)
             }
             Err(e) => {
@@ -319,10 +323,15 @@ impl CallbackWorker {
             }
         };
         match recorded {
-            Ok(Some(CallbackFailure::Suspended)) => tracing::warn!(
-                "callback subscription suspended after repeated failures; put it again to resume"
-            ),
-            Ok(_) => {}
+            Ok(Some(CallbackFailure::Suspended)) => {
+                self.metrics.increment(Counter::CallbackDeliveries, "suspended");
+                tracing::warn!(
+                    "callback subscription suspended after repeated failures; put it again to \
+                     resume"
+                );
+            }
+            Ok(Some(_)) => self.metrics.increment(Counter::CallbackDeliveries, "failed"),
+            Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "recording a callback outcome failed"),
         }
     }

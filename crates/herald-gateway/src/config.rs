@@ -13,6 +13,11 @@ pub const EXAMPLE: &str = r#"# herald federation gateway (EFGS-compatible).
 # Where national backends connect.
 listen = "0.0.0.0:8443"
 
+# The internal listener: plain HTTP with GET /health (200 after a database round trip, 503
+# without one), GET /metrics (Prometheus text format) and GET /openapi.json (the public API).
+# Keep it on loopback or an internal network; leave it out to turn it off.
+# internal_listen = "127.0.0.1:9464"
+
 # Storage: a SQLite file (created if missing), or a PostgreSQL URL. Several gateway processes on
 # one PostgreSQL act as one gateway.
 database = "sqlite:/var/lib/herald/gateway.db"
@@ -27,6 +32,10 @@ max_age_days = 2
 
 # Keys older than midnight today minus this many days are deleted (EFGS keeps about 3 days).
 retention_days = 2
+
+# Upload and download statistics (hour, tag, country, number of keys; EFGS §1.3 step 7) older
+# than this many days are deleted by the same retention job.
+statistics_retention_days = 30
 
 # "efgs": an upload with a duplicate key is rolled back whole and answered 207 (the reference).
 # "store-valid": the other keys are stored, and the 207 lists which were not.
@@ -83,10 +92,12 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct Raw {
     listen: Option<String>,
+    internal_listen: Option<String>,
     database: Option<String>,
     anchor_certificate: Option<PathBuf>,
     max_age_days: Option<i64>,
     retention_days: Option<i64>,
+    statistics_retention_days: Option<i64>,
     upload_mode: Option<String>,
     batching_interval_seconds: Option<u64>,
     callback_client_certificate: Option<PathBuf>,
@@ -145,6 +156,8 @@ pub struct CallbackConfig {
 pub struct GatewayConfig {
     /// Listening address.
     pub listen: SocketAddr,
+    /// The internal listener's address (`/health`, `/metrics`, `/openapi.json`); `None` is off.
+    pub internal_listen: Option<SocketAddr>,
     /// `sqlite:…` or `postgres://…`.
     pub database: String,
     /// The trust anchor's certificate.
@@ -153,6 +166,8 @@ pub struct GatewayConfig {
     pub max_age_days: i64,
     /// Retention, in days.
     pub retention_days: i64,
+    /// Retention of the upload and download statistics, in days.
+    pub statistics_retention_days: i64,
     /// Whether a 207 rolls the upload back (EFGS) or stores the valid keys.
     pub store_valid_keys: bool,
     /// Batching interval, seconds.
@@ -178,6 +193,18 @@ impl GatewayConfig {
         let listen = var("listen").or(raw.listen).unwrap_or_else(|| "0.0.0.0:8443".into());
         let listen: SocketAddr =
             listen.parse().map_err(|_| invalid(format!("listen: {listen:?} is not ip:port")))?;
+        // An empty HERALD_GATEWAY_INTERNAL_LISTEN turns off what the file turns on.
+        let internal_listen = match var("internal_listen").or(raw.internal_listen) {
+            None => None,
+            Some(text) if text.is_empty() => None,
+            Some(text) => Some(
+                text.parse::<SocketAddr>()
+                    .map_err(|_| invalid(format!("internal_listen: {text:?} is not ip:port")))?,
+            ),
+        };
+        if internal_listen.is_some_and(|a| a == listen && a.port() != 0) {
+            return Err(invalid("internal_listen must differ from listen".into()));
+        }
         let database = var("database")
             .or(raw.database)
             .ok_or_else(|| invalid("database is required".into()))?;
@@ -200,6 +227,17 @@ impl GatewayConfig {
         };
         let max_age_days = number("max_age_days", raw.max_age_days, 2)?;
         let retention_days = number("retention_days", raw.retention_days, 2)?;
+        let statistics_retention_days = match var("statistics_retention_days") {
+            Some(s) => s.parse().map_err(|_| {
+                invalid(format!("statistics_retention_days: {s:?} is not a number"))
+            })?,
+            None => raw.statistics_retention_days.unwrap_or(30),
+        };
+        if !(0..=3650).contains(&statistics_retention_days) {
+            return Err(invalid(format!(
+                "statistics_retention_days must be in 0..=3650, got {statistics_retention_days}"
+            )));
+        }
         let upload_mode = var("upload_mode").or(raw.upload_mode).unwrap_or_else(|| "efgs".into());
         let store_valid_keys = match upload_mode.as_str() {
             "efgs" => false,
@@ -219,52 +257,19 @@ impl GatewayConfig {
         if !(1..=3600).contains(&batching_interval_seconds) {
             return Err(invalid("batching_interval_seconds must be in 1..=3600".into()));
         }
-        let auth = raw.auth.unwrap_or(RawAuth {
-            mode: None,
-            trusted_proxies: None,
-            thumbprint_header: None,
-            dn_header: None,
-        });
-        let auth = match auth.mode.as_deref().unwrap_or("mtls") {
-            "mtls" => crate::identity::AuthMode::Mtls,
-            "proxy" => {
-                let trusted = auth
-                    .trusted_proxies
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|a| {
-                        a.parse::<IpAddr>().map_err(|_| {
-                            invalid(format!("trusted_proxies: {a:?} is not an IP address"))
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                if trusted.is_empty() {
-                    return Err(invalid("auth mode \"proxy\" needs trusted_proxies".into()));
-                }
-                crate::identity::AuthMode::Proxy {
-                    trusted,
-                    thumbprint_header: auth
-                        .thumbprint_header
-                        .unwrap_or_else(|| "X-SSL-Client-SHA256".into()),
-                    dn_header: auth.dn_header.unwrap_or_else(|| "X-SSL-Client-DN".into()),
-                }
-            }
-            other => {
-                return Err(invalid(format!(
-                    "auth.mode must be \"mtls\" or \"proxy\", got {other:?}"
-                )));
-            }
-        };
+        let auth = auth_config(raw.auth)?;
         let tls = raw.tls.map(|t| TlsFiles { certificate: t.certificate, key: t.key });
         if tls.is_none() && auth == crate::identity::AuthMode::Mtls {
             return Err(invalid("auth mode \"mtls\" needs a [tls] table".into()));
         }
         Ok(Self {
             listen,
+            internal_listen,
             database,
             anchor_certificate,
             max_age_days,
             retention_days,
+            statistics_retention_days,
             store_valid_keys,
             batching_interval_seconds,
             tls,
@@ -272,6 +277,46 @@ impl GatewayConfig {
             auth,
         })
     }
+}
+
+/// The `[auth]` table.
+fn auth_config(auth: Option<RawAuth>) -> Result<crate::identity::AuthMode, ConfigError> {
+    let invalid = ConfigError::Invalid;
+    let auth = auth.unwrap_or(RawAuth {
+        mode: None,
+        trusted_proxies: None,
+        thumbprint_header: None,
+        dn_header: None,
+    });
+    let mode = match auth.mode.as_deref().unwrap_or("mtls") {
+        "mtls" => crate::identity::AuthMode::Mtls,
+        "proxy" => {
+            let trusted = auth
+                .trusted_proxies
+                .unwrap_or_default()
+                .iter()
+                .map(|a| {
+                    a.parse::<IpAddr>().map_err(|_| {
+                        invalid(format!("trusted_proxies: {a:?} is not an IP address"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if trusted.is_empty() {
+                return Err(invalid("auth mode \"proxy\" needs trusted_proxies".into()));
+            }
+            crate::identity::AuthMode::Proxy {
+                trusted,
+                thumbprint_header: auth
+                    .thumbprint_header
+                    .unwrap_or_else(|| "X-SSL-Client-SHA256".into()),
+                dn_header: auth.dn_header.unwrap_or_else(|| "X-SSL-Client-DN".into()),
+            }
+        }
+        other => {
+            return Err(invalid(format!("auth.mode must be \"mtls\" or \"proxy\", got {other:?}")));
+        }
+    };
+    Ok(mode)
 }
 
 /// The callback settings of the configuration.
@@ -352,6 +397,25 @@ mod tests {
         assert_eq!(c.callback.retry_wait_seconds, 300);
         assert_eq!(c.callback.receiver_trust, crate::callback::ReceiverTrust::Callback);
         assert_eq!(c.callback.client, None);
+        assert_eq!(c.internal_listen, None);
+        assert_eq!(c.statistics_retention_days, 30);
+        // Every commented-out setting of the example is a valid setting too.
+        let uncommented: String = EXAMPLE
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.contains(" = ") && !rest.starts_with("database") => rest,
+                _ => l,
+            })
+            .flat_map(|l| [l, "\n"])
+            .collect();
+        let all = GatewayConfig::from_toml(&uncommented, |_| None).unwrap();
+        assert_eq!(all.internal_listen, Some("127.0.0.1:9464".parse().unwrap()));
+        assert!(all.callback.client.is_some());
+        let c = GatewayConfig::from_toml(EXAMPLE, |k| {
+            (k == "HERALD_GATEWAY_INTERNAL_LISTEN").then(|| "127.0.0.1:0".to_owned())
+        })
+        .unwrap();
+        assert_eq!(c.internal_listen, Some("127.0.0.1:0".parse().unwrap()));
         let c = GatewayConfig::from_toml(EXAMPLE, |k| {
             (k == "HERALD_GATEWAY_DATABASE").then(|| "postgres://x/y".to_owned())
         })
@@ -393,6 +457,18 @@ mod tests {
             (
                 "database = \"x\"\nanchor_certificate = \"a\"\nmax_age_days = 99\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
                 "max_age_days",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\ninternal_listen = \"9464\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "internal_listen",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\nlisten = \"127.0.0.1:9\"\ninternal_listen = \"127.0.0.1:9\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "must differ",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\nstatistics_retention_days = -1\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "statistics_retention_days",
             ),
         ] {
             let err = GatewayConfig::from_toml(toml, |_| None).unwrap_err().to_string();

@@ -42,11 +42,24 @@ pub(crate) struct World {
     pub(crate) pki: DevPki,
     pub(crate) store: Store,
     pub(crate) url: String,
+    /// The internal listener (`http://127.0.0.1:<port>`).
+    pub(crate) internal_url: String,
+    /// The gateway process's own store (sharing its pool), to break it in tests.
+    pub(crate) gateway_store: Store,
     pub(crate) clock: Arc<TestClock>,
-    config: GatewayConfig,
+    pub(crate) config: GatewayConfig,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     others: Vec<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+}
+
+/// One started gateway process.
+pub(crate) struct Launched {
+    pub(crate) url: String,
+    pub(crate) internal_url: Option<String>,
+    pub(crate) store: Store,
+    pub(crate) stop: tokio::sync::oneshot::Sender<()>,
+    pub(crate) task: tokio::task::JoinHandle<()>,
 }
 
 fn country(c: &str) -> CountryCode {
@@ -100,7 +113,7 @@ impl World {
             }
         }
         let toml = format!(
-            "listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\n{extra}\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
+            "listen = \"127.0.0.1:0\"\ninternal_listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\n{extra}\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
             anchor = dir.path().join("anchor/anchor.pem").display().to_string(),
             cert = dir.path().join("gateway/server.pem").display().to_string(),
             key = dir.path().join("gateway/server.key.pem").display().to_string(),
@@ -108,25 +121,27 @@ impl World {
         );
         let config = GatewayConfig::from_toml(&toml, |_| None).unwrap();
         let clock = Arc::new(TestClock(AtomicI64::new(NOW)));
-        let (url, stop, task) = launch(&config, clock.clone()).await;
+        let launched = launch(&config, clock.clone()).await;
         Self {
             dir,
             pki,
             store,
-            url,
+            url: launched.url,
+            internal_url: launched.internal_url.unwrap(),
+            gateway_store: launched.store,
             clock,
             config,
-            stop: Some(stop),
-            task: Some(task),
+            stop: Some(launched.stop),
+            task: Some(launched.task),
             others: Vec::new(),
         }
     }
 
     /// Another gateway process on the same database (scale-out); returns its URL.
     pub(crate) async fn another_gateway(&mut self) -> String {
-        let (url, stop, task) = launch(&self.config, self.clock.clone()).await;
-        self.others.push((stop, task));
-        url
+        let launched = launch(&self.config, self.clock.clone()).await;
+        self.others.push((launched.stop, launched.task));
+        launched.url
     }
 
     pub(crate) fn client_at(&self, url: &str, c: &str) -> EfgsClient {
@@ -168,18 +183,17 @@ impl World {
 }
 
 /// Builds and starts one gateway process for `config`.
-async fn launch(
-    config: &GatewayConfig,
-    clock: Arc<TestClock>,
-) -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+pub(crate) async fn launch(config: &GatewayConfig, clock: Arc<TestClock>) -> Launched {
     let clock: Arc<dyn Clock> = clock;
     let gateway = Gateway::build(config, clock).await.unwrap();
     let url = format!("https://{}", gateway.local_addr().unwrap());
+    let internal_url = gateway.internal_addr().map(|a| format!("http://{a}"));
+    let store = gateway.store().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(gateway.run_until_stopped(async move {
         let _ = stopped.await;
     }));
-    (url, stop, task)
+    Launched { url, internal_url, store, stop, task }
 }
 
 pub(crate) fn keys(origin: &str, n: u8, seed: u8) -> Vec<EfgsKey> {
@@ -761,8 +775,9 @@ async fn two_gateways_on_one_postgres_act_as_one() {
     drop(db);
 }
 
-/// A plain-HTTP request, as a TLS-terminating proxy would forward it.
-async fn plain_get(url: &str, path: &str, headers: &[(&str, &str)]) -> u16 {
+/// A plain-HTTP request, as a TLS-terminating proxy would forward it: status and body.
+pub(crate) async fn plain_get(url: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    use http_body_util::BodyExt as _;
     use http_body_util::Full;
     let addr = url.trim_start_matches("http://");
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -777,7 +792,9 @@ async fn plain_get(url: &str, path: &str, headers: &[(&str, &str)]) -> u16 {
         .send_request(request.body(Full::new(axum::body::Bytes::new())).unwrap())
         .await
         .unwrap();
-    response.status().as_u16()
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 /// Behind a proxy: the identity headers count only from the configured proxy addresses.
@@ -794,7 +811,8 @@ async fn proxy_mode_believes_only_the_proxy() {
         );
         GatewayConfig::from_toml(&toml, |_| None).unwrap()
     };
-    let (url, stop, task) = launch(&config_for("127.0.0.1"), world.clock.clone()).await;
+    let Launched { url, stop, task, .. } =
+        launch(&config_for("127.0.0.1"), world.clock.clone()).await;
     let url = url.replace("https://", "http://");
     let de_hash = de.thumbprint().to_hex();
     let it_hash = it.thumbprint().to_hex();
@@ -829,15 +847,16 @@ async fn proxy_mode_believes_only_the_proxy() {
         (vec![accept, ("X-SSL-Client-SHA256", "not-a-hash"), ("X-SSL-Client-DN", "C=DE")], 403),
         (vec![accept], 403),
     ] {
-        assert_eq!(plain_get(&url, path, &headers).await, status, "{headers:?}");
+        assert_eq!(plain_get(&url, path, &headers).await.0, status, "{headers:?}");
     }
     let _ = stop.send(());
     task.await.unwrap();
     // The same headers from an address that is not the proxy: refused.
-    let (url, stop, task) = launch(&config_for("127.0.0.2"), world.clock.clone()).await;
+    let Launched { url, stop, task, .. } =
+        launch(&config_for("127.0.0.2"), world.clock.clone()).await;
     let url = url.replace("https://", "http://");
     let headers = [accept, ("X-SSL-Client-SHA256", de_hash.as_str()), ("X-SSL-Client-DN", "C=DE")];
-    assert_eq!(plain_get(&url, path, &headers).await, 403);
+    assert_eq!(plain_get(&url, path, &headers).await.0, 403);
     let _ = stop.send(());
     task.await.unwrap();
     world.stop().await;
