@@ -57,6 +57,8 @@ pub struct AppState {
     pub uploaded: Arc<tokio::sync::Notify>,
     /// The process's metrics.
     pub metrics: Arc<Metrics>,
+    /// Wakes the callback worker (a subscription was put, or resumed).
+    pub wake_callbacks: Arc<tokio::sync::Notify>,
 }
 
 /// The public router (`/diagnosiskeys/…`), built from [`routes`] only, with the request-duration
@@ -208,13 +210,31 @@ pub(crate) fn passes_anchor_check(anchor: &AnchorCertificate, row: &TrustRow) ->
     true
 }
 
-/// `GET /diagnosiskeys/callback` (§1.5): the caller's country's subscriptions.
+/// `GET /diagnosiskeys/callback[?suspended=true|false]` (§1.5): the caller's country's
+/// subscriptions, as `{"callbackId", "url"}` like EFGS. A subscription suspended after repeated
+/// failures (a herald deviation, see [`crate::callback`]) also carries `"suspended": true` and
+/// `"suspendedAt"`; `?suspended=true` lists only those, `?suspended=false` only the active ones.
 async fn list_callbacks(
     State(state): State<AppState>,
     axum::Extension(peer): axum::Extension<PeerInfo>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (_, country) = authenticate(&state, &peer, &headers).await?;
+    let mut only_suspended = None;
+    for (name, value) in url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
+        match (name.as_ref(), value.as_ref()) {
+            ("suspended", "true") => only_suspended = Some(true),
+            ("suspended", "false") => only_suspended = Some(false),
+            ("suspended", _) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "Parameter suspended must be true or false",
+                ));
+            }
+            _ => {}
+        }
+    }
     let subscriptions = state
         .store
         .callbacks(country)
@@ -222,13 +242,23 @@ async fn list_callbacks(
         .map_err(|e| ApiError::internal("listing callbacks failed", &e))?;
     let body: Vec<serde_json::Value> = subscriptions
         .iter()
-        .map(|s| serde_json::json!({ "callbackId": s.callback_id, "url": s.url }))
+        .filter(|s| only_suspended.is_none_or(|only| only == s.suspended_at.is_some()))
+        .map(|s| match s.suspended_at {
+            None => serde_json::json!({ "callbackId": s.callback_id, "url": s.url }),
+            Some(at) => serde_json::json!({
+                "callbackId": s.callback_id,
+                "url": s.url,
+                "suspended": true,
+                "suspendedAt": iso_timestamp(at),
+            }),
+        })
         .collect();
     let body = serde_json::Value::Array(body).to_string();
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// `PUT /diagnosiskeys/callback/{id}?url=<url>` (§1.5): creates or replaces a subscription.
+/// `PUT /diagnosiskeys/callback/{id}?url=<url>` (§1.5): creates or replaces a subscription; a
+/// suspended subscription put again is resumed (its pending callbacks are retried at once).
 async fn put_callback(
     State(state): State<AppState>,
     axum::Extension(peer): axum::Extension<PeerInfo>,
@@ -261,6 +291,7 @@ async fn put_callback(
         .await
         .map_err(|e| ApiError::internal("storing a callback failed", &e))?;
     tracing::info!(%country, callback_id = callback_id.as_str(), "callback subscription stored");
+    state.wake_callbacks.notify_one();
     Ok(StatusCode::OK.into_response())
 }
 

@@ -125,6 +125,7 @@ impl Gateway {
             }),
             uploaded: Arc::new(tokio::sync::Notify::new()),
             metrics: metrics.clone(),
+            wake_callbacks: batched.clone(),
         };
         let holder =
             format!("{}-{}", std::process::id(), listener.local_addr().map_or(0, |a| a.port()));

@@ -408,3 +408,91 @@ async fn efgs_compatible_mode_accepts_any_trusted_authentication_certificate() {
     receiver.stop().await;
     world.stop().await;
 }
+
+async fn list_query(client: &EfgsClient, query: &str) -> (u16, serde_json::Value) {
+    let answer = client
+        .request(Method::GET, &format!("/diagnosiskeys/callback{query}"), &[], vec![])
+        .await
+        .unwrap();
+    (answer.status.as_u16(), serde_json::from_slice(&answer.body).unwrap())
+}
+
+/// The value of one sample of the world's `/metrics`.
+async fn metric(world: &World, name: &str) -> Option<f64> {
+    let (_, text) = crate::http::plain_get(&world.internal_url, "/metrics", &[]).await;
+    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Six failures in a row suspend a subscription: the listing shows it (and `?suspended=true`
+/// finds it), putting it again resumes it, and the pending callback is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspended_subscriptions_are_listed_and_resumed_by_a_put() {
+    let world = World::start_with(None, CALLBACK_CONFIG).await;
+    let identity = trusted_receiver_certificate(&world).await;
+    let receiver = Receiver::start(&identity, 6).await;
+    let de = world.client("DE");
+    assert_eq!(put(&de, "de-1", Some(&receiver.url)).await.status, 200);
+    upload_from(&world, "NL", "NL-1", 41).await;
+    receiver.wait_for(&world, |seen| seen.len() == 6).await;
+    // Another subscription, after the batch: it has nothing to announce and stays active.
+    assert_eq!(put(&de, "de-2", Some("https://de.example/other")).await.status, 200);
+    // The sixth failure is recorded right after the receiver answered it.
+    let mut listed = serde_json::Value::Null;
+    for _ in 0..50 {
+        listed = list(&de).await;
+        if listed[0]["suspended"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed[0]["callbackId"], "de-1");
+    assert_eq!(listed[0]["suspended"], true, "{listed}");
+    assert!(listed[0]["suspendedAt"].as_str().unwrap().starts_with("2026-11-28T12:"), "{listed}");
+    // Active subscriptions keep the EFGS shape.
+    assert_eq!(
+        listed[1],
+        serde_json::json!({"callbackId": "de-2", "url": "https://de.example/other"})
+    );
+    let (status, only) = list_query(&de, "?suspended=true").await;
+    assert_eq!(status, 200);
+    assert_eq!(only.as_array().unwrap().len(), 1);
+    assert_eq!(only[0]["callbackId"], "de-1");
+    let (_, active) = list_query(&de, "?suspended=false").await;
+    assert_eq!(
+        active,
+        serde_json::json!([{"callbackId": "de-2", "url": "https://de.example/other"}])
+    );
+    let (status, body) = list_query(&de, "?suspended=maybe").await;
+    assert_eq!(status, 400);
+    assert!(body["message"].is_string());
+    // Other countries never see it.
+    assert_eq!(list_query(&world.client("NL"), "?suspended=true").await.1, serde_json::json!([]));
+    // Suspended: no more calls, however long we wait.
+    for _ in 0..15 {
+        world.clock.advance(1);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(receiver.seen().len(), 6);
+
+    // Resume with the same id: the pending callback goes out (and now succeeds).
+    assert_eq!(put(&de, "de-1", Some(&receiver.url)).await.status, 200);
+    let listed = list(&de).await;
+    assert_eq!(listed[0], serde_json::json!({"callbackId": "de-1", "url": receiver.url}));
+    let seen = receiver.wait_for(&world, |seen| seen.iter().any(|s| s.answered == 200)).await;
+    assert_eq!(seen.len(), 7);
+    assert_eq!(batch_tag(&seen[6]), "20261128-1");
+    for (outcome, count) in [("failed", 5.0), ("suspended", 1.0), ("ok", 1.0)] {
+        let name = format!("herald_gateway_callback_deliveries_total{{outcome=\"{outcome}\"}}");
+        let mut value = None;
+        for _ in 0..50 {
+            value = metric(&world, &name).await;
+            if value == Some(count) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(value, Some(count), "{name}");
+    }
+    receiver.stop().await;
+    world.stop().await;
+}
