@@ -138,12 +138,18 @@ async fn authenticate(
     let (thumbprint, country) = state
         .settings
         .auth
-        .identify(peer, |name| header_str(headers, name).map(str::to_owned))
+        .identify(peer, |name| header_str(headers, name).map(str::to_owned), state.clock.now())
         .map_err(|e| match e {
             IdentityError::Missing => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "Client is not authorized to access the service",
             ),
+            IdentityError::InvalidCertificate => {
+                ApiError::new(StatusCode::FORBIDDEN, "Client certificate is not valid")
+            }
+            IdentityError::Mismatch => {
+                ApiError::new(StatusCode::FORBIDDEN, "Client certificate headers do not agree")
+            }
             IdentityError::NoCountry => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "Client Certificate must contain country property",

@@ -69,11 +69,16 @@ key = "/etc/herald/gateway.key.pem"
 [auth]
 # "mtls": the client certificate of the TLS handshake identifies the caller.
 # "proxy": a load balancer terminated mTLS and forwards the certificate's SHA-256 and subject DN
-# in headers; they are believed only from the addresses listed here.
+# in headers, or the whole certificate; they are believed only from the addresses listed here.
+# The proxy must drop these headers when clients send them.
 mode = "mtls"
 # trusted_proxies = ["10.0.0.10", "10.0.0.11"]
 # thumbprint_header = "X-SSL-Client-SHA256"
 # dn_header = "X-SSL-Client-DN"
+# The whole client certificate: URL-encoded PEM (nginx: $ssl_client_escaped_cert) or Base64 DER.
+# The gateway computes the thumbprint, reads C and checks the validity dates itself; a
+# thumbprint or DN header sent as well must agree with it (else 403). "" turns it off.
+# certificate_header = "X-SSL-Client-Cert"
 "#;
 
 /// Why a configuration was refused.
@@ -124,6 +129,7 @@ struct RawAuth {
     trusted_proxies: Option<Vec<String>>,
     thumbprint_header: Option<String>,
     dn_header: Option<String>,
+    certificate_header: Option<String>,
 }
 
 /// TLS certificate and key files.
@@ -287,6 +293,7 @@ fn auth_config(auth: Option<RawAuth>) -> Result<crate::identity::AuthMode, Confi
         trusted_proxies: None,
         thumbprint_header: None,
         dn_header: None,
+        certificate_header: None,
     });
     let mode = match auth.mode.as_deref().unwrap_or("mtls") {
         "mtls" => crate::identity::AuthMode::Mtls,
@@ -310,6 +317,11 @@ fn auth_config(auth: Option<RawAuth>) -> Result<crate::identity::AuthMode, Confi
                     .thumbprint_header
                     .unwrap_or_else(|| "X-SSL-Client-SHA256".into()),
                 dn_header: auth.dn_header.unwrap_or_else(|| "X-SSL-Client-DN".into()),
+                certificate_header: match auth.certificate_header {
+                    None => Some("X-SSL-Client-Cert".into()),
+                    Some(name) if name.is_empty() => None,
+                    Some(name) => Some(name),
+                },
             }
         }
         other => {
