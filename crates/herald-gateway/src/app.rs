@@ -147,6 +147,7 @@ impl Gateway {
                 interval: Duration::from_secs(config.callback.interval_seconds),
                 trust: config.callback.receiver_trust,
                 allow_private_hosts: config.callback.allow_private_hosts,
+                proxy: config.callback.proxy.clone(),
                 holder,
             },
             metrics,

@@ -59,6 +59,9 @@ callback_interval_seconds = 60
 callback_receiver_trust = "callback"
 # Allow callback URLs naming private, loopback or link-local IP addresses. Dev and tests only.
 allow_private_callback_hosts = false
+# Send callbacks through an HTTP proxy (CONNECT tunnels; TLS stays end to end with the
+# receiver, whose certificate is checked as without a proxy). No credentials in the URL.
+# callback_proxy = "http://proxy.internal:3128"
 
 # TLS with client certificates, terminated by herald itself. Leave this table out only when a
 # proxy terminates TLS in front (see [auth]).
@@ -111,6 +114,7 @@ struct Raw {
     callback_interval_seconds: Option<u64>,
     callback_receiver_trust: Option<String>,
     allow_private_callback_hosts: Option<bool>,
+    callback_proxy: Option<String>,
     tls: Option<RawTls>,
     auth: Option<RawAuth>,
 }
@@ -155,6 +159,8 @@ pub struct CallbackConfig {
     pub receiver_trust: crate::callback::ReceiverTrust,
     /// Whether callback URLs may name private addresses (`allow_private_callback_hosts`).
     pub allow_private_hosts: bool,
+    /// The HTTP proxy callbacks go through (`callback_proxy`), if any.
+    pub proxy: Option<crate::callback::HttpProxy>,
 }
 
 /// The validated configuration.
@@ -387,12 +393,21 @@ fn callback_config(
             ));
         }
     };
+    let proxy = match var("callback_proxy").or_else(|| raw.callback_proxy.clone()) {
+        None => None,
+        Some(text) if text.is_empty() => None,
+        Some(text) => Some(
+            crate::callback::HttpProxy::parse(&text)
+                .map_err(|reason| invalid(format!("callback_proxy: {reason}")))?,
+        ),
+    };
     Ok(CallbackConfig {
         client: callback_client,
         retry_wait_seconds: callback_retry_wait_seconds,
         interval_seconds: callback_interval_seconds,
         receiver_trust: callback_receiver_trust,
         allow_private_hosts: allow_private_callback_hosts,
+        proxy,
     })
 }
 
@@ -409,6 +424,7 @@ mod tests {
         assert_eq!(c.callback.retry_wait_seconds, 300);
         assert_eq!(c.callback.receiver_trust, crate::callback::ReceiverTrust::Callback);
         assert_eq!(c.callback.client, None);
+        assert_eq!(c.callback.proxy, None);
         assert_eq!(c.internal_listen, None);
         assert_eq!(c.statistics_retention_days, 30);
         // Every commented-out setting of the example is a valid setting too.
@@ -422,6 +438,8 @@ mod tests {
             .collect();
         let all = GatewayConfig::from_toml(&uncommented, |_| None).unwrap();
         assert_eq!(all.internal_listen, Some("127.0.0.1:9464".parse().unwrap()));
+        let proxy = all.callback.proxy.unwrap();
+        assert_eq!((proxy.host.as_str(), proxy.port), ("proxy.internal", 3128));
         assert!(all.callback.client.is_some());
         let c = GatewayConfig::from_toml(EXAMPLE, |k| {
             (k == "HERALD_GATEWAY_INTERNAL_LISTEN").then(|| "127.0.0.1:0".to_owned())
@@ -481,6 +499,14 @@ mod tests {
             (
                 "database = \"x\"\nanchor_certificate = \"a\"\nstatistics_retention_days = -1\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
                 "statistics_retention_days",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\ncallback_proxy = \"https://p:1\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "callback_proxy",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\ncallback_proxy = \"http://u:p@proxy:3128\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "callback_proxy",
             ),
         ] {
             let err = GatewayConfig::from_toml(toml, |_| None).unwrap_err().to_string();

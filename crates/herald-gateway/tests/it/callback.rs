@@ -496,3 +496,107 @@ async fn suspended_subscriptions_are_listed_and_resumed_by_a_put() {
     receiver.stop().await;
     world.stop().await;
 }
+
+/// A tiny HTTP proxy on 127.0.0.1 that opens `CONNECT` tunnels (or refuses them with 403) and
+/// counts them.
+struct ConnectProxy {
+    url: String,
+    tunnels: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ConnectProxy {
+    async fn start(refuse: bool) -> Self {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let tunnels: Arc<Mutex<Vec<String>>> = Arc::default();
+        let record = tunnels.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else { return };
+                let record = record.clone();
+                tokio::spawn(async move {
+                    // The request head, byte by byte up to the empty line.
+                    let mut head = Vec::new();
+                    while !head.ends_with(b"\r\n\r\n") {
+                        let mut byte = [0u8; 1];
+                        if client.read_exact(&mut byte).await.is_err() || head.len() > 8192 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let mut words = head.split_whitespace();
+                    let (Some("CONNECT"), Some(target)) = (words.next(), words.next()) else {
+                        let _ = client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n").await;
+                        return;
+                    };
+                    record.lock().unwrap().push(target.to_owned());
+                    if refuse {
+                        let _ = client
+                            .write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
+                            .await;
+                        return;
+                    }
+                    let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await else {
+                        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+                        return;
+                    };
+                    let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await;
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                });
+            }
+        });
+        Self { url, tunnels, task }
+    }
+
+    fn tunnels(&self) -> Vec<String> {
+        self.tunnels.lock().unwrap().clone()
+    }
+}
+
+impl Drop for ConnectProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// With `callback_proxy`, callbacks go through a CONNECT tunnel to the receiver (TLS and the
+/// receiver's pinned certificate end to end); a proxy that refuses the tunnel fails the callback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_go_through_the_configured_proxy() {
+    for refuse in [false, true] {
+        let proxy = ConnectProxy::start(refuse).await;
+        let config = format!("{CALLBACK_CONFIG}\ncallback_proxy = \"{}\"", proxy.url);
+        let world = World::start_with(None, &config).await;
+        let identity = trusted_receiver_certificate(&world).await;
+        let receiver = Receiver::start(&identity, 0).await;
+        let target =
+            receiver.url.trim_start_matches("https://").split('/').next().unwrap().to_owned();
+        assert_eq!(put(&world.client("DE"), "de-1", Some(&receiver.url)).await.status, 200);
+        upload_from(&world, "NL", "NL-1", 51).await;
+        if refuse {
+            for _ in 0..100 {
+                if proxy.tunnels().len() >= 2 {
+                    break;
+                }
+                world.clock.advance(1);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(proxy.tunnels().len() >= 2, "the refused callback is retried");
+            assert!(receiver.seen().is_empty());
+            assert_eq!(world.store.pending_callback_tasks().await.unwrap().len(), 1);
+        } else {
+            let seen = receiver.wait_for(&world, |seen| !seen.is_empty()).await;
+            assert_eq!(seen[0].answered, 200);
+            assert_eq!(batch_tag(&seen[0]), "20261128-1");
+            // mTLS end to end through the tunnel: the receiver saw the gateway's certificate.
+            assert_eq!(seen[0].client_thumbprint, Some(world.pki.gateway.thumbprint()));
+            assert_eq!(proxy.tunnels(), std::slice::from_ref(&target));
+        }
+        assert!(proxy.tunnels().iter().all(|t| *t == target), "{:?}", proxy.tunnels());
+        receiver.stop().await;
+        world.stop().await;
+    }
+}

@@ -476,7 +476,9 @@ fn trust_commands_manage_the_dev_trust_list() {
     let (example, _) = run(&["gateway", "config-example"]);
     let table: toml::Table = toml::from_str(&example).unwrap();
     assert!(table.contains_key("listen"), "{example}");
-    for setting in ["internal_listen", "certificate_header", "statistics_retention_days"] {
+    for setting in
+        ["internal_listen", "callback_proxy", "certificate_header", "statistics_retention_days"]
+    {
         assert!(example.contains(setting), "{setting} is not in the example");
     }
     herald_gateway::GatewayConfig::from_toml(&example, |_| None).unwrap();
