@@ -7,9 +7,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{MethodRouter, delete, get, options, post, put};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use herald_model::{CertThumbprint, Clock, CountryCode, UnixTime};
@@ -18,12 +18,15 @@ use herald_wire::efgs::{self, EfgsKey};
 
 use crate::identity::{AuthMode, IdentityError, PeerInfo};
 use crate::media::{self, Format};
+use crate::metrics::{Counter, Metrics};
 use crate::store::{NewUpload, Store, TrustKind, TrustRow, UploadMode, UploadOutcome};
 
 /// Most keys per upload (§5.1, `maximum-upload-batch-size`).
 pub const MAX_UPLOAD_KEYS: usize = 5000;
 /// Largest upload body accepted: 5000 keys with 30 visited countries each fit in well under this.
 pub const MAX_UPLOAD_BYTES: usize = 4 << 20;
+/// Longest wait for a statistics row to be written before the answer goes out without it.
+const STATISTICS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Settings of the API that operators choose.
 #[derive(Debug, Clone)]
@@ -52,18 +55,48 @@ pub struct AppState {
     pub settings: Arc<ApiSettings>,
     /// Woken after every stored upload, so the batching job can run early.
     pub uploaded: Arc<tokio::sync::Notify>,
+    /// The process's metrics.
+    pub metrics: Arc<Metrics>,
+    /// Wakes the callback worker (a subscription was put, or resumed).
+    pub wake_callbacks: Arc<tokio::sync::Notify>,
 }
 
-/// The public router (`/diagnosiskeys/…`).
+/// The public router (`/diagnosiskeys/…`), built from [`routes`] only, with the request-duration
+/// and per-status metrics of every route.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/diagnosiskeys/upload", post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
-        .route("/diagnosiskeys/download/{date}", get(download))
-        .route("/diagnosiskeys/audit/download/{date}/{batch_tag}", get(audit))
-        .route("/diagnosiskeys/callback", get(list_callbacks))
-        .route("/diagnosiskeys/callback/{id}", put(put_callback).delete(delete_callback))
-        .route("/diagnosiskeys", axum::routing::options(options))
+    let metrics = state.metrics.clone();
+    let mut router = Router::new();
+    for (_, path, handler) in routes() {
+        // Routes of the same path merge their methods.
+        router = router.route(path, handler);
+    }
+    router
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track_request))
+}
+
+/// Every public route as (method, path template): what [`router`] serves, and what the OpenAPI
+/// document ([`crate::internal::OPENAPI`]) must describe.
+pub fn public_routes() -> Vec<(Method, &'static str)> {
+    routes().into_iter().map(|(method, path, _)| (method, path)).collect()
+}
+
+/// The routes: method, path template, handler. The one list both [`router`] and
+/// [`public_routes`] read.
+fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        (
+            Method::POST,
+            "/diagnosiskeys/upload",
+            post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        ),
+        (Method::GET, "/diagnosiskeys/download/{date}", get(download)),
+        (Method::GET, "/diagnosiskeys/audit/download/{date}/{batchTag}", get(audit)),
+        (Method::GET, "/diagnosiskeys/callback", get(list_callbacks)),
+        (Method::PUT, "/diagnosiskeys/callback/{id}", put(put_callback)),
+        (Method::DELETE, "/diagnosiskeys/callback/{id}", delete(delete_callback)),
+        (Method::OPTIONS, "/diagnosiskeys", options(options_handler)),
+    ]
 }
 
 /// A refusal: status plus the reference's message, as `{"message": …}`.
@@ -105,12 +138,18 @@ async fn authenticate(
     let (thumbprint, country) = state
         .settings
         .auth
-        .identify(peer, |name| header_str(headers, name).map(str::to_owned))
+        .identify(peer, |name| header_str(headers, name).map(str::to_owned), state.clock.now())
         .map_err(|e| match e {
             IdentityError::Missing => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "Client is not authorized to access the service",
             ),
+            IdentityError::InvalidCertificate => {
+                ApiError::new(StatusCode::FORBIDDEN, "Client certificate is not valid")
+            }
+            IdentityError::Mismatch => {
+                ApiError::new(StatusCode::FORBIDDEN, "Client certificate headers do not agree")
+            }
             IdentityError::NoCountry => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "Client Certificate must contain country property",
@@ -177,13 +216,31 @@ pub(crate) fn passes_anchor_check(anchor: &AnchorCertificate, row: &TrustRow) ->
     true
 }
 
-/// `GET /diagnosiskeys/callback` (§1.5): the caller's country's subscriptions.
+/// `GET /diagnosiskeys/callback[?suspended=true|false]` (§1.5): the caller's country's
+/// subscriptions, as `{"callbackId", "url"}` like EFGS. A subscription suspended after repeated
+/// failures (a herald deviation, see [`crate::callback`]) also carries `"suspended": true` and
+/// `"suspendedAt"`; `?suspended=true` lists only those, `?suspended=false` only the active ones.
 async fn list_callbacks(
     State(state): State<AppState>,
     axum::Extension(peer): axum::Extension<PeerInfo>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (_, country) = authenticate(&state, &peer, &headers).await?;
+    let mut only_suspended = None;
+    for (name, value) in url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
+        match (name.as_ref(), value.as_ref()) {
+            ("suspended", "true") => only_suspended = Some(true),
+            ("suspended", "false") => only_suspended = Some(false),
+            ("suspended", _) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "Parameter suspended must be true or false",
+                ));
+            }
+            _ => {}
+        }
+    }
     let subscriptions = state
         .store
         .callbacks(country)
@@ -191,13 +248,23 @@ async fn list_callbacks(
         .map_err(|e| ApiError::internal("listing callbacks failed", &e))?;
     let body: Vec<serde_json::Value> = subscriptions
         .iter()
-        .map(|s| serde_json::json!({ "callbackId": s.callback_id, "url": s.url }))
+        .filter(|s| only_suspended.is_none_or(|only| only == s.suspended_at.is_some()))
+        .map(|s| match s.suspended_at {
+            None => serde_json::json!({ "callbackId": s.callback_id, "url": s.url }),
+            Some(at) => serde_json::json!({
+                "callbackId": s.callback_id,
+                "url": s.url,
+                "suspended": true,
+                "suspendedAt": iso_timestamp(at),
+            }),
+        })
         .collect();
     let body = serde_json::Value::Array(body).to_string();
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// `PUT /diagnosiskeys/callback/{id}?url=<url>` (§1.5): creates or replaces a subscription.
+/// `PUT /diagnosiskeys/callback/{id}?url=<url>` (§1.5): creates or replaces a subscription; a
+/// suspended subscription put again is resumed (its pending callbacks are retried at once).
 async fn put_callback(
     State(state): State<AppState>,
     axum::Extension(peer): axum::Extension<PeerInfo>,
@@ -230,6 +297,7 @@ async fn put_callback(
         .await
         .map_err(|e| ApiError::internal("storing a callback failed", &e))?;
     tracing::info!(%country, callback_id = callback_id.as_str(), "callback subscription stored");
+    state.wake_callbacks.notify_one();
     Ok(StatusCode::OK.into_response())
 }
 
@@ -254,7 +322,7 @@ async fn delete_callback(
 }
 
 /// `OPTIONS /diagnosiskeys` (§1.7), unauthenticated.
-async fn options() -> Response {
+async fn options_handler() -> Response {
     (
         StatusCode::OK,
         [
@@ -353,6 +421,7 @@ async fn upload(
     match outcome {
         UploadOutcome::Stored { keys } => {
             tracing::info!(%country, keys, "upload stored");
+            record_upload(&state, &batch_tag, country, keys, now).await;
             state.uploaded.notify_one();
             let mut response = StatusCode::CREATED.into_response();
             if let Ok(value) = HeaderValue::from_str(&batch_tag) {
@@ -367,9 +436,50 @@ async fn upload(
             Ok(multi_status(&insertable, &duplicate))
         }
         UploadOutcome::PartiallyStored { stored, duplicate } => {
+            record_upload(&state, &batch_tag, country, stored.len(), now).await;
             state.uploaded.notify_one();
             Ok(multi_status(&stored, &duplicate))
         }
+    }
+}
+
+/// Counts a stored upload's keys and writes its statistics row. Best effort: the upload has
+/// committed, so a failure here is logged and the client still hears of its success.
+async fn record_upload(
+    state: &AppState,
+    tag: &str,
+    country: CountryCode,
+    keys: usize,
+    now: UnixTime,
+) {
+    let keys = u64::try_from(keys).unwrap_or(u64::MAX);
+    state.metrics.add_for(Counter::UploadKeysAccepted, country, keys);
+    let recorded = tokio::time::timeout(
+        STATISTICS_TIMEOUT,
+        state.store.record_upload_statistics(tag, country, keys, now),
+    )
+    .await;
+    match recorded {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "upload statistics not recorded"),
+        Err(_) => tracing::warn!("upload statistics not recorded: timed out"),
+    }
+}
+
+/// Counts a download's keys and writes its statistics row. Best effort: a download never fails
+/// because of its statistics.
+async fn record_download(state: &AppState, tag: &str, country: CountryCode, keys: usize) {
+    let keys = u64::try_from(keys).unwrap_or(u64::MAX);
+    state.metrics.add_for(Counter::DownloadKeysServed, country, keys);
+    let recorded = tokio::time::timeout(
+        STATISTICS_TIMEOUT,
+        state.store.record_download_statistics(tag, country, keys, state.clock.now()),
+    )
+    .await;
+    match recorded {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "download statistics not recorded"),
+        Err(_) => tracing::warn!("download statistics not recorded: timed out"),
     }
 }
 
@@ -563,6 +673,7 @@ async fn download(
         ));
     }
     let keys = state.store.download_keys(&batch.tag, Some(country)).await.map_err(store_err)?;
+    record_download(&state, &batch.tag, country, keys.len()).await;
     let body = match format {
         Format::Protobuf => efgs::encode_protobuf(&keys),
         Format::Json => efgs::encode_json(&keys).into_bytes(),

@@ -13,7 +13,9 @@ use tokio::net::TcpListener;
 use crate::api::{self, ApiSettings, AppState};
 use crate::callback::{CallbackSettings, CallbackWorker, ClientCertificate};
 use crate::config::GatewayConfig;
+use crate::internal::{self, InternalState};
 use crate::jobs::{self, JobSettings};
+use crate::metrics::Metrics;
 use crate::server;
 use crate::store::{Store, UploadMode};
 
@@ -64,6 +66,7 @@ fn read(path: &std::path::Path) -> Result<String, StartError> {
 /// A gateway that is bound and ready to serve.
 pub struct Gateway {
     listener: TcpListener,
+    internal: Option<TcpListener>,
     tls: Option<Arc<rustls::ServerConfig>>,
     state: AppState,
     jobs: JobSettings,
@@ -95,7 +98,17 @@ impl Gateway {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let internal = match config.internal_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let anchor = Arc::new(anchor);
+        let metrics = Arc::new(Metrics::default());
+        let batched = Arc::new(tokio::sync::Notify::new());
         let state = AppState {
             store: store.clone(),
             anchor: anchor.clone(),
@@ -111,15 +124,18 @@ impl Gateway {
                 allow_private_callback_hosts: config.callback.allow_private_hosts,
             }),
             uploaded: Arc::new(tokio::sync::Notify::new()),
+            metrics: metrics.clone(),
+            wake_callbacks: batched.clone(),
         };
         let holder =
             format!("{}-{}", std::process::id(), listener.local_addr().map_or(0, |a| a.port()));
         let jobs = JobSettings {
             batching_interval: Duration::from_secs(config.batching_interval_seconds),
             retention_days: config.retention_days,
+            statistics_retention_days: config.statistics_retention_days,
             retention_interval: Duration::from_hours(1),
             holder: holder.clone(),
-            batched: Arc::new(tokio::sync::Notify::new()),
+            batched,
         };
         let callbacks = CallbackWorker {
             store,
@@ -131,10 +147,12 @@ impl Gateway {
                 interval: Duration::from_secs(config.callback.interval_seconds),
                 trust: config.callback.receiver_trust,
                 allow_private_hosts: config.callback.allow_private_hosts,
+                proxy: config.callback.proxy.clone(),
                 holder,
             },
+            metrics,
         };
-        Ok(Self { listener, tls, state, jobs, callbacks })
+        Ok(Self { listener, internal, tls, state, jobs, callbacks })
     }
 
     /// The bound address (port 0 resolved).
@@ -142,16 +160,38 @@ impl Gateway {
         self.listener.local_addr().ok()
     }
 
+    /// The internal listener's bound address, when it is on.
+    pub fn internal_addr(&self) -> Option<SocketAddr> {
+        self.internal.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The process's metrics, for tools and tests.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.state.metrics
+    }
+
     /// The store, for tools and tests.
     pub fn store(&self) -> &Store {
         &self.state.store
     }
 
-    /// Serves and runs the jobs until `shutdown` resolves, then finishes requests in flight.
+    /// Serves (both listeners) and runs the jobs until `shutdown` resolves, then finishes
+    /// requests in flight.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut job_stop = stop_rx.clone();
         let mut callback_stop = stop_rx.clone();
+        let mut internal_stop = stop_rx.clone();
+        let internal = self.internal.map(|listener| {
+            let app = internal::router(InternalState {
+                store: self.state.store.clone(),
+                anchor: self.state.anchor.clone(),
+                metrics: self.state.metrics.clone(),
+            });
+            tokio::spawn(server::serve(listener, None, app, async move {
+                let _ = internal_stop.wait_for(|stop| *stop).await;
+            }))
+        });
         let callbacks = tokio::spawn(self.callbacks.run(self.jobs.batched.clone(), async move {
             let _ = callback_stop.wait_for(|stop| *stop).await;
         }));
@@ -172,6 +212,9 @@ impl Gateway {
         .await;
         let _ = jobs.await;
         let _ = callbacks.await;
+        if let Some(internal) = internal {
+            let _ = internal.await;
+        }
         drop(stop_rx);
     }
 }

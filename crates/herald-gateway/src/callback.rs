@@ -20,6 +20,10 @@
 //!   host check.
 //! - **No DNS in the request path.** URL validation refuses private, loopback, link-local and
 //!   similar IP literals but does not resolve names.
+//!
+//! Callbacks may go through an HTTP proxy ([`HttpProxy`], config `callback_proxy`, as EFGS's
+//! `https.proxyHost`): the worker opens a `CONNECT host:port` tunnel and runs TLS through it, so
+//! the receiver's certificate is checked exactly as on a direct connection.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -39,6 +43,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use url::{Host, Url};
 
+use crate::metrics::{Counter, Metrics};
 use crate::store::{CallbackFailure, CallbackTask, Store, TrustKind, TrustRow};
 
 /// Longest callback id (EFGS: varchar 32).
@@ -147,6 +152,39 @@ fn is_private_v6(a: Ipv6Addr) -> bool {
         || (first & 0xffc0) == 0xfe80
 }
 
+/// An HTTP proxy for outbound callbacks: `http://host[:port]` (port 80 when left out), no
+/// credentials, no path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpProxy {
+    /// The proxy's host name or IP address.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+}
+
+impl HttpProxy {
+    /// Parses `http://host[:port][/]`; the error says what is wrong.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+        if url.scheme() != "http" {
+            return Err(format!("{text:?} must be an http:// URL (the tunnel carries TLS)"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("proxy credentials are not supported".into());
+        }
+        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+            return Err(format!("{text:?} must be http://host:port, without a path"));
+        }
+        let host = match url.host() {
+            Some(Host::Domain(d)) => d.to_owned(),
+            Some(Host::Ipv4(a)) => a.to_string(),
+            Some(Host::Ipv6(a)) => a.to_string(),
+            None => return Err(format!("{text:?} has no host")),
+        };
+        Ok(Self { host, port: url.port_or_known_default().unwrap_or(80) })
+    }
+}
+
 /// Which certificates a callback receiver may present.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReceiverTrust {
@@ -210,6 +248,9 @@ pub enum CallbackError {
     /// The receiver answered with a status other than 2xx.
     #[error("answered {0}")]
     Status(u16),
+    /// The callback proxy refused the tunnel.
+    #[error("the callback proxy answered {0} to CONNECT")]
+    Proxy(u16),
 }
 
 /// Settings of the callback worker.
@@ -223,6 +264,8 @@ pub struct CallbackSettings {
     pub trust: ReceiverTrust,
     /// Whether subscription URLs may name private addresses (dev and tests).
     pub allow_private_hosts: bool,
+    /// The HTTP proxy to tunnel through, if any.
+    pub proxy: Option<HttpProxy>,
     /// This process's name in leases.
     pub holder: String,
 }
@@ -240,6 +283,8 @@ pub struct CallbackWorker {
     pub client: Option<Arc<ClientCertificate>>,
     /// Settings.
     pub settings: CallbackSettings,
+    /// The process's metrics (callback deliveries by outcome).
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for CallbackWorker {
@@ -311,6 +356,7 @@ impl CallbackWorker {
         let recorded = match outcome {
             Ok(()) => {
                 tracing::info!("callback delivered");
+                self.metrics.increment(Counter::CallbackDeliveries, "ok");
                 self.store.callback_succeeded(task.id).await.map(|()| None)
             }
             Err(e) => {
@@ -319,10 +365,15 @@ impl CallbackWorker {
             }
         };
         match recorded {
-            Ok(Some(CallbackFailure::Suspended)) => tracing::warn!(
-                "callback subscription suspended after repeated failures; put it again to resume"
-            ),
-            Ok(_) => {}
+            Ok(Some(CallbackFailure::Suspended)) => {
+                self.metrics.increment(Counter::CallbackDeliveries, "suspended");
+                tracing::warn!(
+                    "callback subscription suspended after repeated failures; put it again to \
+                     resume"
+                );
+            }
+            Ok(Some(_)) => self.metrics.increment(Counter::CallbackDeliveries, "failed"),
+            Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "recording a callback outcome failed"),
         }
     }
@@ -356,10 +407,15 @@ impl CallbackWorker {
         let name = ServerName::try_from(host.clone())
             .map_err(|e| CallbackError::Tls(format!("server name: {e}")))?;
         let tls = tokio::time::timeout(TIMEOUT, async {
-            let tcp = TcpStream::connect((host.as_str(), port))
-                .await
-                .map_err(|e| CallbackError::Io(format!("connect: {e}")))?;
-            connector.connect(name, tcp).await.map_err(|e| CallbackError::Tls(e.to_string()))
+            let stream: Box<dyn Stream> = match &self.settings.proxy {
+                None => Box::new(
+                    TcpStream::connect((host.as_str(), port))
+                        .await
+                        .map_err(|e| CallbackError::Io(format!("connect: {e}")))?,
+                ),
+                Some(proxy) => Box::new(tunnel(proxy, &host, port).await?),
+            };
+            connector.connect(name, stream).await.map_err(|e| CallbackError::Tls(e.to_string()))
         })
         .await
         .map_err(|_| CallbackError::Timeout)??;
@@ -444,6 +500,47 @@ impl CallbackWorker {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(TlsConnector::from(Arc::new(config)))
     }
+}
+
+/// A byte stream TLS can run over: a TCP connection, or a tunnel through the callback proxy.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
+
+/// A `CONNECT host:port` tunnel through `proxy` (RFC 9110 §9.3.6): any 2xx opens it.
+async fn tunnel(
+    proxy: &HttpProxy,
+    host: &str,
+    port: u16,
+) -> Result<TokioIo<hyper::upgrade::Upgraded>, CallbackError> {
+    let tcp = TcpStream::connect((proxy.host.as_str(), proxy.port))
+        .await
+        .map_err(|e| CallbackError::Io(format!("connect to the callback proxy: {e}")))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .map_err(|e| CallbackError::Io(format!("callback proxy: {e}")))?;
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    // An IPv6 literal is bracketed in the authority.
+    let authority =
+        if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    let request = Request::connect(authority.as_str())
+        .header(hyper::header::HOST, authority.as_str())
+        .header(hyper::header::USER_AGENT, USER_AGENT)
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| CallbackError::Io(e.to_string()))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| CallbackError::Io(format!("callback proxy: {e}")))?;
+    if !response.status().is_success() {
+        return Err(CallbackError::Proxy(response.status().as_u16()));
+    }
+    let upgraded = hyper::upgrade::on(response)
+        .await
+        .map_err(|e| CallbackError::Io(format!("callback proxy tunnel: {e}")))?;
+    Ok(TokioIo::new(upgraded))
 }
 
 /// Accepts a receiver whose leaf certificate is pinned by thumbprint (see the module docs),
@@ -559,5 +656,32 @@ mod tests {
         }
         assert!(validate_subscription("cb", "https://127.0.0.1:1234/cb", true).is_ok());
         assert!(validate_subscription("cb", "http://127.0.0.1/cb", true).is_err());
+    }
+
+    #[test]
+    fn proxy_urls() {
+        for (text, parsed) in [
+            ("http://proxy.internal:3128", Some(("proxy.internal", 3128))),
+            ("http://proxy.internal:3128/", Some(("proxy.internal", 3128))),
+            ("http://10.0.0.1", Some(("10.0.0.1", 80))),
+            ("http://[2001:db8::1]:8080", Some(("2001:db8::1", 8080))),
+            ("https://proxy.internal:3128", None),
+            ("socks5://proxy.internal:1080", None),
+            ("http://user:secret@proxy.internal:3128", None),
+            ("http://proxy.internal:3128/path", None),
+            ("http://proxy.internal:3128?x=1", None),
+            ("proxy.internal:3128", None),
+            ("", None),
+        ] {
+            let got = HttpProxy::parse(text).ok();
+            assert_eq!(
+                got.as_ref().map(|p| (p.host.as_str(), p.port)),
+                parsed,
+                "{text}: {:?}",
+                HttpProxy::parse(text)
+            );
+        }
+        let error = HttpProxy::parse("http://user:secret@proxy.internal:3128").unwrap_err();
+        assert!(!error.contains("secret"), "{error}");
     }
 }

@@ -13,6 +13,11 @@ pub const EXAMPLE: &str = r#"# herald federation gateway (EFGS-compatible).
 # Where national backends connect.
 listen = "0.0.0.0:8443"
 
+# The internal listener: plain HTTP with GET /health (200 after a database round trip, 503
+# without one), GET /metrics (Prometheus text format) and GET /openapi.json (the public API).
+# Keep it on loopback or an internal network; leave it out to turn it off.
+# internal_listen = "127.0.0.1:9464"
+
 # Storage: a SQLite file (created if missing), or a PostgreSQL URL. Several gateway processes on
 # one PostgreSQL act as one gateway.
 database = "sqlite:/var/lib/herald/gateway.db"
@@ -27,6 +32,10 @@ max_age_days = 2
 
 # Keys older than midnight today minus this many days are deleted (EFGS keeps about 3 days).
 retention_days = 2
+
+# Upload and download statistics (hour, tag, country, number of keys; EFGS §1.3 step 7) older
+# than this many days are deleted by the same retention job.
+statistics_retention_days = 30
 
 # "efgs": an upload with a duplicate key is rolled back whole and answered 207 (the reference).
 # "store-valid": the other keys are stored, and the 207 lists which were not.
@@ -50,6 +59,9 @@ callback_interval_seconds = 60
 callback_receiver_trust = "callback"
 # Allow callback URLs naming private, loopback or link-local IP addresses. Dev and tests only.
 allow_private_callback_hosts = false
+# Send callbacks through an HTTP proxy (CONNECT tunnels; TLS stays end to end with the
+# receiver, whose certificate is checked as without a proxy). No credentials in the URL.
+# callback_proxy = "http://proxy.internal:3128"
 
 # TLS with client certificates, terminated by herald itself. Leave this table out only when a
 # proxy terminates TLS in front (see [auth]).
@@ -60,11 +72,16 @@ key = "/etc/herald/gateway.key.pem"
 [auth]
 # "mtls": the client certificate of the TLS handshake identifies the caller.
 # "proxy": a load balancer terminated mTLS and forwards the certificate's SHA-256 and subject DN
-# in headers; they are believed only from the addresses listed here.
+# in headers, or the whole certificate; they are believed only from the addresses listed here.
+# The proxy must drop these headers when clients send them.
 mode = "mtls"
 # trusted_proxies = ["10.0.0.10", "10.0.0.11"]
 # thumbprint_header = "X-SSL-Client-SHA256"
 # dn_header = "X-SSL-Client-DN"
+# The whole client certificate: URL-encoded PEM (nginx: $ssl_client_escaped_cert) or Base64 DER.
+# The gateway computes the thumbprint, reads C and checks the validity dates itself; a
+# thumbprint or DN header sent as well must agree with it (else 403). "" turns it off.
+# certificate_header = "X-SSL-Client-Cert"
 "#;
 
 /// Why a configuration was refused.
@@ -83,10 +100,12 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct Raw {
     listen: Option<String>,
+    internal_listen: Option<String>,
     database: Option<String>,
     anchor_certificate: Option<PathBuf>,
     max_age_days: Option<i64>,
     retention_days: Option<i64>,
+    statistics_retention_days: Option<i64>,
     upload_mode: Option<String>,
     batching_interval_seconds: Option<u64>,
     callback_client_certificate: Option<PathBuf>,
@@ -95,6 +114,7 @@ struct Raw {
     callback_interval_seconds: Option<u64>,
     callback_receiver_trust: Option<String>,
     allow_private_callback_hosts: Option<bool>,
+    callback_proxy: Option<String>,
     tls: Option<RawTls>,
     auth: Option<RawAuth>,
 }
@@ -113,6 +133,7 @@ struct RawAuth {
     trusted_proxies: Option<Vec<String>>,
     thumbprint_header: Option<String>,
     dn_header: Option<String>,
+    certificate_header: Option<String>,
 }
 
 /// TLS certificate and key files.
@@ -138,6 +159,8 @@ pub struct CallbackConfig {
     pub receiver_trust: crate::callback::ReceiverTrust,
     /// Whether callback URLs may name private addresses (`allow_private_callback_hosts`).
     pub allow_private_hosts: bool,
+    /// The HTTP proxy callbacks go through (`callback_proxy`), if any.
+    pub proxy: Option<crate::callback::HttpProxy>,
 }
 
 /// The validated configuration.
@@ -145,6 +168,8 @@ pub struct CallbackConfig {
 pub struct GatewayConfig {
     /// Listening address.
     pub listen: SocketAddr,
+    /// The internal listener's address (`/health`, `/metrics`, `/openapi.json`); `None` is off.
+    pub internal_listen: Option<SocketAddr>,
     /// `sqlite:…` or `postgres://…`.
     pub database: String,
     /// The trust anchor's certificate.
@@ -153,6 +178,8 @@ pub struct GatewayConfig {
     pub max_age_days: i64,
     /// Retention, in days.
     pub retention_days: i64,
+    /// Retention of the upload and download statistics, in days.
+    pub statistics_retention_days: i64,
     /// Whether a 207 rolls the upload back (EFGS) or stores the valid keys.
     pub store_valid_keys: bool,
     /// Batching interval, seconds.
@@ -178,6 +205,18 @@ impl GatewayConfig {
         let listen = var("listen").or(raw.listen).unwrap_or_else(|| "0.0.0.0:8443".into());
         let listen: SocketAddr =
             listen.parse().map_err(|_| invalid(format!("listen: {listen:?} is not ip:port")))?;
+        // An empty HERALD_GATEWAY_INTERNAL_LISTEN turns off what the file turns on.
+        let internal_listen = match var("internal_listen").or(raw.internal_listen) {
+            None => None,
+            Some(text) if text.is_empty() => None,
+            Some(text) => Some(
+                text.parse::<SocketAddr>()
+                    .map_err(|_| invalid(format!("internal_listen: {text:?} is not ip:port")))?,
+            ),
+        };
+        if internal_listen.is_some_and(|a| a == listen && a.port() != 0) {
+            return Err(invalid("internal_listen must differ from listen".into()));
+        }
         let database = var("database")
             .or(raw.database)
             .ok_or_else(|| invalid("database is required".into()))?;
@@ -200,6 +239,17 @@ impl GatewayConfig {
         };
         let max_age_days = number("max_age_days", raw.max_age_days, 2)?;
         let retention_days = number("retention_days", raw.retention_days, 2)?;
+        let statistics_retention_days = match var("statistics_retention_days") {
+            Some(s) => s.parse().map_err(|_| {
+                invalid(format!("statistics_retention_days: {s:?} is not a number"))
+            })?,
+            None => raw.statistics_retention_days.unwrap_or(30),
+        };
+        if !(0..=3650).contains(&statistics_retention_days) {
+            return Err(invalid(format!(
+                "statistics_retention_days must be in 0..=3650, got {statistics_retention_days}"
+            )));
+        }
         let upload_mode = var("upload_mode").or(raw.upload_mode).unwrap_or_else(|| "efgs".into());
         let store_valid_keys = match upload_mode.as_str() {
             "efgs" => false,
@@ -219,52 +269,19 @@ impl GatewayConfig {
         if !(1..=3600).contains(&batching_interval_seconds) {
             return Err(invalid("batching_interval_seconds must be in 1..=3600".into()));
         }
-        let auth = raw.auth.unwrap_or(RawAuth {
-            mode: None,
-            trusted_proxies: None,
-            thumbprint_header: None,
-            dn_header: None,
-        });
-        let auth = match auth.mode.as_deref().unwrap_or("mtls") {
-            "mtls" => crate::identity::AuthMode::Mtls,
-            "proxy" => {
-                let trusted = auth
-                    .trusted_proxies
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|a| {
-                        a.parse::<IpAddr>().map_err(|_| {
-                            invalid(format!("trusted_proxies: {a:?} is not an IP address"))
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                if trusted.is_empty() {
-                    return Err(invalid("auth mode \"proxy\" needs trusted_proxies".into()));
-                }
-                crate::identity::AuthMode::Proxy {
-                    trusted,
-                    thumbprint_header: auth
-                        .thumbprint_header
-                        .unwrap_or_else(|| "X-SSL-Client-SHA256".into()),
-                    dn_header: auth.dn_header.unwrap_or_else(|| "X-SSL-Client-DN".into()),
-                }
-            }
-            other => {
-                return Err(invalid(format!(
-                    "auth.mode must be \"mtls\" or \"proxy\", got {other:?}"
-                )));
-            }
-        };
+        let auth = auth_config(raw.auth)?;
         let tls = raw.tls.map(|t| TlsFiles { certificate: t.certificate, key: t.key });
         if tls.is_none() && auth == crate::identity::AuthMode::Mtls {
             return Err(invalid("auth mode \"mtls\" needs a [tls] table".into()));
         }
         Ok(Self {
             listen,
+            internal_listen,
             database,
             anchor_certificate,
             max_age_days,
             retention_days,
+            statistics_retention_days,
             store_valid_keys,
             batching_interval_seconds,
             tls,
@@ -272,6 +289,52 @@ impl GatewayConfig {
             auth,
         })
     }
+}
+
+/// The `[auth]` table.
+fn auth_config(auth: Option<RawAuth>) -> Result<crate::identity::AuthMode, ConfigError> {
+    let invalid = ConfigError::Invalid;
+    let auth = auth.unwrap_or(RawAuth {
+        mode: None,
+        trusted_proxies: None,
+        thumbprint_header: None,
+        dn_header: None,
+        certificate_header: None,
+    });
+    let mode = match auth.mode.as_deref().unwrap_or("mtls") {
+        "mtls" => crate::identity::AuthMode::Mtls,
+        "proxy" => {
+            let trusted = auth
+                .trusted_proxies
+                .unwrap_or_default()
+                .iter()
+                .map(|a| {
+                    a.parse::<IpAddr>().map_err(|_| {
+                        invalid(format!("trusted_proxies: {a:?} is not an IP address"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if trusted.is_empty() {
+                return Err(invalid("auth mode \"proxy\" needs trusted_proxies".into()));
+            }
+            crate::identity::AuthMode::Proxy {
+                trusted,
+                thumbprint_header: auth
+                    .thumbprint_header
+                    .unwrap_or_else(|| "X-SSL-Client-SHA256".into()),
+                dn_header: auth.dn_header.unwrap_or_else(|| "X-SSL-Client-DN".into()),
+                certificate_header: match auth.certificate_header {
+                    None => Some("X-SSL-Client-Cert".into()),
+                    Some(name) if name.is_empty() => None,
+                    Some(name) => Some(name),
+                },
+            }
+        }
+        other => {
+            return Err(invalid(format!("auth.mode must be \"mtls\" or \"proxy\", got {other:?}")));
+        }
+    };
+    Ok(mode)
 }
 
 /// The callback settings of the configuration.
@@ -330,12 +393,21 @@ fn callback_config(
             ));
         }
     };
+    let proxy = match var("callback_proxy").or_else(|| raw.callback_proxy.clone()) {
+        None => None,
+        Some(text) if text.is_empty() => None,
+        Some(text) => Some(
+            crate::callback::HttpProxy::parse(&text)
+                .map_err(|reason| invalid(format!("callback_proxy: {reason}")))?,
+        ),
+    };
     Ok(CallbackConfig {
         client: callback_client,
         retry_wait_seconds: callback_retry_wait_seconds,
         interval_seconds: callback_interval_seconds,
         receiver_trust: callback_receiver_trust,
         allow_private_hosts: allow_private_callback_hosts,
+        proxy,
     })
 }
 
@@ -352,6 +424,28 @@ mod tests {
         assert_eq!(c.callback.retry_wait_seconds, 300);
         assert_eq!(c.callback.receiver_trust, crate::callback::ReceiverTrust::Callback);
         assert_eq!(c.callback.client, None);
+        assert_eq!(c.callback.proxy, None);
+        assert_eq!(c.internal_listen, None);
+        assert_eq!(c.statistics_retention_days, 30);
+        // Every commented-out setting of the example is a valid setting too.
+        let uncommented: String = EXAMPLE
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.contains(" = ") && !rest.starts_with("database") => rest,
+                _ => l,
+            })
+            .flat_map(|l| [l, "\n"])
+            .collect();
+        let all = GatewayConfig::from_toml(&uncommented, |_| None).unwrap();
+        assert_eq!(all.internal_listen, Some("127.0.0.1:9464".parse().unwrap()));
+        let proxy = all.callback.proxy.unwrap();
+        assert_eq!((proxy.host.as_str(), proxy.port), ("proxy.internal", 3128));
+        assert!(all.callback.client.is_some());
+        let c = GatewayConfig::from_toml(EXAMPLE, |k| {
+            (k == "HERALD_GATEWAY_INTERNAL_LISTEN").then(|| "127.0.0.1:0".to_owned())
+        })
+        .unwrap();
+        assert_eq!(c.internal_listen, Some("127.0.0.1:0".parse().unwrap()));
         let c = GatewayConfig::from_toml(EXAMPLE, |k| {
             (k == "HERALD_GATEWAY_DATABASE").then(|| "postgres://x/y".to_owned())
         })
@@ -393,6 +487,26 @@ mod tests {
             (
                 "database = \"x\"\nanchor_certificate = \"a\"\nmax_age_days = 99\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
                 "max_age_days",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\ninternal_listen = \"9464\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "internal_listen",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\nlisten = \"127.0.0.1:9\"\ninternal_listen = \"127.0.0.1:9\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "must differ",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\nstatistics_retention_days = -1\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "statistics_retention_days",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\ncallback_proxy = \"https://p:1\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "callback_proxy",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\ncallback_proxy = \"http://u:p@proxy:3128\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "callback_proxy",
             ),
         ] {
             let err = GatewayConfig::from_toml(toml, |_| None).unwrap_err().to_string();

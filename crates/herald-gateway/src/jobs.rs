@@ -1,4 +1,4 @@
-//! Background jobs: forming download batches and purging old keys. Each run first takes a lease
+//! Background jobs: forming download batches and purging old keys and statistics. Each run first takes a lease
 //! in the store, so that several gateway processes on one PostgreSQL run each job once. Forming
 //! a batch also creates its callback tasks (in the batch's transaction) and wakes the callback
 //! worker ([`crate::callback`]).
@@ -21,6 +21,8 @@ pub struct JobSettings {
     pub batching_interval: Duration,
     /// Keys older than midnight today − this many days are deleted (EFGS production: 2).
     pub retention_days: i64,
+    /// Statistics rows older than midnight today − this many days are deleted.
+    pub statistics_retention_days: i64,
     /// How often the retention job runs.
     pub retention_interval: Duration,
     /// This process's name in leases.
@@ -78,16 +80,24 @@ pub async fn form_batches(store: &Store, clock: &dyn Clock, settings: &JobSettin
     }
 }
 
-/// One retention run, if this process holds the lease.
+/// One retention run, if this process holds the lease: old keys, then old statistics.
 pub async fn purge(store: &Store, clock: &dyn Clock, settings: &JobSettings) {
     let now = clock.now();
-    let cutoff = herald_model::UnixTime((now.utc_day() - settings.retention_days) * 86_400);
+    let midnight_minus = |days: i64| herald_model::UnixTime((now.utc_day() - days) * 86_400);
     match store.try_lease("retention", &settings.holder, now, 600).await {
-        Ok(true) => match store.purge_keys_created_before(cutoff).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(deleted = n, "retention purged keys"),
-            Err(e) => tracing::error!(error = %e, "retention failed"),
-        },
+        Ok(true) => {
+            match store.purge_keys_created_before(midnight_minus(settings.retention_days)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "retention purged keys"),
+                Err(e) => tracing::error!(error = %e, "retention failed"),
+            }
+            let cutoff = midnight_minus(settings.statistics_retention_days);
+            match store.purge_statistics_before(cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "retention purged statistics rows"),
+                Err(e) => tracing::error!(error = %e, "statistics retention failed"),
+            }
+        }
         Ok(false) => {}
         Err(e) => tracing::error!(error = %e, "taking the retention lease failed"),
     }

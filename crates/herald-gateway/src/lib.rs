@@ -7,8 +7,10 @@
 //! - [`client`]: a client for any EFGS-compatible gateway (mTLS), for backends and tests.
 //! - [`config`]: the TOML configuration with environment overrides.
 //! - [`identity`]: who is calling (mTLS certificate or trusted-proxy headers).
+//! - [`internal`]: the internal listener (`/health`, `/metrics`, `/openapi.json`).
 //! - [`jobs`]: download batching and retention, once across processes (leases).
 //! - [`media`]: the versioned media types and their status codes.
+//! - [`metrics`]: counters and histograms, rendered in the Prometheus text format.
 //! - [`server`]: TLS (rustls) with client certificates, graceful shutdown.
 //! - [`store`]: storage on SQLite (default) or PostgreSQL behind one contract.
 //!
@@ -21,8 +23,10 @@ pub mod callback;
 pub mod client;
 pub mod config;
 pub mod identity;
+pub mod internal;
 pub mod jobs;
 pub mod media;
+pub mod metrics;
 pub mod server;
 pub mod store;
 

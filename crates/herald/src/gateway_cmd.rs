@@ -30,7 +30,9 @@ pub(crate) struct ServeArgs {
     config: Option<PathBuf>,
     /// Development mode on the shared dev folder: creates the PKI for DE, NL, FR if absent,
     /// trusts every country folder in it, stores in DIR/gateway/gateway.db, serves TLS with
-    /// DIR/gateway/server.pem, batches downloads within a second, and writes DIR/gateway/url.
+    /// DIR/gateway/server.pem, batches downloads within a second, and writes DIR/gateway/url
+    /// (and DIR/gateway/internal-url, the internal listener's /health, /metrics and
+    /// /openapi.json on a free loopback port).
     #[arg(long, value_name = "DIR")]
     dev: Option<PathBuf>,
     /// Listening address in dev mode (default 127.0.0.1 and a free port).
@@ -155,7 +157,7 @@ fn read(path: &Path, what: &str) -> Result<String> {
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (config, url_file) = match (&args.config, &args.dev) {
+    let (config, dev_dir) = match (&args.config, &args.dev) {
         (Some(path), _) => {
             let text = read(path, "configuration")?;
             let config = GatewayConfig::from_toml(&text, |k| std::env::var(k).ok())
@@ -164,7 +166,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
         (None, Some(dir)) => {
             let config = prepare_dev(dir, args.listen.as_deref(), clock.as_ref()).await?;
-            (config, Some(dir.join("gateway").join("url")))
+            (config, Some(dir.join("gateway")))
         }
         (None, None) => bail!("give --config <FILE> or --dev <DIR>"),
     };
@@ -172,12 +174,32 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let addr = gateway.local_addr().context("the listener has no address")?;
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{addr}");
-    if let Some(file) = &url_file {
-        std::fs::write(file, &url).with_context(|| format!("cannot write {}", file.display()))?;
+    let internal_url = gateway.internal_addr().map(|addr| format!("http://{addr}"));
+    // In dev mode: DIR/gateway/url and DIR/gateway/internal-url, removed on a clean stop. The
+    // internal URL is written first, so a tool that waits for `url` finds both.
+    let mut written = Vec::new();
+    if let Some(dir) = &dev_dir {
+        for (name, value) in
+            [("internal-url", internal_url.as_deref()), ("url", Some(url.as_str()))]
+        {
+            let file = dir.join(name);
+            let Some(value) = value else {
+                let _ = std::fs::remove_file(&file);
+                continue;
+            };
+            std::fs::write(&file, value)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            written.push(file);
+        }
     }
     eprintln!("herald gateway listening on {url} ({} storage)", gateway.store().backend());
+    if let Some(internal_url) = &internal_url {
+        eprintln!(
+            "herald gateway internal listener on {internal_url} (/health, /metrics, /openapi.json)"
+        );
+    }
     gateway.run_until_stopped(shutdown_signal()).await;
-    if let Some(file) = &url_file {
+    for file in &written {
         let _ = std::fs::remove_file(file);
     }
     eprintln!("herald gateway stopped");
@@ -254,7 +276,7 @@ pub(crate) async fn prepare_dev(
     // own receivers pin by thumbprint and accept it.
     let listen = listen.unwrap_or("127.0.0.1:0");
     let toml = format!(
-        "listen = {listen:?}\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\nallow_private_callback_hosts = true\ncallback_client_certificate = {cert:?}\ncallback_client_key = {key:?}\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
+        "listen = {listen:?}\ninternal_listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\nallow_private_callback_hosts = true\ncallback_client_certificate = {cert:?}\ncallback_client_key = {key:?}\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
         anchor = dir.join(layout::anchor_cert()).display().to_string(),
         cert = dir.join(layout::gateway_cert()).display().to_string(),
         key = dir.join(layout::gateway_key()).display().to_string(),

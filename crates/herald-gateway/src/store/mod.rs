@@ -27,6 +27,8 @@
 //!   shared because both backends accept `$N` placeholders (sqlx binds SQLite's `$N` parameters
 //!   by position) and every statement used is in the common subset (`ON CONFLICT`,
 //!   `RETURNING`, partial indexes).
+//! - `statistics`: mounted the same way; the statistics tables (`upload_stats`,
+//!   `download_stats`) and the row counts of the internal listener's `/metrics`.
 
 mod error;
 mod plan;
@@ -223,6 +225,40 @@ pub enum CallbackFailure {
 /// Failures of a task that are retried (EFGS `max-retries: 5`); the next failure suspends the
 /// subscription.
 pub const MAX_CALLBACK_RETRIES: u32 = 5;
+
+/// Row counts read when the metrics are scraped ([`Store::gauges`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreGauges {
+    /// Diagnosis keys stored (retention has not purged them yet).
+    pub keys: u64,
+    /// Download batches formed.
+    pub download_batches: u64,
+    /// Per uploading country: uploads and keys in the upload statistics.
+    pub upload_stats: Vec<CountryStatistics>,
+    /// Per requesting country: downloads and keys served in the download statistics.
+    pub download_stats: Vec<CountryStatistics>,
+}
+
+/// One country's sums in a statistics table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountryStatistics {
+    /// The country.
+    pub country: CountryCode,
+    /// Rows (uploads or downloads).
+    pub rows: u64,
+    /// Keys in those rows.
+    pub keys: u64,
+}
+
+/// Forwards a call to the backend's `statistics` module.
+macro_rules! dispatch_statistics {
+    ($self:ident . $op:ident ( $($arg:expr),* $(,)? )) => {
+        match &$self.backend {
+            Backend::Sqlite(pool) => sqlite::statistics::$op(pool, $($arg),*).await,
+            Backend::Postgres(pool) => postgres::statistics::$op(pool, $($arg),*).await,
+        }
+    };
+}
 
 /// Forwards a call to the backend's `ops` module.
 macro_rules! dispatch {
@@ -450,6 +486,43 @@ impl Store {
         ttl_seconds: i64,
     ) -> Result<bool, StoreError> {
         dispatch!(self.try_lease(job, holder, now, ttl_seconds))
+    }
+}
+
+/// Statistics (§1.3 step 7, §6.1) and the gauges of the internal listener.
+impl Store {
+    /// Records a stored upload in `upload_stats`: the hour of `now`, its tag, country and
+    /// number of keys stored.
+    pub async fn record_upload_statistics(
+        &self,
+        tag: &str,
+        country: CountryCode,
+        keys: u64,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        dispatch_statistics!(self.record_upload_statistics(tag, country, keys, now))
+    }
+
+    /// Records an answered download in `download_stats`: the hour of `now`, the download
+    /// batch, the requesting country and the number of keys served.
+    pub async fn record_download_statistics(
+        &self,
+        batch_tag: &str,
+        country: CountryCode,
+        keys: u64,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        dispatch_statistics!(self.record_download_statistics(batch_tag, country, keys, now))
+    }
+
+    /// Deletes the statistics rows older than `cutoff`; returns how many.
+    pub async fn purge_statistics_before(&self, cutoff: UnixTime) -> Result<u64, StoreError> {
+        dispatch_statistics!(self.purge_statistics_before(cutoff))
+    }
+
+    /// Stored keys, download batches and the statistics' sums per country.
+    pub async fn gauges(&self) -> Result<StoreGauges, StoreError> {
+        dispatch_statistics!(self.gauges())
     }
 }
 

@@ -35,7 +35,7 @@ const INSERT_CHUNK: usize = 256;
 const PURGE_CHUNK: i64 = 5000;
 
 /// Why one attempt failed.
-enum AttemptError {
+pub(super) enum AttemptError {
     /// A driver error; retried when [`is_transient`].
     Sql(sqlx::Error),
     /// A decided failure, reported as is.
@@ -54,14 +54,14 @@ impl From<StoreError> for AttemptError {
     }
 }
 
-type Attempt<T> = Result<T, AttemptError>;
+pub(super) type Attempt<T> = Result<T, AttemptError>;
 
 /// Runs the named transaction (or query) `attempt`, again while it fails transiently (SQLite
 /// busy, PostgreSQL serialization failures and deadlocks), and records how long it took.
 ///
 /// Each call of `attempt` starts from scratch: it begins its own transaction, and a transaction
 /// dropped on an error is rolled back, so a retried attempt never sees its predecessor's writes.
-async fn run_tx<T, F, Fut>(name: &'static str, mut attempt: F) -> Result<T, StoreError>
+pub(super) async fn run_tx<T, F, Fut>(name: &'static str, mut attempt: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Attempt<T>>,

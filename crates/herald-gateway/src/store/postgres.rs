@@ -23,6 +23,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 #[allow(clippy::duplicate_mod)]
 #[path = "ops.rs"]
 pub(super) mod ops;
+#[allow(clippy::duplicate_mod)]
+#[path = "statistics.rs"]
+pub(super) mod statistics;
 
 /// Connects to and migrates a PostgreSQL database. Concurrent starts are safe: the migrator
 /// holds an advisory lock.

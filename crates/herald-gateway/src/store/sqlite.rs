@@ -30,6 +30,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 #[allow(clippy::duplicate_mod)]
 #[path = "ops.rs"]
 pub(super) mod ops;
+#[allow(clippy::duplicate_mod)]
+#[path = "statistics.rs"]
+pub(super) mod statistics;
 
 /// Opens (creating if missing) and migrates a SQLite database: `:memory:`, a `sqlite:` URL or a
 /// plain path.

@@ -339,8 +339,16 @@ async fn check_callbacks(world: &World) {
         calls,
         [(tag1.clone(), 500), (tag1.clone(), 500), (tag1, 200), ("20261128-2".to_owned(), 200),]
     );
-    // Delivered tasks are gone.
-    assert!(world.store.pending_callback_tasks().await.unwrap().is_empty());
+    // Delivered tasks are gone (the worker records the delivery after the receiver answered).
+    let mut pending = world.store.pending_callback_tasks().await.unwrap();
+    for _ in 0..50 {
+        if pending.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        pending = world.store.pending_callback_tasks().await.unwrap();
+    }
+    assert!(pending.is_empty(), "{pending:?}");
 
     // The batches announced can be downloaded by DE.
     let got = de
@@ -407,4 +415,196 @@ async fn efgs_compatible_mode_accepts_any_trusted_authentication_certificate() {
     assert_eq!(seen[0].answered, 200);
     receiver.stop().await;
     world.stop().await;
+}
+
+async fn list_query(client: &EfgsClient, query: &str) -> (u16, serde_json::Value) {
+    let answer = client
+        .request(Method::GET, &format!("/diagnosiskeys/callback{query}"), &[], vec![])
+        .await
+        .unwrap();
+    (answer.status.as_u16(), serde_json::from_slice(&answer.body).unwrap())
+}
+
+/// The value of one sample of the world's `/metrics`.
+async fn metric(world: &World, name: &str) -> Option<f64> {
+    let (_, text) = crate::http::plain_get(&world.internal_url, "/metrics", &[]).await;
+    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Six failures in a row suspend a subscription: the listing shows it (and `?suspended=true`
+/// finds it), putting it again resumes it, and the pending callback is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspended_subscriptions_are_listed_and_resumed_by_a_put() {
+    let world = World::start_with(None, CALLBACK_CONFIG).await;
+    let identity = trusted_receiver_certificate(&world).await;
+    let receiver = Receiver::start(&identity, 6).await;
+    let de = world.client("DE");
+    assert_eq!(put(&de, "de-1", Some(&receiver.url)).await.status, 200);
+    upload_from(&world, "NL", "NL-1", 41).await;
+    receiver.wait_for(&world, |seen| seen.len() == 6).await;
+    // Another subscription, after the batch: it has nothing to announce and stays active.
+    assert_eq!(put(&de, "de-2", Some("https://de.example/other")).await.status, 200);
+    // The sixth failure is recorded right after the receiver answered it.
+    let mut listed = serde_json::Value::Null;
+    for _ in 0..50 {
+        listed = list(&de).await;
+        if listed[0]["suspended"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed[0]["callbackId"], "de-1");
+    assert_eq!(listed[0]["suspended"], true, "{listed}");
+    assert!(listed[0]["suspendedAt"].as_str().unwrap().starts_with("2026-11-28T12:"), "{listed}");
+    // Active subscriptions keep the EFGS shape.
+    assert_eq!(
+        listed[1],
+        serde_json::json!({"callbackId": "de-2", "url": "https://de.example/other"})
+    );
+    let (status, only) = list_query(&de, "?suspended=true").await;
+    assert_eq!(status, 200);
+    assert_eq!(only.as_array().unwrap().len(), 1);
+    assert_eq!(only[0]["callbackId"], "de-1");
+    let (_, active) = list_query(&de, "?suspended=false").await;
+    assert_eq!(
+        active,
+        serde_json::json!([{"callbackId": "de-2", "url": "https://de.example/other"}])
+    );
+    let (status, body) = list_query(&de, "?suspended=maybe").await;
+    assert_eq!(status, 400);
+    assert!(body["message"].is_string());
+    // Other countries never see it.
+    assert_eq!(list_query(&world.client("NL"), "?suspended=true").await.1, serde_json::json!([]));
+    // Suspended: no more calls, however long we wait.
+    for _ in 0..15 {
+        world.clock.advance(1);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(receiver.seen().len(), 6);
+
+    // Resume with the same id: the pending callback goes out (and now succeeds).
+    assert_eq!(put(&de, "de-1", Some(&receiver.url)).await.status, 200);
+    let listed = list(&de).await;
+    assert_eq!(listed[0], serde_json::json!({"callbackId": "de-1", "url": receiver.url}));
+    let seen = receiver.wait_for(&world, |seen| seen.iter().any(|s| s.answered == 200)).await;
+    assert_eq!(seen.len(), 7);
+    assert_eq!(batch_tag(&seen[6]), "20261128-1");
+    for (outcome, count) in [("failed", 5.0), ("suspended", 1.0), ("ok", 1.0)] {
+        let name = format!("herald_gateway_callback_deliveries_total{{outcome=\"{outcome}\"}}");
+        let mut value = None;
+        for _ in 0..50 {
+            value = metric(&world, &name).await;
+            if value == Some(count) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(value, Some(count), "{name}");
+    }
+    receiver.stop().await;
+    world.stop().await;
+}
+
+/// A tiny HTTP proxy on 127.0.0.1 that opens `CONNECT` tunnels (or refuses them with 403) and
+/// counts them.
+struct ConnectProxy {
+    url: String,
+    tunnels: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ConnectProxy {
+    async fn start(refuse: bool) -> Self {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let tunnels: Arc<Mutex<Vec<String>>> = Arc::default();
+        let record = tunnels.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else { return };
+                let record = record.clone();
+                tokio::spawn(async move {
+                    // The request head, byte by byte up to the empty line.
+                    let mut head = Vec::new();
+                    while !head.ends_with(b"\r\n\r\n") {
+                        let mut byte = [0u8; 1];
+                        if client.read_exact(&mut byte).await.is_err() || head.len() > 8192 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let mut words = head.split_whitespace();
+                    let (Some("CONNECT"), Some(target)) = (words.next(), words.next()) else {
+                        let _ = client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n").await;
+                        return;
+                    };
+                    record.lock().unwrap().push(target.to_owned());
+                    if refuse {
+                        let _ = client
+                            .write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
+                            .await;
+                        return;
+                    }
+                    let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await else {
+                        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+                        return;
+                    };
+                    let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await;
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                });
+            }
+        });
+        Self { url, tunnels, task }
+    }
+
+    fn tunnels(&self) -> Vec<String> {
+        self.tunnels.lock().unwrap().clone()
+    }
+}
+
+impl Drop for ConnectProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// With `callback_proxy`, callbacks go through a CONNECT tunnel to the receiver (TLS and the
+/// receiver's pinned certificate end to end); a proxy that refuses the tunnel fails the callback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_go_through_the_configured_proxy() {
+    for refuse in [false, true] {
+        let proxy = ConnectProxy::start(refuse).await;
+        let config = format!("{CALLBACK_CONFIG}\ncallback_proxy = \"{}\"", proxy.url);
+        let world = World::start_with(None, &config).await;
+        let identity = trusted_receiver_certificate(&world).await;
+        let receiver = Receiver::start(&identity, 0).await;
+        let target =
+            receiver.url.trim_start_matches("https://").split('/').next().unwrap().to_owned();
+        assert_eq!(put(&world.client("DE"), "de-1", Some(&receiver.url)).await.status, 200);
+        upload_from(&world, "NL", "NL-1", 51).await;
+        if refuse {
+            for _ in 0..100 {
+                if proxy.tunnels().len() >= 2 {
+                    break;
+                }
+                world.clock.advance(1);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(proxy.tunnels().len() >= 2, "the refused callback is retried");
+            assert!(receiver.seen().is_empty());
+            assert_eq!(world.store.pending_callback_tasks().await.unwrap().len(), 1);
+        } else {
+            let seen = receiver.wait_for(&world, |seen| !seen.is_empty()).await;
+            assert_eq!(seen[0].answered, 200);
+            assert_eq!(batch_tag(&seen[0]), "20261128-1");
+            // mTLS end to end through the tunnel: the receiver saw the gateway's certificate.
+            assert_eq!(seen[0].client_thumbprint, Some(world.pki.gateway.thumbprint()));
+            assert_eq!(proxy.tunnels(), std::slice::from_ref(&target));
+        }
+        assert!(proxy.tunnels().iter().all(|t| *t == target), "{:?}", proxy.tunnels());
+        receiver.stop().await;
+        world.stop().await;
+    }
 }

@@ -42,11 +42,24 @@ pub(crate) struct World {
     pub(crate) pki: DevPki,
     pub(crate) store: Store,
     pub(crate) url: String,
+    /// The internal listener (`http://127.0.0.1:<port>`).
+    pub(crate) internal_url: String,
+    /// The gateway process's own store (sharing its pool), to break it in tests.
+    pub(crate) gateway_store: Store,
     pub(crate) clock: Arc<TestClock>,
-    config: GatewayConfig,
+    pub(crate) config: GatewayConfig,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     others: Vec<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+}
+
+/// One started gateway process.
+pub(crate) struct Launched {
+    pub(crate) url: String,
+    pub(crate) internal_url: Option<String>,
+    pub(crate) store: Store,
+    pub(crate) stop: tokio::sync::oneshot::Sender<()>,
+    pub(crate) task: tokio::task::JoinHandle<()>,
 }
 
 fn country(c: &str) -> CountryCode {
@@ -100,7 +113,7 @@ impl World {
             }
         }
         let toml = format!(
-            "listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\n{extra}\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
+            "listen = \"127.0.0.1:0\"\ninternal_listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\n{extra}\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
             anchor = dir.path().join("anchor/anchor.pem").display().to_string(),
             cert = dir.path().join("gateway/server.pem").display().to_string(),
             key = dir.path().join("gateway/server.key.pem").display().to_string(),
@@ -108,25 +121,27 @@ impl World {
         );
         let config = GatewayConfig::from_toml(&toml, |_| None).unwrap();
         let clock = Arc::new(TestClock(AtomicI64::new(NOW)));
-        let (url, stop, task) = launch(&config, clock.clone()).await;
+        let launched = launch(&config, clock.clone()).await;
         Self {
             dir,
             pki,
             store,
-            url,
+            url: launched.url,
+            internal_url: launched.internal_url.unwrap(),
+            gateway_store: launched.store,
             clock,
             config,
-            stop: Some(stop),
-            task: Some(task),
+            stop: Some(launched.stop),
+            task: Some(launched.task),
             others: Vec::new(),
         }
     }
 
     /// Another gateway process on the same database (scale-out); returns its URL.
     pub(crate) async fn another_gateway(&mut self) -> String {
-        let (url, stop, task) = launch(&self.config, self.clock.clone()).await;
-        self.others.push((stop, task));
-        url
+        let launched = launch(&self.config, self.clock.clone()).await;
+        self.others.push((launched.stop, launched.task));
+        launched.url
     }
 
     pub(crate) fn client_at(&self, url: &str, c: &str) -> EfgsClient {
@@ -168,18 +183,17 @@ impl World {
 }
 
 /// Builds and starts one gateway process for `config`.
-async fn launch(
-    config: &GatewayConfig,
-    clock: Arc<TestClock>,
-) -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+pub(crate) async fn launch(config: &GatewayConfig, clock: Arc<TestClock>) -> Launched {
     let clock: Arc<dyn Clock> = clock;
     let gateway = Gateway::build(config, clock).await.unwrap();
     let url = format!("https://{}", gateway.local_addr().unwrap());
+    let internal_url = gateway.internal_addr().map(|a| format!("http://{a}"));
+    let store = gateway.store().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(gateway.run_until_stopped(async move {
         let _ = stopped.await;
     }));
-    (url, stop, task)
+    Launched { url, internal_url, store, stop, task }
 }
 
 pub(crate) fn keys(origin: &str, n: u8, seed: u8) -> Vec<EfgsKey> {
@@ -761,8 +775,9 @@ async fn two_gateways_on_one_postgres_act_as_one() {
     drop(db);
 }
 
-/// A plain-HTTP request, as a TLS-terminating proxy would forward it.
-async fn plain_get(url: &str, path: &str, headers: &[(&str, &str)]) -> u16 {
+/// A plain-HTTP request, as a TLS-terminating proxy would forward it: status and body.
+pub(crate) async fn plain_get(url: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    use http_body_util::BodyExt as _;
     use http_body_util::Full;
     let addr = url.trim_start_matches("http://");
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -777,7 +792,9 @@ async fn plain_get(url: &str, path: &str, headers: &[(&str, &str)]) -> u16 {
         .send_request(request.body(Full::new(axum::body::Bytes::new())).unwrap())
         .await
         .unwrap();
-    response.status().as_u16()
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 /// Behind a proxy: the identity headers count only from the configured proxy addresses.
@@ -794,7 +811,8 @@ async fn proxy_mode_believes_only_the_proxy() {
         );
         GatewayConfig::from_toml(&toml, |_| None).unwrap()
     };
-    let (url, stop, task) = launch(&config_for("127.0.0.1"), world.clock.clone()).await;
+    let Launched { url, stop, task, .. } =
+        launch(&config_for("127.0.0.1"), world.clock.clone()).await;
     let url = url.replace("https://", "http://");
     let de_hash = de.thumbprint().to_hex();
     let it_hash = it.thumbprint().to_hex();
@@ -829,16 +847,196 @@ async fn proxy_mode_believes_only_the_proxy() {
         (vec![accept, ("X-SSL-Client-SHA256", "not-a-hash"), ("X-SSL-Client-DN", "C=DE")], 403),
         (vec![accept], 403),
     ] {
-        assert_eq!(plain_get(&url, path, &headers).await, status, "{headers:?}");
+        assert_eq!(plain_get(&url, path, &headers).await.0, status, "{headers:?}");
     }
     let _ = stop.send(());
     task.await.unwrap();
     // The same headers from an address that is not the proxy: refused.
-    let (url, stop, task) = launch(&config_for("127.0.0.2"), world.clock.clone()).await;
+    let Launched { url, stop, task, .. } =
+        launch(&config_for("127.0.0.2"), world.clock.clone()).await;
     let url = url.replace("https://", "http://");
     let headers = [accept, ("X-SSL-Client-SHA256", de_hash.as_str()), ("X-SSL-Client-DN", "C=DE")];
-    assert_eq!(plain_get(&url, path, &headers).await, 403);
+    assert_eq!(plain_get(&url, path, &headers).await.0, 403);
     let _ = stop.send(());
     task.await.unwrap();
+    world.stop().await;
+}
+
+/// nginx's `$ssl_client_escaped_cert`: every byte but letters, digits and `-` percent-encoded.
+fn escape_pem(pem: &str) -> String {
+    pem.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A self-signed certificate with the given subject and validity, PEM.
+fn certificate(country: Option<&str>, from: (i32, u8, u8), until: (i32, u8, u8)) -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    let mut dn = rcgen::DistinguishedName::new();
+    if let Some(c) = country {
+        dn.push(rcgen::DnType::CountryName, c);
+    }
+    dn.push(rcgen::DnType::CommonName, "proxy header test");
+    params.distinguished_name = dn;
+    params.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
+    params.not_after = rcgen::date_time_ymd(until.0, until.1, until.2);
+    params.self_signed(&key).unwrap().pem()
+}
+
+const OK: (u16, &str) = (404, "Could not find any batches for given date");
+const UNAUTHORIZED: (u16, &str) = (403, "Client is not authorized to access the service");
+const INVALID: (u16, &str) = (403, "Client certificate is not valid");
+const MISMATCH: (u16, &str) = (403, "Client certificate headers do not agree");
+const NO_COUNTRY: (u16, &str) = (400, "Client Certificate must contain country property");
+
+/// One request through the proxy: name, trusted proxy address, `[auth]` lines, headers, and the
+/// expected status and message.
+type ProxyCase<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, &'a str)>, (u16, &'a str));
+
+/// Behind a proxy that forwards the whole client certificate (EFGS PR #274): URL-encoded PEM or
+/// Base64 DER, checked by the gateway itself, cross-checked with the thumbprint and DN headers
+/// when those come too, and believed only from the proxy's address.
+#[tokio::test]
+async fn proxy_mode_accepts_the_whole_certificate() {
+    let world = World::start(None).await;
+    let auth =
+        |c: &str| &world.pki.countries.iter().find(|x| x.country.as_str() == c).unwrap().auth;
+    let (de, nl, it) = (auth("DE"), auth("NL"), auth("IT"));
+    let config_for = |trusted: &str, auth_extra: &str| {
+        let toml = format!(
+            "listen = \"127.0.0.1:0\"\ndatabase = {:?}\nanchor_certificate = {:?}\n[auth]\nmode = \"proxy\"\ntrusted_proxies = [{trusted:?}]\n{auth_extra}\n",
+            world.config.database,
+            world.config.anchor_certificate.display().to_string(),
+        );
+        GatewayConfig::from_toml(&toml, |_| None).unwrap()
+    };
+    let der_b64 =
+        |pem: &str| STANDARD.encode(herald_trust::Cert::from_pem(pem.as_bytes()).unwrap().der());
+    let de_pem = escape_pem(de.cert_pem());
+    let de_one_line = de.cert_pem().replace('\n', " ");
+    let de_der = der_b64(de.cert_pem());
+    let de_hash = de.thumbprint().to_hex();
+    let de_hash_b64 = STANDARD.encode(de.thumbprint().0);
+    let nl_hash = nl.thumbprint().to_hex();
+    let it_pem = escape_pem(it.cert_pem());
+    let expired = escape_pem(&certificate(Some("DE"), (2020, 1, 1), (2021, 1, 1)));
+    let not_yet = escape_pem(&certificate(Some("DE"), (2030, 1, 1), (2031, 1, 1)));
+    let no_country = escape_pem(&certificate(None, (2020, 1, 1), (2030, 1, 1)));
+    let cert = "X-SSL-Client-Cert";
+    let sha = "X-SSL-Client-SHA256";
+    let dn = "X-SSL-Client-DN";
+    // (name, trusted proxy, [auth] extra, headers, expected status and message)
+    let cases: Vec<ProxyCase> = vec![
+        ("escaped pem", "127.0.0.1", "", vec![(cert, &de_pem)], OK),
+        ("plain pem on one line", "127.0.0.1", "", vec![(cert, &de_one_line)], OK),
+        ("base64 der", "127.0.0.1", "", vec![(cert, &de_der)], OK),
+        (
+            "with agreeing hash and dn",
+            "127.0.0.1",
+            "",
+            vec![(cert, &de_pem), (sha, &de_hash), (dn, "CN=x,C=DE")],
+            OK,
+        ),
+        (
+            "with agreeing base64 hash",
+            "127.0.0.1",
+            "",
+            vec![(cert, &de_der), (sha, &de_hash_b64)],
+            OK,
+        ),
+        (
+            "with another certificate's hash",
+            "127.0.0.1",
+            "",
+            vec![(cert, &de_pem), (sha, &nl_hash)],
+            MISMATCH,
+        ),
+        (
+            "with an unreadable hash",
+            "127.0.0.1",
+            "",
+            vec![(cert, &de_pem), (sha, "not-a-hash")],
+            MISMATCH,
+        ),
+        (
+            "with another country's dn",
+            "127.0.0.1",
+            "",
+            vec![(cert, &de_pem), (sha, &de_hash), (dn, "CN=x,C=NL")],
+            MISMATCH,
+        ),
+        ("with a dn without c", "127.0.0.1", "", vec![(cert, &de_pem), (dn, "CN=x")], MISMATCH),
+        ("untrusted certificate", "127.0.0.1", "", vec![(cert, &it_pem)], UNAUTHORIZED),
+        ("garbage", "127.0.0.1", "", vec![(cert, "not a certificate")], INVALID),
+        ("truncated pem", "127.0.0.1", "", vec![(cert, &de_pem[..de_pem.len() / 2])], INVALID),
+        ("expired", "127.0.0.1", "", vec![(cert, &expired)], INVALID),
+        ("not yet valid", "127.0.0.1", "", vec![(cert, &not_yet)], INVALID),
+        ("no country in the subject", "127.0.0.1", "", vec![(cert, &no_country)], NO_COUNTRY),
+        (
+            "from an address that is not the proxy",
+            "127.0.0.2",
+            "",
+            vec![(cert, &de_pem)],
+            UNAUTHORIZED,
+        ),
+        (
+            "turned off",
+            "127.0.0.1",
+            "certificate_header = \"\"",
+            vec![(cert, &de_pem)],
+            UNAUTHORIZED,
+        ),
+        (
+            "turned off, hash and dn still work",
+            "127.0.0.1",
+            "certificate_header = \"\"",
+            vec![(cert, &it_pem), (sha, &de_hash), (dn, "C=DE")],
+            OK,
+        ),
+        (
+            "renamed",
+            "127.0.0.1",
+            "certificate_header = \"X-Client-Cert\"",
+            vec![("X-Client-Cert", &de_pem)],
+            OK,
+        ),
+        (
+            "renamed, the default name is ignored",
+            "127.0.0.1",
+            "certificate_header = \"X-Client-Cert\"",
+            vec![(cert, &de_pem)],
+            UNAUTHORIZED,
+        ),
+    ];
+    let path = "/diagnosiskeys/download/2026-11-28";
+    let mut gateways: Vec<(String, String, Launched)> = Vec::new();
+    for (name, trusted, extra, headers, (status, message)) in cases {
+        let known = gateways.iter().position(|(t, e, _)| t == trusted && e == extra);
+        let index = if let Some(i) = known {
+            i
+        } else {
+            let launched = launch(&config_for(trusted, extra), world.clock.clone()).await;
+            gateways.push((trusted.to_owned(), extra.to_owned(), launched));
+            gateways.len() - 1
+        };
+        let url = gateways[index].2.url.replace("https://", "http://");
+        let mut all = vec![("accept", PROTOBUF)];
+        all.extend(headers);
+        let (got, body) = plain_get(&url, path, &all).await;
+        assert_eq!(got, status, "{name}: {body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        assert_eq!(body["message"], message, "{name}");
+    }
+    for (_, _, launched) in gateways {
+        let _ = launched.stop.send(());
+        launched.task.await.unwrap();
+    }
     world.stop().await;
 }

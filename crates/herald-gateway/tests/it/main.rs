@@ -11,4 +11,5 @@
 
 mod callback;
 mod http;
+mod internal;
 mod store;

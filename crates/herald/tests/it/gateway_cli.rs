@@ -328,7 +328,22 @@ async fn join_all<T: Send + 'static>(tasks: Vec<tokio::task::JoinHandle<T>>) -> 
     out
 }
 
-/// SIGTERM: the gateway finishes, exits 0 and removes its URL file.
+/// A plain-HTTP GET with `Connection: close`: status and body.
+fn http_get(base: &str, path: &str) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let addr = base.strip_prefix("http://").unwrap();
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(tcp, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+/// SIGTERM: the gateway finishes, exits 0 and removes its URL files. While it runs, the internal
+/// listener of dev mode answers on loopback.
 #[test]
 fn sigterm_stops_the_gateway_cleanly() {
     let dir = tempfile::tempdir().unwrap();
@@ -337,6 +352,28 @@ fn sigterm_stops_the_gateway_cleanly() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let b = batch(dir.path(), &mut rng, "BEFORE-TERM".to_owned(), 20);
     assert_eq!(rt.block_on(upload(&server.client("DE"), &b)).unwrap().status, 201);
+
+    let internal =
+        std::fs::read_to_string(dir.path().join("gateway").join("internal-url")).unwrap();
+    assert!(internal.starts_with("http://127.0.0.1:"), "{internal}");
+    let (status, health) = http_get(&internal, "/health");
+    assert_eq!(status, 200, "{health}");
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(
+        (health["status"].as_str(), health["trustedCountries"].as_u64()),
+        (Some("ok"), Some(3))
+    );
+    let (status, metrics) = http_get(&internal, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "herald_gateway_upload_keys_accepted_total{country=\"DE\"} 20"),
+        "{metrics}"
+    );
+    let (status, openapi) = http_get(&internal, "/openapi.json");
+    assert_eq!(status, 200);
+    assert_eq!(openapi, herald_gateway::internal::OPENAPI);
 
     let kill = Command::new("kill").args(["-TERM", &server.pid()]).status().unwrap();
     assert!(kill.success());
@@ -351,6 +388,10 @@ fn sigterm_stops_the_gateway_cleanly() {
     let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
     assert!(status.success(), "{status}: {log}");
     assert!(!dir.path().join("gateway").join("url").exists(), "gateway/url was not removed");
+    assert!(
+        !dir.path().join("gateway").join("internal-url").exists(),
+        "gateway/internal-url was not removed"
+    );
     assert!(log.contains("herald gateway stopped"), "{log}");
 }
 
@@ -435,5 +476,10 @@ fn trust_commands_manage_the_dev_trust_list() {
     let (example, _) = run(&["gateway", "config-example"]);
     let table: toml::Table = toml::from_str(&example).unwrap();
     assert!(table.contains_key("listen"), "{example}");
+    for setting in
+        ["internal_listen", "callback_proxy", "certificate_header", "statistics_retention_days"]
+    {
+        assert!(example.contains(setting), "{setting} is not in the example");
+    }
     herald_gateway::GatewayConfig::from_toml(&example, |_| None).unwrap();
 }

@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use herald_gateway::store::{
-    AuditRow, CallbackFailure, MAX_CALLBACK_RETRIES, Store, StoreError, TrustKind, UploadMode,
-    UploadOutcome,
+    AuditRow, CallbackFailure, CountryStatistics, MAX_CALLBACK_RETRIES, Store, StoreError,
+    StoreGauges, TrustKind, UploadMode, UploadOutcome,
 };
 use herald_model::UnixTime;
 use herald_wire::efgs::EfgsKey;
@@ -753,4 +753,70 @@ async fn the_sixth_failure_in_a_row_suspends_the_subscription() {
     let resumed = store.due_callback_tasks(at(0, 71), 300, 10).await.unwrap();
     assert_eq!(resumed.len(), 1);
     assert_eq!((resumed[0].id, resumed[0].retries), (id, 0));
+}
+
+// --- statistics ---------------------------------------------------------------------------------
+
+fn stats(country: &str, rows: u64, keys: u64) -> CountryStatistics {
+    CountryStatistics { country: cc(country), rows, keys }
+}
+
+#[tokio::test]
+async fn statistics_are_coarsened_to_the_hour_summed_and_purged() {
+    let Some((db, store)) = fresh().await else { return };
+    assert_eq!(store.gauges().await.unwrap(), StoreGauges::default());
+    store.record_upload_statistics("DE-1", cc("DE"), 20, at(0, 3 * 3600 + 1234)).await.unwrap();
+    store.record_upload_statistics("DE-2", cc("DE"), 5, at(1, 59)).await.unwrap();
+    store.record_upload_statistics("NL-1", cc("NL"), 7, at(1, 7200)).await.unwrap();
+    store.record_download_statistics("20200731-1", cc("NL"), 25, at(1, 3599)).await.unwrap();
+    store.record_download_statistics("20200731-1", cc("FR"), 0, at(1, 3600)).await.unwrap();
+    store.record_download_statistics("20200801-1", cc("NL"), 7, at(1, 86_399)).await.unwrap();
+
+    // Every time is the start of its hour.
+    for (sql, expected) in [
+        ("SELECT created_at FROM upload_stats WHERE upload_tag = 'DE-1'", at(0, 3 * 3600)),
+        ("SELECT created_at FROM upload_stats WHERE upload_tag = 'DE-2'", at(1, 0)),
+        ("SELECT created_at FROM upload_stats WHERE upload_tag = 'NL-1'", at(1, 7200)),
+        ("SELECT MIN(requested_at) FROM download_stats", at(1, 0)),
+        ("SELECT MAX(requested_at) FROM download_stats", at(1, 23 * 3600)),
+    ] {
+        assert_eq!(db.scalar(sql).await, expected.seconds(), "{sql}");
+    }
+    assert_eq!(
+        db.scalar(
+            "SELECT COUNT(*) FROM download_stats WHERE download_batch_tag = '20200731-1' \
+             AND country = 'NL' AND number_of_keys = 25"
+        )
+        .await,
+        1
+    );
+    let gauges = store.gauges().await.unwrap();
+    assert_eq!(gauges.upload_stats, [stats("DE", 2, 25), stats("NL", 1, 7)]);
+    assert_eq!(gauges.download_stats, [stats("FR", 1, 0), stats("NL", 2, 32)]);
+
+    // Retention: rows before the cutoff go, the rest stay.
+    assert_eq!(store.purge_statistics_before(at(1, 0)).await.unwrap(), 1);
+    assert_eq!(store.purge_statistics_before(at(1, 0)).await.unwrap(), 0);
+    let gauges = store.gauges().await.unwrap();
+    assert_eq!(gauges.upload_stats, [stats("DE", 1, 5), stats("NL", 1, 7)]);
+    assert_eq!(store.purge_statistics_before(at(2, 0)).await.unwrap(), 5);
+    assert_eq!(db.count("upload_stats").await + db.count("download_stats").await, 0);
+}
+
+#[tokio::test]
+async fn gauges_count_stored_keys_and_download_batches() {
+    let Some((_db, store)) = fresh().await else { return };
+    for (tag, country, n) in [("g1", "DE", 3), ("g2", "NL", 4)] {
+        let batch = upload(tag, country, keys(country, 0..n));
+        assert_eq!(
+            store.insert_upload(&batch, AllOrNothing, at(0, 10)).await.unwrap(),
+            stored(usize::try_from(n).unwrap())
+        );
+    }
+    store.form_download_batches(at(0, 20), 5).await.unwrap();
+    let gauges = store.gauges().await.unwrap();
+    assert_eq!((gauges.keys, gauges.download_batches), (7, 2));
+    store.purge_keys_created_before(at(1, 0)).await.unwrap();
+    let gauges = store.gauges().await.unwrap();
+    assert_eq!((gauges.keys, gauges.download_batches), (0, 2));
 }

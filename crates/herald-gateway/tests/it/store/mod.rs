@@ -142,6 +142,20 @@ impl TestDb {
         }
     }
 
+    /// One integer from raw SQL, behind the store's back.
+    pub(crate) async fn scalar(&self, sql: &str) -> i64 {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap()
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap()
+            }
+        }
+    }
+
     /// Records a migration this binary does not know, as a newer herald would have.
     pub(crate) async fn add_future_migration(&self) {
         let checksum = match self.backend {
