@@ -37,7 +37,7 @@ fn now() -> UnixTime {
 }
 
 /// `herald gateway serve --dev <dir>`, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     dir: PathBuf,
     url: String,
@@ -46,7 +46,7 @@ struct Server {
 impl Server {
     /// Starts the gateway on `dir` and waits for `dir/gateway/url` (removed first, since a killed
     /// gateway leaves its file behind).
-    fn start(dir: &Path, log: &str) -> Self {
+    pub(crate) fn start(dir: &Path, log: &str) -> Self {
         let url_file = dir.join("gateway").join("url");
         let _ = std::fs::remove_file(&url_file);
         let log = std::fs::File::create(dir.join(log)).unwrap();
@@ -85,7 +85,7 @@ impl Server {
         .unwrap()
     }
 
-    fn pid(&self) -> String {
+    pub(crate) fn pid(&self) -> String {
         self.child.id().to_string()
     }
 }
@@ -158,7 +158,7 @@ async fn upload(client: &EfgsClient, batch: &Batch) -> Result<Answer, String> {
         .map_err(|e| e.to_string())
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
 }
 

@@ -14,5 +14,6 @@ mod cli;
 mod efgs_cli;
 mod export_cli;
 mod gateway_cli;
+mod keyserver_cli;
 mod pki_cli;
 mod support;

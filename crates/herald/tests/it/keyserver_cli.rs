@@ -1,0 +1,142 @@
+//! `herald keyserver …` through the real binary: the dev world (a gateway and a key server on
+//! one folder), the publish endpoint answering chaff over HTTPS, `/health`, exports served,
+//! the example configuration, and a clean stop on SIGTERM.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use herald_gateway::client::EfgsClient;
+use hyper::Method;
+
+use crate::gateway_cli::{Server, runtime};
+use crate::support::{herald, stdout};
+
+struct Keyserver {
+    child: Child,
+    url: String,
+}
+
+impl Keyserver {
+    fn start(dir: &Path, country: &str) -> Self {
+        let url_file = dir.join(country).join("keyserver").join("url");
+        let log = std::fs::File::create(dir.join(format!("keyserver-{country}.log"))).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(["keyserver", "serve", "--country", country, "--dev"])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        loop {
+            if let Ok(url) = std::fs::read_to_string(&url_file)
+                && url.starts_with("https://")
+            {
+                return Self { child, url };
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                let log = std::fs::read_to_string(dir.join(format!("keyserver-{country}.log")))
+                    .unwrap_or_default();
+                panic!("the key server exited before serving: {status}: {log}");
+            }
+            assert!(started.elapsed() < Duration::from_mins(1), "the key server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Keyserver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_dev_key_server_joins_the_dev_gateway_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let _gateway = Server::start(dir.path(), "gateway.log");
+    let mut ks = Keyserver::start(dir.path(), "DE");
+    let log_path = dir.path().join("keyserver-DE.log");
+    let ca = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
+    let client = EfgsClient::new(&ks.url, &ca, None).unwrap();
+    let rt = runtime();
+    let health = rt.block_on(client.request(Method::GET, "/health", &[], Vec::new())).unwrap();
+    assert_eq!(health.status, 200);
+    // Chaff over real HTTPS: 200, the one padded size, nothing stored.
+    let chaff = rt
+        .block_on(client.request(
+            Method::POST,
+            "/v1/publish",
+            &[("content-type", "application/json"), ("x-chaff", "1")],
+            b"{\"padding\":\"AAAA\"}".to_vec(),
+        ))
+        .unwrap();
+    assert_eq!((chaff.status.as_u16(), chaff.body.len()), (200, 4096));
+    assert_eq!(chaff.header("x-api-version"), Some("v1"));
+    // A publish without a certificate: 401 with ENS's code.
+    let bad = rt
+        .block_on(client.request(
+            Method::POST,
+            "/v1/publish",
+            &[("content-type", "application/json")],
+            b"{\"healthAuthorityID\":\"de.herald.app\",\"temporaryExposureKeys\":[]}".to_vec(),
+        ))
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&bad.body).unwrap();
+    assert_eq!(
+        (bad.status.as_u16(), answer["code"].as_str()),
+        (401, Some("health_authority_verification_certificate_invalid"))
+    );
+    // The dev folder holds what the dev world promises.
+    let ks_dir = dir.path().join("DE").join("keyserver");
+    for file in
+        ["keyserver.db", "export-signing.key.pem", "export-signing.pub.pem", "revision-token.key"]
+    {
+        assert!(ks_dir.join(file).exists(), "{file}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode =
+            std::fs::metadata(ks_dir.join("export-signing.key.pem")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "private keys are owner-only");
+    }
+    let kill = Command::new("kill").args(["-TERM", &ks.child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = ks.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no exit within 30 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(status.success(), "{status}: {log}");
+    assert!(log.contains("federation on"), "{log}");
+    assert!(!ks_dir.join("url").exists());
+    assert!(log.contains("herald key server stopped"), "{log}");
+    // Nothing secret in the log.
+    assert!(!log.contains("PRIVATE KEY"));
+}
+
+#[test]
+fn the_example_configuration_is_printed_and_bad_ones_are_explained() {
+    let out = herald(&["keyserver", "config-example"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("[publish]") && text.contains("[[export.config]]"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ks.toml");
+    std::fs::write(&path, text.replace("retention_days = 14", "retention_days = 2")).unwrap();
+    let out = herald(&["keyserver", "serve", "--config", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        crate::support::stderr(&out).contains("retention_days must be in 10..=30"),
+        "{}",
+        crate::support::stderr(&out)
+    );
+}
