@@ -237,7 +237,7 @@ fn files_follow_the_dev_world_layout() {
             assert!(
                 [&pki.ca, &pki.gateway, &pki.anchor]
                     .into_iter()
-                    .chain(pki.countries.iter().flat_map(|c| [&c.auth, &c.signing]))
+                    .chain(pki.countries.iter().flat_map(|c| [&c.auth, &c.signing, &c.server]))
                     .any(|id| *id.cert() == cert)
             );
         }
@@ -314,7 +314,7 @@ fn thumbprints_equal_openssls_fingerprints() {
         assert_eq!(cert.thumbprint().to_hex(), o.thumbprint(dir.path(), file), "{file}");
         checked += 1;
     }
-    assert_eq!(checked, 3 + 2 * 2);
+    assert_eq!(checked, 3 + 2 * 3);
 }
 
 #[test]
