@@ -8,16 +8,17 @@ use std::time::Duration;
 
 use herald_model::Clock;
 use herald_trust::AnchorCertificate;
+use rand::SeedableRng as _;
 use tokio::net::TcpListener;
 
 use crate::api::{self, ApiSettings, AppState};
 use crate::callback::{CallbackSettings, CallbackWorker, ClientCertificate};
-use crate::config::GatewayConfig;
+use crate::config::{AtRestConfig, GatewayConfig};
 use crate::internal::{self, InternalState};
 use crate::jobs::{self, JobSettings};
 use crate::metrics::Metrics;
 use crate::server;
-use crate::store::{Store, UploadMode};
+use crate::store::{AtRest, AtRestKey, Store, UploadMode};
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,18 @@ pub enum StartError {
     /// The callback client certificate is unusable.
     #[error(transparent)]
     Callback(#[from] crate::callback::CallbackError),
+    /// An at-rest key file is unusable.
+    #[error("at-rest key {path}: {source}")]
+    AtRestKey {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: crate::store::AtRestKeyError,
+    },
+    /// The operating system's random number generator failed (at-rest nonces need it).
+    #[error("the operating system's random number generator failed: {0}")]
+    Random(String),
     /// The listening address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -61,6 +74,47 @@ pub enum StartError {
 fn read(path: &std::path::Path) -> Result<String, StartError> {
     std::fs::read_to_string(path)
         .map_err(|source| StartError::Read { path: path.display().to_string(), source })
+}
+
+/// The at-rest settings from the key files. Nonce prefixes come from a ChaCha generator seeded
+/// from the operating system, as every other random choice of the binary.
+fn at_rest(config: &AtRestConfig) -> Result<AtRest, StartError> {
+    let load = |path: &std::path::Path| -> Result<AtRestKey, StartError> {
+        let text = zeroize::Zeroizing::new(read(path)?);
+        warn_if_readable_by_others(path);
+        AtRestKey::parse(&text)
+            .map_err(|source| StartError::AtRestKey { path: path.display().to_string(), source })
+    };
+    let previous =
+        config.previous_key_files.iter().map(|p| load(p)).collect::<Result<Vec<_>, _>>()?;
+    let key_error = |source| StartError::AtRestKey { path: "(configured keys)".into(), source };
+    let Some(current) = &config.key_file else {
+        tracing::warn!(
+            "at-rest encryption is off (at_rest_encryption = false): new keys are stored unencrypted"
+        );
+        return AtRest::plaintext(previous).map_err(key_error);
+    };
+    let current = load(current)?;
+    let rng = rand::rngs::StdRng::try_from_rng(&mut rand::rngs::SysRng)
+        .map_err(|e| StartError::Random(e.to_string()))?;
+    let at_rest = AtRest::encrypting(current, previous, rng).map_err(key_error)?;
+    tracing::info!(key_id = ?at_rest.current_key_id(), keys = at_rest.key_ids().len(), "at-rest encryption on");
+    Ok(at_rest)
+}
+
+/// Logs a warning when a key file can be read by its group or by others.
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(path = %path.display(), "at-rest key file is accessible to group or others; chmod 600 it");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// A gateway that is bound and ready to serve.
@@ -94,7 +148,9 @@ impl Gateway {
             tracing::warn!("no callback client certificate configured: callbacks go without");
             None
         };
-        let store = Store::open(&config.database).await?;
+        let at_rest = at_rest(&config.at_rest)?;
+        let store = Store::open(&config.database).await?.with_at_rest(at_rest);
+        store.apply_at_rest().await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;

@@ -23,6 +23,19 @@ listen = "0.0.0.0:8443"
 database = "sqlite:/var/lib/herald/gateway.db"
 # database = "postgres://herald@db.internal:5432/herald"
 
+# At-rest protection of the stored keys (specs/efgs-gateway.md §6.1): each key's payload fields
+# are sealed with AES-256-GCM (a random nonce, bound to the key's row) under this key: 32 random
+# bytes, Base64 or hex, in a file only the gateway can read (`openssl rand -base64 32`, mode 0600).
+# Required, unless `at_rest_encryption` is set to false explicitly (keys are then stored in clear).
+at_rest_key_file = "/etc/herald/at-rest.key"
+# Rotation: make the new key at_rest_key_file and list the old one here. Rows sealed with a listed
+# key stay readable, and at startup the gateway seals them anew with the current key; once every
+# gateway process has restarted with the new key, the old one can go. With several processes on
+# one database, first list the new key here on all of them, then make it current. A gateway
+# refuses to start when stored keys are sealed with a key it is not given.
+# at_rest_previous_key_files = ["/etc/herald/at-rest-2026-11.key"]
+# at_rest_encryption = true
+
 # The operator's trust anchor certificate (PEM). Every trust-list entry must carry its signature;
 # the private key never needs to be on this machine (see `herald gateway trust add`).
 anchor_certificate = "/etc/herald/anchor.pem"
@@ -115,6 +128,9 @@ struct Raw {
     callback_receiver_trust: Option<String>,
     allow_private_callback_hosts: Option<bool>,
     callback_proxy: Option<String>,
+    at_rest_key_file: Option<PathBuf>,
+    at_rest_previous_key_files: Option<Vec<PathBuf>>,
+    at_rest_encryption: Option<bool>,
     tls: Option<RawTls>,
     auth: Option<RawAuth>,
 }
@@ -163,6 +179,16 @@ pub struct CallbackConfig {
     pub proxy: Option<crate::callback::HttpProxy>,
 }
 
+/// At-rest protection of stored key payloads (§6.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtRestConfig {
+    /// The key that seals new rows (`at_rest_key_file`); `None` only when the operator set
+    /// `at_rest_encryption = false`, and new rows are stored unencrypted.
+    pub key_file: Option<PathBuf>,
+    /// Older keys, to read rows sealed with them (`at_rest_previous_key_files`).
+    pub previous_key_files: Vec<PathBuf>,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayConfig {
@@ -188,6 +214,8 @@ pub struct GatewayConfig {
     pub tls: Option<TlsFiles>,
     /// Callbacks (the `callback_*` and `allow_private_callback_hosts` settings).
     pub callback: CallbackConfig,
+    /// At-rest protection of the stored keys (the `at_rest_*` settings).
+    pub at_rest: AtRestConfig,
     /// How callers are identified.
     pub auth: crate::identity::AuthMode,
 }
@@ -202,6 +230,8 @@ impl GatewayConfig {
         let var = |name: &str| env(&format!("HERALD_GATEWAY_{}", name.to_ascii_uppercase()));
         let invalid = |m: String| ConfigError::Invalid(m);
         let callback = callback_config(&raw, &var)?;
+        // Checked last, so that a config missing only the key file says so.
+        let at_rest = at_rest_config(&raw, &var);
         let listen = var("listen").or(raw.listen).unwrap_or_else(|| "0.0.0.0:8443".into());
         let listen: SocketAddr =
             listen.parse().map_err(|_| invalid(format!("listen: {listen:?} is not ip:port")))?;
@@ -286,6 +316,7 @@ impl GatewayConfig {
             batching_interval_seconds,
             tls,
             callback,
+            at_rest: at_rest?,
             auth,
         })
     }
@@ -335,6 +366,39 @@ fn auth_config(auth: Option<RawAuth>) -> Result<crate::identity::AuthMode, Confi
         }
     };
     Ok(mode)
+}
+
+/// The at-rest settings: a key file is required unless encryption is switched off explicitly.
+fn at_rest_config(
+    raw: &Raw,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<AtRestConfig, ConfigError> {
+    let invalid = ConfigError::Invalid;
+    let key_file =
+        var("at_rest_key_file").map(PathBuf::from).or_else(|| raw.at_rest_key_file.clone());
+    let previous_key_files = match var("at_rest_previous_key_files") {
+        Some(list) => list.split(',').filter(|p| !p.is_empty()).map(PathBuf::from).collect(),
+        None => raw.at_rest_previous_key_files.clone().unwrap_or_default(),
+    };
+    let encryption = match var("at_rest_encryption") {
+        Some(s) => Some(
+            s.parse()
+                .map_err(|_| invalid(format!("at_rest_encryption: {s:?} is not true or false")))?,
+        ),
+        None => raw.at_rest_encryption,
+    };
+    match (encryption, &key_file) {
+        (Some(true) | None, None) => Err(invalid(
+            "at_rest_key_file is required: stored keys are encrypted at rest (a file with 32 \
+             random bytes, Base64 or hex, e.g. `openssl rand -base64 32`); set \
+             at_rest_encryption = false to store them unencrypted"
+                .into(),
+        )),
+        (Some(false), Some(_)) => Err(invalid(
+            "at_rest_key_file is set but at_rest_encryption = false: remove one of them".into(),
+        )),
+        _ => Ok(AtRestConfig { key_file, previous_key_files }),
+    }
 }
 
 /// The callback settings of the configuration.
@@ -446,6 +510,8 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.internal_listen, Some("127.0.0.1:0".parse().unwrap()));
+        assert_eq!(c.at_rest.key_file, Some(PathBuf::from("/etc/herald/at-rest.key")));
+        assert!(c.at_rest.previous_key_files.is_empty());
         let c = GatewayConfig::from_toml(EXAMPLE, |k| {
             (k == "HERALD_GATEWAY_DATABASE").then(|| "postgres://x/y".to_owned())
         })
@@ -508,9 +574,54 @@ mod tests {
                 "database = \"x\"\nanchor_certificate = \"a\"\ncallback_proxy = \"http://u:p@proxy:3128\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
                 "callback_proxy",
             ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "at_rest_key_file is required",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\nat_rest_encryption = true\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "at_rest_key_file is required",
+            ),
+            (
+                "database = \"x\"\nanchor_certificate = \"a\"\nat_rest_encryption = false\nat_rest_key_file = \"k\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"",
+                "remove one",
+            ),
         ] {
             let err = GatewayConfig::from_toml(toml, |_| None).unwrap_err().to_string();
             assert!(err.contains(needle), "{toml}: {err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod at_rest_tests {
+    use super::*;
+
+    const BASE: &str =
+        "database = \"x\"\nanchor_certificate = \"a\"\n[tls]\ncertificate=\"c\"\nkey=\"k\"\n";
+
+    #[test]
+    fn at_rest_settings_from_file_and_environment() {
+        let plain =
+            GatewayConfig::from_toml(&format!("at_rest_encryption = false\n{BASE}"), |_| None)
+                .unwrap();
+        assert_eq!(plain.at_rest, AtRestConfig { key_file: None, previous_key_files: vec![] });
+
+        let env = |k: &str| match k {
+            "HERALD_GATEWAY_AT_REST_KEY_FILE" => Some("/k/new.key".to_owned()),
+            "HERALD_GATEWAY_AT_REST_PREVIOUS_KEY_FILES" => Some("/k/a.key,/k/b.key".to_owned()),
+            _ => None,
+        };
+        let c = GatewayConfig::from_toml(BASE, env).unwrap();
+        assert_eq!(c.at_rest.key_file, Some(PathBuf::from("/k/new.key")));
+        assert_eq!(
+            c.at_rest.previous_key_files,
+            [PathBuf::from("/k/a.key"), PathBuf::from("/k/b.key")]
+        );
+        let error = GatewayConfig::from_toml(BASE, |k| {
+            (k == "HERALD_GATEWAY_AT_REST_ENCRYPTION").then(|| "no".to_owned())
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("at_rest_encryption"), "{error}");
     }
 }

@@ -23,7 +23,8 @@ pub(crate) enum BenchCommand {
     Export(ExportBench),
     /// Run a gateway on SQLite in a temporary dev world, upload N signed batches of K keys as
     /// DE over loopback mTLS with C concurrent uploads, download everything as NL, and report
-    /// keys per second next to the raw SQLite insert rate of the same rows (the baseline).
+    /// keys per second next to the raw SQLite insert rate of the same rows (the baseline: the
+    /// stored rows, read back, inserted into an empty copy of the gateway's tables).
     Gateway(GatewayBench),
 }
 
@@ -38,6 +39,10 @@ pub(crate) struct GatewayBench {
     /// Concurrent uploads.
     #[arg(long, value_name = "C", default_value_t = 4)]
     pub(crate) concurrency: usize,
+    /// Store the keys unencrypted (`at_rest_encryption = false`), to see what at-rest
+    /// encryption costs.
+    #[arg(long)]
+    pub(crate) plaintext: bool,
 }
 
 #[derive(Debug, Args)]

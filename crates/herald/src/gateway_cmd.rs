@@ -29,7 +29,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "dev", required_unless_present = "dev")]
     config: Option<PathBuf>,
     /// Development mode on the shared dev folder: creates the PKI for DE, NL, FR if absent,
-    /// trusts every country folder in it, stores in DIR/gateway/gateway.db, serves TLS with
+    /// trusts every country folder in it, stores in DIR/gateway/gateway.db, encrypts stored keys
+    /// with DIR/gateway/at-rest.key (created, mode 0600, if absent), serves TLS with
     /// DIR/gateway/server.pem, batches downloads within a second, and writes DIR/gateway/url
     /// (and DIR/gateway/internal-url, the internal listener's /health, /metrics and
     /// /openapi.json on a free loopback port).
@@ -241,6 +242,8 @@ pub(crate) async fn prepare_dev(
         crate::pki_cmd::write_dev_pki(dir, &countries, clock.now(), false)?;
     }
     let database = format!("sqlite:{}", dir.join("gateway").join("gateway.db").display());
+    let at_rest_key = dir.join("gateway").join("at-rest.key");
+    ensure_at_rest_key(&at_rest_key)?;
     let store = Store::open(&database).await?;
     let anchor = TrustAnchor::from_pkcs8_pem(&read(&dir.join(layout::anchor_key()), "anchor key")?)
         .context("the dev trust anchor key")?;
@@ -276,12 +279,44 @@ pub(crate) async fn prepare_dev(
     // own receivers pin by thumbprint and accept it.
     let listen = listen.unwrap_or("127.0.0.1:0");
     let toml = format!(
-        "listen = {listen:?}\ninternal_listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\nallow_private_callback_hosts = true\ncallback_client_certificate = {cert:?}\ncallback_client_key = {key:?}\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
+        "listen = {listen:?}\ninternal_listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nat_rest_key_file = {at_rest:?}\nbatching_interval_seconds = 1\nallow_private_callback_hosts = true\ncallback_client_certificate = {cert:?}\ncallback_client_key = {key:?}\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
         anchor = dir.join(layout::anchor_cert()).display().to_string(),
+        at_rest = at_rest_key.display().to_string(),
         cert = dir.join(layout::gateway_cert()).display().to_string(),
         key = dir.join(layout::gateway_key()).display().to_string(),
     );
     Ok(GatewayConfig::from_toml(&toml, |_| None)?)
+}
+
+/// Creates the dev at-rest key (32 bytes from the OS RNG, hex, mode 0600) unless it exists.
+fn ensure_at_rest_key(path: &Path) -> Result<()> {
+    use std::fmt::Write as _;
+    use std::fs::OpenOptions;
+    use std::io::Write as _;
+
+    use rand::Rng as _;
+
+    if path.exists() {
+        return Ok(());
+    }
+    let mut bytes = [0u8; herald_gateway::store::AT_REST_KEY_BYTES];
+    crate::os_rng()?.fill_bytes(&mut bytes);
+    let mut hex = bytes.iter().fold(String::with_capacity(65), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    });
+    hex.push('\n');
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .and_then(|mut file| file.write_all(hex.as_bytes()).and_then(|()| file.sync_all()))
+        .with_context(|| format!("cannot create {}", path.display()))
 }
 
 fn to_row(e: &TrustEntry, clock: &dyn Clock) -> TrustRow {

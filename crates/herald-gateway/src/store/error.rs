@@ -61,6 +61,32 @@ pub enum StoreError {
         /// Number of keys in the upload.
         keys: usize,
     },
+    /// The store was opened without at-rest settings ([`super::Store::with_at_rest`]), and the
+    /// operation reads or writes key payloads.
+    #[error("{operation} needs the at-rest keys, and none are configured for this store")]
+    AtRestNotConfigured {
+        /// The operation.
+        operation: &'static str,
+    },
+    /// Stored keys are sealed with an at-rest key that is not configured.
+    #[error(
+        "stored keys are sealed with at-rest key {key_id}, which is not configured (add its file \
+         to at_rest_previous_key_files)"
+    )]
+    AtRestKeyMissing {
+        /// The id of the missing key.
+        key_id: super::AtRestKeyId,
+    },
+    /// A stored key payload did not open: the configured key with its id is not the key that
+    /// sealed it, or the row was altered. Nothing of it is used.
+    #[error(
+        "a stored key payload does not open with at-rest key {key_id}: wrong key file, or the row \
+         was altered"
+    )]
+    AtRestOpen {
+        /// The id the row names.
+        key_id: super::AtRestKeyId,
+    },
     /// A consistency check inside a transaction failed; the transaction was rolled back.
     #[error("store invariant violated in {operation}: {what}")]
     Invariant {

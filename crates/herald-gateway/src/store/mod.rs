@@ -6,6 +6,9 @@
 //! - **Uploads are atomic.** [`Store::insert_upload`] registers the tag and inserts every key in
 //!   one transaction with a single commit; duplicates (§5.2) are found inside that transaction
 //!   and decided there ([`UploadMode`]).
+//! - **Key payloads are sealed at rest.** The eight payload fields of a key are one AES-256-GCM
+//!   blob bound to its row; only the payload hash, ordinals, times and upload information are in
+//!   clear (see [`AtRest`]).
 //! - **Tags are permanent.** The `upload` table is the tag registry; retention deletes keys only.
 //! - **Download batches hold whole uploads.** A key's download batch is its upload's, so a batch
 //!   can never contain half an upload, whatever the isolation level.
@@ -18,7 +21,8 @@
 //! - `error`: [`StoreError`].
 //! - `plan`: the pure decisions (duplicates inside an upload, upload outcomes, download-batch
 //!   packing, `yyyyMMdd-N` tags).
-//! - `rows`: between domain types and column values.
+//! - `rows`: between domain types and column values, including the packed key payload.
+//! - `at_rest`: [`AtRest`], sealing key payloads with AES-256-GCM (§6.1 "Encryption at rest").
 //! - `sqlite`, `postgres`: opening, the embedded migrations (`migrations/{sqlite,postgres}/`) and
 //!   what differs between the backends (how a write transaction begins, which errors are
 //!   transient).
@@ -30,6 +34,7 @@
 //! - `statistics`: mounted the same way; the statistics tables (`upload_stats`,
 //!   `download_stats`) and the row counts of the internal listener's `/metrics`.
 
+mod at_rest;
 mod error;
 mod plan;
 mod postgres;
@@ -37,17 +42,26 @@ mod rows;
 mod sqlite;
 
 use std::fmt;
+use std::sync::Arc;
 
 use herald_model::{CertThumbprint, CountryCode, UnixTime};
 use herald_wire::efgs::EfgsKey;
 
+pub use self::at_rest::{AT_REST_KEY_BYTES, AtRest, AtRestKey, AtRestKeyError, AtRestKeyId};
 pub use self::error::StoreError;
 
-/// The gateway's storage: a connection pool to SQLite or PostgreSQL. Cloning is cheap and
-/// shares the pool.
+/// Keys per multi-row `INSERT` of an upload: six parameters each, 30 000 in all, within both
+/// backends' limits (SQLite 32 766, PostgreSQL 65 535), so an upload of up to 5000 keys is one
+/// statement. `herald bench gateway` inserts its baseline in chunks of the same size.
+pub const INSERT_CHUNK_KEYS: usize = 5000;
+
+/// The gateway's storage: a connection pool to SQLite or PostgreSQL, and the at-rest keys that
+/// seal key payloads. Cloning is cheap and shares both.
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// `None` until [`Store::with_at_rest`]: operations on key payloads are refused.
+    at_rest: Option<Arc<AtRest>>,
 }
 
 #[derive(Clone)]
@@ -282,7 +296,30 @@ impl Store {
         } else {
             Backend::Sqlite(sqlite::open(url).await?)
         };
-        Ok(Store { backend })
+        Ok(Store { backend, at_rest: None })
+    }
+
+    /// The store with its at-rest settings: how new key payloads are sealed and which keys open
+    /// stored ones. Until this is called, storing or reading keys is refused
+    /// ([`StoreError::AtRestNotConfigured`]); trust-list operations need no keys.
+    #[must_use]
+    pub fn with_at_rest(self, at_rest: AtRest) -> Store {
+        Store { at_rest: Some(Arc::new(at_rest)), ..self }
+    }
+
+    /// Checks that every stored key is sealed with a configured at-rest key
+    /// ([`StoreError::AtRestKeyMissing`] names the first that is not), then, when new rows are
+    /// sealed, seals every row that is not sealed with the current key (rows stored in plaintext
+    /// by older versions or with `at_rest_encryption = false`, and rows sealed with a previous
+    /// key), in short transactions. Returns the number of rows sealed anew. The gateway runs this
+    /// at startup.
+    pub async fn apply_at_rest(&self) -> Result<u64, StoreError> {
+        let at_rest = self.at_rest("apply_at_rest")?;
+        dispatch!(self.apply_at_rest(at_rest))
+    }
+
+    fn at_rest(&self, operation: &'static str) -> Result<&AtRest, StoreError> {
+        self.at_rest.as_deref().ok_or(StoreError::AtRestNotConfigured { operation })
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -334,7 +371,7 @@ impl Store {
     }
 
     /// Stores an upload in one transaction (§1.2 steps 6 and 9, §5.2): registers the tag and
-    /// inserts every key with its payload hash. See [`UploadOutcome`] for the outcomes; only
+    /// inserts every key with its payload hash and its sealed payload (see [`AtRest`]). See [`UploadOutcome`] for the outcomes; only
     /// [`UploadOutcome::Stored`] and [`UploadOutcome::PartiallyStored`] commit anything.
     /// Transient conflicts (SQLite busy, PostgreSQL serialization failures and deadlocks) are
     /// retried.
@@ -344,7 +381,8 @@ impl Store {
         mode: UploadMode,
         now: UnixTime,
     ) -> Result<UploadOutcome, StoreError> {
-        dispatch!(self.insert_upload(upload, mode, now))
+        let at_rest = self.at_rest("insert_upload")?;
+        dispatch!(self.insert_upload(at_rest, upload, mode, now))
     }
 
     /// Assigns the pending uploads, oldest first and never split, to new download batches of at
@@ -386,7 +424,8 @@ impl Store {
         tag: &str,
         exclude: Option<CountryCode>,
     ) -> Result<Vec<EfgsKey>, StoreError> {
-        dispatch!(self.download_keys(tag, exclude))
+        let at_rest = self.at_rest("download_keys")?;
+        dispatch!(self.download_keys(at_rest, tag, exclude))
     }
 
     /// One row per upload in the download batch, the requester's own included, in the order
@@ -528,7 +567,10 @@ impl Store {
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend()).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .field("at_rest", &self.at_rest)
+            .finish_non_exhaustive()
     }
 }
 

@@ -12,23 +12,22 @@ use std::time::{Duration, Instant};
 
 use herald_model::{CertThumbprint, CountryCode, UnixTime};
 use herald_wire::efgs::EfgsKey;
-use sqlx::{Pool, QueryBuilder};
+use sqlx::{AssertSqlSafe, Pool, QueryBuilder};
 
 use super::{BEGIN_WRITE, Db, is_transient};
+use crate::store::at_rest::{AtRest, AtRestKeyId};
 use crate::store::rows::{
-    self, AuditColumns, BatchColumns, KeyColumns, KeyRow, SubscriptionColumns, TaskColumns,
-    TrustColumns,
+    self, AuditColumns, BatchColumns, KEY_ROW_COLUMNS, KeyColumns, KeyRow, SubscriptionColumns,
+    TaskColumns, TrustColumns,
 };
 use crate::store::{
     AuditRow, CallbackFailure, CallbackSubscription, CallbackTask, DownloadBatch,
-    MAX_CALLBACK_RETRIES, NewUpload, StoreError, TrustRow, UploadMode, UploadOutcome, plan,
+    INSERT_CHUNK_KEYS, MAX_CALLBACK_RETRIES, NewUpload, StoreError, TrustRow, UploadMode,
+    UploadOutcome, plan,
 };
 
 /// Attempts per transaction before a transient conflict is reported.
 const MAX_ATTEMPTS: u32 = 10;
-
-/// Keys per multi-row `INSERT` (12 parameters each: far below both backends' limits).
-const INSERT_CHUNK: usize = 256;
 
 /// Keys deleted per retention transaction, so that a large purge never holds the write lock
 /// for long.
@@ -191,16 +190,22 @@ struct PreparedUpload<'a> {
 
 pub(crate) async fn insert_upload(
     pool: &Pool<Db>,
+    at_rest: &AtRest,
     upload: &NewUpload,
     mode: UploadMode,
     now: UnixTime,
 ) -> Result<UploadOutcome, StoreError> {
     let keys = upload.keys.len();
+    // Hashing, packing and sealing happen here, outside the transaction: the single writer of
+    // SQLite (and a PostgreSQL connection) only ever waits for the inserts themselves.
+    let prefix = at_rest.nonce_prefix();
     let columns = upload
         .keys
         .iter()
         .enumerate()
-        .map(|(ordinal, key)| KeyColumns::new(ordinal, key, keys))
+        .map(|(ordinal, key)| {
+            KeyColumns::new(at_rest, prefix, &upload.batch_tag, ordinal, key, keys)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let hashes: Vec<[u8; 32]> = columns.iter().map(|key| key.payload_hash).collect();
     let order = plan::insertion_order(&hashes, &plan::first_occurrences(&hashes));
@@ -252,12 +257,13 @@ async fn attempt_upload(
         return Ok(UploadOutcome::TagExists);
     };
 
-    let mut inserted = vec![false; prepared.columns.len()];
-    for chunk in prepared.order.chunks(INSERT_CHUNK) {
+    // Duplicates are rare: count the inserted rows, and ask which ones only when some are
+    // missing, rather than returning every ordinal.
+    let mut affected = 0u64;
+    for chunk in prepared.order.chunks(INSERT_CHUNK_KEYS) {
         let mut insert = QueryBuilder::<Db>::new(
-            "INSERT INTO diagnosis_key (upload_id, ordinal, payload_hash, key_data, \
-             rolling_start_interval_number, rolling_period, transmission_risk_level, \
-             visited_countries, origin, report_type, days_since_onset, created_at) ",
+            "INSERT INTO diagnosis_key (upload_id, ordinal, payload_hash, created_at, key_id, \
+             payload) ",
         );
         insert.push_values(
             chunk.iter().filter_map(|&position| prepared.columns.get(position)),
@@ -265,23 +271,31 @@ async fn attempt_upload(
                 row.push_bind(upload_id)
                     .push_bind(key.ordinal)
                     .push_bind(key.payload_hash.as_slice())
-                    .push_bind(key.key_data.as_slice())
-                    .push_bind(key.rolling_start)
-                    .push_bind(key.rolling_period)
-                    .push_bind(key.transmission_risk)
-                    .push_bind(key.visited_countries.as_str())
-                    .push_bind(key.origin.as_str())
-                    .push_bind(key.report_type)
-                    .push_bind(key.days_since_onset)
-                    .push_bind(now.seconds());
+                    .push_bind(now.seconds())
+                    .push_bind(key.key_id)
+                    .push_bind(key.payload.as_slice());
             },
         );
-        insert.push(" ON CONFLICT (payload_hash) DO NOTHING RETURNING ordinal");
-        let stored: Vec<i64> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
+        insert.push(" ON CONFLICT (payload_hash) DO NOTHING");
+        affected += insert.build().execute(&mut *tx).await?.rows_affected();
+    }
+    let mut inserted = vec![false; prepared.columns.len()];
+    if usize::try_from(affected).ok() == Some(prepared.order.len()) {
+        for &position in &prepared.order {
+            if let Some(slot) = inserted.get_mut(position) {
+                *slot = true;
+            }
+        }
+    } else {
+        let stored: Vec<i64> =
+            sqlx::query_scalar("SELECT ordinal FROM diagnosis_key WHERE upload_id = $1")
+                .bind(upload_id)
+                .fetch_all(&mut *tx)
+                .await?;
         for ordinal in stored {
             let slot = usize::try_from(ordinal).ok().and_then(|i| inserted.get_mut(i));
             let Some(slot) = slot else {
-                return Err(invariant("insert_upload", "returned ordinal out of range"));
+                return Err(invariant("insert_upload", "stored ordinal out of range"));
             };
             *slot = true;
         }
@@ -292,8 +306,7 @@ async fn attempt_upload(
         tx.rollback().await?;
         return Ok(outcome);
     }
-    let stored = inserted.iter().filter(|&&inserted| inserted).count();
-    let stored = i64::try_from(stored)
+    let stored = i64::try_from(affected)
         .map_err(|_| StoreError::UploadTooLarge { keys: prepared.columns.len() })?;
     sqlx::query("UPDATE upload SET key_count = $1 WHERE id = $2")
         .bind(stored)
@@ -302,6 +315,108 @@ async fn attempt_upload(
         .await?;
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// Rows per transaction when stored keys are sealed anew.
+const SEAL_CHUNK: i64 = 1000;
+
+/// A row to seal anew: its id and what it holds.
+#[derive(sqlx::FromRow)]
+struct StoredKey {
+    id: i64,
+    #[sqlx(flatten)]
+    key: KeyRow,
+}
+
+pub(crate) async fn apply_at_rest(pool: &Pool<Db>, at_rest: &AtRest) -> Result<u64, StoreError> {
+    // Every key id in use must be configured, before anything is changed.
+    let ids: Vec<i64> = run_tx("at_rest_key_ids", || async {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT key_id FROM diagnosis_key WHERE key_id IS NOT NULL ORDER BY key_id",
+        )
+        .fetch_all(pool)
+        .await?)
+    })
+    .await?;
+    let known = at_rest.key_ids();
+    for id in ids {
+        let id = AtRestKeyId::from_stored(id)
+            .ok_or_else(|| StoreError::corrupt("diagnosis_key", "key_id", &"out of range"))?;
+        if !known.contains(&id) {
+            return Err(StoreError::AtRestKeyMissing { key_id: id });
+        }
+    }
+    let Some(current) = at_rest.current_key_id() else {
+        return Ok(0);
+    };
+    let mut total = 0u64;
+    let mut after = 0i64;
+    while let Some((sealed, last)) =
+        run_tx("seal_stored_keys", || seal_stored_keys(pool, at_rest, current, after)).await?
+    {
+        total += sealed;
+        after = last;
+    }
+    if total > 0 {
+        tracing::info!(keys = total, key_id = %current, "stored keys sealed with the current at-rest key");
+    }
+    Ok(total)
+}
+
+/// Seals the next rows (by id, after `after`) that are not sealed with `current`: plaintext
+/// rows and rows sealed with a previous key. The number sealed and the last id looked at, or
+/// `None` when there are no more.
+async fn seal_stored_keys(
+    pool: &Pool<Db>,
+    at_rest: &AtRest,
+    current: AtRestKeyId,
+    after: i64,
+) -> Attempt<Option<(u64, i64)>> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    let rows: Vec<StoredKey> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT k.id, {KEY_ROW_COLUMNS} \
+         FROM diagnosis_key k JOIN upload u ON u.id = k.upload_id \
+         WHERE k.id > $1 AND (k.key_id IS NULL OR k.key_id <> $2) \
+         ORDER BY k.id LIMIT $3"
+    )))
+    .bind(after)
+    .bind(current.stored())
+    .bind(SEAL_CHUNK)
+    .fetch_all(&mut *tx)
+    .await?;
+    let Some(last) = rows.last().map(|row| row.id) else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    let mut sealed = 0u64;
+    for StoredKey { id, key: row } in rows {
+        // Rows of different uploads share ordinals: a prefix of their own for each.
+        let prefix = at_rest.nonce_prefix();
+        let (tag, ordinal, hash) = (row.tag.clone(), row.ordinal, row.payload_hash.clone());
+        let key = rows::key_from_row(at_rest, row)?;
+        let ordinal = usize::try_from(ordinal)
+            .map_err(|_| StoreError::corrupt("diagnosis_key", "ordinal", &"out of range"))?;
+        let columns = KeyColumns::new(at_rest, prefix, &tag, ordinal, &key, ordinal)?;
+        if columns.payload_hash.as_slice() != hash.as_slice() {
+            return Err(
+                StoreError::corrupt("diagnosis_key", "payload_hash", &"does not match").into()
+            );
+        }
+        sqlx::query(
+            "UPDATE diagnosis_key SET key_id = $1, payload = $2, key_data = NULL, \
+             rolling_start_interval_number = NULL, rolling_period = NULL, \
+             transmission_risk_level = NULL, visited_countries = NULL, origin = NULL, \
+             report_type = NULL, days_since_onset = NULL WHERE id = $3",
+        )
+        .bind(columns.key_id)
+        .bind(columns.payload.as_slice())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sealed += 1;
+    }
+    tx.commit().await?;
+    Ok(Some((sealed, last)))
 }
 
 fn invariant(operation: &'static str, what: &'static str) -> AttemptError {
@@ -450,29 +565,28 @@ pub(crate) async fn first_download_batch_since(
 
 pub(crate) async fn download_keys(
     pool: &Pool<Db>,
+    at_rest: &AtRest,
     tag: &str,
     exclude: Option<CountryCode>,
 ) -> Result<Vec<EfgsKey>, StoreError> {
     // No stored country is empty, so "" excludes nothing.
     let exclude = exclude.as_ref().map_or("", CountryCode::as_str);
     let rows: Vec<KeyRow> = run_tx("download_keys", || async {
-        Ok(sqlx::query_as(
-            "SELECT k.key_data, k.rolling_start_interval_number, k.rolling_period, \
-             k.transmission_risk_level, k.visited_countries, k.origin, k.report_type, \
-             k.days_since_onset \
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {KEY_ROW_COLUMNS} \
              FROM download_batch b \
              JOIN upload u ON u.download_batch_id = b.id \
              JOIN diagnosis_key k ON k.upload_id = u.id \
              WHERE b.tag = $1 AND u.country <> $2 \
-             ORDER BY u.id, k.ordinal",
-        )
+             ORDER BY u.id, k.ordinal"
+        )))
         .bind(tag)
         .bind(exclude)
         .fetch_all(pool)
         .await?)
     })
     .await?;
-    rows.into_iter().map(rows::key_from_row).collect()
+    rows.into_iter().map(|row| rows::key_from_row(at_rest, row)).collect()
 }
 
 pub(crate) async fn audit(pool: &Pool<Db>, tag: &str) -> Result<Vec<AuditRow>, StoreError> {

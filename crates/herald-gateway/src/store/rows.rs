@@ -8,26 +8,50 @@ use herald_model::{
 };
 use herald_wire::efgs::{DaysSinceOnset, EfgsKey, TransmissionRisk};
 
+use super::at_rest::{AtRest, RowBinding};
 use super::{
     AuditRow, CallbackSubscription, CallbackTask, DownloadBatch, StoreError, TrustKind, TrustRow,
 };
 
-/// The columns of one `diagnosis_key` row, computed before the transaction starts.
+/// The columns of one `diagnosis_key` row, computed before the transaction starts: the payload
+/// is packed and sealed ([`pack_payload`], [`AtRest::seal`]).
 pub(crate) struct KeyColumns {
     pub(crate) ordinal: i64,
     pub(crate) payload_hash: [u8; 32],
-    pub(crate) key_data: [u8; 16],
-    pub(crate) rolling_start: i64,
-    pub(crate) rolling_period: i32,
-    pub(crate) transmission_risk: i32,
-    pub(crate) visited_countries: String,
-    pub(crate) origin: String,
-    pub(crate) report_type: i32,
-    pub(crate) days_since_onset: i32,
+    pub(crate) key_id: Option<i64>,
+    pub(crate) payload: Vec<u8>,
 }
 
-/// The payload columns of a `diagnosis_key` row as read back, in `SELECT` order.
-pub(crate) type KeyRow = (Vec<u8>, i64, i32, i32, String, String, i32, i32);
+/// A `diagnosis_key` row as read back: the upload's batch tag, the ordinal and payload hash
+/// (which the sealed payload is bound to), the key id and payload, then the plaintext columns of
+/// rows stored before payloads were packed (all NULL for packed rows).
+#[derive(sqlx::FromRow)]
+pub(crate) struct KeyRow {
+    pub(crate) tag: String,
+    pub(crate) ordinal: i64,
+    pub(crate) payload_hash: Vec<u8>,
+    pub(crate) key_id: Option<i64>,
+    pub(crate) payload: Option<Vec<u8>>,
+    pub(crate) key_data: Option<Vec<u8>>,
+    pub(crate) rolling_start_interval_number: Option<i64>,
+    pub(crate) rolling_period: Option<i32>,
+    pub(crate) transmission_risk_level: Option<i32>,
+    pub(crate) visited_countries: Option<String>,
+    pub(crate) origin: Option<String>,
+    pub(crate) report_type: Option<i32>,
+    pub(crate) days_since_onset: Option<i32>,
+}
+
+/// The `SELECT` list of a [`KeyRow`], for `diagnosis_key k JOIN upload u`.
+pub(crate) const KEY_ROW_COLUMNS: &str = "u.tag, k.ordinal, k.payload_hash, k.key_id, k.payload, \
+     k.key_data, k.rolling_start_interval_number, k.rolling_period, k.transmission_risk_level, \
+     k.visited_countries, k.origin, k.report_type, k.days_since_onset";
+
+/// The version byte in front of every packed payload.
+const PAYLOAD_VERSION: u8 = 1;
+
+/// Bytes of a packed payload without visited countries.
+const PACKED_FIXED: usize = 1 + 16 + 4 + 1 + 4 + 4 + 4 + 2;
 
 /// A `trust_entry` row as read, in `SELECT` order.
 pub(crate) type TrustColumns = (String, String, String, String, String, bool, Option<String>, i64);
@@ -47,31 +71,105 @@ pub(crate) type SubscriptionColumns = (String, String, String, i64, Option<i64>)
 pub(crate) type TaskColumns = (i64, String, i64, i64, String, String, String);
 
 impl KeyColumns {
-    /// The columns of the key at `ordinal` in its upload.
-    pub(crate) fn new(ordinal: usize, key: &EfgsKey, keys: usize) -> Result<Self, StoreError> {
-        let ordinal = i64::try_from(ordinal).map_err(|_| StoreError::UploadTooLarge { keys })?;
+    /// The columns of the key at `ordinal` of the upload `batch_tag` (of `keys` keys), its
+    /// payload sealed with the nonce prefix drawn for the upload.
+    pub(crate) fn new(
+        at_rest: &AtRest,
+        prefix: [u8; 8],
+        batch_tag: &str,
+        ordinal: usize,
+        key: &EfgsKey,
+        keys: usize,
+    ) -> Result<Self, StoreError> {
+        let ordinal = u32::try_from(ordinal).map_err(|_| StoreError::UploadTooLarge { keys })?;
+        let payload_hash = key.payload_hash();
+        let row = RowBinding { batch_tag, ordinal, payload_hash: &payload_hash };
+        let sealed = at_rest.seal(prefix, row, pack_payload(key))?;
         Ok(Self {
-            ordinal,
-            payload_hash: key.payload_hash(),
-            key_data: *key.key.as_bytes(),
-            rolling_start: i64::from(key.rolling_start.get()),
-            rolling_period: i32::from(key.rolling_period.get()),
-            transmission_risk: key.transmission_risk.wire(),
-            visited_countries: join_countries(&key.visited_countries),
-            origin: key.origin.as_str().to_owned(),
-            report_type: key.report_type.wire(),
-            days_since_onset: key.days_since_onset.get(),
+            ordinal: i64::from(ordinal),
+            payload_hash,
+            key_id: sealed.key_id,
+            payload: sealed.payload,
         })
     }
 }
 
-/// Visited countries as stored: the codes joined with `,` (unambiguous: every code is two
-/// uppercase letters), the empty string for none.
-pub(crate) fn join_countries(countries: &[CountryCode]) -> String {
-    countries.iter().map(CountryCode::as_str).collect::<Vec<_>>().join(",")
+/// The eight payload fields of a key in one blob: a version byte (1), the 16 key bytes, the
+/// rolling start (u32), rolling period (u8), transmission risk, report type and days since
+/// onset (i32, their wire values), all big-endian, then the origin and each visited country as
+/// two ASCII letters, in wire order.
+pub(crate) fn pack_payload(key: &EfgsKey) -> Vec<u8> {
+    let mut packed = Vec::with_capacity(PACKED_FIXED + 2 * key.visited_countries.len());
+    packed.push(PAYLOAD_VERSION);
+    packed.extend_from_slice(key.key.as_bytes());
+    packed.extend_from_slice(&key.rolling_start.get().to_be_bytes());
+    packed.push(key.rolling_period.get());
+    packed.extend_from_slice(&key.transmission_risk.wire().to_be_bytes());
+    packed.extend_from_slice(&key.report_type.wire().to_be_bytes());
+    packed.extend_from_slice(&key.days_since_onset.get().to_be_bytes());
+    packed.extend_from_slice(key.origin.as_str().as_bytes());
+    for country in &key.visited_countries {
+        packed.extend_from_slice(country.as_str().as_bytes());
+    }
+    packed
 }
 
-/// The inverse of [`join_countries`].
+/// The inverse of [`pack_payload`]. Errors name the field, never its value.
+pub(crate) fn unpack_payload(packed: &[u8]) -> Result<EfgsKey, StoreError> {
+    const T: &str = "diagnosis_key";
+    let short = || StoreError::corrupt(T, "payload", &"too short");
+    let mut rest = packed;
+    let [version] = take::<1>(&mut rest).ok_or_else(short)?;
+    if version != PAYLOAD_VERSION {
+        return Err(StoreError::corrupt(T, "payload", &format!("unknown version {version}")));
+    }
+    let key = TemporaryExposureKey::from_bytes(take::<16>(&mut rest).ok_or_else(short)?);
+    let rolling_start = u32::from_be_bytes(take(&mut rest).ok_or_else(short)?);
+    let [rolling_period] = take::<1>(&mut rest).ok_or_else(short)?;
+    let trl = i32::from_be_bytes(take(&mut rest).ok_or_else(short)?);
+    let report_type = i32::from_be_bytes(take(&mut rest).ok_or_else(short)?);
+    let dsos = i32::from_be_bytes(take(&mut rest).ok_or_else(short)?);
+    let origin = take::<2>(&mut rest).ok_or_else(short)?;
+    let (visited, remainder) = rest.as_chunks::<2>();
+    if !remainder.is_empty() {
+        return Err(StoreError::corrupt(T, "payload", &"odd visited countries"));
+    }
+    Ok(EfgsKey {
+        key,
+        rolling_start: IntervalNumber(rolling_start),
+        rolling_period: RollingPeriod::new(u32::from(rolling_period))
+            .map_err(|_| StoreError::corrupt(T, "payload", &"rolling period out of range"))?,
+        transmission_risk: TransmissionRisk::new(trl)
+            .map_err(|_| StoreError::corrupt(T, "payload", &"transmission risk out of range"))?,
+        visited_countries: visited
+            .iter()
+            .map(|code| packed_country("visited country", *code))
+            .collect::<Result<_, _>>()?,
+        origin: packed_country("origin", origin)?,
+        report_type: ReportType::new(report_type)
+            .map_err(|_| StoreError::corrupt(T, "payload", &"report type out of range"))?,
+        days_since_onset: DaysSinceOnset::new(dsos)
+            .map_err(|_| StoreError::corrupt(T, "payload", &"days since onset out of range"))?,
+    })
+}
+
+/// The next `N` bytes of `rest`, advancing it.
+fn take<const N: usize>(rest: &mut &[u8]) -> Option<[u8; N]> {
+    let (head, tail) = rest.split_first_chunk::<N>()?;
+    *rest = tail;
+    Some(*head)
+}
+
+fn packed_country(field: &str, code: [u8; 2]) -> Result<CountryCode, StoreError> {
+    std::str::from_utf8(&code)
+        .ok()
+        .and_then(|text| country("diagnosis_key", "payload", text).ok())
+        .ok_or_else(|| StoreError::corrupt("diagnosis_key", "payload", &format!("bad {field}")))
+}
+
+/// Visited countries as stored in the plaintext column of rows from before payloads were packed:
+/// the codes joined with `,` (unambiguous: every code is two uppercase letters), the empty string
+/// for none.
 fn split_countries(text: &str) -> Result<Vec<CountryCode>, StoreError> {
     if text.is_empty() {
         return Ok(Vec::new());
@@ -104,8 +202,35 @@ fn count(table: &'static str, column: &'static str, value: i64) -> Result<u64, S
     u64::try_from(value).map_err(|_| StoreError::corrupt(table, column, &"negative count"))
 }
 
-/// A key as read back. Field errors name the column, never the value.
-pub(crate) fn key_from_row(row: KeyRow) -> Result<EfgsKey, StoreError> {
+/// A key as read back: a packed payload is opened (with the key that sealed it) and unpacked;
+/// a row from before packing is read from its plaintext columns. Field errors name the column,
+/// never the value.
+pub(crate) fn key_from_row(at_rest: &AtRest, row: KeyRow) -> Result<EfgsKey, StoreError> {
+    const T: &str = "diagnosis_key";
+    if let Some(payload) = row.payload {
+        let ordinal = u32::try_from(row.ordinal)
+            .map_err(|_| StoreError::corrupt(T, "ordinal", &"out of range"))?;
+        let binding = RowBinding { batch_tag: &row.tag, ordinal, payload_hash: &row.payload_hash };
+        return unpack_payload(&at_rest.open(row.key_id, binding, payload)?);
+    }
+    let missing = |column| StoreError::corrupt(T, column, &"neither payload nor plaintext column");
+    plaintext_key_from_row((
+        row.key_data.ok_or_else(|| missing("key_data"))?,
+        row.rolling_start_interval_number
+            .ok_or_else(|| missing("rolling_start_interval_number"))?,
+        row.rolling_period.ok_or_else(|| missing("rolling_period"))?,
+        row.transmission_risk_level.ok_or_else(|| missing("transmission_risk_level"))?,
+        row.visited_countries.ok_or_else(|| missing("visited_countries"))?,
+        row.origin.ok_or_else(|| missing("origin"))?,
+        row.report_type.ok_or_else(|| missing("report_type"))?,
+        row.days_since_onset.ok_or_else(|| missing("days_since_onset"))?,
+    ))
+}
+
+/// A key from the plaintext columns of a row stored before payloads were packed.
+fn plaintext_key_from_row(
+    row: (Vec<u8>, i64, i32, i32, String, String, i32, i32),
+) -> Result<EfgsKey, StoreError> {
     const T: &str = "diagnosis_key";
     let (key_data, rolling_start, rolling_period, trl, visited, origin, report_type, dsos) = row;
     let key = TemporaryExposureKey::from_slice(&key_data)
@@ -209,4 +334,68 @@ pub(crate) fn task_from_row(row: TaskColumns) -> Result<CallbackTask, StoreError
         callback_id,
         url,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use herald_model::TransmissionRiskLevel;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn cc(text: &str) -> CountryCode {
+        text.parse().unwrap()
+    }
+
+    fn keys() -> Vec<EfgsKey> {
+        let base = EfgsKey {
+            key: TemporaryExposureKey::from_bytes([0xa5; 16]),
+            rolling_start: IntervalNumber(2_660_000),
+            rolling_period: RollingPeriod::FULL_DAY,
+            transmission_risk: TransmissionRisk::Level(TransmissionRiskLevel::new(3).unwrap()),
+            visited_countries: vec![cc("FR"), cc("NL")],
+            origin: cc("DE"),
+            report_type: ReportType::ConfirmedTest,
+            days_since_onset: DaysSinceOnset::new(2).unwrap(),
+        };
+        let mut edge = base.clone();
+        edge.visited_countries = Vec::new();
+        edge.transmission_risk = TransmissionRisk::NotProvided;
+        edge.rolling_start = IntervalNumber(u32::MAX);
+        edge.rolling_period = RollingPeriod::new(1).unwrap();
+        edge.report_type = ReportType::Unknown;
+        edge.days_since_onset = DaysSinceOnset::new(-14).unwrap();
+        let mut other = base.clone();
+        other.visited_countries = vec![cc("DE"), cc("AT"), cc("DE")];
+        other.days_since_onset = DaysSinceOnset::new(4014).unwrap();
+        other.report_type = ReportType::Revoked;
+        vec![base, edge, other]
+    }
+
+    #[test]
+    fn packed_payloads_round_trip() {
+        for key in keys() {
+            let packed = pack_payload(&key);
+            assert_eq!(packed.len(), PACKED_FIXED + 2 * key.visited_countries.len());
+            assert_eq!(unpack_payload(&packed).unwrap(), key);
+            // Every shorter prefix is refused (odd lengths or missing fields), never misread.
+            for end in 0..packed.len() {
+                let short = &packed[..end];
+                if end >= PACKED_FIXED && (end - PACKED_FIXED).is_multiple_of(2) {
+                    continue;
+                }
+                assert!(unpack_payload(short).is_err(), "{end}");
+            }
+        }
+        let mut bad = pack_payload(&keys()[0]);
+        bad[0] = 2;
+        assert!(unpack_payload(&bad).unwrap_err().to_string().contains("version"));
+    }
+
+    proptest! {
+        #[test]
+        fn unpacking_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            let _ = unpack_payload(&bytes);
+        }
+    }
 }

@@ -112,9 +112,12 @@ impl World {
                     .unwrap();
             }
         }
+        let at_rest_key = dir.path().join("gateway/at-rest.key");
+        std::fs::write(&at_rest_key, format!("{}\n", "ab".repeat(32))).unwrap();
         let toml = format!(
-            "listen = \"127.0.0.1:0\"\ninternal_listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\n{extra}\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
+            "listen = \"127.0.0.1:0\"\ninternal_listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nat_rest_key_file = {at_rest:?}\nbatching_interval_seconds = 1\n{extra}\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
             anchor = dir.path().join("anchor/anchor.pem").display().to_string(),
+            at_rest = at_rest_key.display().to_string(),
             cert = dir.path().join("gateway/server.pem").display().to_string(),
             key = dir.path().join("gateway/server.key.pem").display().to_string(),
             extra = extra.replace("$DIR", &dir.path().display().to_string()),
@@ -378,6 +381,47 @@ async fn round_trip_on_postgres() {
     check_round_trip(&world).await;
     world.stop().await;
     drop(db);
+}
+
+/// At rest (§6.1): a gateway given another key refuses to start and names the missing one; given
+/// the old key as a previous one, it starts, seals the old rows with the new key and serves them.
+#[tokio::test]
+async fn a_gateway_starts_only_with_the_keys_that_opened_its_rows() {
+    let world = World::start(None).await;
+    let de = world.client("DE");
+    let batch = keys("DE", 5, 3);
+    let signature = sign(&world, "DE", &batch);
+    let answer =
+        upload(&de, "DE-at-rest", &signature, efgs::encode_protobuf(&batch), PROTOBUF).await;
+    assert_eq!(answer.status, 201);
+    let old_key = world.config.at_rest.key_file.clone().unwrap();
+    let old_id =
+        herald_gateway::store::AtRestKey::parse(&std::fs::read_to_string(&old_key).unwrap())
+            .unwrap()
+            .id();
+    let new_key = world.dir.path().join("gateway/at-rest-2.key");
+    std::fs::write(&new_key, "cd".repeat(32)).unwrap();
+
+    let mut config = world.config.clone();
+    config.at_rest.key_file = Some(new_key.clone());
+    let clock: Arc<dyn Clock> = world.clock.clone();
+    let Err(error) = Gateway::build(&config, clock.clone()).await else {
+        panic!("a gateway without the old key started");
+    };
+    assert!(error.to_string().contains(&old_id.to_string()), "{error}");
+    config.at_rest.key_file = None;
+    assert!(Gateway::build(&config, clock.clone()).await.is_err(), "no key at all");
+
+    config.at_rest.key_file = Some(new_key);
+    config.at_rest.previous_key_files = vec![old_key];
+    let mut world = world;
+    world.config = config;
+    let url = world.another_gateway().await;
+    let nl = world.client_at(&url, "NL");
+    let got = download_when_batched(&nl, "2026-11-28").await;
+    assert_eq!(got.status, 200);
+    assert_eq!(efgs::decode_protobuf(&got.body).unwrap(), batch);
+    world.stop().await;
 }
 
 fn raw(keys: &[EfgsKey]) -> Vec<herald_wire::proto::efgs::DiagnosisKey> {
@@ -805,9 +849,10 @@ async fn proxy_mode_believes_only_the_proxy() {
     let it = &world.pki.countries.iter().find(|c| c.country.as_str() == "IT").unwrap().auth;
     let config_for = |trusted: &str| {
         let toml = format!(
-            "listen = \"127.0.0.1:0\"\ndatabase = {:?}\nanchor_certificate = {:?}\n[auth]\nmode = \"proxy\"\ntrusted_proxies = [{trusted:?}]\n",
+            "listen = \"127.0.0.1:0\"\ndatabase = {:?}\nanchor_certificate = {:?}\nat_rest_key_file = {:?}\n[auth]\nmode = \"proxy\"\ntrusted_proxies = [{trusted:?}]\n",
             world.config.database,
             world.config.anchor_certificate.display().to_string(),
+            world.config.at_rest.key_file.as_ref().unwrap().display().to_string(),
         );
         GatewayConfig::from_toml(&toml, |_| None).unwrap()
     };
@@ -911,9 +956,10 @@ async fn proxy_mode_accepts_the_whole_certificate() {
     let (de, nl, it) = (auth("DE"), auth("NL"), auth("IT"));
     let config_for = |trusted: &str, auth_extra: &str| {
         let toml = format!(
-            "listen = \"127.0.0.1:0\"\ndatabase = {:?}\nanchor_certificate = {:?}\n[auth]\nmode = \"proxy\"\ntrusted_proxies = [{trusted:?}]\n{auth_extra}\n",
+            "listen = \"127.0.0.1:0\"\ndatabase = {:?}\nanchor_certificate = {:?}\nat_rest_key_file = {:?}\n[auth]\nmode = \"proxy\"\ntrusted_proxies = [{trusted:?}]\n{auth_extra}\n",
             world.config.database,
             world.config.anchor_certificate.display().to_string(),
+            world.config.at_rest.key_file.as_ref().unwrap().display().to_string(),
         );
         GatewayConfig::from_toml(&toml, |_| None).unwrap()
     };

@@ -103,9 +103,13 @@ impl World {
             }
         }
         store.close().await;
+        // The gateway seals stored keys at rest: a fixed test key.
+        let at_rest_key = dir.join("gateway").join("at-rest.key");
+        std::fs::write(&at_rest_key, "ab".repeat(32)).unwrap();
         let toml = format!(
-            "listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nbatching_interval_seconds = 1\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
+            "listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nat_rest_key_file = {at_rest:?}\nbatching_interval_seconds = 1\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
             anchor = dir.join(layout::anchor_cert()).display().to_string(),
+            at_rest = at_rest_key.display().to_string(),
             cert = dir.join(layout::gateway_cert()).display().to_string(),
             key = dir.join(layout::gateway_key()).display().to_string(),
         );

@@ -3,6 +3,7 @@
 //!
 //! Everything that is not the gateway's work (the dev PKI, generating and signing the batches,
 //! waiting for the batching job, decoding the downloads) happens outside the timed sections.
+//! Stored keys are sealed at rest (AES-256-GCM) as in production, unless `--plaintext`.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -13,7 +14,8 @@ use anyhow::{Context as _, Result, bail, ensure};
 use herald_gateway::Gateway;
 use herald_gateway::api::MAX_UPLOAD_KEYS;
 use herald_gateway::client::EfgsClient;
-use herald_gateway::store::Store;
+use herald_gateway::config::AtRestConfig;
+use herald_gateway::store::{INSERT_CHUNK_KEYS, Store};
 use herald_model::{
     Clock, CountryCode, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey, UnixTime,
 };
@@ -31,9 +33,6 @@ use crate::SystemClock;
 
 const PROTOBUF: &str = "application/protobuf; version=1.0";
 
-/// Keys per multi-row `INSERT` in the baseline, as the gateway's store does.
-const INSERT_CHUNK: usize = 256;
-
 /// How long the batching job may take to make every upload downloadable.
 const BATCHING_TIMEOUT: Duration = Duration::from_mins(2);
 
@@ -42,6 +41,7 @@ struct GatewayReport {
     batches: usize,
     keys_per_batch: usize,
     concurrency: usize,
+    at_rest_encryption: bool,
     ingest_seconds: f64,
     ingest_keys_per_second: f64,
     download_seconds: f64,
@@ -70,7 +70,10 @@ pub(crate) async fn run(args: &GatewayBench) -> Result<()> {
     let now = clock.now();
 
     // The dev world: PKI, trust list, configuration (127.0.0.1, a free port, SQLite).
-    let config = crate::gateway_cmd::prepare_dev(dir.path(), None, clock.as_ref()).await?;
+    let mut config = crate::gateway_cmd::prepare_dev(dir.path(), None, clock.as_ref()).await?;
+    if args.plaintext {
+        config.at_rest = AtRestConfig { key_file: None, previous_key_files: Vec::new() };
+    }
     let gateway = Gateway::build(&config, clock.clone()).await?;
     let store = gateway.store().clone();
     let url = format!("https://{}", gateway.local_addr().context("the listener has no address")?);
@@ -103,21 +106,7 @@ pub(crate) async fn run(args: &GatewayBench) -> Result<()> {
 
     // Generate and sign outside the timed section.
     eprintln!("signing {} batches of {} keys …", args.batches, args.keys_per_batch);
-    let mut rng = crate::os_rng()?;
-    let mut all_keys = Vec::with_capacity(args.batches);
-    let mut batches = VecDeque::with_capacity(args.batches);
-    for i in 0..args.batches {
-        let keys = (0..args.keys_per_batch)
-            .map(|_| random_key(&mut rng, now.utc_day(), de, vec![nl, fr]))
-            .collect::<Result<Vec<_>>>()?;
-        let signature = efgs::sign_batch(&keys, &signer, now, &mut rng)?;
-        batches.push_back(SignedBatch {
-            tag: format!("BENCH-{}-{i}", now.seconds()),
-            signature,
-            body: efgs::encode_protobuf(&keys),
-        });
-        all_keys.push(keys);
-    }
+    let (all_keys, batches) = sign_batches(args, &signer, now, de, &[nl, fr])?;
 
     eprintln!("uploading over mTLS with {} concurrent uploads …", args.concurrency);
     let ingest_seconds = ingest(&de_client, batches, args.concurrency).await?;
@@ -139,8 +128,15 @@ pub(crate) async fn run(args: &GatewayBench) -> Result<()> {
     server.await.context("the gateway task failed")?;
     store.close().await;
 
-    let baseline_seconds =
-        baseline_inserts(&dir.path().join("baseline.db"), &all_keys, now).await?;
+    let (baseline_seconds, sealed) = baseline_inserts(
+        &dir.path().join("gateway").join("gateway.db"),
+        &dir.path().join("baseline.db"),
+    )
+    .await?;
+    ensure!(
+        sealed == if args.plaintext { 0 } else { total },
+        "{sealed} of {total} stored keys are sealed at rest"
+    );
 
     #[allow(clippy::cast_precision_loss)] // key counts are far below 2^52
     let n = total as f64;
@@ -150,6 +146,7 @@ pub(crate) async fn run(args: &GatewayBench) -> Result<()> {
         batches: args.batches,
         keys_per_batch: args.keys_per_batch,
         concurrency: args.concurrency,
+        at_rest_encryption: !args.plaintext,
         ingest_seconds,
         ingest_keys_per_second,
         download_seconds,
@@ -164,6 +161,33 @@ pub(crate) async fn run(args: &GatewayBench) -> Result<()> {
     );
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
+}
+
+/// `--batches` batches of `--keys-per-batch` random keys of `origin`, signed: the keys and the
+/// uploads.
+fn sign_batches(
+    args: &GatewayBench,
+    signer: &SigningIdentity,
+    now: UnixTime,
+    origin: CountryCode,
+    visited: &[CountryCode],
+) -> Result<(Vec<Vec<EfgsKey>>, VecDeque<SignedBatch>)> {
+    let mut rng = crate::os_rng()?;
+    let mut all_keys = Vec::with_capacity(args.batches);
+    let mut batches = VecDeque::with_capacity(args.batches);
+    for i in 0..args.batches {
+        let keys = (0..args.keys_per_batch)
+            .map(|_| random_key(&mut rng, now.utc_day(), origin, visited.to_vec()))
+            .collect::<Result<Vec<_>>>()?;
+        let signature = efgs::sign_batch(&keys, signer, now, &mut rng)?;
+        batches.push_back(SignedBatch {
+            tag: format!("BENCH-{}-{i}", now.seconds()),
+            signature,
+            body: efgs::encode_protobuf(&keys),
+        });
+        all_keys.push(keys);
+    }
+    Ok((all_keys, batches))
 }
 
 /// Uploads every batch with `concurrency` tasks taking from one queue; the seconds from the
@@ -306,121 +330,113 @@ async fn batched_keys(store: &Store, since: UnixTime) -> Result<usize> {
     Ok(usize::try_from(keys).unwrap_or(usize::MAX))
 }
 
-/// One `diagnosis_key` row of the baseline, computed before timing.
-struct BaselineRow {
+/// An `upload` row, copied into the baseline database: id, tag, country, auth and signing
+/// thumbprints, batch signature, created_at, key_count.
+type UploadRow = (i64, String, String, String, String, String, i64, i64);
+
+/// One stored `diagnosis_key` row, as the baseline inserts it again.
+#[derive(sqlx::FromRow)]
+struct StoredRow {
     upload_id: i64,
     ordinal: i64,
-    payload_hash: [u8; 32],
-    key_data: [u8; 16],
-    rolling_start: i64,
-    rolling_period: i32,
-    transmission_risk: i32,
-    visited_countries: String,
-    origin: String,
-    report_type: i32,
-    days_since_onset: i32,
+    payload_hash: Vec<u8>,
+    created_at: i64,
+    key_id: Option<i64>,
+    payload: Vec<u8>,
 }
 
-/// The `diagnosis_key` table of the gateway's SQLite migration, without the foreign key to
-/// `upload` (the baseline has no upload rows).
-const BASELINE_SCHEMA: &str = "CREATE TABLE diagnosis_key (
-    id                            INTEGER NOT NULL PRIMARY KEY,
-    upload_id                     INTEGER NOT NULL,
-    ordinal                       INTEGER NOT NULL,
-    payload_hash                  BLOB    NOT NULL UNIQUE CHECK (length(payload_hash) = 32),
-    key_data                      BLOB    NOT NULL CHECK (length(key_data) = 16),
-    rolling_start_interval_number INTEGER NOT NULL,
-    rolling_period                INTEGER NOT NULL,
-    transmission_risk_level       INTEGER NOT NULL,
-    visited_countries             TEXT    NOT NULL,
-    origin                        TEXT    NOT NULL,
-    report_type                   INTEGER NOT NULL,
-    days_since_onset              INTEGER NOT NULL,
-    created_at                    INTEGER NOT NULL,
-    UNIQUE (upload_id, ordinal)
-);
-CREATE INDEX diagnosis_key_created ON diagnosis_key (created_at);";
-
-fn baseline_rows(batches: &[Vec<EfgsKey>]) -> Result<Vec<Vec<BaselineRow>>> {
-    let mut rows = Vec::with_capacity(batches.len());
-    for (upload, keys) in batches.iter().enumerate() {
-        let upload_id = i64::try_from(upload)? + 1;
-        let mut batch = Vec::with_capacity(keys.len());
-        for (ordinal, key) in keys.iter().enumerate() {
-            batch.push(BaselineRow {
-                upload_id,
-                ordinal: i64::try_from(ordinal)?,
-                payload_hash: key.payload_hash(),
-                key_data: *key.key.as_bytes(),
-                rolling_start: i64::from(key.rolling_start.get()),
-                rolling_period: i32::from(key.rolling_period.get()),
-                transmission_risk: key.transmission_risk.wire(),
-                visited_countries: key
-                    .visited_countries
-                    .iter()
-                    .map(CountryCode::as_str)
-                    .collect::<Vec<_>>()
-                    .join(","),
-                origin: key.origin.as_str().to_owned(),
-                report_type: key.report_type.wire(),
-                days_since_onset: key.days_since_onset.get(),
-            });
-        }
-        rows.push(batch);
-    }
-    Ok(rows)
-}
-
-/// The baseline: seconds to insert the same rows into a fresh SQLite file with the store's
-/// settings (WAL, synchronous NORMAL, foreign keys, busy timeout) and the `diagnosis_key`
-/// table's columns, constraints and index, one transaction per batch, in multi-row `INSERT`s
-/// of [`INSERT_CHUNK`] rows as the store does. Column values are computed before timing.
+/// The baseline: seconds to insert the rows the gateway stored, read back from its database,
+/// into an empty copy of its tables (the schema SQL of `download_batch`, `upload` and
+/// `diagnosis_key` with their indexes, and the `upload` rows, so foreign keys are checked as in
+/// the gateway) with the store's settings (WAL, synchronous NORMAL, foreign keys, busy timeout):
+/// one transaction per upload, in multi-row `INSERT`s of as many rows as the store's. Reading
+/// and the `upload` rows are not timed.
 async fn baseline_inserts(
+    gateway_db: &std::path::Path,
     path: &std::path::Path,
-    batches: &[Vec<EfgsKey>],
-    now: UnixTime,
-) -> Result<f64> {
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5))
-        .synchronous(SqliteSynchronous::Normal)
-        .journal_mode(SqliteJournalMode::Wal);
+) -> Result<(f64, usize)> {
+    let options = |path: &std::path::Path| {
+        SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5))
+            .synchronous(SqliteSynchronous::Normal)
+            .journal_mode(SqliteJournalMode::Wal)
+    };
+    let source = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options(gateway_db))
+        .await
+        .context("cannot open the gateway's database")?;
+    let schema: Vec<String> = sqlx::query_scalar(
+        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL \
+         AND tbl_name IN ('download_batch', 'upload', 'diagnosis_key') \
+         ORDER BY CASE tbl_name WHEN 'download_batch' THEN 0 WHEN 'upload' THEN 1 ELSE 2 END, \
+         type DESC",
+    )
+    .fetch_all(&source)
+    .await?;
+    let uploads: Vec<UploadRow> = sqlx::query_as(
+        "SELECT id, tag, country, auth_thumbprint, signing_thumbprint, batch_signature, \
+         created_at, key_count FROM upload ORDER BY id",
+    )
+    .fetch_all(&source)
+    .await?;
+    let rows: Vec<StoredRow> = sqlx::query_as(
+        "SELECT upload_id, ordinal, payload_hash, created_at, key_id, payload \
+         FROM diagnosis_key ORDER BY upload_id, ordinal",
+    )
+    .fetch_all(&source)
+    .await
+    .context("cannot read the stored keys")?;
+    source.close().await;
+
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
-        .connect_with(options)
+        .connect_with(options(path))
         .await
         .context("cannot open the baseline database")?;
-    sqlx::raw_sql(BASELINE_SCHEMA)
+    for sql in &schema {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.as_str()))
+            .execute(&pool)
+            .await
+            .context("cannot create the baseline tables")?;
+    }
+    for (id, tag, country, auth, signing, signature, created_at, key_count) in &uploads {
+        sqlx::query(
+            "INSERT INTO upload (id, tag, country, auth_thumbprint, signing_thumbprint, \
+             batch_signature, created_at, key_count) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id)
+        .bind(tag)
+        .bind(country)
+        .bind(auth)
+        .bind(signing)
+        .bind(signature)
+        .bind(created_at)
+        .bind(key_count)
         .execute(&pool)
-        .await
-        .context("cannot create the baseline table")?;
-    let rows = baseline_rows(batches)?;
+        .await?;
+    }
+    let batches = rows.chunk_by(|a, b| a.upload_id == b.upload_id);
 
     eprintln!("baseline: raw SQLite inserts of the same rows …");
     let started = Instant::now();
-    for batch in &rows {
+    for batch in batches {
         let mut tx = pool.begin().await?;
-        for chunk in batch.chunks(INSERT_CHUNK) {
+        for chunk in batch.chunks(INSERT_CHUNK_KEYS) {
             let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO diagnosis_key (upload_id, ordinal, payload_hash, key_data, \
-                 rolling_start_interval_number, rolling_period, transmission_risk_level, \
-                 visited_countries, origin, report_type, days_since_onset, created_at) ",
+                "INSERT INTO diagnosis_key (upload_id, ordinal, payload_hash, created_at, key_id, \
+                 payload) ",
             );
             insert.push_values(chunk, |mut row, key| {
                 row.push_bind(key.upload_id)
                     .push_bind(key.ordinal)
                     .push_bind(key.payload_hash.as_slice())
-                    .push_bind(key.key_data.as_slice())
-                    .push_bind(key.rolling_start)
-                    .push_bind(key.rolling_period)
-                    .push_bind(key.transmission_risk)
-                    .push_bind(key.visited_countries.as_str())
-                    .push_bind(key.origin.as_str())
-                    .push_bind(key.report_type)
-                    .push_bind(key.days_since_onset)
-                    .push_bind(now.seconds());
+                    .push_bind(key.created_at)
+                    .push_bind(key.key_id)
+                    .push_bind(key.payload.as_slice());
             });
             insert.build().execute(&mut *tx).await?;
         }
@@ -428,5 +444,6 @@ async fn baseline_inserts(
     }
     let seconds = started.elapsed().as_secs_f64();
     pool.close().await;
-    Ok(seconds)
+    let sealed = rows.iter().filter(|row| row.key_id.is_some()).count();
+    Ok((seconds, sealed))
 }

@@ -182,6 +182,7 @@ fn bench_gateway_prints_one_json_line() {
     assert_eq!(report["batches"], 2);
     assert_eq!(report["keys_per_batch"], 50);
     assert_eq!(report["concurrency"], 2);
+    assert_eq!(report["at_rest_encryption"], true);
     for field in [
         "ingest_seconds",
         "ingest_keys_per_second",
@@ -193,7 +194,7 @@ fn bench_gateway_prints_one_json_line() {
         let value = report[field].as_f64().unwrap_or_else(|| panic!("{field}: {report}"));
         assert!(value.is_finite() && value > 0.0, "{field}: {report}");
     }
-    assert_eq!(report.as_object().unwrap().len(), 9, "{report}");
+    assert_eq!(report.as_object().unwrap().len(), 10, "{report}");
 }
 
 /// SIGKILL while four tasks upload: after a restart, every 201 upload is complete, no upload is
@@ -269,10 +270,11 @@ fn sigkill_during_uploads_loses_no_acknowledged_batch() {
     let server = Server::start(dir, "serve-2.log");
     let db = dir.join("gateway").join("gateway.db");
     let store = rt.block_on(Store::open(&format!("sqlite:{}", db.display()))).unwrap();
+    // Keys are sealed at rest: compare their payload hashes (SHA-256 over all eight fields).
     let rows: Vec<(String, i64, Vec<u8>)> = rt.block_on(async {
         let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display())).await.unwrap();
         let rows = sqlx::query_as(
-            "SELECT u.tag, u.key_count, k.key_data FROM upload u \
+            "SELECT u.tag, u.key_count, k.payload_hash FROM upload u \
              JOIN diagnosis_key k ON k.upload_id = u.id ORDER BY u.id, k.ordinal",
         )
         .fetch_all(&pool)
@@ -281,15 +283,15 @@ fn sigkill_during_uploads_loses_no_acknowledged_batch() {
         pool.close().await;
         rows
     });
-    let mut stored_keys: BTreeMap<String, Vec<[u8; 16]>> = BTreeMap::new();
-    for (tag, count, key) in rows {
+    let mut stored_keys: BTreeMap<String, Vec<[u8; 32]>> = BTreeMap::new();
+    for (tag, count, hash) in rows {
         assert_eq!(count, i64::try_from(KEYS).unwrap(), "{tag}: key_count");
-        stored_keys.entry(tag).or_default().push(key.try_into().unwrap());
+        stored_keys.entry(tag).or_default().push(hash.try_into().unwrap());
     }
-    let sent: HashMap<&str, Vec<[u8; 16]>> = batches
+    let sent: HashMap<&str, Vec<[u8; 32]>> = batches
         .iter()
         .flatten()
-        .map(|b| (b.tag.as_str(), b.keys.iter().map(|k| *k.key.as_bytes()).collect()))
+        .map(|b| (b.tag.as_str(), b.keys.iter().map(EfgsKey::payload_hash).collect()))
         .collect();
     // No partial upload: every stored tag holds exactly the keys sent under it; nothing else
     // was stored.
@@ -393,6 +395,19 @@ fn sigterm_stops_the_gateway_cleanly() {
         "gateway/internal-url was not removed"
     );
     assert!(log.contains("herald gateway stopped"), "{log}");
+
+    // `--dev` made an at-rest key only the owner can read, and the stored keys are sealed.
+    let key_file = dir.path().join("gateway").join("at-rest.key");
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    assert_eq!(key.trim().len(), 64, "{key}");
+    herald_gateway::store::AtRestKey::parse(&key).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    assert!(log.contains("at-rest encryption on"), "{log}");
 }
 
 /// `trust list|export|import|revoke --dev` and `config-example`.
@@ -481,5 +496,6 @@ fn trust_commands_manage_the_dev_trust_list() {
     {
         assert!(example.contains(setting), "{setting} is not in the example");
     }
+    assert!(table.contains_key("at_rest_key_file"), "{example}");
     herald_gateway::GatewayConfig::from_toml(&example, |_| None).unwrap();
 }

@@ -13,7 +13,7 @@ mod sqlite;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use herald_gateway::store::{NewUpload, Store, TrustKind, TrustRow};
+use herald_gateway::store::{AtRest, AtRestKey, NewUpload, Store, TrustKind, TrustRow};
 use herald_model::{
     CertThumbprint, CountryCode, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey,
     TransmissionRiskLevel, UnixTime,
@@ -105,10 +105,112 @@ fn unique_database_name() -> String {
     format!("herald_test_{}_{}_{nanos}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
+/// Runs `$body` with `$conn`, a connection of its own to the test database of either backend
+/// (the body is compiled once per backend).
+macro_rules! with_connection {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db.backend {
+            Backend::Sqlite => {
+                let options =
+                    <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&$db.url)
+                        .unwrap()
+                        .create_if_missing(true);
+                let mut $conn = sqlx::ConnectOptions::connect(&options).await.unwrap();
+                let result = $body;
+                $conn.close().await.unwrap();
+                result
+            }
+            Backend::Postgres => {
+                let mut $conn = sqlx::PgConnection::connect(&$db.url).await.unwrap();
+                let result = $body;
+                $conn.close().await.unwrap();
+                result
+            }
+        }
+    };
+}
+
+/// The at-rest columns of a `diagnosis_key` row, read behind the store's back: id, key_id,
+/// payload, key_data.
+pub(crate) type SealedColumns = (i64, Option<i64>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// The last migration before key payloads were sealed at rest.
+pub(crate) const BEFORE_AT_REST: i64 = 20_261_128_149_999;
+
 impl TestDb {
-    /// Opens (and migrates) a store on this database.
+    /// Opens (and migrates) a store on this database, sealing with [`at_rest_key`]`(1)`.
     pub(crate) async fn open(&self) -> Store {
-        Store::open(&self.url).await.unwrap()
+        self.open_with(encrypting(1, &[])).await
+    }
+
+    /// Opens (and migrates) a store on this database with the given at-rest settings.
+    pub(crate) async fn open_with(&self, at_rest: AtRest) -> Store {
+        Store::open(&self.url).await.unwrap().with_at_rest(at_rest)
+    }
+
+    /// The at-rest columns of every `diagnosis_key` row, by id.
+    pub(crate) async fn sealed_columns(&self) -> Vec<SealedColumns> {
+        let sql = "SELECT id, key_id, payload, key_data FROM diagnosis_key ORDER BY id";
+        with_connection!(self, |conn| sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap())
+    }
+
+    /// Applies the migrations up to [`BEFORE_AT_REST`] only, as an older herald did, from the
+    /// crate's migration files.
+    pub(crate) async fn migrate_before_at_rest(&self) {
+        let dir = match self.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        };
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dir);
+        let migrator = sqlx::migrate::Migrator::new(path).await.unwrap();
+        with_connection!(self, |conn| migrator.run_to(BEFORE_AT_REST, &mut conn).await.unwrap());
+    }
+
+    /// Stores an upload the way herald did before payloads were sealed (plaintext columns), on
+    /// a database migrated by [`TestDb::migrate_before_at_rest`].
+    pub(crate) async fn insert_plaintext_upload(&self, upload: &NewUpload, now: UnixTime) {
+        with_connection!(self, |conn| {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO upload (tag, country, auth_thumbprint, signing_thumbprint, \
+                 batch_signature, created_at, key_count) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 RETURNING id",
+            )
+            .bind(upload.batch_tag.as_str())
+            .bind(upload.country.as_str())
+            .bind(upload.auth_thumbprint.to_hex())
+            .bind(upload.signing_thumbprint.to_hex())
+            .bind(upload.batch_signature.as_str())
+            .bind(now.seconds())
+            .bind(i64::try_from(upload.keys.len()).unwrap())
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            for (ordinal, key) in upload.keys.iter().enumerate() {
+                let visited: Vec<&str> =
+                    key.visited_countries.iter().map(CountryCode::as_str).collect();
+                sqlx::query(
+                    "INSERT INTO diagnosis_key (upload_id, ordinal, payload_hash, key_data, \
+                     rolling_start_interval_number, rolling_period, transmission_risk_level, \
+                     visited_countries, origin, report_type, days_since_onset, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(id)
+                .bind(i64::try_from(ordinal).unwrap())
+                .bind(key.payload_hash().to_vec())
+                .bind(key.key.as_bytes().to_vec())
+                .bind(i64::from(key.rolling_start.get()))
+                .bind(i32::from(key.rolling_period.get()))
+                .bind(key.transmission_risk.wire())
+                .bind(visited.join(","))
+                .bind(key.origin.as_str())
+                .bind(key.report_type.wire())
+                .bind(key.days_since_onset.get())
+                .bind(now.seconds())
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            }
+        });
     }
 
     /// Runs raw SQL on this database through a connection of its own.
@@ -279,6 +381,55 @@ pub(crate) fn upload(tag: &str, country: &str, keys: Vec<EfgsKey>) -> NewUpload 
         batch_signature: format!("MIAGCSqGSIb3DQEHAqCAMIACAQEx{tag}=="),
         keys,
     }
+}
+
+/// A deterministic at-rest key: 32 times `byte`.
+pub(crate) fn at_rest_key(byte: u8) -> AtRestKey {
+    AtRestKey::from_bytes(&[byte; 32]).unwrap()
+}
+
+/// At-rest settings sealing with `at_rest_key(current)`, also opening with the `previous` ones.
+pub(crate) fn encrypting(current: u8, previous: &[u8]) -> AtRest {
+    let previous = previous.iter().map(|&b| at_rest_key(b)).collect();
+    AtRest::encrypting(at_rest_key(current), previous, TestRng(u64::from(current))).unwrap()
+}
+
+/// A deterministic RNG for nonce prefixes (tests only: nonces need to be unique, and a counter
+/// is).
+pub(crate) struct TestRng(u64);
+
+impl rand_core::TryRng for TestRng {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(u32::try_from(self.try_next_u64()? >> 32).unwrap())
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.0 =
+            self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        Ok(self.0)
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let word = self.try_next_u64()?.to_be_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for TestRng {}
+
+/// A key whose 16 bytes look random (SHA-256 of the seed), so that finding them anywhere in a
+/// database file means they were stored in clear.
+pub(crate) fn random_looking_key(origin: &str, seed: u32) -> EfgsKey {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(seed.to_be_bytes());
+    let mut k = key(origin, seed);
+    k.key = TemporaryExposureKey::from_slice(&digest[..16]).unwrap();
+    k
 }
 
 /// A trust-list row.

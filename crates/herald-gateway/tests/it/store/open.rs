@@ -3,7 +3,7 @@
 use herald_gateway::store::{Store, StoreError, UploadMode, UploadOutcome};
 use sqlx::Connection as _;
 
-use super::{at, keys, upload};
+use super::{at, encrypting, keys, upload};
 
 async fn check_usable(store: &Store) {
     let batch = upload("open-1", "DE", keys("DE", 0..2));
@@ -15,7 +15,7 @@ async fn check_usable(store: &Store) {
 #[tokio::test]
 async fn sqlite_in_memory() {
     for url in [":memory:", "sqlite::memory:"] {
-        let store = Store::open(url).await.unwrap();
+        let store = Store::open(url).await.unwrap().with_at_rest(encrypting(1, &[]));
         assert_eq!(store.backend(), "sqlite");
         check_usable(&store).await;
         // One database for the whole pool, not one per connection.
@@ -31,7 +31,7 @@ async fn sqlite_file_is_created_in_wal_mode() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plain.db");
     assert!(!path.exists());
-    let store = Store::open(path.to_str().unwrap()).await.unwrap();
+    let store = Store::open(path.to_str().unwrap()).await.unwrap().with_at_rest(encrypting(1, &[]));
     assert!(path.exists());
     check_usable(&store).await;
     store.close().await;

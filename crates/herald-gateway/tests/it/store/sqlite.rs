@@ -8,3 +8,8 @@ const BACKEND: Backend = Backend::Sqlite;
 #[allow(clippy::duplicate_mod)]
 #[path = "contract.rs"]
 mod contract;
+
+// The at-rest suite, mounted the same way.
+#[allow(clippy::duplicate_mod)]
+#[path = "at_rest.rs"]
+mod at_rest;
