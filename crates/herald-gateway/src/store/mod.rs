@@ -23,7 +23,8 @@
 //!   packing, `yyyyMMdd-N` tags).
 //! - `rows`: between domain types and column values, including the packed key payload.
 //! - `at_rest`: [`AtRest`], sealing key payloads with AES-256-GCM (§6.1 "Encryption at rest").
-//! - `sqlite`, `postgres`: opening, the embedded migrations (`migrations/{sqlite,postgres}/`) and
+//! - `sqlite`, `postgres`: opening (on SQLite, reading connections and one writing connection
+//!   that every write goes through), the embedded migrations (`migrations/{sqlite,postgres}/`) and
 //!   what differs between the backends (how a write transaction begins, which errors are
 //!   transient).
 //! - `ops`: the queries and transactions, written once and compiled once per backend: `sqlite`
@@ -49,6 +50,7 @@ use herald_wire::efgs::EfgsKey;
 
 pub use self::at_rest::{AT_REST_KEY_BYTES, AtRest, AtRestKey, AtRestKeyError, AtRestKeyId};
 pub use self::error::StoreError;
+pub use self::sqlite::writer_options as sqlite_writer_options;
 
 /// Keys per multi-row `INSERT` of an upload: six parameters each, 30 000 in all, within both
 /// backends' limits (SQLite 32 766, PostgreSQL 65 535), so an upload of up to 5000 keys is one
@@ -66,7 +68,7 @@ pub struct Store {
 
 #[derive(Clone)]
 enum Backend {
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(sqlite::Pools),
     Postgres(sqlx::PgPool),
 }
 
@@ -264,21 +266,44 @@ pub struct CountryStatistics {
     pub keys: u64,
 }
 
-/// Forwards a call to the backend's `statistics` module.
+/// Forwards a call to the backend's `statistics` module (on SQLite, to the reading
+/// connections).
 macro_rules! dispatch_statistics {
     ($self:ident . $op:ident ( $($arg:expr),* $(,)? )) => {
         match &$self.backend {
-            Backend::Sqlite(pool) => sqlite::statistics::$op(pool, $($arg),*).await,
+            Backend::Sqlite(pools) => sqlite::statistics::$op(&pools.read, $($arg),*).await,
             Backend::Postgres(pool) => postgres::statistics::$op(pool, $($arg),*).await,
         }
     };
 }
 
-/// Forwards a call to the backend's `ops` module.
+/// Forwards a call that writes to the backend's `statistics` module (on SQLite, to the one
+/// writing connection).
+macro_rules! dispatch_statistics_write {
+    ($self:ident . $op:ident ( $($arg:expr),* $(,)? )) => {
+        match &$self.backend {
+            Backend::Sqlite(pools) => sqlite::statistics::$op(&pools.write, $($arg),*).await,
+            Backend::Postgres(pool) => postgres::statistics::$op(pool, $($arg),*).await,
+        }
+    };
+}
+
+/// Forwards a call to the backend's `ops` module (on SQLite, to the reading connections).
 macro_rules! dispatch {
     ($self:ident . $op:ident ( $($arg:expr),* $(,)? )) => {
         match &$self.backend {
-            Backend::Sqlite(pool) => sqlite::ops::$op(pool, $($arg),*).await,
+            Backend::Sqlite(pools) => sqlite::ops::$op(&pools.read, $($arg),*).await,
+            Backend::Postgres(pool) => postgres::ops::$op(pool, $($arg),*).await,
+        }
+    };
+}
+
+/// Forwards a call that writes to the backend's `ops` module (on SQLite, to the one writing
+/// connection).
+macro_rules! dispatch_write {
+    ($self:ident . $op:ident ( $($arg:expr),* $(,)? )) => {
+        match &$self.backend {
+            Backend::Sqlite(pools) => sqlite::ops::$op(&pools.write, $($arg),*).await,
             Backend::Postgres(pool) => postgres::ops::$op(pool, $($arg),*).await,
         }
     };
@@ -315,7 +340,7 @@ impl Store {
     /// at startup.
     pub async fn apply_at_rest(&self) -> Result<u64, StoreError> {
         let at_rest = self.at_rest("apply_at_rest")?;
-        dispatch!(self.apply_at_rest(at_rest))
+        dispatch_write!(self.apply_at_rest(at_rest))
     }
 
     fn at_rest(&self, operation: &'static str) -> Result<&AtRest, StoreError> {
@@ -333,14 +358,17 @@ impl Store {
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite(pool) => pool.close().await,
+            Backend::Sqlite(pools) => {
+                pools.read.close().await;
+                pools.write.close().await;
+            }
             Backend::Postgres(pool) => pool.close().await,
         }
     }
 
     /// Inserts a trust-list row, or replaces the row with the same thumbprint.
     pub async fn put_trust_entry(&self, entry: &TrustRow) -> Result<(), StoreError> {
-        dispatch!(self.put_trust_entry(entry))
+        dispatch_write!(self.put_trust_entry(entry))
     }
 
     /// The whole trust list, ordered by country, kind and thumbprint.
@@ -362,7 +390,7 @@ impl Store {
         thumbprint: &CertThumbprint,
         revoked: bool,
     ) -> Result<bool, StoreError> {
-        dispatch!(self.set_trust_revoked(thumbprint, revoked))
+        dispatch_write!(self.set_trust_revoked(thumbprint, revoked))
     }
 
     /// Whether an upload tag was ever used (the registry is permanent, §5.2).
@@ -382,7 +410,7 @@ impl Store {
         now: UnixTime,
     ) -> Result<UploadOutcome, StoreError> {
         let at_rest = self.at_rest("insert_upload")?;
-        dispatch!(self.insert_upload(at_rest, upload, mode, now))
+        dispatch_write!(self.insert_upload(at_rest, upload, mode, now))
     }
 
     /// Assigns the pending uploads, oldest first and never split, to new download batches of at
@@ -400,7 +428,7 @@ impl Store {
         now: UnixTime,
         max_keys: usize,
     ) -> Result<Vec<String>, StoreError> {
-        dispatch!(self.form_download_batches(now, max_keys))
+        dispatch_write!(self.form_download_batches(now, max_keys))
     }
 
     /// A download batch by tag.
@@ -438,7 +466,7 @@ impl Store {
     /// Deletes the keys created before `cutoff` (§5.3), in short chunks; upload tags stay
     /// registered and download batches stay. Returns the number of keys deleted.
     pub async fn purge_keys_created_before(&self, cutoff: UnixTime) -> Result<u64, StoreError> {
-        dispatch!(self.purge_keys_created_before(cutoff))
+        dispatch_write!(self.purge_keys_created_before(cutoff))
     }
 
     /// Creates or replaces (upsert on country and id) a callback subscription. Putting a
@@ -450,7 +478,7 @@ impl Store {
         url: &str,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        dispatch!(self.put_callback(country, callback_id, url, now))
+        dispatch_write!(self.put_callback(country, callback_id, url, now))
     }
 
     /// The callback subscriptions of a country, ordered by id.
@@ -468,14 +496,14 @@ impl Store {
         country: CountryCode,
         callback_id: &str,
     ) -> Result<bool, StoreError> {
-        dispatch!(self.delete_callback(country, callback_id))
+        dispatch_write!(self.delete_callback(country, callback_id))
     }
 
     /// Creates one task per active (not suspended) subscription for the download batch `tag`,
     /// chained after the subscription's previous task. [`Store::form_download_batches`] calls
     /// this inside each batch's transaction; calling it again for the same batch adds nothing.
     pub async fn create_callback_tasks(&self, tag: &str, now: UnixTime) -> Result<u64, StoreError> {
-        dispatch!(self.create_callback_tasks(tag, now))
+        dispatch_write!(self.create_callback_tasks(tag, now))
     }
 
     /// The tasks to run now, at most `limit`, oldest first: per active subscription only its
@@ -492,7 +520,7 @@ impl Store {
 
     /// Records a successful callback: deletes the task, which unblocks its successor.
     pub async fn callback_succeeded(&self, task_id: i64) -> Result<(), StoreError> {
-        dispatch!(self.callback_succeeded(task_id))
+        dispatch_write!(self.callback_succeeded(task_id))
     }
 
     /// Records a failed callback: one more retry and the time of this try; the failure after
@@ -503,7 +531,7 @@ impl Store {
         task_id: i64,
         now: UnixTime,
     ) -> Result<CallbackFailure, StoreError> {
-        dispatch!(self.callback_failed(task_id, now))
+        dispatch_write!(self.callback_failed(task_id, now))
     }
 
     /// Pending tasks of all subscriptions, as (country, callback id, batch tag), in task order;
@@ -524,7 +552,7 @@ impl Store {
         now: UnixTime,
         ttl_seconds: i64,
     ) -> Result<bool, StoreError> {
-        dispatch!(self.try_lease(job, holder, now, ttl_seconds))
+        dispatch_write!(self.try_lease(job, holder, now, ttl_seconds))
     }
 }
 
@@ -539,7 +567,7 @@ impl Store {
         keys: u64,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        dispatch_statistics!(self.record_upload_statistics(tag, country, keys, now))
+        dispatch_statistics_write!(self.record_upload_statistics(tag, country, keys, now))
     }
 
     /// Records an answered download in `download_stats`: the hour of `now`, the download
@@ -551,12 +579,12 @@ impl Store {
         keys: u64,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        dispatch_statistics!(self.record_download_statistics(batch_tag, country, keys, now))
+        dispatch_statistics_write!(self.record_download_statistics(batch_tag, country, keys, now))
     }
 
     /// Deletes the statistics rows older than `cutoff`; returns how many.
     pub async fn purge_statistics_before(&self, cutoff: UnixTime) -> Result<u64, StoreError> {
-        dispatch_statistics!(self.purge_statistics_before(cutoff))
+        dispatch_statistics_write!(self.purge_statistics_before(cutoff))
     }
 
     /// Stored keys, download batches and the statistics' sums per country.

@@ -15,7 +15,7 @@ use herald_gateway::Gateway;
 use herald_gateway::api::MAX_UPLOAD_KEYS;
 use herald_gateway::client::EfgsClient;
 use herald_gateway::config::AtRestConfig;
-use herald_gateway::store::{INSERT_CHUNK_KEYS, Store};
+use herald_gateway::store::{INSERT_CHUNK_KEYS, Store, sqlite_writer_options};
 use herald_model::{
     Clock, CountryCode, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey, UnixTime,
 };
@@ -26,7 +26,7 @@ use hyper::Method;
 use hyper::body::Bytes;
 use rand::{Rng as _, RngExt as _};
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
 use super::GatewayBench;
 use crate::SystemClock;
@@ -348,20 +348,16 @@ struct StoredRow {
 /// The baseline: seconds to insert the rows the gateway stored, read back from its database,
 /// into an empty copy of its tables (the schema SQL of `download_batch`, `upload` and
 /// `diagnosis_key` with their indexes, and the `upload` rows, so foreign keys are checked as in
-/// the gateway) with the store's settings (WAL, synchronous NORMAL, foreign keys, busy timeout):
-/// one transaction per upload, in multi-row `INSERT`s of as many rows as the store's. Reading
-/// and the `upload` rows are not timed.
+/// the gateway) through one connection with the settings of the store's writing connection
+/// (`sqlite_writer_options`, WAL): one transaction per upload, rows in the store's order
+/// (by payload hash), in multi-row `INSERT`s of as many rows as the store's. Reading and the
+/// `upload` rows are not timed.
 async fn baseline_inserts(
     gateway_db: &std::path::Path,
     path: &std::path::Path,
 ) -> Result<(f64, usize)> {
     let options = |path: &std::path::Path| {
-        SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5))
-            .synchronous(SqliteSynchronous::Normal)
+        sqlite_writer_options(SqliteConnectOptions::new().filename(path).create_if_missing(true))
             .journal_mode(SqliteJournalMode::Wal)
     };
     let source = SqlitePoolOptions::new()
@@ -383,9 +379,10 @@ async fn baseline_inserts(
     )
     .fetch_all(&source)
     .await?;
+    // In the order the store inserts them: by upload, then by payload hash.
     let rows: Vec<StoredRow> = sqlx::query_as(
         "SELECT upload_id, ordinal, payload_hash, created_at, key_id, payload \
-         FROM diagnosis_key ORDER BY upload_id, ordinal",
+         FROM diagnosis_key ORDER BY upload_id, payload_hash",
     )
     .fetch_all(&source)
     .await
