@@ -333,11 +333,11 @@ impl Store {
     }
 
     /// Checks that every stored key is sealed with a configured at-rest key
-    /// ([`StoreError::AtRestKeyMissing`] names the first that is not), then, when new rows are
-    /// sealed, seals every row that is not sealed with the current key (rows stored in plaintext
-    /// by older versions or with `at_rest_encryption = false`, and rows sealed with a previous
-    /// key), in short transactions. Returns the number of rows sealed anew. The gateway runs this
-    /// at startup.
+    /// ([`StoreError::AtRestKeyMissing`] names the first that is not), then stores every row as
+    /// new rows are stored, in short transactions: rows from before this version (plaintext
+    /// columns) are packed, and, when new rows are sealed, unencrypted rows and rows sealed with a
+    /// previous key are sealed with the current key. Returns the number of rows stored anew. The
+    /// gateway runs this at startup, before it serves: downloads read packed rows only.
     pub async fn apply_at_rest(&self) -> Result<u64, StoreError> {
         let at_rest = self.at_rest("apply_at_rest")?;
         dispatch_write!(self.apply_at_rest(at_rest))

@@ -17,8 +17,8 @@ use sqlx::{AssertSqlSafe, Pool, QueryBuilder};
 use super::{BEGIN_WRITE, Db, is_transient};
 use crate::store::at_rest::{AtRest, AtRestKeyId};
 use crate::store::rows::{
-    self, AuditColumns, BatchColumns, KEY_ROW_COLUMNS, KeyColumns, KeyRow, SubscriptionColumns,
-    TaskColumns, TrustColumns,
+    self, AuditColumns, BatchColumns, KeyColumns, KeyRow, STORED_KEY_COLUMNS, StoredKeyRow,
+    SubscriptionColumns, TaskColumns, TrustColumns,
 };
 use crate::store::{
     AuditRow, CallbackFailure, CallbackSubscription, CallbackTask, DownloadBatch,
@@ -320,14 +320,6 @@ async fn attempt_upload(
 /// Rows per transaction when stored keys are sealed anew.
 const SEAL_CHUNK: i64 = 1000;
 
-/// A row to seal anew: its id and what it holds.
-#[derive(sqlx::FromRow)]
-struct StoredKey {
-    id: i64,
-    #[sqlx(flatten)]
-    key: KeyRow,
-}
-
 pub(crate) async fn apply_at_rest(pool: &Pool<Db>, at_rest: &AtRest) -> Result<u64, StoreError> {
     // Every key id in use must be configured, before anything is changed.
     let ids: Vec<i64> = run_tx("at_rest_key_ids", || async {
@@ -346,9 +338,7 @@ pub(crate) async fn apply_at_rest(pool: &Pool<Db>, at_rest: &AtRest) -> Result<u
             return Err(StoreError::AtRestKeyMissing { key_id: id });
         }
     }
-    let Some(current) = at_rest.current_key_id() else {
-        return Ok(0);
-    };
+    let current = at_rest.current_key_id();
     let mut total = 0u64;
     let mut after = 0i64;
     while let Some((sealed, last)) =
@@ -357,30 +347,37 @@ pub(crate) async fn apply_at_rest(pool: &Pool<Db>, at_rest: &AtRest) -> Result<u
         total += sealed;
         after = last;
     }
-    if total > 0 {
-        tracing::info!(keys = total, key_id = %current, "stored keys sealed with the current at-rest key");
+    if let (true, Some(key_id)) = (total > 0, current) {
+        tracing::info!(keys = total, %key_id, "stored keys sealed with the current at-rest key");
+    } else if total > 0 {
+        tracing::warn!(keys = total, "stored keys packed unencrypted (at-rest encryption is off)");
     }
     Ok(total)
 }
 
-/// Seals the next rows (by id, after `after`) that are not sealed with `current`: plaintext
+/// Seals the next rows (by id, after `after`) that are not as `current` would store them: rows
+/// from before packing (plaintext columns), and, when `current` is a key, unencrypted packed
 /// rows and rows sealed with a previous key. The number sealed and the last id looked at, or
 /// `None` when there are no more.
 async fn seal_stored_keys(
     pool: &Pool<Db>,
     at_rest: &AtRest,
-    current: AtRestKeyId,
+    current: Option<AtRestKeyId>,
     after: i64,
 ) -> Attempt<Option<(u64, i64)>> {
     let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-    let rows: Vec<StoredKey> = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT k.id, {KEY_ROW_COLUMNS} \
+    let outdated = match current {
+        Some(_) => "(k.key_id IS NULL OR k.key_id <> $2)",
+        None => "(k.payload IS NULL AND $2 < 0)",
+    };
+    let rows: Vec<StoredKeyRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {STORED_KEY_COLUMNS} \
          FROM diagnosis_key k JOIN upload u ON u.id = k.upload_id \
-         WHERE k.id > $1 AND (k.key_id IS NULL OR k.key_id <> $2) \
+         WHERE k.id > $1 AND {outdated} \
          ORDER BY k.id LIMIT $3"
     )))
     .bind(after)
-    .bind(current.stored())
+    .bind(current.map_or(-1, AtRestKeyId::stored))
     .bind(SEAL_CHUNK)
     .fetch_all(&mut *tx)
     .await?;
@@ -389,11 +386,12 @@ async fn seal_stored_keys(
         return Ok(None);
     };
     let mut sealed = 0u64;
-    for StoredKey { id, key: row } in rows {
+    for row in rows {
         // Rows of different uploads share ordinals: a prefix of their own for each.
         let prefix = at_rest.nonce_prefix();
-        let (tag, ordinal, hash) = (row.tag.clone(), row.ordinal, row.payload_hash.clone());
-        let key = rows::key_from_row(at_rest, row)?;
+        let (id, tag, ordinal, hash) =
+            (row.id, row.tag.clone(), row.ordinal, row.payload_hash.clone());
+        let key = rows::key_from_stored_row(at_rest, row)?;
         let ordinal = usize::try_from(ordinal)
             .map_err(|_| StoreError::corrupt("diagnosis_key", "ordinal", &"out of range"))?;
         let columns = KeyColumns::new(at_rest, prefix, &tag, ordinal, &key, ordinal)?;
@@ -571,22 +569,44 @@ pub(crate) async fn download_keys(
 ) -> Result<Vec<EfgsKey>, StoreError> {
     // No stored country is empty, so "" excludes nothing.
     let exclude = exclude.as_ref().map_or("", CountryCode::as_str);
-    let rows: Vec<KeyRow> = run_tx("download_keys", || async {
-        Ok(sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {KEY_ROW_COLUMNS} \
-             FROM download_batch b \
-             JOIN upload u ON u.download_batch_id = b.id \
-             JOIN diagnosis_key k ON k.upload_id = u.id \
-             WHERE b.tag = $1 AND u.country <> $2 \
-             ORDER BY u.id, k.ordinal"
-        )))
+    // The uploads' tags once (payloads are bound to them), then five columns per key.
+    let (uploads, rows): (Vec<(i64, String)>, Vec<KeyRow>) = run_tx("download_keys", || async {
+        let uploads = sqlx::query_as(
+            "SELECT u.id, u.tag FROM download_batch b \
+                 JOIN upload u ON u.download_batch_id = b.id \
+                 WHERE b.tag = $1 AND u.country <> $2 ORDER BY u.id",
+        )
         .bind(tag)
         .bind(exclude)
         .fetch_all(pool)
-        .await?)
+        .await?;
+        let rows = sqlx::query_as(
+            "SELECT k.upload_id, k.ordinal, k.payload_hash, k.key_id, k.payload \
+                 FROM download_batch b \
+                 JOIN upload u ON u.download_batch_id = b.id \
+                 JOIN diagnosis_key k ON k.upload_id = u.id \
+                 WHERE b.tag = $1 AND u.country <> $2 \
+                 ORDER BY u.id, k.ordinal",
+        )
+        .bind(tag)
+        .bind(exclude)
+        .fetch_all(pool)
+        .await?;
+        Ok((uploads, rows))
     })
     .await?;
-    rows.into_iter().map(|row| rows::key_from_row(at_rest, row)).collect()
+    // Both lists are ordered by upload id: walk them together.
+    let mut uploads = uploads.iter().peekable();
+    rows.into_iter()
+        .map(|row| {
+            while uploads.next_if(|(id, _)| *id < row.upload_id).is_some() {}
+            let Some((_, upload_tag)) = uploads.peek().filter(|(id, _)| *id == row.upload_id)
+            else {
+                return Err(StoreError::corrupt("diagnosis_key", "upload_id", &"no such upload"));
+            };
+            rows::key_from_row(at_rest, upload_tag, row)
+        })
+        .collect()
 }
 
 pub(crate) async fn audit(pool: &Pool<Db>, tag: &str) -> Result<Vec<AuditRow>, StoreError> {

@@ -22,11 +22,24 @@ pub(crate) struct KeyColumns {
     pub(crate) payload: Vec<u8>,
 }
 
-/// A `diagnosis_key` row as read back: the upload's batch tag, the ordinal and payload hash
-/// (which the sealed payload is bound to), the key id and payload, then the plaintext columns of
-/// rows stored before payloads were packed (all NULL for packed rows).
+/// A `diagnosis_key` row as downloads read it: its upload, the ordinal and payload hash (which
+/// the sealed payload is bound to with the upload's tag), the key id and the payload. Five
+/// columns: every row crosses from SQLite's worker thread one by one, and each column costs.
 #[derive(sqlx::FromRow)]
 pub(crate) struct KeyRow {
+    pub(crate) upload_id: i64,
+    pub(crate) ordinal: i64,
+    pub(crate) payload_hash: Vec<u8>,
+    pub(crate) key_id: Option<i64>,
+    pub(crate) payload: Option<Vec<u8>>,
+}
+
+/// A whole `diagnosis_key` row, as [`super::Store::apply_at_rest`] reads it: a [`KeyRow`]'s
+/// columns with the upload's tag, and the plaintext columns of rows stored before payloads were
+/// packed (all NULL for packed rows).
+#[derive(sqlx::FromRow)]
+pub(crate) struct StoredKeyRow {
+    pub(crate) id: i64,
     pub(crate) tag: String,
     pub(crate) ordinal: i64,
     pub(crate) payload_hash: Vec<u8>,
@@ -42,10 +55,10 @@ pub(crate) struct KeyRow {
     pub(crate) days_since_onset: Option<i32>,
 }
 
-/// The `SELECT` list of a [`KeyRow`], for `diagnosis_key k JOIN upload u`.
-pub(crate) const KEY_ROW_COLUMNS: &str = "u.tag, k.ordinal, k.payload_hash, k.key_id, k.payload, \
-     k.key_data, k.rolling_start_interval_number, k.rolling_period, k.transmission_risk_level, \
-     k.visited_countries, k.origin, k.report_type, k.days_since_onset";
+/// The `SELECT` list of a [`StoredKeyRow`], for `diagnosis_key k JOIN upload u`.
+pub(crate) const STORED_KEY_COLUMNS: &str = "k.id, u.tag, k.ordinal, k.payload_hash, k.key_id, \
+     k.payload, k.key_data, k.rolling_start_interval_number, k.rolling_period, \
+     k.transmission_risk_level, k.visited_countries, k.origin, k.report_type, k.days_since_onset";
 
 /// The version byte in front of every packed payload.
 const PAYLOAD_VERSION: u8 = 1;
@@ -202,16 +215,45 @@ fn count(table: &'static str, column: &'static str, value: i64) -> Result<u64, S
     u64::try_from(value).map_err(|_| StoreError::corrupt(table, column, &"negative count"))
 }
 
-/// A key as read back: a packed payload is opened (with the key that sealed it) and unpacked;
-/// a row from before packing is read from its plaintext columns. Field errors name the column,
-/// never the value.
-pub(crate) fn key_from_row(at_rest: &AtRest, row: KeyRow) -> Result<EfgsKey, StoreError> {
+/// A key as downloads read it: the packed payload opened (with the key that sealed it; `tag` is
+/// its upload's) and unpacked. Field errors name the column, never the value.
+pub(crate) fn key_from_row(
+    at_rest: &AtRest,
+    tag: &str,
+    row: KeyRow,
+) -> Result<EfgsKey, StoreError> {
     const T: &str = "diagnosis_key";
-    if let Some(payload) = row.payload {
-        let ordinal = u32::try_from(row.ordinal)
-            .map_err(|_| StoreError::corrupt(T, "ordinal", &"out of range"))?;
-        let binding = RowBinding { batch_tag: &row.tag, ordinal, payload_hash: &row.payload_hash };
-        return unpack_payload(&at_rest.open(row.key_id, binding, payload)?);
+    let Some(payload) = row.payload else {
+        // Only before the startup pass of this version (Store::apply_at_rest) packs them.
+        return Err(StoreError::corrupt(
+            T,
+            "payload",
+            &"not packed yet (stored by an older herald)",
+        ));
+    };
+    let ordinal = u32::try_from(row.ordinal)
+        .map_err(|_| StoreError::corrupt(T, "ordinal", &"out of range"))?;
+    let binding = RowBinding { batch_tag: tag, ordinal, payload_hash: &row.payload_hash };
+    unpack_payload(&at_rest.open(row.key_id, binding, payload)?)
+}
+
+/// A key from a whole stored row: a packed payload is opened and unpacked, a row from before
+/// packing is read from its plaintext columns.
+pub(crate) fn key_from_stored_row(
+    at_rest: &AtRest,
+    row: StoredKeyRow,
+) -> Result<EfgsKey, StoreError> {
+    const T: &str = "diagnosis_key";
+    if row.payload.is_some() {
+        let tag = row.tag;
+        let slim = KeyRow {
+            upload_id: 0,
+            ordinal: row.ordinal,
+            payload_hash: row.payload_hash,
+            key_id: row.key_id,
+            payload: row.payload,
+        };
+        return key_from_row(at_rest, &tag, slim);
     }
     let missing = |column| StoreError::corrupt(T, column, &"neither payload nor plaintext column");
     plaintext_key_from_row((

@@ -186,7 +186,7 @@ async fn rows_stored_before_the_migration_are_read_and_sealed_at_startup() {
     let old = upload("before", "DE", old_keys);
     db.insert_plaintext_upload(&old, at(0, 0)).await;
 
-    // The migration keeps them, readable as they are.
+    // The migration keeps them.
     let store = db.open().await;
     let new = upload("after", "DE", keys("DE", 3..5));
     store.insert_upload(&new, AllOrNothing, at(0, 1)).await.unwrap();
@@ -196,9 +196,12 @@ async fn rows_stored_before_the_migration_are_read_and_sealed_at_startup() {
     assert_eq!(outcome, UploadOutcome::Duplicates { insertable: vec![], duplicate: vec![0] });
     let tag = store.form_download_batches(at(0, 100), 100_000).await.unwrap().remove(0);
     let expected = all_keys(&[old.clone(), new]);
-    assert_eq!(store.download_keys(&tag, None).await.unwrap(), expected);
     let plaintext = db.sealed_columns().await.iter().filter(|r| r.3.is_some()).count();
     assert_eq!(plaintext, old.keys.len());
+    // Downloads read packed rows only (the gateway packs at startup, before serving): an
+    // unpacked row is an error, never a missing key.
+    let error = store.download_keys(&tag, None).await.unwrap_err();
+    assert!(error.to_string().contains("not packed yet"), "{error}");
 
     // Startup seals them; every plaintext column is cleared.
     assert_eq!(store.apply_at_rest().await.unwrap(), u64::try_from(old.keys.len()).unwrap());
@@ -229,4 +232,19 @@ async fn with_encryption_off_keys_are_packed_in_clear_and_sealed_once_it_is_on()
     assert_eq!(store.apply_at_rest().await.unwrap(), 3);
     assert_sealed_with(&db.sealed_columns().await, 1);
     assert_eq!(store.download_keys(&tag, None).await.unwrap(), all_keys(&uploads));
+}
+
+#[tokio::test]
+async fn with_encryption_off_rows_from_before_the_migration_are_packed_in_clear() {
+    let Some(db) = BACKEND.fresh().await else { return };
+    db.migrate_before_at_rest().await;
+    let old = upload("before", "DE", unusual_keys("DE"));
+    db.insert_plaintext_upload(&old, at(0, 0)).await;
+    let store = db.open_with(AtRest::plaintext(Vec::new()).unwrap()).await;
+    assert_eq!(store.apply_at_rest().await.unwrap(), 3);
+    assert_eq!(store.apply_at_rest().await.unwrap(), 0);
+    let rows = db.sealed_columns().await;
+    assert!(rows.iter().all(|r| r.1.is_none() && r.2.is_some() && r.3.is_none()));
+    let tag = store.form_download_batches(at(0, 100), 100_000).await.unwrap().remove(0);
+    assert_eq!(store.download_keys(&tag, None).await.unwrap(), old.keys);
 }
