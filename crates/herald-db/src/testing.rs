@@ -52,7 +52,8 @@ impl Backend {
     pub async fn fresh(self) -> Option<TestDb> {
         match self {
             Self::Sqlite => {
-                let dir = tempfile::tempdir().ok()?;
+                let dir =
+                    tempfile::tempdir().unwrap_or_else(|e| panic!("temporary directory: {e}"));
                 let url = format!("sqlite:{}", dir.path().join("test.db").display());
                 Some(TestDb { backend: self, url, dir: Some(dir), postgres_name: None })
             }

@@ -108,9 +108,11 @@ pub fn prepare(
         std::fs::write(&signing_pub, public).map_err(|e| err(&signing_pub, e))?;
     }
     let revision_key = ks.join("revision-token.key");
-    let mut secret = [0u8; 32];
-    rand::rng().fill_bytes(&mut secret);
-    write_secret(&revision_key, &herald_model::key::to_hex(&secret))?;
+    if !revision_key.exists() {
+        let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+        rand::rng().fill_bytes(secret.as_mut_slice());
+        write_secret(&revision_key, &herald_model::key::to_hex(secret.as_slice()))?;
+    }
     let gateway_url_file = dir.join("gateway").join("url");
     let federation = if let Ok(url) = std::fs::read_to_string(&gateway_url_file) {
         Some(FederationConfig {

@@ -39,14 +39,6 @@ use crate::store::{KeyRevision, PublishOutcome, PublishWrite, Store, StoredKey, 
 /// Largest body read (ENS: 64,000 bytes).
 pub const MAX_BODY_BYTES: usize = 64_000;
 
-/// The earliest time keys may go to the gateway: two hours after the latest key's validity ends
-/// (the same embargo as exports, §6.5; CWA waits 120 minutes too).
-pub fn federation_embargo(keys: &[StoredKey]) -> Option<i64> {
-    keys.iter()
-        .map(|k| (i64::from(k.interval_number) + i64::from(k.interval_count)) * 600 + 7200)
-        .max()
-}
-
 impl From<VerificationReportType> for StoredReportType {
     fn from(r: VerificationReportType) -> Self {
         match r {

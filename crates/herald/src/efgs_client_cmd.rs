@@ -281,7 +281,8 @@ pub(crate) async fn download(args: DownloadArgs) -> Result<()> {
 }
 
 /// Re-verifies every upload in a download batch through the audit endpoint (efgs-gateway.md
-/// §3.4): keys grouped by upload in audit order, own country skipped.
+/// §3.4; the key server's federation client does the same), own country skipped; any upload
+/// that does not verify fails the download.
 async fn verify_batch(
     client: &EfgsClient,
     date: &str,
@@ -290,66 +291,16 @@ async fn verify_batch(
     own: Option<CountryCode>,
     anchor: Option<&AnchorCertificate>,
 ) -> Result<Vec<serde_json::Value>> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let answer = client
-        .request(
-            Method::GET,
-            &format!("/diagnosiskeys/audit/download/{date}/{tag}"),
-            &[("accept", "application/json")],
-            vec![],
-        )
-        .await?;
-    check(&answer, "audit")?;
-    let entries: Vec<serde_json::Value> =
-        serde_json::from_slice(&answer.body).context("the audit answer")?;
-    let mut offset = 0usize;
+    let (_, uploads) =
+        herald_keyserver::federation::audit_download_batch(client, date, tag, keys, own, anchor)
+            .await
+            .with_context(|| format!("batch {tag}"))?;
     let mut out = Vec::new();
-    for entry in entries {
-        let country = entry.get("country").and_then(serde_json::Value::as_str).unwrap_or_default();
-        if own.is_some_and(|c| c.as_str() == country) {
-            continue;
+    for upload in uploads {
+        if let Some(problem) = &upload.problem {
+            bail!("batch {tag}: a {} upload does not verify: {problem}", upload.country);
         }
-        let amount =
-            usize::try_from(entry.get("amount").and_then(serde_json::Value::as_u64).unwrap_or(0))
-                .unwrap_or(0);
-        let slice = keys
-            .get(offset..offset + amount)
-            .context("the audit counts more keys than the batch has")?;
-        offset += amount;
-        let pem =
-            entry.get("signingCertificate").and_then(serde_json::Value::as_str).unwrap_or_default();
-        let cert = SignerCertificate::from_pem(pem).context("the audit's signing certificate")?;
-        let verified = efgs::verify_batch(
-            slice,
-            entry.get("batchSignature").and_then(serde_json::Value::as_str).unwrap_or_default(),
-            Some(&cert),
-        )
-        .with_context(|| {
-            format!("batch {tag}: the signature of a {country} upload does not verify")
-        })?;
-        if Some(verified.thumbprint.to_hex().as_str())
-            != entry.get("uploaderSigningThumbprint").and_then(serde_json::Value::as_str)
-        {
-            bail!("batch {tag}: the {country} signer's thumbprint differs from the audit's");
-        }
-        if let Some(anchor) = anchor {
-            anchor
-                .verify_operator_signature(
-                    pem,
-                    entry
-                        .get("signingCertificateOperatorSignature")
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or_default(),
-                )
-                .with_context(|| {
-                    format!(
-                        "batch {tag}: the operator did not sign the {country} signing certificate"
-                    )
-                })?;
-        }
-        out.push(serde_json::json!({ "country": country, "keys": amount, "signature": "valid" }));
+        out.push(serde_json::json!({ "country": upload.country, "keys": upload.keys, "signature": "valid" }));
     }
     Ok(out)
 }

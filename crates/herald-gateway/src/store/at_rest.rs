@@ -261,9 +261,8 @@ impl AtRest {
                 Aad::from(associated_data(id, row)),
                 in_out,
             )
-            .map_err(|_| StoreError::Invariant {
-                operation: "seal_payload",
-                what: "AES-256-GCM refused to seal a payload",
+            .map_err(|_| {
+                StoreError::invariant("seal_payload", "AES-256-GCM refused to seal a payload")
             })?;
         payload.extend_from_slice(tag.as_ref());
         Ok(Sealed { key_id: Some(id.stored()), payload })

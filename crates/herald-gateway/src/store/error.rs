@@ -7,54 +7,10 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The database URL or path is not usable.
-    #[error("invalid database url: {reason}")]
-    InvalidUrl {
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The database could not be opened or reached.
-    #[error("cannot open the {backend} database")]
-    Connect {
-        /// `"sqlite"` or `"postgres"`.
-        backend: &'static str,
-        /// The driver's error.
-        #[source]
-        source: sqlx::Error,
-    },
-    /// The database has a migration this binary does not know: a newer herald wrote it.
-    #[error(
-        "database schema has migration {version}, which this binary does not know (latest known \
-         {latest_known}); it was written by a newer herald, refusing to use it"
-    )]
-    UnknownSchemaVersion {
-        /// The unknown applied migration.
-        version: i64,
-        /// The newest migration embedded in this binary.
-        latest_known: i64,
-    },
-    /// Applying the migrations failed.
-    #[error("database migration failed")]
-    Migrate(#[source] sqlx::migrate::MigrateError),
-    /// A named operation failed in the database (after the retries for transient conflicts).
-    #[error("database operation {operation} failed")]
-    Database {
-        /// The transaction or query name (`insert_upload`, `form_download_batch`, …).
-        operation: &'static str,
-        /// The driver's error.
-        #[source]
-        source: sqlx::Error,
-    },
-    /// A stored value does not decode into its domain type.
-    #[error("stored {table}.{column} is invalid: {reason}")]
-    CorruptRow {
-        /// The table.
-        table: &'static str,
-        /// The column.
-        column: &'static str,
-        /// What is wrong with the value (never the value of a key field).
-        reason: String,
-    },
+    /// Opening, migrating or querying the database failed, or a row does not decode
+    /// (`herald_db`'s error, shared by every store).
+    #[error(transparent)]
+    Db(#[from] herald_db::DbError),
     /// An upload has more keys than the store can number.
     #[error("upload has {keys} keys, too many to store")]
     UploadTooLarge {
@@ -87,23 +43,26 @@ pub enum StoreError {
         /// The id the row names.
         key_id: super::AtRestKeyId,
     },
-    /// A consistency check inside a transaction failed; the transaction was rolled back.
-    #[error("store invariant violated in {operation}: {what}")]
-    Invariant {
-        /// The transaction name.
-        operation: &'static str,
-        /// What did not hold.
-        what: &'static str,
-    },
 }
 
 impl StoreError {
-    /// A [`StoreError::CorruptRow`].
+    /// A stored value does not decode ([`herald_db::DbError::CorruptRow`]).
     pub(crate) fn corrupt(
         table: &'static str,
         column: &'static str,
         reason: &dyn std::fmt::Display,
     ) -> Self {
-        Self::CorruptRow { table, column, reason: reason.to_string() }
+        Self::Db(herald_db::DbError::corrupt(table, column, reason))
+    }
+
+    /// A consistency check inside a transaction failed ([`herald_db::DbError::Invariant`]).
+    pub(crate) fn invariant(operation: &'static str, what: &'static str) -> Self {
+        Self::Db(herald_db::DbError::Invariant { operation, what })
+    }
+}
+
+impl From<StoreError> for herald_db::AttemptError<StoreError> {
+    fn from(error: StoreError) -> Self {
+        Self::Fail(error)
     }
 }

@@ -314,7 +314,7 @@ impl Store {
     ///
     /// `postgres://…` or `postgresql://…` is PostgreSQL; anything else is SQLite: a `sqlite:`
     /// URL, a plain file path (created if missing), or `:memory:`. A database that has a
-    /// migration this binary does not know is refused ([`StoreError::UnknownSchemaVersion`]).
+    /// migration this binary does not know is refused (`herald_db::DbError::UnknownSchemaVersion`).
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres(postgres::open(url).await?)
@@ -626,21 +626,5 @@ impl TrustKind {
 impl fmt::Display for TrustKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// A migration error, with a database written by a newer herald named as such: sqlx refuses a
-/// database that has an applied migration missing from the embedded ones before applying
-/// anything.
-fn migrate_error(
-    migrator: &sqlx::migrate::Migrator,
-    error: sqlx::migrate::MigrateError,
-) -> StoreError {
-    match error {
-        sqlx::migrate::MigrateError::VersionMissing(version) => {
-            let latest_known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
-            StoreError::UnknownSchemaVersion { version, latest_known }
-        }
-        other => StoreError::Migrate(other),
     }
 }

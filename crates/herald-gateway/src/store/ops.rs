@@ -1,20 +1,18 @@
 //! The store's queries and transactions, compiled once per backend.
 //!
 //! `sqlite.rs` and `postgres.rs` each mount this file (`#[path = "ops.rs"] mod ops;`) next to
-//! their `Db` type, `BEGIN_WRITE` statement and `is_transient` classification, so both backends
+//! their `Db` type and `BEGIN_WRITE` statement, so both backends
 //! run the same SQL text and the same transaction logic, checked by the compiler for each.
 //!
-//! Every public operation runs through [`run_tx`]: a named attempt that is retried on transient
-//! conflicts and whose duration is recorded. Nothing here logs key fields; events carry
+//! Every public operation runs through `herald_db::run_tx`: a named attempt that is retried on
+//! transient conflicts and whose duration is recorded. Nothing here logs key fields; events carry
 //! operation names, tags and counts only.
-
-use std::time::{Duration, Instant};
 
 use herald_model::{CertThumbprint, CountryCode, UnixTime};
 use herald_wire::efgs::EfgsKey;
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder};
 
-use super::{BEGIN_WRITE, Db, is_transient};
+use super::{BEGIN_WRITE, Db};
 use crate::store::at_rest::{AtRest, AtRestKeyId};
 use crate::store::rows::{
     self, AuditColumns, BatchColumns, KeyColumns, KeyRow, STORED_KEY_COLUMNS, StoredKeyRow,
@@ -26,69 +24,23 @@ use crate::store::{
     UploadOutcome, plan,
 };
 
-/// Attempts per transaction before a transient conflict is reported.
-const MAX_ATTEMPTS: u32 = 10;
-
 /// Keys deleted per retention transaction, so that a large purge never holds the write lock
 /// for long.
 const PURGE_CHUNK: i64 = 5000;
 
-/// Why one attempt failed.
-pub(super) enum AttemptError {
-    /// A driver error; retried when [`is_transient`].
-    Sql(sqlx::Error),
-    /// A decided failure, reported as is.
-    Store(StoreError),
-}
+/// Why one attempt of a transaction failed.
+pub(super) type AttemptError = herald_db::AttemptError<StoreError>;
+/// One attempt of a transaction.
+pub(super) type Attempt<T> = herald_db::Attempt<T, StoreError>;
 
-impl From<sqlx::Error> for AttemptError {
-    fn from(error: sqlx::Error) -> Self {
-        Self::Sql(error)
-    }
-}
-
-impl From<StoreError> for AttemptError {
-    fn from(error: StoreError) -> Self {
-        Self::Store(error)
-    }
-}
-
-pub(super) type Attempt<T> = Result<T, AttemptError>;
-
-/// Runs the named transaction (or query) `attempt`, again while it fails transiently (SQLite
-/// busy, PostgreSQL serialization failures and deadlocks), and records how long it took.
-///
-/// Each call of `attempt` starts from scratch: it begins its own transaction, and a transaction
-/// dropped on an error is rolled back, so a retried attempt never sees its predecessor's writes.
-pub(super) async fn run_tx<T, F, Fut>(name: &'static str, mut attempt: F) -> Result<T, StoreError>
+/// `herald_db::run_tx` for this store's error type: the named transaction, retried on
+/// transient conflicts.
+pub(super) async fn run_tx<T, F, Fut>(name: &'static str, attempt: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Attempt<T>>,
 {
-    let started = Instant::now();
-    let mut attempts = 0u32;
-    loop {
-        attempts += 1;
-        let error = match attempt().await {
-            Ok(value) => {
-                tracing::debug!(
-                    transaction = name,
-                    attempts,
-                    elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-                    "transaction done"
-                );
-                return Ok(value);
-            }
-            Err(AttemptError::Store(error)) => return Err(error),
-            Err(AttemptError::Sql(error)) => error,
-        };
-        if !is_transient(&error) || attempts >= MAX_ATTEMPTS {
-            tracing::warn!(transaction = name, attempts, error = %error, "transaction failed");
-            return Err(StoreError::Database { operation: name, source: error });
-        }
-        tracing::debug!(transaction = name, attempts, error = %error, "transient conflict, retrying");
-        tokio::time::sleep(Duration::from_millis(u64::from(attempts) * 5)).await;
-    }
+    herald_db::run_tx(name, attempt).await
 }
 
 // --- trust list ---------------------------------------------------------------------------------
@@ -418,7 +370,7 @@ async fn seal_stored_keys(
 }
 
 fn invariant(operation: &'static str, what: &'static str) -> AttemptError {
-    AttemptError::Store(StoreError::Invariant { operation, what })
+    AttemptError::Fail(StoreError::invariant(operation, what))
 }
 
 // --- download batches ---------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use herald_db::DbError;
+
 use super::StoreError;
 
 /// The backend type the shared queries are compiled for.
@@ -34,16 +36,7 @@ pub(super) async fn open(url: &str) -> Result<PgPool, StoreError> {
         .max_connections(MAX_CONNECTIONS)
         .connect(url)
         .await
-        .map_err(|source| StoreError::Connect { backend: "postgres", source })?;
-    MIGRATOR.run(&pool).await.map_err(|e| super::migrate_error(&MIGRATOR, e))?;
+        .map_err(|source| DbError::Connect { backend: "postgres", source })?;
+    MIGRATOR.run(&pool).await.map_err(|e| DbError::from_migrate(&MIGRATOR, e))?;
     Ok(pool)
-}
-
-/// `serialization_failure` (40001) and `deadlock_detected` (40P01): the transaction was rolled
-/// back and can be retried as a whole.
-pub(super) fn is_transient(error: &sqlx::Error) -> bool {
-    let sqlx::Error::Database(db) = error else {
-        return false;
-    };
-    db.code().is_some_and(|code| code == "40001" || code == "40P01")
 }

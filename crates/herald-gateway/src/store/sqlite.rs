@@ -8,6 +8,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use herald_db::DbError;
+
 use super::StoreError;
 
 /// The backend type the shared queries are compiled for.
@@ -62,13 +64,13 @@ pub(super) async fn open(url: &str) -> Result<Pools, StoreError> {
     } else if url.starts_with("sqlite:") {
         SqliteConnectOptions::from_str(url)
     } else if url.is_empty() {
-        return Err(StoreError::InvalidUrl { reason: "empty database path".to_owned() });
+        return Err(DbError::InvalidUrl { reason: "empty database path".to_owned() }.into());
     } else {
         Ok(SqliteConnectOptions::new().filename(url))
     }
-    .map_err(|e| StoreError::InvalidUrl { reason: e.to_string() })?;
+    .map_err(|e| DbError::InvalidUrl { reason: e.to_string() })?;
     let options = connect_options(options.create_if_missing(true));
-    let connect_error = |source| StoreError::Connect { backend: "sqlite", source };
+    let connect_error = |source| DbError::Connect { backend: "sqlite", source };
     let one_forever = || {
         SqlitePoolOptions::new()
             .max_connections(1)
@@ -93,7 +95,7 @@ pub(super) async fn open(url: &str) -> Result<Pools, StoreError> {
             .map_err(connect_error)?;
         Pools { read, write }
     };
-    MIGRATOR.run(&pools.write).await.map_err(|e| super::migrate_error(&MIGRATOR, e))?;
+    MIGRATOR.run(&pools.write).await.map_err(|e| DbError::from_migrate(&MIGRATOR, e))?;
     Ok(pools)
 }
 
@@ -123,15 +125,4 @@ pub(super) fn connect_options(options: SqliteConnectOptions) -> SqliteConnectOpt
 /// these.
 pub fn writer_options(options: SqliteConnectOptions) -> SqliteConnectOptions {
     connect_options(options).pragma("cache_size", WRITER_CACHE_SIZE)
-}
-
-/// `SQLITE_BUSY` and `SQLITE_LOCKED` (with their extended codes): another connection holds a
-/// lock; the whole transaction can be retried.
-pub(super) fn is_transient(error: &sqlx::Error) -> bool {
-    let sqlx::Error::Database(db) = error else {
-        return false;
-    };
-    db.code()
-        .and_then(|code| code.parse::<i32>().ok())
-        .is_some_and(|code| matches!(code & 0xff, 5 | 6))
 }

@@ -116,6 +116,17 @@ impl Blobs {
         Ok(result.bytes().await.map_err(err)?.to_vec())
     }
 
+    /// Whether an object exists (a metadata request, no download).
+    pub async fn exists(&self, name: &str) -> Result<bool, BlobError> {
+        match self.store.head(&ObjectPath::from(name)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => {
+                Err(BlobError { operation: "head", name: name.to_owned(), reason: e.to_string() })
+            }
+        }
+    }
+
     /// Deletes an object; a missing one is not an error.
     pub async fn delete(&self, name: &str) -> Result<(), BlobError> {
         match self.store.delete(&ObjectPath::from(name)).await {

@@ -179,7 +179,7 @@ impl Exporter {
         }
         let cutoff = now - self.retention_seconds;
         let expired = self.store.mark_expired_files(&config.name, cutoff).await?;
-        if changed || expired > 0 || self.blobs.get(&index_name(config)).await.is_err() {
+        if changed || expired > 0 || !self.blobs.exists(&index_name(config)).await? {
             self.write_index(config).await?;
         }
         for name in self.store.files_to_delete(&config.name).await? {

@@ -127,18 +127,9 @@ fn message(answer: &Answer) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(&answer.body).chars().take(200).collect())
 }
 
-/// `yyyy-MM-dd` of a UTC day number.
+/// `yyyy-MM-dd` of a UTC day number (the gateway's calendar arithmetic).
 pub fn civil_date(day: i64) -> String {
-    // Howard Hinnant's days-to-civil.
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = herald_gateway::api::civil_date(UnixTime(day.saturating_mul(86_400)));
     format!("{y:04}-{m:02}-{d:02}")
 }
 

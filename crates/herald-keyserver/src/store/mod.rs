@@ -417,6 +417,13 @@ impl Store {
     }
 }
 
+/// When a key may go to the federation gateway: two hours after its validity ends (the same
+/// embargo as exports, key-server.md §6.5; CWA waits 120 minutes too), and not before `earliest`.
+pub fn federation_due(key: &StoredKey, earliest: i64) -> i64 {
+    let valid_until = (i64::from(key.interval_number) + i64::from(key.interval_count)) * 600;
+    earliest.max(valid_until + 7200)
+}
+
 /// `,DE,NL,` from regions.
 pub(crate) fn regions_column(regions: &[String]) -> String {
     let mut out = String::from(",");

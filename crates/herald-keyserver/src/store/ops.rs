@@ -9,7 +9,7 @@ use sqlx::{Pool, QueryBuilder};
 use super::{BEGIN_WRITE, Db};
 use crate::store::{
     ExportBatch, ExportFileRow, KeyRevision, OutboxBatch, PublishOutcome, PublishWrite, StoreError,
-    StoredKey, StoredReportType, parse_regions, regions_column,
+    StoredKey, StoredReportType, federation_due, parse_regions, regions_column,
 };
 
 /// Keys per multi-row `INSERT` (14 parameters each).
@@ -165,19 +165,13 @@ async fn insert_keys_tx(
         if let Some(earliest) = federate_not_before
             && !new.is_empty()
         {
-            // Each key waits for its own embargo: two hours after its validity ends.
-            let due = |bytes: &[u8]| {
-                chunk.iter().find(|k| k.key.as_bytes().as_slice() == bytes).map_or(earliest, |k| {
-                    earliest.max(
-                        crate::publish::federation_embargo(std::slice::from_ref(k))
-                            .unwrap_or(earliest),
-                    )
-                })
-            };
+            // Each new key waits for its own embargo.
+            let new: std::collections::HashSet<Vec<u8>> = new.into_iter().collect();
+            let queued = chunk.iter().filter(|k| new.contains(k.key.as_bytes().as_slice()));
             let mut q =
                 QueryBuilder::<Db>::new("INSERT INTO federation_outbox (key_data, not_before) ");
-            q.push_values(&new, |mut row, k| {
-                row.push_bind(k.clone()).push_bind(due(k));
+            q.push_values(queued, |mut row, k| {
+                row.push_bind(k.key.as_bytes().to_vec()).push_bind(federation_due(k, earliest));
             });
             q.push(" ON CONFLICT (key_data) DO NOTHING");
             q.build().execute(&mut **tx).await?;
@@ -223,7 +217,7 @@ pub(crate) async fn publish(
             .await?;
             if done.rows_affected() != 1 {
                 // Revised concurrently: roll everything back (the caller answers key_already_revised).
-                return Err(AttemptError::Db(DbError::Invariant {
+                return Err(AttemptError::Fail(DbError::Invariant {
                     operation: "publish",
                     what: "key already revised",
                 }));

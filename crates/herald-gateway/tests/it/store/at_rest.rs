@@ -6,6 +6,7 @@ use herald_gateway::store::{AtRest, NewUpload, Store, StoreError, UploadMode, Up
 use herald_wire::efgs::EfgsKey;
 
 use super::{BACKEND, Backend};
+use crate::store::GatewayDb as _;
 use crate::store::{
     SealedColumns, at, at_rest_key, encrypting, keys, random_looking_key, unusual_keys, upload,
 };

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use herald_db::DbError;
 use herald_gateway::store::{
     AuditRow, CallbackFailure, CountryStatistics, MAX_CALLBACK_RETRIES, Store, StoreError,
     StoreGauges, TrustKind, UploadMode, UploadOutcome,
@@ -10,6 +11,7 @@ use herald_model::UnixTime;
 use herald_wire::efgs::EfgsKey;
 
 use super::BACKEND;
+use crate::store::GatewayDb as _;
 use crate::store::{
     FUTURE_MIGRATION, TestDb, at, cc, key, keys, thumb, trust, unusual_keys, upload,
 };
@@ -57,7 +59,7 @@ async fn a_newer_schema_is_refused() {
     let error = Store::open(&db.url).await.unwrap_err();
     let message = error.to_string();
     assert!(message.contains("newer herald"), "{message}");
-    let StoreError::UnknownSchemaVersion { version, latest_known } = error else {
+    let StoreError::Db(DbError::UnknownSchemaVersion { version, latest_known }) = error else {
         panic!("expected UnknownSchemaVersion, got {error:?}");
     };
     assert_eq!(version, FUTURE_MIGRATION);

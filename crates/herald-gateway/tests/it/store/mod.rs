@@ -10,103 +10,17 @@ mod open;
 mod postgres;
 mod sqlite;
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
-
 use herald_gateway::store::{AtRest, AtRestKey, NewUpload, Store, TrustKind, TrustRow};
 use herald_model::{
     CertThumbprint, CountryCode, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey,
     TransmissionRiskLevel, UnixTime,
 };
 use herald_wire::efgs::{DaysSinceOnset, EfgsKey, TransmissionRisk};
-use sqlx::{AssertSqlSafe, Connection as _};
+use sqlx::Connection as _;
 
-/// Where the PostgreSQL tests connect to create their databases.
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// Fresh databases on both backends, shared by every herald store's tests.
+pub(crate) use herald_db::testing::{Backend, TestDb, postgres_admin_url};
 
-/// The contract's two backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A fresh, empty database for one test; a PostgreSQL one is dropped with the value.
-pub(crate) struct TestDb {
-    pub(crate) backend: Backend,
-    pub(crate) url: String,
-    _dir: Option<tempfile::TempDir>,
-    postgres_name: Option<String>,
-}
-
-impl Backend {
-    /// What [`Store::backend`] answers.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::Sqlite => "sqlite",
-            Self::Postgres => "postgres",
-        }
-    }
-
-    /// A fresh database, or `None` (after printing why) when PostgreSQL is not reachable
-    /// outside CI.
-    pub(crate) async fn fresh(self) -> Option<TestDb> {
-        match self {
-            Self::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite:{}", dir.path().join("gateway.db").display());
-                Some(TestDb { backend: self, url, _dir: Some(dir), postgres_name: None })
-            }
-            Self::Postgres => {
-                let admin = postgres_admin_url();
-                let connected = tokio::time::timeout(
-                    Duration::from_secs(10),
-                    sqlx::PgConnection::connect(&admin),
-                )
-                .await;
-                let mut conn = match connected {
-                    Ok(Ok(conn)) => conn,
-                    Ok(Err(e)) => return postgres_unreachable(&admin, &e.to_string()),
-                    Err(_) => return postgres_unreachable(&admin, "connection timed out"),
-                };
-                let name = unique_database_name();
-                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                conn.close().await.unwrap();
-                let (base, _) = admin.rsplit_once('/').unwrap();
-                Some(TestDb {
-                    backend: self,
-                    url: format!("{base}/{name}"),
-                    _dir: None,
-                    postgres_name: Some(name),
-                })
-            }
-        }
-    }
-}
-
-pub(crate) fn postgres_admin_url() -> String {
-    std::env::var("HERALD_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
-}
-
-fn postgres_unreachable(admin: &str, reason: &str) -> Option<TestDb> {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    assert!(!ci, "PostgreSQL not reachable at {admin} ({reason}); with CI=true it must be");
-    eprintln!("SKIPPED: PostgreSQL not reachable at {admin} ({reason})");
-    None
-}
-
-fn unique_database_name() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("herald_test_{}_{}_{nanos}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-/// Runs `$body` with `$conn`, a connection of its own to the test database of either backend
-/// (the body is compiled once per backend).
 macro_rules! with_connection {
     ($db:expr, |$conn:ident| $body:expr) => {
         match $db.backend {
@@ -137,26 +51,42 @@ pub(crate) type SealedColumns = (i64, Option<i64>, Option<Vec<u8>>, Option<Vec<u
 /// The last migration before key payloads were sealed at rest.
 pub(crate) const BEFORE_AT_REST: i64 = 20_261_128_149_999;
 
-impl TestDb {
+/// What the gateway's tests do with a test database beyond `herald_db::testing::TestDb`.
+pub(crate) trait GatewayDb {
     /// Opens (and migrates) a store on this database, sealing with [`at_rest_key`]`(1)`.
-    pub(crate) async fn open(&self) -> Store {
+    async fn open(&self) -> Store;
+    /// Opens (and migrates) a store on this database with the given at-rest settings.
+    async fn open_with(&self, at_rest: AtRest) -> Store;
+    /// The at-rest columns of every `diagnosis_key` row, by id.
+    async fn sealed_columns(&self) -> Vec<SealedColumns>;
+    /// Applies the migrations up to [`BEFORE_AT_REST`] only, as an older herald did.
+    async fn migrate_before_at_rest(&self);
+    /// Stores an upload the way herald did before payloads were sealed (plaintext columns).
+    async fn insert_plaintext_upload(&self, upload: &NewUpload, now: UnixTime);
+    /// Records a migration this binary does not know, as a newer herald would have.
+    async fn add_future_migration(&self);
+}
+
+impl GatewayDb for TestDb {
+    /// Opens (and migrates) a store on this database, sealing with [`at_rest_key`]`(1)`.
+    async fn open(&self) -> Store {
         self.open_with(encrypting(1, &[])).await
     }
 
     /// Opens (and migrates) a store on this database with the given at-rest settings.
-    pub(crate) async fn open_with(&self, at_rest: AtRest) -> Store {
+    async fn open_with(&self, at_rest: AtRest) -> Store {
         Store::open(&self.url).await.unwrap().with_at_rest(at_rest)
     }
 
     /// The at-rest columns of every `diagnosis_key` row, by id.
-    pub(crate) async fn sealed_columns(&self) -> Vec<SealedColumns> {
+    async fn sealed_columns(&self) -> Vec<SealedColumns> {
         let sql = "SELECT id, key_id, payload, key_data FROM diagnosis_key ORDER BY id";
         with_connection!(self, |conn| sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap())
     }
 
     /// Applies the migrations up to [`BEFORE_AT_REST`] only, as an older herald did, from the
     /// crate's migration files.
-    pub(crate) async fn migrate_before_at_rest(&self) {
+    async fn migrate_before_at_rest(&self) {
         let dir = match self.backend {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
@@ -168,7 +98,7 @@ impl TestDb {
 
     /// Stores an upload the way herald did before payloads were sealed (plaintext columns), on
     /// a database migrated by [`TestDb::migrate_before_at_rest`].
-    pub(crate) async fn insert_plaintext_upload(&self, upload: &NewUpload, now: UnixTime) {
+    async fn insert_plaintext_upload(&self, upload: &NewUpload, now: UnixTime) {
         with_connection!(self, |conn| {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO upload (tag, country, auth_thumbprint, signing_thumbprint, \
@@ -213,53 +143,8 @@ impl TestDb {
         });
     }
 
-    /// Runs raw SQL on this database through a connection of its own.
-    pub(crate) async fn execute(&self, sql: &str) {
-        match self.backend {
-            Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
-                conn.close().await.unwrap();
-            }
-            Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
-                conn.close().await.unwrap();
-            }
-        }
-    }
-
-    /// Counts the rows of a table, behind the store's back.
-    pub(crate) async fn count(&self, table: &str) -> i64 {
-        let sql = format!("SELECT COUNT(*) FROM {table}");
-        match self.backend {
-            Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap()
-            }
-            Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap()
-            }
-        }
-    }
-
-    /// One integer from raw SQL, behind the store's back.
-    pub(crate) async fn scalar(&self, sql: &str) -> i64 {
-        match self.backend {
-            Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap()
-            }
-            Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap()
-            }
-        }
-    }
-
     /// Records a migration this binary does not know, as a newer herald would have.
-    pub(crate) async fn add_future_migration(&self) {
+    async fn add_future_migration(&self) {
         let checksum = match self.backend {
             Backend::Sqlite => "x'00'",
             Backend::Postgres => "'\\x00'::bytea",
@@ -272,34 +157,8 @@ impl TestDb {
     }
 }
 
-/// The version [`TestDb::add_future_migration`] records.
+/// The version [`GatewayDb::add_future_migration`] records.
 pub(crate) const FUTURE_MIGRATION: i64 = 99_991_231_235_959;
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some(name) = self.postgres_name.take() else {
-            return;
-        };
-        // Drop is synchronous: use a runtime of our own on a thread of our own. FORCE ends the
-        // connections a failed test may have left open.
-        let admin = postgres_admin_url();
-        let dropped = std::thread::spawn(move || {
-            let runtime =
-                tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            runtime.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&admin).await?;
-                sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop a test database: {dropped:?}");
-        }
-    }
-}
 
 // --- test data ----------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 //! How a store is opened: SQLite URLs and paths, in-memory databases, unreachable databases.
 
+use herald_db::DbError;
 use herald_gateway::store::{Store, StoreError, UploadMode, UploadOutcome};
 use sqlx::Connection as _;
 
@@ -49,14 +50,20 @@ async fn sqlite_file_is_created_in_wal_mode() {
 
 #[tokio::test]
 async fn unusable_locations_are_errors() {
-    assert!(matches!(Store::open("").await, Err(StoreError::InvalidUrl { .. })));
+    assert!(matches!(Store::open("").await, Err(StoreError::Db(DbError::InvalidUrl { .. }))));
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no/such/dir/gateway.db");
     let error = Store::open(missing.to_str().unwrap()).await.unwrap_err();
-    assert!(matches!(error, StoreError::Connect { backend: "sqlite", .. }), "{error:?}");
+    assert!(
+        matches!(error, StoreError::Db(DbError::Connect { backend: "sqlite", .. })),
+        "{error:?}"
+    );
     // A missing PostgreSQL database fails at once (it is not a transient error to wait out).
     let admin = super::postgres_admin_url();
     let (base, _) = admin.rsplit_once('/').unwrap();
     let error = Store::open(&format!("{base}/herald_no_such_database")).await.unwrap_err();
-    assert!(matches!(error, StoreError::Connect { backend: "postgres", .. }), "{error:?}");
+    assert!(
+        matches!(error, StoreError::Db(DbError::Connect { backend: "postgres", .. })),
+        "{error:?}"
+    );
 }
