@@ -554,28 +554,28 @@ async fn verify_signature(
 
 /// `yyyy-MM-dd` → start of that UTC day.
 fn parse_date(date: &str) -> Result<UnixTime, ApiError> {
-    let bad = || {
+    parse_civil_date(date).ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("Invalid date {date:?}: expected yyyy-MM-dd"),
         )
-    };
+    })
+}
+
+/// `yyyy-MM-dd` (a real calendar date) → the start of that UTC day; `None` otherwise.
+pub fn parse_civil_date(date: &str) -> Option<UnixTime> {
     let mut parts = date.split('-');
     let (Some(y), Some(m), Some(d), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(bad());
+        return None;
     };
-    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
-        return Err(bad());
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(y, 4) || !digits(m, 2) || !digits(d, 2) {
+        return None;
     }
-    let (y, m, d): (i64, i64, i64) = (
-        y.parse().map_err(|_| bad())?,
-        m.parse().map_err(|_| bad())?,
-        d.parse().map_err(|_| bad())?,
-    );
-    let days = days_from_civil(y, m, d).ok_or_else(bad)?;
-    Ok(UnixTime(days * 86_400))
+    let days = days_from_civil(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)?;
+    Some(UnixTime(days * 86_400))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm), or `None`

@@ -71,6 +71,35 @@ pub struct Keyserver {
     retention_days: i64,
     clock: Arc<dyn Clock>,
     holder: String,
+    callback: Option<CallbackListener>,
+    wake_download: Arc<tokio::sync::Notify>,
+}
+
+/// The gateway-callback listener and the subscription it stands for.
+struct CallbackListener {
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    router: Router,
+    id: String,
+    url: String,
+}
+
+/// The SHA-256 of every certificate in a PEM file (the gateway's callback client certificates).
+fn pinned_certificates(path: &Path) -> Result<Vec<herald_model::CertThumbprint>, StartError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let pem = read(path)?;
+    let invalid = |e: &dyn std::fmt::Display| {
+        StartError::Invalid(format!("gateway callback certificate {}: {e}", path.display()))
+    };
+    let pinned: Vec<_> = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .map(|c| c.map(|der| herald_trust::thumbprint(&der)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| invalid(&e))?;
+    if pinned.is_empty() {
+        return Err(invalid(&"no certificate in the file"));
+    }
+    Ok(pinned)
 }
 
 impl std::fmt::Debug for Keyserver {
@@ -213,6 +242,49 @@ impl Keyserver {
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
         let holder =
             format!("{}-{}", std::process::id(), listener.local_addr().map_or(0, |a| a.port()));
+        let wake_download = Arc::new(tokio::sync::Notify::new());
+        let callback = match (&config.federation, &config.tls) {
+            (Some(f), Some(files)) if f.callback_listen.is_some() => {
+                let addr = f.callback_listen.unwrap_or(config.listen);
+                let pinned = match &f.gateway_callback_certificate {
+                    Some(path) => pinned_certificates(path)?,
+                    None => {
+                        return Err(StartError::Invalid(
+                            "federation.callback_listen needs gateway_callback_certificate".into(),
+                        ));
+                    }
+                };
+                let tls = herald_gateway::server::tls_config(
+                    &read(&files.certificate)?,
+                    &read(&files.key)?,
+                )
+                .map_err(|e| StartError::Invalid(format!("callback listener: {e}")))?;
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                let bound =
+                    listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+                let url = match &f.callback_url {
+                    Some(url) => url.clone(),
+                    None if bound.ip().is_unspecified() => {
+                        return Err(StartError::Invalid(format!(
+                            "federation.callback_listen {addr} names no single address: set federation.callback_url"
+                        )));
+                    }
+                    None => {
+                        format!("https://{bound}{}", crate::federation::callback::CALLBACK_PATH)
+                    }
+                };
+                Some(CallbackListener {
+                    listener,
+                    tls,
+                    router: crate::federation::callback::router(pinned, wake_download.clone()),
+                    id: f.callback_id.clone(),
+                    url,
+                })
+            }
+            _ => None,
+        };
         let (upload_interval, download_interval) = config
             .federation
             .as_ref()
@@ -231,7 +303,14 @@ impl Keyserver {
             retention_days: config.retention_days,
             clock,
             holder,
+            callback,
+            wake_download,
         })
+    }
+
+    /// The URL subscribed with the gateway for callbacks, when callbacks are received.
+    pub fn callback_url(&self) -> Option<&str> {
+        self.callback.as_ref().map(|c| c.url.as_str())
     }
 
     /// The bound address.
@@ -255,6 +334,7 @@ impl Keyserver {
     }
 
     /// Serves and runs the jobs until `shutdown` resolves.
+    #[allow(clippy::too_many_lines)] // one job after the other, each a few lines
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut jobs = tokio::task::JoinSet::new();
@@ -305,7 +385,8 @@ impl Keyserver {
             }));
             let f = federation.clone();
             let (store, holder, clock, name) = lease("federation-download");
-            jobs.spawn(every(self.download_interval, stop_rx.clone(), move || {
+            let wake = Some(self.wake_download.clone());
+            jobs.spawn(every_or_woken(self.download_interval, wake, stop_rx.clone(), move || {
                 let (f, store, holder, clock) =
                     (f.clone(), store.clone(), holder.clone(), clock.clone());
                 async move {
@@ -346,12 +427,54 @@ impl Keyserver {
                 },
             ));
         }
+        if let (Some(federation), Some(callback)) = (&self.federation, self.callback) {
+            spawn_callback_jobs(&mut jobs, federation.clone(), callback, &stop_rx);
+        }
         let server = herald_gateway::server::serve(self.listener, self.tls, self.router, shutdown);
         server.await;
         let _ = stop_tx.send(true);
         while jobs.join_next().await.is_some() {}
         self.store.close().await;
     }
+}
+
+/// The callback listener, and the subscription with the gateway, retried until it is made (the
+/// gateway may start after the key server).
+fn spawn_callback_jobs(
+    jobs: &mut tokio::task::JoinSet<()>,
+    federation: Arc<Federation>,
+    callback: CallbackListener,
+    stop_rx: &tokio::sync::watch::Receiver<bool>,
+) {
+    let (id, url) = (callback.id, callback.url);
+    let mut stop = stop_rx.clone();
+    jobs.spawn(async move {
+        let mut wait = Duration::from_secs(1);
+        loop {
+            match federation.subscribe_callback(&id, &url).await {
+                Ok(()) => {
+                    tracing::info!(callback_id = %id, %url, "subscribed to gateway callbacks");
+                    return;
+                }
+                Err(error) => tracing::warn!(%error, "callback subscription failed; will retry"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => return,
+            }
+            wait = (wait * 2).min(Duration::from_mins(5));
+        }
+    });
+    let mut stop = stop_rx.clone();
+    let stopped = async move {
+        let _ = stop.changed().await;
+    };
+    jobs.spawn(herald_gateway::server::serve(
+        callback.listener,
+        Some(callback.tls),
+        callback.router,
+        stopped,
+    ));
 }
 
 async fn leased(store: &Store, name: &str, holder: &str, clock: &Arc<dyn Clock>) -> bool {
@@ -365,15 +488,38 @@ async fn leased(store: &Store, name: &str, holder: &str, clock: &Arc<dyn Clock>)
 }
 
 /// Runs `job` now and then every `interval` until `stop` turns true.
-async fn every<F, Fut>(interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>, mut job: F)
+async fn every<F, Fut>(interval: Duration, stop: tokio::sync::watch::Receiver<bool>, job: F)
 where
     F: FnMut() -> Fut + Send,
     Fut: Future<Output = ()> + Send,
 {
+    every_or_woken(interval, None, stop, job).await;
+}
+
+/// [`every`], and also at once when `wake` is notified.
+async fn every_or_woken<F, Fut>(
+    interval: Duration,
+    wake: Option<Arc<tokio::sync::Notify>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    mut job: F,
+) where
+    F: FnMut() -> Fut + Send,
+    Fut: Future<Output = ()> + Send,
+{
+    let woken = || {
+        let wake = wake.clone();
+        async move {
+            match wake {
+                Some(wake) => wake.notified().await,
+                None => std::future::pending().await,
+            }
+        }
+    };
     loop {
         job().await;
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
+            () = woken() => {}
             _ = stop.changed() => return,
         }
         if *stop.borrow() {

@@ -118,6 +118,15 @@ input_regions = ["*"]
 # batch_min_keys = 1
 # Days back the download walk starts on its first run.
 # download_days = 1
+# Receive the gateway's callbacks (GET ?batchTag=&date=, EFGS §1.6) on a listener of their own,
+# with this server's [tls] certificate. Only a peer presenting the gateway's callback client
+# certificate is heard; others get 403. At start the key server subscribes callback_url (default:
+# https://<callback_listen>/federation/callback) as callback_id with the gateway. The chain walk
+# above still runs: a callback only makes the next download start at once.
+# callback_listen = "0.0.0.0:8444"
+# callback_url = "https://keyserver.example.de:8444/federation/callback"
+# callback_id = "herald"
+# gateway_callback_certificate = "/etc/herald/efgs-callback-client.pem"
 "#;
 
 /// Why the configuration is unusable.
@@ -316,6 +325,18 @@ pub struct FederationConfig {
     /// Days back the first download walk starts.
     #[serde(default = "default_download_days")]
     pub download_days: i64,
+    /// Where gateway callbacks are received (needs `[tls]` and `gateway_callback_certificate`).
+    #[serde(default)]
+    pub callback_listen: Option<SocketAddr>,
+    /// The URL subscribed with the gateway; default `https://<callback listener>/federation/callback`.
+    #[serde(default)]
+    pub callback_url: Option<String>,
+    /// The subscription's `callbackId` (at most 32 characters).
+    #[serde(default = "default_callback_id")]
+    pub callback_id: String,
+    /// The gateway's callback client certificate (PEM): the only peer whose callbacks are heard.
+    #[serde(default)]
+    pub gateway_callback_certificate: Option<PathBuf>,
 }
 
 /// The whole configuration.
@@ -386,6 +407,11 @@ fn default_batch_max() -> i64 {
 fn default_batch_min() -> i64 {
     1
 }
+/// The default `callbackId` of the gateway subscription.
+pub fn default_callback_id() -> String {
+    "herald".to_owned()
+}
+
 fn default_download_days() -> i64 {
     1
 }
@@ -527,6 +553,32 @@ impl KeyserverConfig {
             if !(0..=14).contains(&f.download_days) {
                 return invalid("federation.download_days must be in 0..=14".into());
             }
+            if f.callback_id.is_empty() || f.callback_id.chars().count() > 32 {
+                return invalid("federation.callback_id must have 1 to 32 characters".into());
+            }
+            if let Some(url) = &f.callback_url
+                && (!url.starts_with("https://") || url.contains('?') || url.len() > 256)
+            {
+                return invalid(
+                    "federation.callback_url must be https://, without a query, at most 256 characters"
+                        .into(),
+                );
+            }
+            if f.callback_listen.is_some() {
+                if self.tls.is_none() {
+                    return invalid(
+                        "federation.callback_listen needs [tls] (callbacks are mTLS)".into(),
+                    );
+                }
+                if f.gateway_callback_certificate.is_none() {
+                    return invalid(
+                        "federation.callback_listen needs gateway_callback_certificate (whose callbacks to hear)"
+                            .into(),
+                    );
+                }
+            } else if f.callback_url.is_some() {
+                return invalid("federation.callback_url needs callback_listen".into());
+            }
         }
         Ok(())
     }
@@ -594,6 +646,38 @@ mod tests {
             let text = EXAMPLE.replacen(edit.0, edit.1, 1);
             let error = KeyserverConfig::from_toml(&text, []).unwrap_err().to_string();
             assert!(error.contains(expected), "{edit:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn callback_settings_are_checked() {
+        let federation = "[federation]\ngateway_url = \"https://gw\"\ngateway_ca = \"ca\"\nclient_certificate = \"c\"\nclient_key = \"k\"\nsigning_certificate = \"s\"\nsigning_key = \"sk\"\n";
+        let base = EXAMPLE.replacen("# [federation]", "", 1);
+        let ok = format!(
+            "{base}\n{federation}callback_listen = \"127.0.0.1:0\"\ngateway_callback_certificate = \"g.pem\"\n[tls]\ncertificate = \"t\"\nkey = \"tk\"\n"
+        );
+        let config = KeyserverConfig::from_toml(&ok, []).unwrap();
+        let f = config.federation.unwrap();
+        assert_eq!(f.callback_id, "herald");
+        for (extra, tls, expected) in [
+            (
+                "callback_listen = \"127.0.0.1:0\"\ngateway_callback_certificate = \"g\"\n",
+                false,
+                "needs [tls]",
+            ),
+            ("callback_listen = \"127.0.0.1:0\"\n", true, "gateway_callback_certificate"),
+            ("callback_url = \"https://ks/cb\"\n", true, "needs callback_listen"),
+            (
+                "callback_listen = \"127.0.0.1:0\"\ngateway_callback_certificate = \"g\"\ncallback_url = \"http://ks/cb\"\n",
+                true,
+                "callback_url",
+            ),
+            ("callback_id = \"\"\n", true, "callback_id"),
+        ] {
+            let tls = if tls { "[tls]\ncertificate = \"t\"\nkey = \"tk\"\n" } else { "" };
+            let text = format!("{base}\n{federation}{extra}{tls}");
+            let error = KeyserverConfig::from_toml(&text, []).unwrap_err().to_string();
+            assert!(error.contains(expected), "{extra}: {error}");
         }
     }
 }

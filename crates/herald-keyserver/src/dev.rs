@@ -129,6 +129,12 @@ pub fn prepare(
             batch_max_keys: 4000,
             batch_min_keys: 1,
             download_days: 1,
+            // Gateway callbacks on a port of their own; the dev gateway calls back with its
+            // server certificate, and trusts this country's server certificate as CALLBACK.
+            callback_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            callback_url: None,
+            callback_id: crate::config::default_callback_id(),
+            gateway_callback_certificate: Some(dir.join(layout::gateway_cert())),
         })
     } else {
         tracing::warn!(file = %gateway_url_file.display(), "no dev gateway running: the key server runs without federation");

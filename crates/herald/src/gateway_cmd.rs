@@ -258,6 +258,8 @@ pub(crate) async fn prepare_dev(
         for (path, kind) in [
             (layout::auth_cert(country), TrustKind::Authentication),
             (layout::signing_cert(country), TrustKind::Signing),
+            // The country's services' TLS certificate: its key server receives callbacks with it.
+            (layout::server_cert(country), TrustKind::Callback),
         ] {
             let path = dir.join(path);
             if !path.exists() {

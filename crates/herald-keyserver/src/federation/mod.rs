@@ -13,6 +13,7 @@
 //!   keys are not retried in a loop.
 
 mod audit;
+pub mod callback;
 
 use std::sync::Arc;
 
@@ -125,6 +126,19 @@ fn message(answer: &Answer) -> String {
         .ok()
         .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
         .unwrap_or_else(|| String::from_utf8_lossy(&answer.body).chars().take(200).collect())
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (for a query or path part).
+fn percent_encode(text: &str) -> String {
+    use std::fmt::Write as _;
+    text.bytes().fold(String::with_capacity(text.len() * 3), |mut out, b| {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+        out
+    })
 }
 
 /// `yyyy-MM-dd` of a UTC day number (the gateway's calendar arithmetic).
@@ -294,6 +308,30 @@ impl Federation {
                 other => other,
             },
             days_since_onset: DaysSinceOnset::new(dsos).unwrap_or_default(),
+        }
+    }
+
+    /// Subscribes `url` as `callback_id` with the gateway (`PUT /diagnosiskeys/callback/{id}`, an
+    /// upsert: safe to repeat at every start).
+    pub async fn subscribe_callback(
+        &self,
+        callback_id: &str,
+        url: &str,
+    ) -> Result<(), FederationError> {
+        let path = format!(
+            "/diagnosiskeys/callback/{}?url={}",
+            percent_encode(callback_id),
+            percent_encode(url)
+        );
+        let answer = self.client.request(Method::PUT, &path, &[], Vec::new()).await?;
+        if answer.status.is_success() {
+            Ok(())
+        } else {
+            Err(FederationError::Answer {
+                what: "callback subscription",
+                status: answer.status.as_u16(),
+                message: message(&answer),
+            })
         }
     }
 

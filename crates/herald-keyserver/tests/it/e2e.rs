@@ -138,6 +138,103 @@ async fn keys_cross_borders_both_ways_after_the_embargo() {
     }
 }
 
+/// With a callback subscription, a foreign upload reaches the key server without any polling:
+/// the download job runs once at start and then only every hour, so what arrives within the
+/// test came through the gateway's callback, which woke it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_callback_brings_foreign_keys_without_polling() {
+    let noon = system_now() / 86_400 * 86_400 + 12 * 3600;
+    let mut world = World::new(&["DE", "NL"], noon);
+    world.start_gateway(&["DE", "NL"]).await;
+    let ca = std::fs::read_to_string(world.path().join("ca.pem")).unwrap();
+    let de_config = world.keyserver_config("DE", &issuer_public_pem());
+    let mut nl_config = world.keyserver_config("NL", &issuer_public_pem());
+    let nl_federation = nl_config.federation.as_mut().unwrap();
+    nl_federation.callback_listen = Some("127.0.0.1:0".parse().unwrap());
+    let nl_db = nl_config.database.clone();
+    let (de, _, de_fed) = world.start_keyserver(&de_config).await;
+    let (nl, _, _) = world.start_keyserver(&nl_config).await;
+
+    // The subscription is made at start (it may take a moment).
+    let gateway_url = world.gateway.as_ref().unwrap().url.clone();
+    let nl_auth = std::fs::read_to_string(world.path().join("NL/auth.pem")).unwrap();
+    let nl_key = std::fs::read_to_string(world.path().join("NL/auth.key.pem")).unwrap();
+    let nl_client = EfgsClient::new(&gateway_url, &ca, Some((&nl_auth, &nl_key))).unwrap();
+    let mut subscriptions = serde_json::Value::Null;
+    for _ in 0..50 {
+        let answer = nl_client
+            .request(Method::GET, "/diagnosiskeys/callback", &[], Vec::new())
+            .await
+            .unwrap();
+        subscriptions = serde_json::from_slice(&answer.body).unwrap();
+        if subscriptions.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(subscriptions[0]["callbackId"], "herald", "{subscriptions}");
+    assert!(
+        subscriptions[0]["url"].as_str().unwrap().ends_with("/federation/callback"),
+        "{subscriptions}"
+    );
+
+    let de_keys = past_keys(0xDE, 3, noon, 0);
+    let (status, answer) =
+        publish(&de.url, &ca, &valid_publish("DE", &de_keys, noon, "confirmed")).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(de_fed.upload_once().await.unwrap().keys, 3);
+
+    let nl_store = herald_keyserver::store::Store::open(&nl_db).await.unwrap();
+    let mut stored = 0;
+    for _ in 0..100 {
+        stored = nl_store.count_window(0, i64::MAX).await.unwrap();
+        if stored >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored, 3, "DE's keys reached NL through the callback");
+    nl_store.close().await;
+
+    // The receiver hears the gateway's certificate only, and checks what it is told.
+    let callback_url = subscriptions[0]["url"].as_str().unwrap();
+    let base = callback_url.trim_end_matches("/federation/callback");
+    let pem = |p: &str| std::fs::read_to_string(world.path().join(p)).unwrap();
+    let as_gateway = EfgsClient::new(
+        base,
+        &ca,
+        Some((&pem("gateway/server.pem"), &pem("gateway/server.key.pem"))),
+    )
+    .unwrap();
+    let as_de =
+        EfgsClient::new(base, &ca, Some((&pem("DE/auth.pem"), &pem("DE/auth.key.pem")))).unwrap();
+    let anonymous = EfgsClient::new(base, &ca, None).unwrap();
+    let good = "/federation/callback?batchTag=20261128-1&date=2026-11-28";
+    for (client, path, want) in [
+        (&as_gateway, good, 200),
+        (&as_de, good, 403),
+        (&anonymous, good, 403),
+        (&as_gateway, "/federation/callback?batchTag=20261128-1&date=2026-02-30", 400),
+        (&as_gateway, "/federation/callback?batchTag=a%2Fb&date=2026-11-28", 400),
+        (&as_gateway, "/federation/callback?date=2026-11-28", 400),
+        (&as_gateway, "/federation/callback?batchTag=20261128-1", 400),
+    ] {
+        let answer = client.request(Method::GET, path, &[], Vec::new()).await.unwrap();
+        assert_eq!(
+            answer.status.as_u16(),
+            want,
+            "{path}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
+
+    de.stop().await;
+    nl.stop().await;
+    if let Some(gateway) = world.gateway.take() {
+        gateway.stop().await;
+    }
+}
+
 async fn run(exporter: &Exporter) {
     exporter.run_once().await.unwrap();
 }

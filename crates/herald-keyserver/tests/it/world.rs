@@ -84,6 +84,7 @@ impl World {
             for (path, kind, row_kind) in [
                 (layout::auth_cert(country), TrustKind::Authentication, StoreKind::Authentication),
                 (layout::signing_cert(country), TrustKind::Signing, StoreKind::Signing),
+                (layout::server_cert(country), TrustKind::Callback, StoreKind::Callback),
             ] {
                 let pem = std::fs::read_to_string(dir.join(path)).unwrap();
                 let e = anchor.sign_entry(country, kind, &pem, None).unwrap();
@@ -107,7 +108,7 @@ impl World {
         let at_rest_key = dir.join("gateway").join("at-rest.key");
         std::fs::write(&at_rest_key, "ab".repeat(32)).unwrap();
         let toml = format!(
-            "listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nat_rest_key_file = {at_rest:?}\nbatching_interval_seconds = 1\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
+            "listen = \"127.0.0.1:0\"\ndatabase = {database:?}\nanchor_certificate = {anchor:?}\nat_rest_key_file = {at_rest:?}\nbatching_interval_seconds = 1\nallow_private_callback_hosts = true\ncallback_client_certificate = {cert:?}\ncallback_client_key = {key:?}\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n",
             anchor = dir.join(layout::anchor_cert()).display().to_string(),
             at_rest = at_rest_key.display().to_string(),
             cert = dir.join(layout::gateway_cert()).display().to_string(),
@@ -126,7 +127,8 @@ impl World {
 
     /// A key server's dev configuration for `country`, accepting certificates signed by the
     /// test issuer key (`kid` "test") instead of a verifier's JWKS, with slow background jobs
-    /// (tests run them by hand).
+    /// (tests run them by hand) and no callback subscription (tests that want one set
+    /// `federation.callback_listen`).
     pub(crate) fn keyserver_config(
         &self,
         country: &str,
@@ -144,6 +146,7 @@ impl World {
         if let Some(f) = &mut config.federation {
             f.upload_interval_seconds = 3600;
             f.download_interval_seconds = 3600;
+            f.callback_listen = None;
         }
         config
     }

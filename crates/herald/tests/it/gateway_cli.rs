@@ -423,9 +423,11 @@ fn trust_commands_manage_the_dev_trust_list() {
         (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
     };
 
-    // list: one line per certificate; with the anchor, every signature checks.
+    // list: one line per certificate (DE, NL, FR: client, signing and callback receiver); with
+    // the anchor, every signature checks.
     let (list, _) = run(&["gateway", "trust", "list", "--dev", ds]);
-    assert_eq!(list.lines().count(), 6, "{list}");
+    assert_eq!(list.lines().count(), 9, "{list}");
+    assert_eq!(list.lines().filter(|l| l.contains("CALLBACK")).count(), 3, "{list}");
     assert!(list.lines().all(|l| l.ends_with("signature not checked")), "{list}");
     let anchor = d.join(layout::anchor_cert());
     let anchor = anchor.to_str().unwrap();
@@ -442,7 +444,7 @@ fn trust_commands_manage_the_dev_trust_list() {
     // export → import round trip; a tampered list is refused as a whole.
     let (exported, _) = run(&["gateway", "trust", "export", "--dev", ds]);
     let parsed: serde_json::Value = serde_json::from_str(&exported).unwrap();
-    assert_eq!(parsed["entries"].as_array().map(Vec::len), Some(6), "{exported}");
+    assert_eq!(parsed["entries"].as_array().map(Vec::len), Some(9), "{exported}");
     let file = d.join("trust.json");
     std::fs::write(&file, &exported).unwrap();
     let (_, imported) = run(&[
@@ -455,7 +457,7 @@ fn trust_commands_manage_the_dev_trust_list() {
         anchor,
         file.to_str().unwrap(),
     ]);
-    assert!(imported.contains("imported 6 entries"), "{imported}");
+    assert!(imported.contains("imported 9 entries"), "{imported}");
     let mut tampered = parsed.clone();
     let other = if tampered["entries"][0]["country"] == "DE" { "NL" } else { "DE" };
     tampered["entries"][0]["country"] = serde_json::json!(other);
