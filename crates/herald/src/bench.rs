@@ -9,6 +9,7 @@ use herald_model::{DiagnosisKey, IntervalNumber, RollingPeriod, TemporaryExposur
 use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use serde::Serialize;
 
+mod exports;
 mod gateway;
 
 #[derive(Debug, Subcommand)]
@@ -26,6 +27,11 @@ pub(crate) enum BenchCommand {
     /// keys per second next to the raw SQLite insert rate of the same rows (the baseline: the
     /// stored rows, read back, inserted into an empty copy of the gateway's tables).
     Gateway(GatewayBench),
+    /// Store N keys released over one day in a fresh SQLite key server, run its export job for
+    /// the day (hourly and daily files, signed, indexed, into a local folder) and report keys
+    /// per second and peak memory, next to a plain SQLite scan of the same rows and
+    /// building + signing the same number of keys from memory, measured in the same run.
+    Exports(exports::ExportsBench),
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +100,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Match(args) => match_bench(&args),
         BenchCommand::Export(args) => export_bench(&args),
         BenchCommand::Gateway(args) => crate::run_async(gateway::run(&args)),
+        BenchCommand::Exports(args) => crate::run_async(exports::run(&args)),
     }
 }
 

@@ -140,3 +140,32 @@ fn the_example_configuration_is_printed_and_bad_ones_are_explained() {
         crate::support::stderr(&out)
     );
 }
+
+/// `herald bench exports`: one JSON line; every stored key is written once per configuration.
+#[test]
+fn bench_exports_prints_one_json_line() {
+    let out = herald(&["bench", "exports", "--keys", "3000", "--max-keys", "2000"]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim_end()).unwrap();
+    assert_eq!(report["keys"], 3000);
+    // Hourly windows of 125 keys are padded up to 1000–1100 with stored fakes, which the daily
+    // window then holds too: at least 2 × 24 000 keys written.
+    let written = report["keys_written"].as_u64().unwrap();
+    assert!(written >= 2 * 24 * 1000, "{report}");
+    // 24 hourly files, and the daily window split in files of at most 2000 keys.
+    let files = report["files"].as_u64().unwrap();
+    assert!(files >= 24 + written.saturating_sub(24 * 1100) / 2000, "{report}");
+    for field in [
+        "keys_per_second",
+        "written_keys_per_second",
+        "baseline_sqlite_scan_keys_per_second",
+        "baseline_build_keys_per_second",
+    ] {
+        assert!(report[field].as_f64().is_some_and(|v| v > 0.0), "{field}: {report}");
+    }
+    let bad = herald(&["bench", "exports", "--keys", "0"]);
+    assert!(!bad.status.success());
+}
