@@ -13,6 +13,7 @@ mod client;
 mod e2e;
 mod export;
 mod publish;
+mod scale_out;
 mod store;
 mod support;
 mod world;
