@@ -73,6 +73,7 @@ pub struct Keyserver {
     holder: String,
     callback: Option<CallbackListener>,
     wake_download: Arc<tokio::sync::Notify>,
+    lease_ttl: i64,
 }
 
 /// The gateway-callback listener and the subscription it stands for.
@@ -305,6 +306,7 @@ impl Keyserver {
             holder,
             callback,
             wake_download,
+            lease_ttl: config.job_lease_seconds,
         })
     }
 
@@ -338,80 +340,73 @@ impl Keyserver {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut jobs = tokio::task::JoinSet::new();
-        let lease = |name: &'static str| {
-            (self.store.clone(), self.holder.clone(), self.clock.clone(), name)
+        let lease_for = |name: &'static str| Lease {
+            store: self.store.clone(),
+            holder: self.holder.clone(),
+            clock: self.clock.clone(),
+            ttl: self.lease_ttl,
+            name,
         };
         {
             let exporter = self.exporter.clone();
-            let (store, holder, clock, name) = lease("export");
+            let lease = lease_for("export");
             jobs.spawn(every(self.export_interval, stop_rx.clone(), move || {
-                let (exporter, store, holder, clock) =
-                    (exporter.clone(), store.clone(), holder.clone(), clock.clone());
+                let (exporter, lease) = (exporter.clone(), lease.clone());
                 async move {
-                    if !leased(&store, name, &holder, &clock).await {
-                        return;
-                    }
-                    match exporter.run_once().await {
-                        Ok(report) if report.files > 0 || report.deleted > 0 => {
-                            tracing::info!(
-                                files = report.files,
-                                keys = report.keys,
-                                fakes = report.fakes,
-                                deleted = report.deleted,
-                                "export run"
-                            );
-                        }
-                        Ok(_) => {}
-                        Err(error) => {
+                    let Some(Ok(report)) = lease.run(exporter.run_once()).await.map(|r| {
+                        r.inspect_err(|error| {
                             tracing::warn!(%error, "export run failed; the next run retries");
-                        }
+                        })
+                    }) else {
+                        return;
+                    };
+                    if report.files > 0 || report.deleted > 0 {
+                        tracing::info!(
+                            files = report.files,
+                            keys = report.keys,
+                            fakes = report.fakes,
+                            deleted = report.deleted,
+                            "export run"
+                        );
                     }
                 }
             }));
         }
         if let Some(federation) = &self.federation {
             let f = federation.clone();
-            let (store, holder, clock, name) = lease("federation-upload");
+            let lease = lease_for("federation-upload");
             jobs.spawn(every(self.upload_interval, stop_rx.clone(), move || {
-                let (f, store, holder, clock) =
-                    (f.clone(), store.clone(), holder.clone(), clock.clone());
+                let (f, lease) = (f.clone(), lease.clone());
                 async move {
-                    if leased(&store, name, &holder, &clock).await
-                        && let Err(error) = f.upload_once().await
-                    {
+                    if let Some(Err(error)) = lease.run(f.upload_once()).await {
                         tracing::warn!(%error, "federation upload failed; will retry");
                     }
                 }
             }));
             let f = federation.clone();
-            let (store, holder, clock, name) = lease("federation-download");
+            let lease = lease_for("federation-download");
             let wake = Some(self.wake_download.clone());
             jobs.spawn(every_or_woken(self.download_interval, wake, stop_rx.clone(), move || {
-                let (f, store, holder, clock) =
-                    (f.clone(), store.clone(), holder.clone(), clock.clone());
+                let (f, lease) = (f.clone(), lease.clone());
                 async move {
-                    if leased(&store, name, &holder, &clock).await
-                        && let Err(error) = f.download_once().await
-                    {
+                    if let Some(Err(error)) = lease.run(f.download_once()).await {
                         tracing::warn!(%error, "federation download failed; will retry");
                     }
                 }
             }));
         }
         {
-            let (store, holder, clock, name) = lease("retention");
+            let lease = lease_for("retention");
+            let (store, clock) = (self.store.clone(), self.clock.clone());
             let retention = self.retention_days * 86_400;
             jobs.spawn(every(Duration::from_hours(1), stop_rx.clone(), move || {
-                let (store, holder, clock) = (store.clone(), holder.clone(), clock.clone());
+                let (store, clock, lease) = (store.clone(), clock.clone(), lease.clone());
                 async move {
-                    if !leased(&store, name, &holder, &clock).await {
-                        return;
-                    }
                     let now = clock.now().seconds();
-                    match store.purge(now - retention, now).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(keys = n, "retention purge"),
-                        Err(error) => tracing::warn!(%error, "retention purge failed"),
+                    match lease.run(store.purge(now - retention, now)).await {
+                        None | Some(Ok(0)) => {}
+                        Some(Ok(n)) => tracing::info!(keys = n, "retention purge"),
+                        Some(Err(error)) => tracing::warn!(%error, "retention purge failed"),
                     }
                 }
             }));
@@ -434,6 +429,9 @@ impl Keyserver {
         server.await;
         let _ = stop_tx.send(true);
         while jobs.join_next().await.is_some() {}
+        if let Err(error) = self.store.release_leases(&self.holder).await {
+            tracing::warn!(%error, "could not release the job leases; others wait for them to expire");
+        }
         self.store.close().await;
     }
 }
@@ -477,12 +475,51 @@ fn spawn_callback_jobs(
     ));
 }
 
-async fn leased(store: &Store, name: &str, holder: &str, clock: &Arc<dyn Clock>) -> bool {
-    match store.try_lease(name, holder, clock.now().seconds(), 120).await {
-        Ok(got) => got,
-        Err(error) => {
-            tracing::warn!(%error, job = name, "lease failed");
-            false
+/// A job's store lease: the job runs only in the instance holding it (several key servers on
+/// one database run each job once). The lease is renewed every third of its time to live while
+/// the job runs, so a long run keeps it; after a crash, another instance takes over once it
+/// expires; a clean stop releases it at once.
+#[derive(Clone)]
+struct Lease {
+    store: Store,
+    holder: String,
+    clock: Arc<dyn Clock>,
+    ttl: i64,
+    name: &'static str,
+}
+
+impl Lease {
+    async fn take(&self) -> bool {
+        match self
+            .store
+            .try_lease(self.name, &self.holder, self.clock.now().seconds(), self.ttl)
+            .await
+        {
+            Ok(got) => got,
+            Err(error) => {
+                tracing::warn!(%error, job = self.name, "lease failed");
+                false
+            }
+        }
+    }
+
+    /// Runs `job` if this instance holds (or takes) the lease; `None` when another one does.
+    async fn run<T>(&self, job: impl Future<Output = T>) -> Option<T> {
+        if !self.take().await {
+            return None;
+        }
+        let every = Duration::from_secs(u64::try_from(self.ttl / 3).unwrap_or(1).max(1));
+        let renew = async {
+            loop {
+                tokio::time::sleep(every).await;
+                if !self.take().await {
+                    tracing::warn!(job = self.name, "lease lost while running");
+                }
+            }
+        };
+        tokio::select! {
+            out = job => Some(out),
+            () = renew => None,
         }
     }
 }

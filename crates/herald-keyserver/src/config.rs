@@ -28,6 +28,12 @@ serve_exports = false
 # Keys are deleted this many days after release (minimum 10, key-server.md §6.11).
 retention_days = 14
 
+# Several key servers may share one PostgreSQL database: each background job (export,
+# federation, retention) runs in one of them at a time, under a lease renewed while it runs.
+# After a crash, another instance takes the job over when the lease expires (a clean stop
+# releases it at once).
+job_lease_seconds = 30
+
 # [tls]
 # certificate = "/etc/herald/keyserver.pem"
 # key = "/etc/herald/keyserver.key.pem"
@@ -365,6 +371,9 @@ pub struct KeyserverConfig {
     pub export: ExportSettings,
     /// Federation settings.
     pub federation: Option<FederationConfig>,
+    /// Time to live of a job lease, seconds (renewed while the job runs).
+    #[serde(default = "default_job_lease")]
+    pub job_lease_seconds: i64,
 }
 
 fn default_jwks_refresh() -> u64 {
@@ -410,6 +419,10 @@ fn default_batch_min() -> i64 {
 /// The default `callbackId` of the gateway subscription.
 pub fn default_callback_id() -> String {
     "herald".to_owned()
+}
+
+fn default_job_lease() -> i64 {
+    30
 }
 
 fn default_download_days() -> i64 {
@@ -538,6 +551,9 @@ impl KeyserverConfig {
                     c.name
                 ));
             }
+        }
+        if !(3..=600).contains(&self.job_lease_seconds) {
+            return invalid("job_lease_seconds must be in 3..=600".into());
         }
         if let Some(f) = &self.federation {
             if !f.gateway_url.starts_with("https://") {

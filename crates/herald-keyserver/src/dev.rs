@@ -196,5 +196,7 @@ pub fn prepare(
             configs: vec![export("hourly", 3600), export("daily", 86_400)],
         },
         federation,
+        // Dev mode: a restarted key server takes its jobs back within seconds.
+        job_lease_seconds: 6,
     })
 }

@@ -388,6 +388,11 @@ impl Store {
         dispatch!(self, outbox_batch_failed, tag, next_try, give_up)
     }
 
+    /// Gives up every lease `holder` has (a clean stop: others need not wait for expiry).
+    pub async fn release_leases(&self, holder: &str) -> Result<(), StoreError> {
+        dispatch!(self, release_leases, holder)
+    }
+
     /// Outbox counts: (waiting, in a pending batch, uploaded).
     pub async fn outbox_counts(&self) -> Result<(i64, i64, i64), StoreError> {
         dispatch!(self, outbox_counts)

@@ -523,6 +523,17 @@ pub(crate) async fn try_lease(
     .await
 }
 
+pub(crate) async fn release_leases(pool: &Pool<Db>, holder: &str) -> Result<(), StoreError> {
+    run_tx("release_leases", || async {
+        sqlx::query("UPDATE job_lease SET expires_at = 0 WHERE holder = $1")
+            .bind(holder)
+            .execute(pool)
+            .await?;
+        Ok(())
+    })
+    .await
+}
+
 pub(crate) async fn next_outbox_batch(
     pool: &Pool<Db>,
     tag: &str,

@@ -74,7 +74,7 @@ impl Server {
         }
     }
 
-    fn client(&self, c: &str) -> EfgsClient {
+    pub(crate) fn client(&self, c: &str) -> EfgsClient {
         let read = |p: PathBuf| std::fs::read_to_string(self.dir.join(p)).unwrap();
         let cc = country(c);
         EfgsClient::new(

@@ -18,9 +18,16 @@ struct Keyserver {
 }
 
 impl Keyserver {
+    /// Starts `herald keyserver serve --dev` and waits for its `url` file (removed first: a
+    /// killed key server leaves it behind). The log goes to `DIR/keyserver-<CC>.log`.
     fn start(dir: &Path, country: &str) -> Self {
         let url_file = dir.join(country).join("keyserver").join("url");
-        let log = std::fs::File::create(dir.join(format!("keyserver-{country}.log"))).unwrap();
+        let _ = std::fs::remove_file(&url_file);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("keyserver-{country}.log")))
+            .unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
             .args(["keyserver", "serve", "--country", country, "--dev"])
             .arg(dir)
@@ -168,4 +175,140 @@ fn bench_exports_prints_one_json_line() {
     }
     let bad = herald(&["bench", "exports", "--keys", "0"]);
     assert!(!bad.status.success());
+}
+
+/// The federation outbox survives `kill -9`: a dev key server with 30 000 consented keys in its
+/// outbox (eight batches) is killed three times while it uploads them, then runs to the end.
+/// Every key reaches the gateway exactly once, and the outbox ends empty.
+#[test]
+fn sigkill_during_federation_uploads_sends_every_key_exactly_once() {
+    use herald_keyserver::store::{Store, StoredKey, StoredReportType};
+    use herald_model::{CountryCode, TemporaryExposureKey};
+    use rand::{Rng as _, SeedableRng as _};
+
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Server::start(dir.path(), "gateway.log");
+    let rt = runtime();
+    let now = i64::try_from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+    )
+    .unwrap();
+    let hour = now / 3600 * 3600;
+    let de: CountryCode = "DE".parse().unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let keys: Vec<StoredKey> = (0..30_000)
+        .map(|i| {
+            let mut bytes = [0u8; 16];
+            rng.fill_bytes(&mut bytes);
+            let day = now / 86_400 - 3 - i64::from(i % 5);
+            StoredKey {
+                key: TemporaryExposureKey::from_bytes(bytes),
+                transmission_risk: 3,
+                source: "de.herald.app".into(),
+                regions: vec!["DE".into()],
+                traveler: false,
+                interval_number: u32::try_from(day * 144).unwrap(),
+                interval_count: 144,
+                created_at: hour - 3 * 3600,
+                local_provenance: true,
+                origin: de,
+                report_type: StoredReportType::Confirmed,
+                days_since_onset: Some(2),
+                revision: None,
+            }
+        })
+        .collect();
+    // The key server's store, filled before it first starts (dev mode keeps what exists).
+    let ks_dir = dir.path().join("DE").join("keyserver");
+    std::fs::create_dir_all(&ks_dir).unwrap();
+    let db = format!("sqlite:{}", ks_dir.join("keyserver.db").display());
+    rt.block_on(async {
+        let store = Store::open(&db).await.unwrap();
+        for chunk in keys.chunks(5000) {
+            store.insert_keys(chunk, Some(hour - 3600)).await.unwrap();
+        }
+        store.close().await;
+    });
+
+    let outbox = || {
+        rt.block_on(async {
+            let store = Store::open(&db).await.unwrap();
+            let counts = store.outbox_counts().await.unwrap();
+            store.close().await;
+            counts
+        })
+    };
+    // Kill it while it uploads: once shortly after start, then twice right after a batch landed
+    // (more are on their way). A restarted key server takes the upload job back when the dead
+    // one's lease expires (6 s in dev mode).
+    let mut ks = Keyserver::start(dir.path(), "DE");
+    std::thread::sleep(Duration::from_millis(300));
+    ks.child.kill().unwrap();
+    ks.child.wait().unwrap();
+    for _ in 0..2 {
+        let before = outbox().2;
+        let mut ks = Keyserver::start(dir.path(), "DE");
+        let started = Instant::now();
+        while outbox().2 == before {
+            assert!(started.elapsed() < Duration::from_secs(30), "no upload after a restart");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ks.child.kill().unwrap();
+        ks.child.wait().unwrap();
+    }
+    let (waiting, in_flight, _) = outbox();
+    assert!(waiting + in_flight > 0, "the kills came too late to test anything");
+    let ks = Keyserver::start(dir.path(), "DE");
+    let started = Instant::now();
+    loop {
+        let (waiting, in_flight, _) = outbox();
+        if waiting == 0 && in_flight == 0 {
+            break;
+        }
+        if started.elapsed() > Duration::from_mins(1) {
+            let log = std::fs::read_to_string(dir.path().join("keyserver-DE.log")).unwrap();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            panic!("outbox not drained: {waiting} waiting, {in_flight} in flight; log: {tail:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(ks);
+
+    // Everything the gateway has for today, downloaded as NL: each key once, all of ours there.
+    let nl = gateway.client("NL");
+    let (y, m, d) = herald_gateway::api::civil_date(herald_model::UnixTime(now));
+    let date = format!("{y:04}-{m:02}-{d:02}");
+    let mut seen: std::collections::HashMap<[u8; 16], usize> = std::collections::HashMap::new();
+    let mut tag: Option<String> = None;
+    let mut batches = 0;
+    loop {
+        let mut headers = vec![("accept", "application/protobuf; version=1.0")];
+        if let Some(t) = &tag {
+            headers.push(("batchTag", t.as_str()));
+        }
+        let answer = rt
+            .block_on(nl.request(
+                Method::GET,
+                &format!("/diagnosiskeys/download/{date}"),
+                &headers,
+                Vec::new(),
+            ))
+            .unwrap();
+        assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+        batches += 1;
+        for key in herald_wire::efgs::decode_protobuf(&answer.body).unwrap() {
+            *seen.entry(*key.key.as_bytes()).or_insert(0) += 1;
+        }
+        match answer.header("nextBatchTag").filter(|t| *t != "null") {
+            Some(next) => tag = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(batches < 1000);
+    }
+    let missing = keys.iter().filter(|k| !seen.contains_key(k.key.as_bytes())).count();
+    assert_eq!(missing, 0, "{missing} keys never reached the gateway");
+    let twice = seen.values().filter(|n| **n > 1).count();
+    assert_eq!(twice, 0, "{twice} keys reached the gateway more than once");
+    let log = std::fs::read_to_string(dir.path().join("keyserver-DE.log")).unwrap();
+    assert!(!log.contains("set aside"), "no batch was given up: {log}");
 }
