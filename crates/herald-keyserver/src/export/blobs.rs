@@ -49,14 +49,27 @@ impl Blobs {
     }
 
     /// An S3-compatible bucket; credentials come from the standard AWS environment variables.
+    /// An `http://` endpoint (a MinIO or other S3-compatible server inside the operator's
+    /// network) is allowed because the operator wrote it so.
     pub fn s3(
         bucket: &str,
         endpoint: Option<&str>,
         region: Option<&str>,
     ) -> Result<Self, BlobError> {
-        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+        Self::s3_from(object_store::aws::AmazonS3Builder::from_env(), bucket, endpoint, region)
+    }
+
+    /// [`Blobs::s3`] with credentials and settings from `builder` instead of the environment.
+    pub fn s3_from(
+        builder: object_store::aws::AmazonS3Builder,
+        bucket: &str,
+        endpoint: Option<&str>,
+        region: Option<&str>,
+    ) -> Result<Self, BlobError> {
+        let mut builder = builder.with_bucket_name(bucket);
         if let Some(endpoint) = endpoint {
-            builder = builder.with_endpoint(endpoint);
+            builder =
+                builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
         }
         if let Some(region) = region {
             builder = builder.with_region(region);

@@ -192,3 +192,153 @@ async fn retention_drops_files_from_the_index_before_deleting_them() {
     assert!(index(&w, "DE/daily").is_empty());
     assert!(!w.exports.join(&names[0]).exists());
 }
+
+/// A local S3-compatible server: moto's (`python3 -m moto.server`, from PyPI; `.ci/run`
+/// installs it). `None` (skipped with a message) only outside CI when moto is missing.
+struct S3Server {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_s3() -> Option<S3Server> {
+    let has_moto = std::process::Command::new("python3")
+        .args(["-c", "import moto.server, flask"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_moto {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but moto is missing: pip install 'moto[server]'"
+        );
+        eprintln!("SKIPPED: no moto S3 server here (pip install 'moto[server]')");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new("python3")
+        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = S3Server { child, endpoint: format!("http://127.0.0.1:{port}") };
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(server);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("moto's S3 server did not start on port {port}");
+}
+
+/// Creates a bucket with one plain HTTP/1.1 `PUT` (moto needs no signature); the status.
+fn create_bucket(endpoint: &str, bucket: &str) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let host = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_go_to_an_s3_compatible_bucket() {
+    let Some(s3) = start_s3() else { return };
+    assert_eq!(create_bucket(&s3.endpoint, "herald-exports"), 200, "bucket created");
+
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Store::open(&format!("sqlite:{}", dir.path().join("ks.db").display())).await.unwrap();
+    let blobs = Blobs::s3_from(
+        object_store::aws::AmazonS3Builder::new()
+            .with_access_key_id("test")
+            .with_secret_access_key("test"),
+        "herald-exports",
+        Some(&s3.endpoint),
+        Some("eu-central-1"),
+    )
+    .unwrap();
+    let signing = SigningKey::from_slice(&[0x42; 32]).unwrap();
+    let public = *signing.verifying_key();
+    let signer = FileSigner::new(signing, SignatureInfo::ecdsa_p256("262", "v1").unwrap());
+    let clock = Arc::new(ManualClock::new(UnixTime(T0)));
+    let exporter = Exporter::new(
+        store.clone(),
+        blobs,
+        vec![config("DE/hourly", 3600, 1, 500_000)],
+        vec![ExportKey { signer, until: None }],
+        clock.clone() as Arc<dyn Clock>,
+        "DE".parse::<CountryCode>().unwrap(),
+        7200,
+        14,
+        false,
+    );
+    let keys: Vec<_> = (0..20).map(|n| local_key(n, -2, T0)).collect();
+    store.insert_keys(&keys, None).await.unwrap();
+    clock.set(UnixTime(T0 + 3 * 3600));
+    let report = exporter.run_once().await.unwrap();
+    assert_eq!(report.files, 1, "{report:?}");
+
+    // The index and the file are in the bucket, with the headers a CDN passes on to phones
+    // (read back through an S3 client of their own).
+    let reader = object_store::aws::AmazonS3Builder::new()
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .with_bucket_name("herald-exports")
+        .with_endpoint(&s3.endpoint)
+        .with_allow_http(true)
+        .with_region("eu-central-1")
+        .build()
+        .unwrap();
+    let get = |name: String| {
+        let reader = &reader;
+        async move {
+            use object_store::ObjectStoreExt as _;
+            match reader.get(&object_store::path::Path::from(name)).await {
+                Ok(got) => {
+                    let attributes = got.attributes.clone();
+                    let header = |a: object_store::Attribute| {
+                        attributes.get(&a).map(|v| v.as_ref().to_owned()).unwrap_or_default()
+                    };
+                    let (content_type, cache) = (
+                        header(object_store::Attribute::ContentType),
+                        header(object_store::Attribute::CacheControl),
+                    );
+                    Some((content_type, cache, got.bytes().await.unwrap().to_vec()))
+                }
+                Err(object_store::Error::NotFound { .. }) => None,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    let (content_type, cache, index) = get("DE/hourly/index.txt".into()).await.unwrap();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    assert!(!cache.is_empty());
+    let name = String::from_utf8(index).unwrap();
+    assert_eq!(name, format!("DE/hourly/{T0}-{}-00001.zip", T0 + 3600));
+    let (content_type, cache, zip) = get(name.clone()).await.unwrap();
+    assert_eq!(content_type, "application/zip");
+    assert!(cache.contains("max-age"), "{cache}");
+    let file = read_zip(&zip, &ReadLimits::default()).unwrap();
+    assert_eq!(file.contents.keys.len(), 20);
+    assert_eq!(file.valid_signatures(&public), vec![0]);
+
+    // Retention on S3: the file leaves the index first, then the bucket.
+    clock.set(UnixTime(T0 + 20 * 86_400));
+    exporter.run_once().await.unwrap();
+    exporter.run_once().await.unwrap();
+    let (_, _, index) = get("DE/hourly/index.txt".into()).await.unwrap();
+    assert!(!String::from_utf8(index).unwrap().contains(&name));
+    assert!(get(name).await.is_none(), "the expired file is deleted from the bucket");
+}
