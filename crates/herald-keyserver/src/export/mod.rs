@@ -32,7 +32,7 @@ use rand::{Rng as _, RngExt as _};
 
 pub use self::blobs::{BlobError, Blobs};
 use crate::config::ExportConfigEntry;
-use crate::store::{ExportFileRow, Store, StoreError, StoredKey};
+use crate::store::{ExportFileRow, KeyRange, PageCursor, Store, StoreError, StoredKey, Which};
 
 /// Keys per page read from the store while streaming a window.
 const PAGE: i64 = 5000;
@@ -213,7 +213,7 @@ impl Exporter {
         start: i64,
         end: i64,
     ) -> Result<usize, ExportJobError> {
-        let count = self.store.count_window(start, end).await?;
+        let count = self.store.count_window(Which::Released, start, end).await?;
         let min = i64::try_from(config.min_records).unwrap_or(i64::MAX);
         if count == 0 || count >= min {
             return Ok(0);
@@ -221,9 +221,12 @@ impl Exporter {
         let mut real = Vec::new();
         let mut after = None;
         loop {
-            let page = self.store.window_page(start, end, after, PAGE).await?;
+            let page = self
+                .store
+                .window_page(Which::Released, (start, end), &KeyRange::all(), after.as_ref(), PAGE)
+                .await?;
             let Some(last) = page.last() else { break };
-            after = Some(last.key.clone());
+            after = Some(PageCursor::after(Which::Released, last));
             real.extend(page.into_iter().filter(|k| Self::selected(config, k)));
         }
         if real.is_empty() {
@@ -283,25 +286,36 @@ impl Exporter {
         if signers.is_empty() {
             return Err(ExportJobError::NoSigner);
         }
-        // Read the window (primary keys, then revised keys) in key order; the builder holds at
-        // most one file's keys.
+        // Read the window (primary keys, then revised keys) in key order, so that which keys
+        // share a file says nothing about when they arrived. The window is read in slices of
+        // the key space, each small enough to sort in memory (about half a file), through the
+        // (time, key) index: every page is one index range scan. The builder holds at most one
+        // file's keys.
         let mut keys: Vec<(DiagnosisKey, bool)> = Vec::new();
         let mut files = Vec::new();
-        for revised in [false, true] {
-            let mut after = None;
-            loop {
-                let page = if revised {
-                    self.store.revised_page(start, end, after, PAGE).await?
-                } else {
-                    self.store.window_page(start, end, after, PAGE).await?
-                };
-                let Some(last) = page.last() else { break };
-                after = Some(last.key.clone());
-                keys.extend(
-                    page.iter()
-                        .filter(|k| Self::selected(config, k))
-                        .filter_map(|k| to_export_key(k, revised).map(|d| (d, revised))),
-                );
+        for which in [Which::Released, Which::Revised] {
+            let revised = which == Which::Revised;
+            let count = usize::try_from(self.store.count_window(which, start, end).await?)
+                .unwrap_or(usize::MAX);
+            let slices = count.div_ceil(config.max_records.div_ceil(2).max(1)).max(1);
+            for range in KeyRange::slices(slices) {
+                let mut slice = Vec::new();
+                let mut after = None;
+                loop {
+                    let page = self
+                        .store
+                        .window_page(which, (start, end), &range, after.as_ref(), PAGE)
+                        .await?;
+                    let Some(last) = page.last() else { break };
+                    after = Some(PageCursor::after(which, last));
+                    slice.extend(
+                        page.iter()
+                            .filter(|k| Self::selected(config, k))
+                            .filter_map(|k| to_export_key(k, revised).map(|d| (d, revised))),
+                    );
+                }
+                slice.sort_unstable_by(|a, b| a.0.key.cmp(&b.0.key));
+                keys.extend(slice);
                 while keys.len() > config.max_records {
                     // Flush whole files as soon as more than one file's worth is buffered.
                     let rest = keys.split_off(config.max_records);

@@ -73,6 +73,67 @@ impl StoredReportType {
     }
 }
 
+/// Which time puts a key into an export window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// Its release (`created_at`): the primary export of the key.
+    Released,
+    /// Its revision (`revised_at`): the revised export of the key.
+    Revised,
+}
+
+/// A slice of the key space, `[from, until)`; `None` is open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyRange {
+    /// Lowest key bytes included.
+    pub from: Option<[u8; 16]>,
+    /// Lowest key bytes excluded.
+    pub until: Option<[u8; 16]>,
+}
+
+impl KeyRange {
+    /// The whole key space.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// The key space cut into `n` slices of equal width by the keys' first two bytes (keys are
+    /// uniformly random, so the slices hold about the same number of keys).
+    pub fn slices(n: usize) -> Vec<Self> {
+        let n = n.clamp(1, 65_536);
+        let bound = |i: usize| -> Option<[u8; 16]> {
+            if i == 0 || i >= n {
+                return None;
+            }
+            let prefix = u16::try_from(i * 65_536 / n).unwrap_or(u16::MAX);
+            let mut key = [0u8; 16];
+            key[..2].copy_from_slice(&prefix.to_be_bytes());
+            Some(key)
+        };
+        (0..n).map(|i| Self { from: bound(i), until: bound(i + 1) }).collect()
+    }
+}
+
+/// Where the next page of a window starts: after this (time, key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageCursor {
+    /// The time of the last key read (release or revision).
+    pub at: i64,
+    /// The last key read.
+    pub key: TemporaryExposureKey,
+}
+
+impl PageCursor {
+    /// The cursor after `key` in a `which` window.
+    pub fn after(which: Which, key: &StoredKey) -> Self {
+        let at = match which {
+            Which::Released => key.created_at,
+            Which::Revised => key.revision.as_ref().map_or(key.created_at, |r| r.revised_at),
+        };
+        Self { at, key: key.key.clone() }
+    }
+}
+
 /// One diagnosis key as the key server keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredKey {
@@ -250,32 +311,28 @@ impl Store {
         dispatch!(self, insert_keys, keys, federate_not_before)
     }
 
-    /// Number of keys (primary, not revised) released in `[start, end)`.
-    pub async fn count_window(&self, start: i64, end: i64) -> Result<i64, StoreError> {
-        dispatch!(self, count_window, start, end)
+    /// Number of keys released (or revised) in `[start, end)`.
+    pub async fn count_window(
+        &self,
+        which: Which,
+        start: i64,
+        end: i64,
+    ) -> Result<i64, StoreError> {
+        dispatch!(self, count_window, which, start, end)
     }
 
-    /// Keys released in `[start, end)` with key bytes above `after`, in key order, at most
-    /// `limit` (a page of a streamed window).
+    /// Keys released (or revised) in `window` = `[start, end)` whose bytes lie in `keys`, in
+    /// (time, key) order after `after`, at most `limit`: a page of a streamed window. Continue
+    /// with [`PageCursor::after`] of the last key.
     pub async fn window_page(
         &self,
-        start: i64,
-        end: i64,
-        after: Option<TemporaryExposureKey>,
+        which: Which,
+        window: (i64, i64),
+        keys: &KeyRange,
+        after: Option<&PageCursor>,
         limit: i64,
     ) -> Result<Vec<StoredKey>, StoreError> {
-        dispatch!(self, window_page, start, end, after, limit)
-    }
-
-    /// Keys revised in `[start, end)` with key bytes above `after`, in key order, at most `limit`.
-    pub async fn revised_page(
-        &self,
-        start: i64,
-        end: i64,
-        after: Option<TemporaryExposureKey>,
-        limit: i64,
-    ) -> Result<Vec<StoredKey>, StoreError> {
-        dispatch!(self, revised_page, start, end, after, limit)
+        dispatch!(self, window_page, which, window, keys, after, limit)
     }
 
     /// The earliest release time of any stored key.

@@ -8,8 +8,9 @@ use sqlx::{Pool, QueryBuilder};
 
 use super::{BEGIN_WRITE, Db};
 use crate::store::{
-    ExportBatch, ExportFileRow, KeyRevision, OutboxBatch, PublishOutcome, PublishWrite, StoreError,
-    StoredKey, StoredReportType, federation_due, parse_regions, regions_column,
+    ExportBatch, ExportFileRow, KeyRange, KeyRevision, OutboxBatch, PageCursor, PublishOutcome,
+    PublishWrite, StoreError, StoredKey, StoredReportType, Which, federation_due, parse_regions,
+    regions_column,
 };
 
 /// Keys per multi-row `INSERT` (14 parameters each).
@@ -244,11 +245,25 @@ pub(crate) async fn insert_keys(
     .await
 }
 
-pub(crate) async fn count_window(pool: &Pool<Db>, start: i64, end: i64) -> Result<i64, StoreError> {
+/// `created_at` for [`Which::Released`], `revised_at` for [`Which::Revised`].
+fn time_column(which: Which) -> &'static str {
+    match which {
+        Which::Released => "created_at",
+        Which::Revised => "revised_at",
+    }
+}
+
+pub(crate) async fn count_window(
+    pool: &Pool<Db>,
+    which: Which,
+    start: i64,
+    end: i64,
+) -> Result<i64, StoreError> {
+    let column = time_column(which);
     run_tx("count_window", || async {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM exposure WHERE created_at >= $1 AND created_at < $2",
-        )
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM exposure WHERE {column} >= $1 AND {column} < $2"
+        )))
         .bind(start)
         .bind(end)
         .fetch_one(pool)
@@ -257,46 +272,36 @@ pub(crate) async fn count_window(pool: &Pool<Db>, start: i64, end: i64) -> Resul
     .await
 }
 
-async fn page(
+/// A page of [`Store::window_page`](super::Store::window_page): keyset pagination on the
+/// (time, key) index, one index range scan per page.
+pub(crate) async fn window_page(
     pool: &Pool<Db>,
-    name: &'static str,
-    column: &'static str,
-    start: i64,
-    end: i64,
-    after: Option<TemporaryExposureKey>,
+    which: Which,
+    window: (i64, i64),
+    keys: &KeyRange,
+    after: Option<&PageCursor>,
     limit: i64,
 ) -> Result<Vec<StoredKey>, StoreError> {
-    let after = after.map_or_else(Vec::new, |k| k.as_bytes().to_vec());
-    let rows: Vec<KeyColumns> = run_tx(name, || async {
+    let column = time_column(which);
+    let rows: Vec<KeyColumns> = run_tx("window_page", || async {
         let mut q = QueryBuilder::<Db>::new(format!("SELECT {KEY_COLUMNS} FROM exposure WHERE "));
-        q.push(column).push(" >= ").push_bind(start);
-        q.push(" AND ").push(column).push(" < ").push_bind(end);
-        q.push(" AND key_data > ").push_bind(after.clone());
-        q.push(" ORDER BY key_data LIMIT ").push_bind(limit);
+        q.push(column).push(" >= ").push_bind(window.0);
+        q.push(" AND ").push(column).push(" < ").push_bind(window.1);
+        if let Some(from) = &keys.from {
+            q.push(" AND key_data >= ").push_bind(from.to_vec());
+        }
+        if let Some(until) = &keys.until {
+            q.push(" AND key_data < ").push_bind(until.to_vec());
+        }
+        if let Some(after) = after {
+            q.push(" AND (").push(column).push(", key_data) > (").push_bind(after.at);
+            q.push(", ").push_bind(after.key.as_bytes().to_vec()).push(")");
+        }
+        q.push(" ORDER BY ").push(column).push(", key_data LIMIT ").push_bind(limit);
         Ok(q.build_query_as().fetch_all(pool).await?)
     })
     .await?;
     decode_all(rows)
-}
-
-pub(crate) async fn window_page(
-    pool: &Pool<Db>,
-    start: i64,
-    end: i64,
-    after: Option<TemporaryExposureKey>,
-    limit: i64,
-) -> Result<Vec<StoredKey>, StoreError> {
-    page(pool, "window_page", "created_at", start, end, after, limit).await
-}
-
-pub(crate) async fn revised_page(
-    pool: &Pool<Db>,
-    start: i64,
-    end: i64,
-    after: Option<TemporaryExposureKey>,
-    limit: i64,
-) -> Result<Vec<StoredKey>, StoreError> {
-    page(pool, "revised_page", "revised_at", start, end, after, limit).await
 }
 
 pub(crate) async fn earliest_release(pool: &Pool<Db>) -> Result<Option<i64>, StoreError> {

@@ -187,7 +187,10 @@ async fn a_gateway_callback_brings_foreign_keys_without_polling() {
     let nl_store = herald_keyserver::store::Store::open(&nl_db).await.unwrap();
     let mut stored = 0;
     for _ in 0..100 {
-        stored = nl_store.count_window(0, i64::MAX).await.unwrap();
+        stored = nl_store
+            .count_window(herald_keyserver::store::Which::Released, 0, i64::MAX)
+            .await
+            .unwrap();
         if stored >= 3 {
             break;
         }

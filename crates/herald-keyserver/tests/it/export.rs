@@ -155,7 +155,16 @@ async fn sparse_windows_are_padded_with_realistic_fakes() {
 #[tokio::test]
 async fn large_windows_split_with_unique_end_timestamps() {
     let w = world(vec![config("DE/hourly", 3600, 1, 40)]).await;
-    let keys: Vec<_> = (0..100).map(|n| local_key(n, -1, T0)).collect();
+    // Keys spread over the key space (the window is read in five slices of it).
+    let keys: Vec<_> = (0..100u32)
+        .map(|n| {
+            let mut key = local_key(n, -1, T0);
+            let mut bytes = *key.key.as_bytes();
+            bytes[0] = u8::try_from(n * 37 % 256).unwrap();
+            key.key = herald_model::TemporaryExposureKey::from_bytes(bytes);
+            key
+        })
+        .collect();
     w.store.insert_keys(&keys, None).await.unwrap();
     w.clock.set(UnixTime(T0 + 3 * 3600));
     let report = w.exporter.run_once().await.unwrap();

@@ -1,7 +1,9 @@
 //! The storage contract, on SQLite and PostgreSQL.
 
 use herald_db::testing::{Backend, TestDb};
-use herald_keyserver::store::{KeyRevision, PublishOutcome, PublishWrite, Store, StoredReportType};
+use herald_keyserver::store::{
+    KeyRange, KeyRevision, PageCursor, PublishOutcome, PublishWrite, Store, StoredReportType, Which,
+};
 
 use crate::support::{T0, key_bytes, local_key};
 
@@ -26,7 +28,7 @@ macro_rules! on_both {
 on_both!(
     publish_is_atomic_and_certificates_are_one_time,
     revisions_apply_once,
-    windows_page_in_key_order,
+    windows_page_in_time_then_key_order,
     outbox_batches_survive_retries,
     downloads_advance_the_cursor,
     leases_elect_one_holder,
@@ -93,27 +95,56 @@ async fn revisions_apply_once(backend: Backend) {
     assert_eq!(db.count("used_certificate").await, 1, "the refused publish left nothing");
     let stored = store.existing_keys(&[key_bytes(1)]).await.unwrap();
     assert_eq!(stored[0].revision.as_ref(), Some(&revision));
-    assert_eq!(store.revised_page(T0, T0 + 7200, None, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .window_page(Which::Revised, (T0, T0 + 7200), &KeyRange::all(), None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
-async fn windows_page_in_key_order(backend: Backend) {
+async fn windows_page_in_time_then_key_order(backend: Backend) {
     let Some((_db, store)) = fresh(backend).await else { return };
     let keys: Vec<_> =
         (0..25u32).rev().map(|n| local_key(n, -1, T0 + i64::from(n % 3) * 3600)).collect();
     store.insert_keys(&keys, None).await.unwrap();
-    assert_eq!(store.count_window(T0, T0 + 3600).await.unwrap(), 9);
-    let mut seen = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.window_page(T0, T0 + 3 * 3600, after, 4).await.unwrap();
-        let Some(last) = page.last() else { break };
-        after = Some(last.key.clone());
-        seen.extend(page.into_iter().map(|k| k.key));
-    }
+    assert_eq!(store.count_window(Which::Released, T0, T0 + 3600).await.unwrap(), 9);
+    let read = |range: KeyRange| {
+        let store = store.clone();
+        async move {
+            let mut seen = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store
+                    .window_page(Which::Released, (T0, T0 + 3 * 3600), &range, after.as_ref(), 4)
+                    .await
+                    .unwrap();
+                let Some(last) = page.last() else { break };
+                after = Some(PageCursor::after(Which::Released, last));
+                seen.extend(page.into_iter().map(|k| (k.created_at, k.key)));
+            }
+            seen
+        }
+    };
+    let seen = read(KeyRange::all()).await;
     let mut sorted = seen.clone();
     sorted.sort();
-    assert_eq!(seen, sorted);
+    assert_eq!(seen, sorted, "pages follow (release time, key)");
     assert_eq!(seen.len(), 25);
+    // Slices of the key space partition the window: every key in exactly one.
+    let mut sliced = Vec::new();
+    for range in KeyRange::slices(3) {
+        let part = read(range.clone()).await;
+        assert!(part.iter().all(|(_, k)| {
+            range.from.is_none_or(|f| k.as_bytes() >= &f)
+                && range.until.is_none_or(|u| k.as_bytes() < &u)
+        }));
+        sliced.extend(part);
+    }
+    sliced.sort();
+    assert_eq!(sliced, sorted);
     assert_eq!(store.earliest_release().await.unwrap(), Some(T0));
 }
 

@@ -178,8 +178,8 @@ pub(crate) async fn run(args: &ExportsBench) -> Result<()> {
     Ok(())
 }
 
-/// Seconds to read every stored key's exported columns, in key order per hour, on a connection
-/// of its own.
+/// Seconds to read every stored key's exported columns once, in the order the export job reads
+/// them, on a connection of its own.
 async fn sqlite_scan(db: &std::path::Path, expected: usize) -> Result<f64> {
     use sqlx::Row as _;
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -191,18 +191,20 @@ async fn sqlite_scan(db: &std::path::Path, expected: usize) -> Result<f64> {
     let started = Instant::now();
     let mut seen = 0usize;
     let mut checksum = 0u64;
-    let mut after: Vec<u8> = Vec::new();
-    // Pages in key order, as the export job reads a window.
+    let mut after: (i64, Vec<u8>) = (i64::MIN, Vec::new());
+    // Pages in (release time, key) order through the same index the export job reads.
     loop {
         let rows = sqlx::query(
             "SELECT key_data, transmission_risk, interval_number, interval_count, report_type, \
-             days_since_onset FROM exposure WHERE key_data > ? ORDER BY key_data LIMIT 10000",
+             days_since_onset, created_at FROM exposure WHERE (created_at, key_data) > (?, ?) \
+             ORDER BY created_at, key_data LIMIT 5000",
         )
-        .bind(&after)
+        .bind(after.0)
+        .bind(&after.1)
         .fetch_all(&pool)
         .await?;
         let Some(last) = rows.last() else { break };
-        after = last.try_get(0)?;
+        after = (last.try_get(6)?, last.try_get(0)?);
         for row in &rows {
             let risk: i64 = row.try_get(1)?;
             checksum = checksum.wrapping_add(u64::try_from(risk).unwrap_or(0));
