@@ -272,7 +272,29 @@ fn sigkill_during_federation_uploads_sends_every_key_exactly_once() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The keys' hour is past its embargo: they are also in DE's hourly export, which
+    // `herald export inspect` verifies with DE's export public key.
+    let index = ks_dir.join("exports").join("hourly").join("index.txt");
+    let started = Instant::now();
+    while std::fs::read_to_string(&index).map_or(true, |t| t.is_empty()) {
+        assert!(started.elapsed() < Duration::from_mins(1), "no export file");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     drop(ks);
+    let first = std::fs::read_to_string(&index).unwrap().lines().next().unwrap().to_owned();
+    let public = ks_dir.join("export-signing.pub.pem");
+    let inspected = herald(&[
+        "export",
+        "inspect",
+        ks_dir.join("exports").join(&first).to_str().unwrap(),
+        "--public-key",
+        public.to_str().unwrap(),
+    ]);
+    assert!(inspected.status.success(), "{}", String::from_utf8_lossy(&inspected.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&inspected.stdout).unwrap();
+    assert_eq!(report["region"], "DE");
+    assert_eq!(report["signatures"][0]["valid"], true);
+    assert_eq!(report["keys"].as_array().unwrap().len(), 30_000);
 
     // Everything the gateway has for today, downloaded as NL: each key once, all of ours there.
     let nl = gateway.client("NL");
