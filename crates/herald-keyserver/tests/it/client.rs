@@ -151,3 +151,22 @@ pub(crate) fn other_key() -> SigningKey {
 pub(crate) fn other_public_pem() -> String {
     other_key().verifying_key().to_public_key_pem(LineEnding::LF).unwrap()
 }
+
+/// `POST /v1/publish` over HTTPS (trusting `ca`): the status and the JSON answer.
+pub(crate) async fn publish(
+    url: &str,
+    ca: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let client = herald_gateway::client::EfgsClient::new(url, ca, None).unwrap();
+    let answer = client
+        .request(
+            hyper::Method::POST,
+            "/v1/publish",
+            &[("content-type", "application/json")],
+            body.to_string().into_bytes(),
+        )
+        .await
+        .unwrap();
+    (answer.status.as_u16(), serde_json::from_slice(&answer.body).unwrap())
+}

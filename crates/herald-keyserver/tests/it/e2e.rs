@@ -10,22 +10,8 @@ use herald_keyserver::federation::Federation;
 use herald_wire::export::{ReadLimits, public_key_from_pem, read_zip};
 use hyper::Method;
 
-use crate::client::{AppKey, issuer_public_pem, past_keys, valid_publish};
+use crate::client::{AppKey, issuer_public_pem, past_keys, publish, valid_publish};
 use crate::world::{World, system_now};
-
-async fn publish(url: &str, ca: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-    let client = EfgsClient::new(url, ca, None).unwrap();
-    let answer = client
-        .request(
-            Method::POST,
-            "/v1/publish",
-            &[("content-type", "application/json")],
-            body.to_string().into_bytes(),
-        )
-        .await
-        .unwrap();
-    (answer.status.as_u16(), serde_json::from_slice(&answer.body).unwrap())
-}
 
 /// Downloads on `to` until it has imported at least `want` keys (the gateway batches within a
 /// second).

@@ -36,11 +36,16 @@ fn config(name: &str, period: i64, min_records: usize, max_records: usize) -> Ex
 }
 
 async fn world(configs: Vec<ExportConfigEntry>) -> World {
+    world_on(configs, None).await
+}
+
+/// A world exporting to `blobs` (default: the folder `exports`).
+async fn world_on(configs: Vec<ExportConfigEntry>, blobs: Option<Blobs>) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store =
         Store::open(&format!("sqlite:{}", dir.path().join("ks.db").display())).await.unwrap();
     let exports = dir.path().join("exports");
-    let blobs = Blobs::directory(&exports).unwrap();
+    let blobs = blobs.unwrap_or_else(|| Blobs::directory(&exports).unwrap());
     let signing = SigningKey::from_slice(&[0x42; 32]).unwrap();
     let public = *signing.verifying_key();
     let signer = FileSigner::new(signing, SignatureInfo::ecdsa_p256("262", "v1").unwrap());
@@ -266,9 +271,6 @@ async fn exports_go_to_an_s3_compatible_bucket() {
     let Some(s3) = start_s3() else { return };
     assert_eq!(create_bucket(&s3.endpoint, "herald-exports"), 200, "bucket created");
 
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        Store::open(&format!("sqlite:{}", dir.path().join("ks.db").display())).await.unwrap();
     let blobs = Blobs::s3_from(
         object_store::aws::AmazonS3Builder::new()
             .with_access_key_id("test")
@@ -278,21 +280,8 @@ async fn exports_go_to_an_s3_compatible_bucket() {
         Some("eu-central-1"),
     )
     .unwrap();
-    let signing = SigningKey::from_slice(&[0x42; 32]).unwrap();
-    let public = *signing.verifying_key();
-    let signer = FileSigner::new(signing, SignatureInfo::ecdsa_p256("262", "v1").unwrap());
-    let clock = Arc::new(ManualClock::new(UnixTime(T0)));
-    let exporter = Exporter::new(
-        store.clone(),
-        blobs,
-        vec![config("DE/hourly", 3600, 1, 500_000)],
-        vec![ExportKey { signer, until: None }],
-        clock.clone() as Arc<dyn Clock>,
-        "DE".parse::<CountryCode>().unwrap(),
-        7200,
-        14,
-        false,
-    );
+    let w = world_on(vec![config("DE/hourly", 3600, 1, 500_000)], Some(blobs)).await;
+    let (store, clock, exporter, public) = (&w.store, &w.clock, &w.exporter, w.public);
     let keys: Vec<_> = (0..20).map(|n| local_key(n, -2, T0)).collect();
     store.insert_keys(&keys, None).await.unwrap();
     clock.set(UnixTime(T0 + 3 * 3600));

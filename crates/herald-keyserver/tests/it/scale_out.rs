@@ -14,22 +14,8 @@ use herald_gateway::client::EfgsClient;
 use herald_wire::export::{ReadLimits, read_zip};
 use hyper::Method;
 
-use crate::client::{issuer_public_pem, past_keys, valid_publish};
+use crate::client::{issuer_public_pem, past_keys, publish, valid_publish};
 use crate::world::{World, system_now};
-
-async fn publish(url: &str, ca: &str, body: &serde_json::Value) -> u16 {
-    let client = EfgsClient::new(url, ca, None).unwrap();
-    let answer = client
-        .request(
-            Method::POST,
-            "/v1/publish",
-            &[("content-type", "application/json")],
-            body.to_string().into_bytes(),
-        )
-        .await
-        .unwrap();
-    answer.status.as_u16()
-}
 
 /// Every key NL downloads from the gateway for `date`, with how often it came.
 async fn downloaded_as_nl(world: &World, date: &str) -> HashMap<[u8; 16], usize> {
@@ -86,14 +72,11 @@ async fn two_instances_on_one_postgres_act_as_one() {
     // Publishing through either instance works.
     let through_a = past_keys(0xA0, 5, noon, 0);
     let through_b = past_keys(0xB0, 5, noon, 0);
-    assert_eq!(
-        publish(&a.url, &ca, &valid_publish("DE", &through_a, noon, "confirmed")).await,
-        200
-    );
-    assert_eq!(
-        publish(&b.url, &ca, &valid_publish("DE", &through_b, noon, "confirmed")).await,
-        200
-    );
+    for (url, keys) in [(&a.url, &through_a), (&b.url, &through_b)] {
+        let (status, answer) =
+            publish(url, &ca, &valid_publish("DE", keys, noon, "confirmed")).await;
+        assert_eq!(status, 200, "{answer}");
+    }
     let real: Vec<[u8; 16]> = through_a.iter().chain(&through_b).map(|k| k.key).collect();
 
     // Federation: every key reaches the gateway once.
