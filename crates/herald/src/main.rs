@@ -88,8 +88,9 @@ fn run_async(future: impl std::future::Future<Output = anyhow::Result<()>>) -> a
 /// Logs to stderr, filtered by `RUST_LOG` (default `info` for herald's services).
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,herald_gateway=info,herald_keyserver=info,herald_verifier=info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("warn,herald_gateway=info,herald_keyserver=info,herald_verifier=info")
+    });
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
