@@ -23,6 +23,7 @@ use herald_wire::verification::{
     parse_date, rfc1123,
 };
 use rand::Rng as _;
+use subtle::ConstantTimeEq as _;
 
 use crate::codes;
 use crate::config::CodeSettings;
@@ -190,6 +191,11 @@ impl Service {
             let row =
                 self.store.api_key(&hash).await.map_err(|e| ApiError::internal("api_key", &e))?;
             let Some(row) = row else { continue };
+            // The index lookup already matched the hash; compare again in constant time so that
+            // no code path compares key material with an early-exit comparison.
+            if !bool::from(row.hash.ct_eq(&hash)) {
+                continue;
+            }
             if row.revoked {
                 return Err(unauthorized("API key is revoked"));
             }
@@ -494,9 +500,12 @@ impl Service {
             .map_err(|e: JwtError| ApiError::internal("certificate", &e))?;
         // Signed first, claimed second (ENVS order): a failed claim hands nothing out.
         let token_hash = self.secrets.hash(Purpose::Token, claims.jwt_id.as_bytes());
+        // Kept until the token expires, rounded up to the hour: the stored time must not tell
+        // when the code was redeemed (§6.7).
+        let keep_until = (claims.expires_at.seconds() + 3599).div_euclid(3600) * 3600;
         let fresh = self
             .store
-            .use_token(&token_hash, claims.expires_at.seconds())
+            .use_token(&token_hash, keep_until)
             .await
             .map_err(|e| ApiError::internal("use_token", &e))?;
         if !fresh {

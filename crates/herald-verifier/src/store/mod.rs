@@ -56,6 +56,8 @@ impl ApiKeyKind {
 /// A stored API key (its hash is the lookup key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyRow {
+    /// Its keyed hash.
+    pub hash: Hash,
     /// Its name (logged instead of the key).
     pub name: String,
     /// Its kind.

@@ -74,17 +74,19 @@ pub(crate) async fn add_api_key(
 }
 
 pub(crate) async fn api_key(pool: &Pool<Db>, hash: &Hash) -> Result<Option<ApiKeyRow>, StoreError> {
-    let row: Option<(String, String, bool)> = run_tx("api_key", || async {
-        Ok(sqlx::query_as("SELECT name, kind, revoked FROM api_key WHERE hash = $1")
+    let row: Option<(Vec<u8>, String, String, bool)> = run_tx("api_key", || async {
+        Ok(sqlx::query_as("SELECT hash, name, kind, revoked FROM api_key WHERE hash = $1")
             .bind(hash.to_vec())
             .fetch_optional(pool)
             .await?)
     })
     .await?;
-    row.map(|(name, kind, revoked)| {
+    row.map(|(stored, name, kind, revoked)| {
         let kind = ApiKeyKind::parse(&kind)
             .ok_or_else(|| DbError::corrupt("api_key", "kind", &"unknown kind"))?;
-        Ok(ApiKeyRow { name, kind, revoked })
+        let hash = Hash::try_from(stored.as_slice())
+            .map_err(|_| DbError::corrupt("api_key", "hash", &"not 32 bytes"))?;
+        Ok(ApiKeyRow { hash, name, kind, revoked })
     })
     .transpose()
 }

@@ -119,6 +119,10 @@ async fn issue_verify_certificate() {
         assert_eq!(results[1], serde_json::Value::Null);
     }
 
+    // The redeemed token is kept until a whole hour: no redemption time is stored (§6.7).
+    assert_eq!(v.scalar("SELECT COUNT(*) FROM used_token WHERE expires_at % 3600 = 0").await, 1);
+    assert_eq!(v.scalar("SELECT COUNT(*) FROM api_key WHERE created_at % 3600 <> 0").await, 0);
+
     let (_, after) = v.call("/api/checkcodestatus", Some(&v.admin), &json!({"uuid": uuid})).await;
     assert_eq!(after["claimed"], true);
 

@@ -139,7 +139,12 @@ async fn api_keys(backend: Backend) {
     );
     assert_eq!(
         store.api_key(&[1; 32]).await.unwrap(),
-        Some(ApiKeyRow { name: "a".into(), kind: ApiKeyKind::Admin, revoked: false })
+        Some(ApiKeyRow {
+            hash: [1; 32],
+            name: "a".into(),
+            kind: ApiKeyKind::Admin,
+            revoked: false
+        })
     );
     assert_eq!(store.api_key(&[3; 32]).await.unwrap(), None);
     assert!(store.revoke_api_key("a").await.unwrap());

@@ -167,6 +167,14 @@ impl Running {
         answer["token"].as_str().unwrap().to_owned()
     }
 
+    /// One integer from the database, behind the store's back.
+    pub(crate) async fn scalar(&self, sql: &'static str) -> i64 {
+        let mut conn = sqlx::SqliteConnection::connect(&self.database).await.unwrap();
+        let v: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+        let _ = conn.close().await;
+        v
+    }
+
     /// What is stored, as one comparable line (behind the store's back).
     pub(crate) async fn storage(&self) -> String {
         let mut conn = sqlx::SqliteConnection::connect(&self.database).await.unwrap();

@@ -94,3 +94,12 @@ proptest::proptest! {
         herald_wire::fuzzing::fuzz_verification_json(text.as_bytes());
     }
 }
+
+proptest::proptest! {
+    /// Calendar dates: every day from 1970 to 9999 formats and parses back to itself.
+    #[test]
+    fn verification_dates_round_trip(day in 0i64..2_932_896) {
+        let text = herald_wire::verification::format_date(day);
+        proptest::prop_assert_eq!(herald_wire::verification::parse_date(&text), Some(day));
+    }
+}
