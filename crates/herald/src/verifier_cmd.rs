@@ -22,6 +22,8 @@ pub(crate) enum VerifierCommand {
     ConfigExample,
     /// Create an API key: prints it once on stdout and stores only its keyed hash.
     CreateApiKey(CreateKeyArgs),
+    /// Revoke an API key by name (it is refused from then on).
+    RevokeApiKey(RevokeKeyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -63,6 +65,16 @@ pub(crate) struct CreateKeyArgs {
     kind: KindArg,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct RevokeKeyArgs {
+    /// The configuration file (its database is used).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// The key's name.
+    #[arg(long)]
+    name: String,
+}
+
 pub(crate) async fn run(cmd: VerifierCommand) -> Result<()> {
     match cmd {
         VerifierCommand::ConfigExample => {
@@ -71,6 +83,17 @@ pub(crate) async fn run(cmd: VerifierCommand) -> Result<()> {
         }
         VerifierCommand::Serve(args) => serve(args).await,
         VerifierCommand::CreateApiKey(args) => create_key(args).await,
+        VerifierCommand::RevokeApiKey(args) => {
+            let config = load(&args.config)?;
+            let store = herald_verifier::store::Store::open(&config.database).await?;
+            let found = store.revoke_api_key(&args.name).await;
+            store.close().await;
+            if !found? {
+                bail!("no API key named {:?}", args.name);
+            }
+            eprintln!("API key {:?} revoked", args.name);
+            Ok(())
+        }
     }
 }
 

@@ -309,3 +309,25 @@ async fn certificate_key_rotation() {
     assert_eq!(published().await, ["c2"]);
     v.stop().await;
 }
+
+/// A revoked API key is refused; the others keep working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_keys_are_refused() {
+    let dir = dev_world(&["DE"]);
+    let v = start(dir.path(), "DE", |_| {}).await;
+    let store = herald_verifier::store::Store::open(&v.database).await.unwrap();
+    assert!(store.revoke_api_key("dev-admin").await.unwrap());
+    store.close().await;
+    let (status, answer) = v
+        .call(
+            "/api/issue",
+            Some(&v.admin),
+            &json!({"testType": "confirmed", "symptomDate": today(v.now())}),
+        )
+        .await;
+    assert_eq!((status, answer["errorCode"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(answer["error"], "API key is revoked");
+    let (status, _) = v.verify("12345678").await;
+    assert_eq!(status, 400, "the device key still works");
+    v.stop().await;
+}

@@ -184,6 +184,11 @@ fn example_configuration_and_api_keys() {
         herald(&["verifier", "create-api-key", "--config", p, "--name", "lab", "--kind", "device"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("exists already"), "{}", stderr(&out));
+    let out = herald(&["verifier", "revoke-api-key", "--config", p, "--name", "lab"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = herald(&["verifier", "revoke-api-key", "--config", p, "--name", "nobody"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no API key named \"nobody\""), "{}", stderr(&out));
     let db = std::fs::read(d.join("v.db")).unwrap_or_default();
     let wal = std::fs::read(d.join("v.db-wal")).unwrap_or_default();
     for bytes in [db, wal] {
@@ -201,6 +206,7 @@ fn help_everywhere() {
         &["verifier", "serve", "--help"],
         &["verifier", "config-example", "--help"],
         &["verifier", "create-api-key", "--help"],
+        &["verifier", "revoke-api-key", "--help"],
     ] {
         let out = herald(args);
         assert!(out.status.success(), "{args:?}");
