@@ -382,10 +382,12 @@ impl Service {
             tracing::info!(api_key, error_code = code.as_str(), "verify refused");
             ApiError::new(code, message)
         };
-        if !codes::plausible(&request.code) {
+        // People type codes: surrounding spaces and upper-case letters are forgiven.
+        let code = request.code.trim().to_ascii_lowercase();
+        if !codes::plausible(&code) {
             return Err(failed(ErrorCode::CodeInvalid, "verification code is malformed"));
         }
-        let hashes = self.secrets.hashes(Purpose::Code, request.code.as_bytes());
+        let hashes = self.secrets.hashes(Purpose::Code, code.as_bytes());
         let outcome = self
             .store
             .claim_code(&hashes, &accept, now)
@@ -449,10 +451,12 @@ impl Service {
     ) -> Result<CertificateResponse, ApiError> {
         let now = self.now();
         let s = &self.settings;
-        let hmac = decode_base64(&request.ekeyhmac).filter(|b| b.len() == 32).ok_or_else(|| {
-            ApiError::new(ErrorCode::HmacInvalid, "ekeyhmac must be Base64 of exactly 32 bytes")
-        })?;
-        drop(hmac);
+        if decode_base64(&request.ekeyhmac).is_none_or(|b| b.len() != 32) {
+            return Err(ApiError::new(
+                ErrorCode::HmacInvalid,
+                "ekeyhmac must be Base64 of exactly 32 bytes",
+            ));
+        }
         let invalid = |m: String| ApiError::new(ErrorCode::TokenInvalid, m);
         if request.token.is_empty() {
             return Err(invalid("token is missing".into()));
