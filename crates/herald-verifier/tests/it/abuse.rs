@@ -507,7 +507,10 @@ async fn bad_input_and_abuse_are_refused_and_change_nothing() {
             Key::Wrong => Some("hvd_0000000000000000000000000000000000000000000000"),
         };
         let answer = v.raw(c.path, key, &[], c.body.clone()).await;
-        let json: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+        let mut json: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+        if let Some(object) = json.as_object_mut() {
+            object.remove("padding");
+        }
         let got = (answer.status.as_u16(), json["errorCode"].as_str().unwrap_or("").to_owned());
         if got != (c.status, c.code.to_owned()) {
             failures.push(format!(
