@@ -46,6 +46,16 @@ async fn no_secret_in_logs_or_database() {
     let (status, cert) = v.certificate(&token, &hmac).await;
     assert_eq!(status, 200);
     let certificate = cert["certificate"].as_str().unwrap().to_owned();
+    // A phone number is accepted for compatibility and dropped.
+    let phone = "+15555550199";
+    let (status, _) = v
+        .call(
+            "/api/issue",
+            Some(&v.admin),
+            &json!({"testType": "likely", "symptomDate": crate::support::today(v.now()), "phone": phone}),
+        )
+        .await;
+    assert_eq!(status, 200);
     // Refusals log too: a wrong code, a replayed token, a bad key, a chaff request.
     let _ = v.verify(&long).await;
     let _ = v.certificate(&token, &hmac).await;
@@ -78,6 +88,7 @@ async fn no_secret_in_logs_or_database() {
         ("ekeyhmac", hmac.as_str()),
         ("admin API key", admin.as_str()),
         ("device API key", device.as_str()),
+        ("phone number", phone),
         ("unknown API key", "hvd_not-a-real-key-1234567890"),
     ];
     for (what, secret) in secrets {
