@@ -333,3 +333,30 @@ async fn revoked_keys_are_refused() {
     assert_eq!(status, 400, "the device key still works");
     v.stop().await;
 }
+
+/// The same flow with PostgreSQL storage (skipped only outside CI when it is unreachable).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flow_on_postgres() {
+    let Some(db) = herald_db::testing::Backend::Postgres.fresh().await else { return };
+    let dir = dev_world(&["DE"]);
+    let url = db.url.clone();
+    let v = start(dir.path(), "DE", move |c| c.database = url).await;
+    let issued = v.issue("negative").await;
+    let (status, verified) = v
+        .call(
+            "/api/verify",
+            Some(&v.device),
+            &json!({"code": issued["code"], "accept": ["negative"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{verified}");
+    let token = verified["token"].as_str().unwrap();
+    assert_eq!(v.certificate(token, &hmac_b64(4)).await.0, 200);
+    let (status, again) = v.certificate(token, &hmac_b64(4)).await;
+    assert_eq!((status, again["errorCode"].as_str()), (400, Some("token_expired")));
+    assert_eq!(v.verify(issued["code"].as_str().unwrap()).await.0, 400);
+    assert_eq!(db.count("verification_code").await, 1);
+    assert_eq!(db.count("used_token").await, 1);
+    assert_eq!(db.count("api_key").await, 2);
+    v.stop().await;
+}
