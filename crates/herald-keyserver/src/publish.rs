@@ -12,7 +12,7 @@
 //! (ENS: 400); the body cap counts bytes read, not `Content-Length`; only POST is routed.
 
 mod certificate;
-mod chaff;
+pub mod chaff;
 mod revision;
 
 use std::collections::HashMap;

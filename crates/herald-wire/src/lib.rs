@@ -9,6 +9,8 @@
 //! - [`trl_dsos`]: TRL ↔ DSOS derivation for federated keys, with cwa-server's tables.
 //! - [`publish`]: the key server's publish API v1 (request, §2.4 rules, response), the tekmac
 //!   and revision tokens.
+//! - [`verification`]: the verification service's JSON API (verify, certificate, issue, …),
+//!   its error codes, test types and calendar dates.
 //!
 //! **Architecture Invariant:** this crate does no I/O and never depends on tokio, sqlx, axum or
 //! hyper. Every decoder validates into model types and reports *which* record failed and why;
@@ -22,6 +24,7 @@ pub mod keys_json;
 pub mod proto;
 pub mod publish;
 pub mod trl_dsos;
+pub mod verification;
 
 mod json;
 

@@ -11,6 +11,7 @@ mod gateway_cmd;
 mod keyserver_cmd;
 mod match_cmd;
 mod pki_cmd;
+mod verifier_cmd;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,10 @@ enum Command {
     /// The national key server: ENS publish API, signed export files, federation client.
     #[command(subcommand)]
     Keyserver(keyserver_cmd::KeyserverCommand),
+    /// The verification service: codes for health authorities, tokens and certificates for
+    /// apps.
+    #[command(subcommand)]
+    Verifier(verifier_cmd::VerifierCommand),
     /// The development PKI: CA, server, client, signing and trust-anchor certificates.
     #[command(subcommand)]
     Pki(pki_cmd::PkiCommand),
@@ -83,8 +88,9 @@ fn run_async(future: impl std::future::Future<Output = anyhow::Result<()>>) -> a
 /// Logs to stderr, filtered by `RUST_LOG` (default `info` for herald's services).
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,herald_gateway=info,herald_keyserver=info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("warn,herald_gateway=info,herald_keyserver=info,herald_verifier=info")
+    });
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
@@ -130,6 +136,7 @@ fn main() -> ExitCode {
         Command::Pki(cmd) => pki_cmd::run(cmd),
         Command::Gateway(cmd) => run_async(gateway_cmd::run(cmd)),
         Command::Keyserver(cmd) => run_async(keyserver_cmd::run(cmd)),
+        Command::Verifier(cmd) => run_async(verifier_cmd::run(cmd)),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

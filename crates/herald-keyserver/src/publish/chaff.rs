@@ -1,5 +1,5 @@
 //! How long a chaff answer waits: around the recent latency of real answers (key-server.md
-//! §6.3 requirement 3), with an async sleep.
+//! §6.3 requirement 3), with an async sleep. The verification service uses it too.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -12,18 +12,19 @@ const WINDOW: usize = 100;
 
 /// The latency of the last real answers.
 #[derive(Debug)]
-pub(crate) struct LatencyTracker {
+pub struct LatencyTracker {
     recent: Mutex<VecDeque<Duration>>,
     cap: Duration,
 }
 
 impl LatencyTracker {
-    pub(crate) fn new(cap: Duration) -> Self {
+    /// A tracker whose delays never exceed `cap`.
+    pub fn new(cap: Duration) -> Self {
         Self { recent: Mutex::new(VecDeque::with_capacity(WINDOW)), cap }
     }
 
     /// Remembers one real answer's latency.
-    pub(crate) fn record(&self, latency: Duration) {
+    pub fn record(&self, latency: Duration) {
         if let Ok(mut recent) = self.recent.lock() {
             if recent.len() == WINDOW {
                 recent.pop_front();
@@ -34,7 +35,7 @@ impl LatencyTracker {
 
     /// A delay for a chaff answer: a recent real latency picked at random (so the distribution
     /// matches, not just the mean), at most the cap. Before any real answer: 50–150 ms.
-    pub(crate) fn chaff_delay(&self) -> Duration {
+    pub fn chaff_delay(&self) -> Duration {
         let mut rng = rand::rng();
         let picked = self.recent.lock().ok().and_then(|recent| {
             (!recent.is_empty())

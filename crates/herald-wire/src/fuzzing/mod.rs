@@ -18,3 +18,25 @@ pub fn fuzz_keys_json(data: &[u8]) {
         assert_eq!(again.ok(), Some(keys), "keys.json round trip");
     }
 }
+
+/// Verification-service request bodies: decoding any bytes as any request never panics, and
+/// the date helpers round-trip what they accept.
+pub fn fuzz_verification_json(data: &[u8]) {
+    use crate::verification::{
+        BatchIssueRequest, CertificateRequest, IssueRequest, UuidRequest, VerifyRequest, decode,
+        format_date, parse_date,
+    };
+    if let Ok(r) = decode::<VerifyRequest>(data) {
+        let _ = crate::verification::accepted_types(&r.accept);
+    }
+    let _ = decode::<CertificateRequest>(data);
+    if let Ok(r) = decode::<IssueRequest>(data) {
+        for date in [r.symptom_date, r.test_date].into_iter().flatten() {
+            if let Some(day) = parse_date(&date) {
+                assert_eq!(format_date(day), date, "date round trip");
+            }
+        }
+    }
+    let _ = decode::<BatchIssueRequest>(data);
+    let _ = decode::<UuidRequest>(data);
+}

@@ -29,9 +29,17 @@ fn jwks_corpus() {
 }
 
 #[test]
+fn verification_json_corpus() {
+    for (_, bytes) in herald_testkit::fuzz_corpus("verification_json") {
+        herald_wire::fuzzing::fuzz_verification_json(&bytes);
+    }
+}
+
+#[test]
 fn revision_token_corpus() {
     for (_, bytes) in herald_testkit::fuzz_corpus("revision_token") {
         herald_wire::fuzzing::fuzz_revision_token(&bytes);
+        herald_wire::fuzzing::fuzz_verification_json(&bytes);
     }
 }
 
@@ -83,5 +91,15 @@ proptest::proptest! {
         herald_wire::fuzzing::fuzz_publish_json(text.as_bytes());
         herald_wire::fuzzing::fuzz_jwks(text.as_bytes());
         herald_wire::fuzzing::fuzz_jwt_verify(text.as_bytes());
+        herald_wire::fuzzing::fuzz_verification_json(text.as_bytes());
+    }
+}
+
+proptest::proptest! {
+    /// Calendar dates: every day from 1970 to 9999 formats and parses back to itself.
+    #[test]
+    fn verification_dates_round_trip(day in 0i64..2_932_896) {
+        let text = herald_wire::verification::format_date(day);
+        proptest::prop_assert_eq!(herald_wire::verification::parse_date(&text), Some(day));
     }
 }

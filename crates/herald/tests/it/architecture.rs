@@ -26,3 +26,32 @@ fn pure_crates_have_no_io_dependencies() {
         assert!(tree.lines().count() > 1, "{krate}: cargo tree printed nothing useful:\n{tree}");
     }
 }
+
+/// Service boundaries: the key server and the gateway never depend on the verification service
+/// (they trust it only through its JWKS over HTTPS), and the verification service uses the key
+/// server's crate only for shared pieces (dev names, TLS, chaff timing), never its storage.
+#[test]
+fn services_depend_in_one_direction() {
+    let tree_of = |krate: &str| {
+        let out = Command::new(env!("CARGO"))
+            .args(["tree", "--offline", "-e", "normal", "--prefix", "none", "-p", krate])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("cargo tree runs");
+        assert!(out.status.success(), "cargo tree -p {krate}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let depends = |tree: &str, name: &str| tree.lines().any(|l| l.split(' ').next() == Some(name));
+    // The check sees dependencies at all.
+    assert!(depends(&tree_of("herald-verifier"), "herald-db"));
+    for (krate, forbidden) in [
+        ("herald-keyserver", "herald-verifier"),
+        ("herald-gateway", "herald-verifier"),
+        ("herald-gateway", "herald-keyserver"),
+        ("herald-wire", "herald-verifier"),
+        ("herald-db", "herald-verifier"),
+    ] {
+        let tree = tree_of(krate);
+        assert!(!depends(&tree, forbidden), "{krate} depends on {forbidden}:\n{tree}");
+    }
+}

@@ -17,3 +17,4 @@ mod gateway_cli;
 mod keyserver_cli;
 mod pki_cli;
 mod support;
+mod verifier_cli;

@@ -1,0 +1,405 @@
+//! The HTTP edge (key-server.md §3.2, §6.2, §6.3): one error boundary, padding and chaff.
+//!
+//! Routes:
+//! - app API (device key): `POST /api/verify`, `POST /api/certificate`;
+//! - admin API (admin key): `POST /api/issue`, `/api/batch-issue`, `/api/checkcodestatus`,
+//!   `/api/expirecode`;
+//! - `GET /.well-known/jwks.json` (the certificate keys, `{"keys":[…]}`), `GET /health`.
+//!
+//! Every app-API answer — success, refusal or chaff — is padded to exactly `response_size`
+//! bytes (the next KiB above a longer one) and carries the same headers, so that an observer of
+//! the encrypted traffic cannot tell outcomes apart by size. A request with `X-Chaff` (after the
+//! API key check, which real requests pass too) is read, stored nowhere, and answered 200 with a
+//! fake of the real answer's shape after a delay drawn from recent real latencies.
+//!
+//! A body larger than [`MAX_REQUEST_BYTES`] is refused with 413 `unparsable_request`; a body
+//! that is not the endpoint's JSON with 400 `unparsable_request`. Nothing here logs a body.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use herald_keyserver::publish::chaff::LatencyTracker;
+use herald_wire::verification::{
+    BatchIssueRequest, BatchIssueResponse, CertificateRequest, CertificateResponse,
+    CodeStatusResponse, ErrorCode, IssueRequest, IssueResponse, MAX_BATCH, MAX_REQUEST_BYTES,
+    UuidRequest, VerifyRequest, VerifyResponse, decode, encode,
+};
+use http_body_util::BodyExt as _;
+use rand::Rng as _;
+use serde::Serialize;
+
+use crate::service::{ApiError, Service};
+use crate::store::ApiKeyKind;
+
+/// Settings of the HTTP edge.
+#[derive(Debug, Clone)]
+pub struct EdgeSettings {
+    /// Padded size of every app-API answer.
+    pub response_size: usize,
+    /// Chaff delay cap.
+    pub chaff_max_latency: Duration,
+}
+
+struct ApiState {
+    service: Arc<Service>,
+    settings: EdgeSettings,
+    verify_latency: LatencyTracker,
+    certificate_latency: LatencyTracker,
+}
+
+/// The router.
+pub fn router(service: Arc<Service>, settings: EdgeSettings) -> Router {
+    let state = Arc::new(ApiState {
+        service,
+        verify_latency: LatencyTracker::new(settings.chaff_max_latency),
+        certificate_latency: LatencyTracker::new(settings.chaff_max_latency),
+        settings,
+    });
+    Router::new()
+        .route("/api/verify", post(verify))
+        .route("/api/certificate", post(certificate))
+        .route("/api/issue", post(issue))
+        .route("/api/batch-issue", post(batch_issue))
+        .route("/api/checkcodestatus", post(check_code_status))
+        .route("/api/expirecode", post(expire_code))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/health", get(health))
+        .with_state(state)
+}
+
+/// An app-API answer body: its error fields and padding can be set.
+trait AppAnswer: Serialize + Default {
+    fn set_error(&mut self, e: &ApiError);
+    fn set_padding(&mut self, padding: String);
+    fn chaff() -> Self;
+}
+
+impl AppAnswer for VerifyResponse {
+    fn set_error(&mut self, e: &ApiError) {
+        self.error.clone_from(&e.message);
+        e.code.as_str().clone_into(&mut self.error_code);
+    }
+    fn set_padding(&mut self, padding: String) {
+        self.padding = padding;
+    }
+    fn chaff() -> Self {
+        Self {
+            test_type: "confirmed".into(),
+            symptom_date: Some("2026-01-01".into()),
+            token: random_text(560),
+            ..Self::default()
+        }
+    }
+}
+
+impl AppAnswer for CertificateResponse {
+    fn set_error(&mut self, e: &ApiError) {
+        self.error.clone_from(&e.message);
+        e.code.as_str().clone_into(&mut self.error_code);
+    }
+    fn set_padding(&mut self, padding: String) {
+        self.padding = padding;
+    }
+    fn chaff() -> Self {
+        Self { certificate: random_text(520), ..Self::default() }
+    }
+}
+
+async fn verify(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let (status, answer) = app_call::<VerifyRequest, VerifyResponse, _, _>(
+        &state,
+        &headers,
+        body,
+        &state.verify_latency,
+        |service, request, key| async move { service.verify(&request, &key).await },
+    )
+    .await;
+    if status == StatusCode::OK && !headers.contains_key("x-chaff") {
+        state.verify_latency.record(started.elapsed());
+    }
+    padded(&state.settings, status, answer)
+}
+
+async fn certificate(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let (status, answer) = app_call::<CertificateRequest, CertificateResponse, _, _>(
+        &state,
+        &headers,
+        body,
+        &state.certificate_latency,
+        |service, request, key| async move { service.certificate(&request, &key).await },
+    )
+    .await;
+    if status == StatusCode::OK && !headers.contains_key("x-chaff") {
+        state.certificate_latency.record(started.elapsed());
+    }
+    padded(&state.settings, status, answer)
+}
+
+/// Authenticates a device key, handles chaff, decodes the body and runs `call`.
+async fn app_call<Req, Resp, F, Fut>(
+    state: &ApiState,
+    headers: &HeaderMap,
+    body: Body,
+    latency: &LatencyTracker,
+    call: F,
+) -> (StatusCode, Resp)
+where
+    Req: serde::de::DeserializeOwned,
+    Resp: AppAnswer,
+    F: FnOnce(Arc<Service>, Req, String) -> Fut,
+    Fut: Future<Output = Result<Resp, ApiError>>,
+{
+    let fail = |e: ApiError| {
+        let mut answer = Resp::default();
+        answer.set_error(&e);
+        (status_for(&e), answer)
+    };
+    let key = match state.service.authenticate(api_key(headers), ApiKeyKind::Device).await {
+        Ok(name) => name,
+        Err(e) => return fail(e),
+    };
+    let bytes = match read_capped(body).await {
+        Ok(bytes) => bytes,
+        Err(e) => return fail(e),
+    };
+    if headers.contains_key("x-chaff") {
+        drop(bytes);
+        tokio::time::sleep(latency.chaff_delay()).await;
+        return (StatusCode::OK, Resp::chaff());
+    }
+    let request: Req = match decode(&bytes) {
+        Ok(r) => r,
+        Err(e) => return fail(ApiError::new(ErrorCode::UnparsableRequest, e.to_string())),
+    };
+    match call(state.service.clone(), request, key).await {
+        Ok(answer) => (StatusCode::OK, answer),
+        Err(e) => fail(e),
+    }
+}
+
+/// Pads `answer` to the configured size and sets the common headers.
+fn padded<T: AppAnswer>(settings: &EdgeSettings, status: StatusCode, mut answer: T) -> Response {
+    answer.set_padding("A".into());
+    let with_one = encode(&answer).len();
+    let target = if with_one <= settings.response_size {
+        settings.response_size
+    } else {
+        with_one.div_ceil(1024) * 1024
+    };
+    answer.set_padding(random_text(target - with_one + 1));
+    json_response(status, encode(&answer))
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut out = (status, body).into_response();
+    let h = out.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    out
+}
+
+fn status_of(code: ErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn api_key(headers: &HeaderMap) -> Option<&str> {
+    headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+/// Reads at most [`MAX_REQUEST_BYTES`], counting bytes actually read.
+async fn read_capped(body: Body) -> Result<Vec<u8>, ApiError> {
+    let mut body = body;
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| {
+            ApiError::new(ErrorCode::UnparsableRequest, "request body could not be read")
+        })?;
+        if let Some(data) = frame.data_ref() {
+            if out.len() + data.len() > MAX_REQUEST_BYTES {
+                return Err(ApiError::new(
+                    ErrorCode::UnparsableRequest,
+                    format!("request body is larger than {MAX_REQUEST_BYTES} bytes"),
+                ));
+            }
+            out.extend_from_slice(data);
+        }
+    }
+    Ok(out)
+}
+
+/// An admin call: authenticate, read, decode, run; errors in `Resp`'s fields.
+async fn admin_call<Req, F, Fut>(
+    state: &ApiState,
+    headers: &HeaderMap,
+    body: Body,
+    call: F,
+) -> Result<(StatusCode, String), ApiError>
+where
+    Req: serde::de::DeserializeOwned,
+    F: FnOnce(Arc<Service>, Req, String) -> Fut,
+    Fut: Future<Output = Result<(StatusCode, String), ApiError>>,
+{
+    let key = state.service.authenticate(api_key(headers), ApiKeyKind::Admin).await?;
+    let bytes = read_capped(body).await?;
+    let request: Req =
+        decode(&bytes).map_err(|e| ApiError::new(ErrorCode::UnparsableRequest, e.to_string()))?;
+    call(state.service.clone(), request, key).await
+}
+
+fn admin_answer<T: Serialize + Default>(
+    result: Result<(StatusCode, String), ApiError>,
+    set: impl FnOnce(&mut T, &ApiError),
+) -> Response {
+    match result {
+        Ok((status, body)) => json_response(status, body),
+        Err(e) => {
+            let mut answer = T::default();
+            set(&mut answer, &e);
+            json_response(status_for(&e), encode(&answer))
+        }
+    }
+}
+
+/// The status of a refusal: the code's, except 413 for a body over the limit (same
+/// `unparsable_request` code).
+fn status_for(e: &ApiError) -> StatusCode {
+    if e.code == ErrorCode::UnparsableRequest && e.message.starts_with("request body is larger") {
+        return StatusCode::PAYLOAD_TOO_LARGE;
+    }
+    status_of(e.code)
+}
+
+async fn issue(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
+    let result = admin_call::<IssueRequest, _, _>(&state, &headers, body, |s, r, key| async move {
+        let answer = s.issue(&r, &key).await?;
+        Ok((StatusCode::OK, encode(&answer)))
+    })
+    .await;
+    admin_answer::<IssueResponse>(result, |a, e| {
+        a.error.clone_from(&e.message);
+        e.code.as_str().clone_into(&mut a.error_code);
+    })
+}
+
+async fn batch_issue(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result =
+        admin_call::<BatchIssueRequest, _, _>(&state, &headers, body, |s, r, key| async move {
+            if r.codes.is_empty() || r.codes.len() > MAX_BATCH {
+                return Err(ApiError::new(
+                    ErrorCode::BatchSize,
+                    format!("a batch holds 1 to {MAX_BATCH} codes, got {}", r.codes.len()),
+                ));
+            }
+            let mut answers = Vec::new();
+            let mut first_error = None;
+            let mut any_ok = false;
+            for request in &r.codes {
+                match s.issue(request, &key).await {
+                    Ok(a) => {
+                        any_ok = true;
+                        answers.push(a);
+                    }
+                    Err(e) => {
+                        answers.push(IssueResponse {
+                            error: e.message.clone(),
+                            error_code: e.code.as_str().to_owned(),
+                            ..IssueResponse::default()
+                        });
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            // Not atomic (ENVS): 200 when any code was issued, else the first error's status.
+            let mut answer = BatchIssueResponse { codes: answers, ..BatchIssueResponse::default() };
+            let status = match (any_ok, first_error) {
+                (false, Some(e)) => {
+                    answer.error.clone_from(&e.message);
+                    e.code.as_str().clone_into(&mut answer.error_code);
+                    status_of(e.code)
+                }
+                _ => StatusCode::OK,
+            };
+            Ok((status, encode(&answer)))
+        })
+        .await;
+    admin_answer::<BatchIssueResponse>(result, |a, e| {
+        a.error.clone_from(&e.message);
+        e.code.as_str().clone_into(&mut a.error_code);
+    })
+}
+
+async fn check_code_status(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = admin_call::<UuidRequest, _, _>(&state, &headers, body, |s, r, _| async move {
+        Ok((StatusCode::OK, encode(&s.check_status(&r.uuid).await?)))
+    })
+    .await;
+    admin_answer::<CodeStatusResponse>(result, set_status_error)
+}
+
+async fn expire_code(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = admin_call::<UuidRequest, _, _>(&state, &headers, body, |s, r, key| async move {
+        Ok((StatusCode::OK, encode(&s.expire(&r.uuid, &key).await?)))
+    })
+    .await;
+    admin_answer::<CodeStatusResponse>(result, set_status_error)
+}
+
+fn set_status_error(a: &mut CodeStatusResponse, e: &ApiError) {
+    a.error.clone_from(&e.message);
+    e.code.as_str().clone_into(&mut a.error_code);
+}
+
+async fn jwks(State(state): State<Arc<ApiState>>) -> Response {
+    let mut out = json_response(StatusCode::OK, state.service.jwks());
+    out.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    out
+}
+
+async fn health(State(state): State<Arc<ApiState>>) -> Response {
+    match state.service.store().ping().await {
+        Ok(()) => json_response(StatusCode::OK, r#"{"status":"ok","database":"ok"}"#.into()),
+        Err(error) => {
+            tracing::warn!(%error, "health check: database unreachable");
+            json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"status":"unavailable","database":"unreachable"}"#.into(),
+            )
+        }
+    }
+}
+
+/// `n` random Base64url-alphabet characters.
+fn random_text(n: usize) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bytes = vec![0u8; n];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+        .iter()
+        .map(|b| char::from(ALPHABET.get(usize::from(b & 63)).copied().unwrap_or(b'A')))
+        .collect()
+}

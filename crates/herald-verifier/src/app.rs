@@ -1,0 +1,184 @@
+//! Putting the verification service together from a [`VerifierConfig`]: secrets, keys,
+//! storage and the API on one listener, plus the retention job.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use herald_model::Clock;
+use tokio::net::TcpListener;
+
+use crate::api::{EdgeSettings, router};
+use crate::config::{KeyFile, VerifierConfig};
+use crate::keys::{KeyRing, RingKey};
+use crate::secret::Secrets;
+use crate::service::{FlowSettings, Service};
+use crate::store::{ApiKeyKind, Store, StoreError};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A file named in the configuration could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A key, certificate or setting is unusable.
+    #[error("{0}")]
+    Invalid(String),
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+fn read(path: &Path) -> Result<String, StartError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| StartError::Read { path: path.display().to_string(), reason: e.to_string() })
+}
+
+fn ring(what: &str, files: &[KeyFile]) -> Result<KeyRing, StartError> {
+    use p256::pkcs8::DecodePrivateKey as _;
+    let mut keys = Vec::new();
+    for f in files {
+        let key = p256::ecdsa::SigningKey::from_pkcs8_pem(&read(&f.key)?).map_err(|e| {
+            StartError::Invalid(format!(
+                "{what} key {}: not a P-256 PKCS#8 PEM key: {e}",
+                f.key.display()
+            ))
+        })?;
+        keys.push(RingKey {
+            kid: f.kid.clone(),
+            key,
+            signing_from: f.signing_from,
+            published_until: f.published_until,
+        });
+    }
+    KeyRing::new(keys).map_err(|e| StartError::Invalid(format!("{what} keys: {e}")))
+}
+
+/// A verification service, bound and ready to serve.
+pub struct Verifier {
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    router: Router,
+    service: Arc<Service>,
+    retention: i64,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("listener", &self.listener.local_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// Loads secrets and keys, opens the store, binds the listener.
+    pub async fn build(config: &VerifierConfig, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        config.validate().map_err(|e| StartError::Invalid(e.to_string()))?;
+        let tls = match &config.tls {
+            Some(files) => Some(
+                herald_keyserver::app::server_tls(&read(&files.certificate)?, &read(&files.key)?)
+                    .map_err(|e| StartError::Invalid(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let mut hex = Vec::new();
+        for f in &config.hmac_key_files {
+            hex.push(read(f)?);
+        }
+        let secrets = Secrets::from_hex(&hex).map_err(|e| StartError::Invalid(e.to_string()))?;
+        let tokens = ring("token", &config.token.keys)?;
+        let certificates = ring("certificate", &config.certificate.keys)?;
+        let store = Store::open(&config.database).await?;
+        let settings = FlowSettings {
+            codes: config.codes.clone(),
+            allowed_test_types: config.allowed_test_types(),
+            token_issuer: config.token.issuer.clone(),
+            token_lifetime: config.token.lifetime_seconds,
+            certificate_issuer: config.certificate.issuer.clone(),
+            certificate_audience: config.certificate.audience.clone(),
+            certificate_lifetime: config.certificate.lifetime_seconds,
+            failure_limit: config.api.verify_failure_limit,
+            failure_window: config.api.verify_failure_window_seconds,
+        };
+        let service = Arc::new(Service::new(store, secrets, tokens, certificates, settings, clock));
+        let router = router(
+            service.clone(),
+            EdgeSettings {
+                response_size: config.api.response_size,
+                chaff_max_latency: Duration::from_millis(config.api.chaff_max_latency_ms),
+            },
+        );
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        Ok(Self { listener, tls, router, service, retention: config.api.retention_hours * 3600 })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// Whether it speaks TLS.
+    pub fn tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The flow (tests, CLI).
+    pub fn service(&self) -> Arc<Service> {
+        self.service.clone()
+    }
+
+    /// Stores an API key (hashed); returns whether it was new.
+    pub async fn register_api_key(
+        &self,
+        name: &str,
+        kind: ApiKeyKind,
+        key: &str,
+    ) -> Result<bool, StoreError> {
+        self.service.register_api_key(name, kind, key).await
+    }
+
+    /// Serves, and purges expired rows hourly, until `shutdown` resolves.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let service = self.service.clone();
+        let retention = self.retention;
+        let purge = tokio::spawn(async move {
+            loop {
+                let now = service.now();
+                match service.store().purge(now - retention, now).await {
+                    Ok((0, 0)) => {}
+                    Ok((codes, tokens)) => tracing::info!(codes, tokens, "retention purge"),
+                    Err(error) => tracing::warn!(%error, "retention purge failed"),
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_hours(1)) => {}
+                    _ = stop_rx.changed() => return,
+                }
+            }
+        });
+        herald_gateway::server::serve(self.listener, self.tls, self.router, shutdown).await;
+        let _ = stop_tx.send(true);
+        let _ = purge.await;
+        self.service.store().close().await;
+    }
+}

@@ -1,0 +1,440 @@
+//! The verification service's configuration: a TOML file plus environment overrides
+//! (`HERALD_VERIFIER_<NAME>` for a top-level setting, `HERALD_VERIFIER_<TABLE>__<NAME>` inside a
+//! table, e.g. `HERALD_VERIFIER_CODES__SHORT_MINUTES`), validated at load time. Secrets (the HMAC
+//! keys, the signing keys, TLS keys) are files named here, never values in the file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use herald_wire::verification::TestType;
+use serde::Deserialize;
+
+/// A commented example (`herald verifier config-example`).
+pub const EXAMPLE: &str = r#"# herald verification service.
+# Every setting can also be given by environment variable: HERALD_VERIFIER_<NAME> at the top
+# level, HERALD_VERIFIER_<TABLE>__<NAME> inside a table (e.g. HERALD_VERIFIER_CODES__SHORT_MINUTES).
+
+# The health authority's country (upper-case ISO 3166-1 alpha-2).
+country = "DE"
+listen = "0.0.0.0:8444"
+# SQLite file (default backend) or postgres://user@host/db.
+database = "sqlite:/var/lib/herald/verifier/verifier.db"
+# Server secrets keying every stored hash (codes, API keys, token ids): files of 64 hex digits,
+# newest first. Add a new first entry to rotate; keep the old one until its codes expired.
+hmac_key_files = ["/etc/herald/verifier/hmac.key"]
+
+# In-process TLS (leave out behind a TLS-terminating proxy).
+[tls]
+certificate = "/etc/herald/verifier/server.pem"
+key = "/etc/herald/verifier/server.key.pem"
+
+[codes]
+short_length = 8          # digits, at least 6
+short_minutes = 15        # 1..=120
+long_length = 16          # [a-z0-9], at least 12
+long_minutes = 1440       # 1..=1440
+allowed_test_types = ["confirmed", "likely", "negative"]
+require_date = true       # a symptom or test date is required to issue
+max_date_age_days = 28    # dates older than this are refused
+
+# Verification tokens (what /api/verify hands out; only this service checks them).
+[token]
+issuer = "herald-verifier-de-token"
+lifetime_seconds = 86400
+[[token.key]]
+kid = "t1"
+key = "/etc/herald/verifier/token-t1.key.pem"   # P-256, PKCS#8 PEM
+
+# Verification certificates (what the key server checks; published at /.well-known/jwks.json).
+[certificate]
+issuer = "herald-verifier-de"
+audience = "herald-keyserver-de"
+lifetime_seconds = 900
+# Rotation: add a key; the last one whose signing_from has come signs. Give the old one a
+# published_until at least lifetime_seconds after the switch (Unix seconds).
+[[certificate.key]]
+kid = "c1"
+key = "/etc/herald/verifier/certificate-c1.key.pem"
+# signing_from = 1796000000
+# published_until = 1797000000
+
+[api]
+response_size = 2048             # every app answer (real, error, chaff) is padded to this size
+chaff_max_latency_ms = 1000
+# Brute-force lockout: after this many failed /api/verify attempts with one device API key in
+# one window, every /api/verify with that key answers 429 quota_exceeded until the window ends.
+verify_failure_limit = 1000
+verify_failure_window_seconds = 3600
+# Expired codes and redeemed token ids are deleted this long after they expired.
+retention_hours = 24
+"#;
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Not TOML, or not the expected shape.
+    #[error("configuration: {0}")]
+    Toml(String),
+    /// A value is out of range or inconsistent.
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+/// TLS certificate and key files.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// PEM certificate chain.
+    pub certificate: PathBuf,
+    /// PKCS#8 PEM key.
+    pub key: PathBuf,
+}
+
+/// Code settings (§3.3).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CodeSettings {
+    /// Short code digits.
+    #[serde(default = "default_short_length")]
+    pub short_length: usize,
+    /// Short code lifetime.
+    #[serde(default = "default_short_minutes")]
+    pub short_minutes: i64,
+    /// Long code characters.
+    #[serde(default = "default_long_length")]
+    pub long_length: usize,
+    /// Long code lifetime.
+    #[serde(default = "default_long_minutes")]
+    pub long_minutes: i64,
+    /// Test types codes may be issued for.
+    #[serde(default = "default_test_types")]
+    pub allowed_test_types: Vec<String>,
+    /// A symptom or test date is required.
+    #[serde(default = "default_true")]
+    pub require_date: bool,
+    /// Oldest accepted date, in days before today.
+    #[serde(default = "default_max_date_age")]
+    pub max_date_age_days: i64,
+}
+
+/// A signing key file.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFile {
+    /// The `kid`.
+    pub kid: String,
+    /// P-256 PKCS#8 PEM.
+    pub key: PathBuf,
+    /// Signs from (Unix seconds).
+    pub signing_from: Option<i64>,
+    /// Published until (Unix seconds).
+    pub published_until: Option<i64>,
+}
+
+/// Token settings (§3.4).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    /// `iss` = `aud`.
+    pub issuer: String,
+    /// Lifetime.
+    #[serde(default = "default_token_lifetime")]
+    pub lifetime_seconds: i64,
+    /// Keys.
+    #[serde(rename = "key")]
+    pub keys: Vec<KeyFile>,
+}
+
+/// Certificate settings (§3.5).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateSettings {
+    /// `iss`.
+    pub issuer: String,
+    /// `aud`.
+    pub audience: String,
+    /// Lifetime.
+    #[serde(default = "default_certificate_lifetime")]
+    pub lifetime_seconds: i64,
+    /// Keys.
+    #[serde(rename = "key")]
+    pub keys: Vec<KeyFile>,
+}
+
+/// HTTP API settings.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Padded answer size.
+    #[serde(default = "default_response_size")]
+    pub response_size: usize,
+    /// Chaff delay cap.
+    #[serde(default = "default_chaff_latency")]
+    pub chaff_max_latency_ms: u64,
+    /// Failed verifications per device key per window.
+    #[serde(default = "default_failure_limit")]
+    pub verify_failure_limit: u32,
+    /// The window.
+    #[serde(default = "default_failure_window")]
+    pub verify_failure_window_seconds: i64,
+    /// Retention after expiry.
+    #[serde(default = "default_retention_hours")]
+    pub retention_hours: i64,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            response_size: default_response_size(),
+            chaff_max_latency_ms: default_chaff_latency(),
+            verify_failure_limit: default_failure_limit(),
+            verify_failure_window_seconds: default_failure_window(),
+            retention_hours: default_retention_hours(),
+        }
+    }
+}
+
+impl Default for CodeSettings {
+    fn default() -> Self {
+        Self {
+            short_length: default_short_length(),
+            short_minutes: default_short_minutes(),
+            long_length: default_long_length(),
+            long_minutes: default_long_minutes(),
+            allowed_test_types: default_test_types(),
+            require_date: true,
+            max_date_age_days: default_max_date_age(),
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct VerifierConfig {
+    /// The country.
+    pub country: String,
+    /// Listen address.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Database URL or path.
+    pub database: String,
+    /// HMAC secret files, newest first.
+    pub hmac_key_files: Vec<PathBuf>,
+    /// In-process TLS.
+    pub tls: Option<TlsFiles>,
+    /// Codes.
+    #[serde(default)]
+    pub codes: CodeSettings,
+    /// Tokens.
+    pub token: TokenSettings,
+    /// Certificates.
+    pub certificate: CertificateSettings,
+    /// The API.
+    #[serde(default)]
+    pub api: ApiSettings,
+}
+
+fn default_short_length() -> usize {
+    8
+}
+fn default_short_minutes() -> i64 {
+    15
+}
+fn default_long_length() -> usize {
+    16
+}
+fn default_long_minutes() -> i64 {
+    1440
+}
+fn default_test_types() -> Vec<String> {
+    vec!["confirmed".into(), "likely".into(), "negative".into()]
+}
+fn default_true() -> bool {
+    true
+}
+fn default_max_date_age() -> i64 {
+    28
+}
+fn default_token_lifetime() -> i64 {
+    86_400
+}
+fn default_certificate_lifetime() -> i64 {
+    900
+}
+fn default_response_size() -> usize {
+    2048
+}
+fn default_chaff_latency() -> u64 {
+    1000
+}
+fn default_failure_limit() -> u32 {
+    1000
+}
+fn default_failure_window() -> i64 {
+    3600
+}
+fn default_retention_hours() -> i64 {
+    24
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 8444))
+}
+
+const PREFIX: &str = "HERALD_VERIFIER_";
+
+impl VerifierConfig {
+    /// Parses TOML, applies `HERALD_VERIFIER_*` overrides from `env`, and validates.
+    pub fn from_toml(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table: toml::Table =
+            text.parse().map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
+        for (name, value) in env {
+            let Some(path) = name.strip_prefix(PREFIX) else { continue };
+            let path: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+            set_path(&mut table, &path, &value)?;
+        }
+        let config: Self =
+            table.try_into().map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The allowed test types, parsed.
+    pub fn allowed_test_types(&self) -> Vec<TestType> {
+        self.codes.allowed_test_types.iter().filter_map(|t| TestType::parse(t)).collect()
+    }
+
+    /// Checks ranges and consistency.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self
+            .country
+            .parse::<herald_model::CountryCode>()
+            .map_or(true, |c| c.as_str() != self.country)
+        {
+            return invalid(format!(
+                "country {:?} is not an upper-case ISO 3166-1 alpha-2 code",
+                self.country
+            ));
+        }
+        if self.hmac_key_files.is_empty() {
+            return invalid("hmac_key_files needs at least one file".into());
+        }
+        let c = &self.codes;
+        if !(6..=16).contains(&c.short_length) {
+            return invalid("codes.short_length must be in 6..=16".into());
+        }
+        if !(1..=120).contains(&c.short_minutes) {
+            return invalid("codes.short_minutes must be in 1..=120".into());
+        }
+        if !(12..=64).contains(&c.long_length) {
+            return invalid("codes.long_length must be in 12..=64".into());
+        }
+        if !(1..=1440).contains(&c.long_minutes) {
+            return invalid("codes.long_minutes must be in 1..=1440".into());
+        }
+        if c.allowed_test_types.is_empty() {
+            return invalid("codes.allowed_test_types must not be empty".into());
+        }
+        for t in &c.allowed_test_types {
+            if TestType::parse(t).is_none_or(|t| t == TestType::UserReport) {
+                return invalid(format!(
+                    "codes.allowed_test_types: {t:?} is not confirmed, likely or negative"
+                ));
+            }
+        }
+        if !(1..=365).contains(&c.max_date_age_days) {
+            return invalid("codes.max_date_age_days must be in 1..=365".into());
+        }
+        if !(60..=7 * 86_400).contains(&self.token.lifetime_seconds) {
+            return invalid("token.lifetime_seconds must be in 60..=604800".into());
+        }
+        if !(60..=86_400).contains(&self.certificate.lifetime_seconds) {
+            return invalid("certificate.lifetime_seconds must be in 60..=86400".into());
+        }
+        for (what, s) in [
+            ("token.issuer", &self.token.issuer),
+            ("certificate.issuer", &self.certificate.issuer),
+            ("certificate.audience", &self.certificate.audience),
+        ] {
+            if s.is_empty() || s.len() > 256 {
+                return invalid(format!("{what} must be 1 to 256 characters"));
+            }
+        }
+        if self.token.keys.is_empty() || self.certificate.keys.is_empty() {
+            return invalid("token and certificate need at least one [[…key]] each".into());
+        }
+        if !(512..=16_384).contains(&self.api.response_size) {
+            return invalid("api.response_size must be in 512..=16384".into());
+        }
+        if self.api.verify_failure_limit == 0 || self.api.verify_failure_window_seconds <= 0 {
+            return invalid("api.verify_failure_limit and its window must be positive".into());
+        }
+        if !(1..=24 * 30).contains(&self.api.retention_hours) {
+            return invalid("api.retention_hours must be in 1..=720".into());
+        }
+        Ok(())
+    }
+}
+
+/// Sets `path` in `table` to `value` (parsed as a TOML value when it is one, else a string).
+fn set_path(table: &mut toml::Table, path: &[String], value: &str) -> Result<(), ConfigError> {
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(());
+    };
+    let mut current = table;
+    for p in parents {
+        let entry =
+            current.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| ConfigError::Invalid(format!("environment: {p} is not a table")))?;
+    }
+    let parsed = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    current.insert(last.clone(), parsed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_parses_and_env_overrides() {
+        let config = VerifierConfig::from_toml(EXAMPLE, []).unwrap();
+        assert_eq!(config.codes.short_minutes, 15);
+        assert_eq!(config.certificate.keys.len(), 1);
+        let env = [
+            ("HERALD_VERIFIER_CODES__SHORT_MINUTES".to_owned(), "30".to_owned()),
+            ("HERALD_VERIFIER_DATABASE".to_owned(), "postgres://x@y/z".to_owned()),
+        ];
+        let config = VerifierConfig::from_toml(EXAMPLE, env).unwrap();
+        assert_eq!(config.codes.short_minutes, 30);
+        assert_eq!(config.database, "postgres://x@y/z");
+    }
+
+    #[test]
+    fn refusals_name_the_setting() {
+        for (from, to, why) in [
+            ("short_length = 8", "short_length = 5", "codes.short_length"),
+            ("short_minutes = 15", "short_minutes = 500", "codes.short_minutes"),
+            ("\"likely\", \"negative\"]", "\"user-report\"]", "allowed_test_types"),
+            ("country = \"DE\"", "country = \"de\"", "country"),
+            ("retention_hours = 24", "retention_hours = 0", "retention_hours"),
+            ("listen = ", "surprise = 1\nlisten = ", "unknown field"),
+        ] {
+            let text = EXAMPLE.replacen(from, to, 1);
+            assert_ne!(text, EXAMPLE, "{from}");
+            let e = VerifierConfig::from_toml(&text, []).unwrap_err().to_string();
+            assert!(e.contains(why), "{from}: {e}");
+        }
+    }
+}

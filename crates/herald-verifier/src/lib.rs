@@ -1,0 +1,31 @@
+//! herald's verification service (key-server.md §3): health authorities issue one-time codes
+//! through the admin API; apps exchange a code for a verification token and the token plus the
+//! HMAC of their keys for a verification certificate, which the key server accepts through this
+//! service's JWKS. The API is field-compatible with Google's Exposure Notifications
+//! Verification Server.
+//!
+//! What it deliberately is not (yet): the case-worker portal (HTML, users, roles, audit log),
+//! SMS sending and self-report (`/api/user-report`); the storage leaves room for them.
+//!
+//! # Layout
+//! - [`config`]: the TOML configuration with `HERALD_VERIFIER_*` overrides.
+//! - [`store`]: SQLite or PostgreSQL (codes, redeemed token ids, API keys), hashes only.
+//! - [`secret`]: the server HMAC secrets keying every stored hash; [`codes`]: code generation.
+//! - [`keys`]: token and certificate signing keys with rotation and the JWKS.
+//! - [`service`]: the flow (issue, verify, certificate) and its refusals; [`api`]: the HTTP
+//!   edge (padding, chaff, error boundary); [`app`]: the service on a listener; [`dev`]: the
+//!   dev folder.
+//!
+//! The JSON codecs are `herald_wire::verification`; the JWT codecs `herald_wire::jwt`.
+
+pub mod api;
+pub mod app;
+pub mod codes;
+pub mod config;
+pub mod dev;
+pub mod keys;
+pub mod secret;
+pub mod service;
+pub mod store;
+
+pub use app::{StartError, Verifier};

@@ -1,0 +1,606 @@
+//! The verification flow without HTTP (key-server.md §3.1–3.5): issuing codes, exchanging a
+//! code for a verification token, and a token plus the app's TEK HMAC for a certificate.
+//!
+//! Every refusal is an [`ApiError`]: an [`ErrorCode`] and a message that says what was wrong
+//! without repeating the code, token or key that was sent. Nothing here logs a secret: codes,
+//! tokens and API keys are hashed (see [`crate::secret`]) before they reach the store, and log
+//! lines name the API key by its name.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use herald_model::{Clock, UnixTime};
+use herald_wire::jwt::{
+    self, Audience, ClaimsError, Jwt, JwtError, TokenSubject, VerificationCertificateClaims,
+    VerificationTokenClaims,
+};
+use herald_wire::publish::VerificationReportType;
+use herald_wire::verification::{
+    CertificateRequest, CertificateResponse, CodeStatusResponse, Day, ErrorCode, IssueRequest,
+    IssueResponse, TestType, VerifyRequest, VerifyResponse, accepted_types, format_date,
+    parse_date, rfc1123,
+};
+use rand::Rng as _;
+use subtle::ConstantTimeEq as _;
+
+use crate::codes;
+use crate::config::CodeSettings;
+use crate::keys::KeyRing;
+use crate::secret::{Purpose, Secrets};
+use crate::store::{ApiKeyKind, ClaimOutcome, CodeRow, InsertOutcome, NewCode, Store};
+
+/// ENS/ENVS `ALLOWED_CLOCK_SKEW`.
+pub const CLOCK_SKEW_SECONDS: i64 = 5;
+
+/// Attempts at drawing a code whose hashes collide with no stored code (ENVS: 6).
+const COLLISION_RETRIES: usize = 6;
+
+/// A refusal: the code and what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ApiError {
+    /// The machine-readable code (and HTTP status).
+    pub code: ErrorCode,
+    /// What was wrong (never a secret).
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+
+    fn internal(operation: &str, error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(operation, %error, "internal error");
+        Self::new(ErrorCode::InternalServerError, "internal error; try again later")
+    }
+}
+
+/// Static settings of the flow.
+#[derive(Debug, Clone)]
+pub struct FlowSettings {
+    /// Code settings.
+    pub codes: CodeSettings,
+    /// Test types codes may be issued for.
+    pub allowed_test_types: Vec<TestType>,
+    /// Token `iss` = `aud`.
+    pub token_issuer: String,
+    /// Token lifetime.
+    pub token_lifetime: i64,
+    /// Certificate `iss`.
+    pub certificate_issuer: String,
+    /// Certificate `aud`.
+    pub certificate_audience: String,
+    /// Certificate lifetime.
+    pub certificate_lifetime: i64,
+    /// Failed verifications per device key per window.
+    pub failure_limit: u32,
+    /// The window.
+    pub failure_window: i64,
+}
+
+/// Failed `/api/verify` attempts per device API key, in fixed windows (in memory: a restart
+/// forgets them, which an attacker cannot trigger).
+#[derive(Debug, Default)]
+struct FailureLimiter {
+    windows: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+impl FailureLimiter {
+    fn locked(&self, key: &str, now: i64, limit: u32, window: i64) -> bool {
+        let Ok(windows) = self.windows.lock() else { return true };
+        windows.get(key).is_some_and(|(start, n)| now < start + window && *n >= limit)
+    }
+
+    fn fail(&self, key: &str, now: i64, window: i64) {
+        let Ok(mut windows) = self.windows.lock() else { return };
+        let entry = windows.entry(key.to_owned()).or_insert((now, 0));
+        if now >= entry.0 + window {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+    }
+}
+
+/// The verification service's flow.
+pub struct Service {
+    store: Store,
+    secrets: Secrets,
+    tokens: KeyRing,
+    certificates: KeyRing,
+    settings: FlowSettings,
+    clock: Arc<dyn Clock>,
+    limiter: FailureLimiter,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// A flow over `store` with these secrets and keys.
+    pub fn new(
+        store: Store,
+        secrets: Secrets,
+        tokens: KeyRing,
+        certificates: KeyRing,
+        settings: FlowSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            secrets,
+            tokens,
+            certificates,
+            settings,
+            clock,
+            limiter: FailureLimiter::default(),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now().seconds()
+    }
+
+    /// The published certificate keys, as `{"keys":[…]}`.
+    pub fn jwks(&self) -> String {
+        self.certificates.jwks(self.now()).to_json_object()
+    }
+
+    /// Stores an API key (hashed); returns whether it was new.
+    pub async fn register_api_key(
+        &self,
+        name: &str,
+        kind: ApiKeyKind,
+        key: &str,
+    ) -> Result<bool, crate::store::StoreError> {
+        let hash = self.secrets.hash(Purpose::ApiKey, key.as_bytes());
+        let hour = self.now() / 3600 * 3600;
+        self.store.add_api_key(&hash, name, kind, hour).await
+    }
+
+    /// Checks an `X-API-Key` for `kind`; returns the key's name.
+    ///
+    /// The key is HMACed under each server secret and looked up by that hash: an attacker
+    /// cannot steer the hash, so the index lookup leaks nothing about stored keys (the usual
+    /// constant-time argument for hashed tokens).
+    pub async fn authenticate(
+        &self,
+        key: Option<&str>,
+        kind: ApiKeyKind,
+    ) -> Result<String, ApiError> {
+        let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m);
+        let Some(key) = key.filter(|k| !k.is_empty()) else {
+            return Err(unauthorized("missing X-API-Key header"));
+        };
+        if key.len() > 256 {
+            return Err(unauthorized("invalid API key"));
+        }
+        for hash in self.secrets.hashes(Purpose::ApiKey, key.as_bytes()) {
+            let row =
+                self.store.api_key(&hash).await.map_err(|e| ApiError::internal("api_key", &e))?;
+            let Some(row) = row else { continue };
+            // The index lookup already matched the hash; compare again in constant time so that
+            // no code path compares key material with an early-exit comparison.
+            if !bool::from(row.hash.ct_eq(&hash)) {
+                continue;
+            }
+            if row.revoked {
+                return Err(unauthorized("API key is revoked"));
+            }
+            if row.kind != kind {
+                return Err(unauthorized(match kind {
+                    ApiKeyKind::Admin => "this endpoint needs an admin API key",
+                    ApiKeyKind::Device => "this endpoint needs a device API key",
+                }));
+            }
+            return Ok(row.name);
+        }
+        Err(unauthorized("invalid API key"))
+    }
+
+    /// `/api/issue` for one request by the admin key `issuer`.
+    pub async fn issue(
+        &self,
+        request: &IssueRequest,
+        issuer: &str,
+    ) -> Result<IssueResponse, ApiError> {
+        let now = self.now();
+        let s = &self.settings;
+        let test_type = TestType::parse(&request.test_type)
+            .filter(|t| s.allowed_test_types.contains(t))
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidTestType,
+                    format!(
+                        "testType must be one of {}",
+                        s.allowed_test_types
+                            .iter()
+                            .map(|t| t.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
+        let tz_minutes = request.tz_offset;
+        if !tz_minutes.is_finite() || tz_minutes.abs() > 14.0 * 60.0 {
+            return Err(ApiError::new(
+                ErrorCode::UnparsableRequest,
+                "tzOffset must be minutes in -840..=840",
+            ));
+        }
+        // Truncation is fine: the offset is bounded above and only whole minutes matter.
+        #[allow(clippy::cast_possible_truncation)]
+        let local_today = (now + (tz_minutes as i64) * 60).div_euclid(86_400);
+        let symptom_day = self.day("symptomDate", request.symptom_date.as_deref(), local_today)?;
+        let test_day = self.day("testDate", request.test_date.as_deref(), local_today)?;
+        if s.codes.require_date && symptom_day.is_none() && test_day.is_none() {
+            return Err(ApiError::new(
+                ErrorCode::MissingDate,
+                "a symptomDate or testDate is required",
+            ));
+        }
+        let uuid = match request.uuid.as_deref().filter(|u| !u.is_empty()) {
+            Some(u) if valid_uuid(u) => u.to_ascii_lowercase(),
+            Some(_) => {
+                return Err(ApiError::new(
+                    ErrorCode::UnparsableRequest,
+                    "uuid must be a UUID (8-4-4-4-12 hex digits)",
+                ));
+            }
+            None => new_uuid(),
+        };
+        let external = request.external_issuer_id.clone().filter(|e| !e.is_empty());
+        if external.as_ref().is_some_and(|e| e.len() > 255) {
+            return Err(ApiError::new(
+                ErrorCode::UnparsableRequest,
+                "externalIssuerID must be at most 255 characters",
+            ));
+        }
+        let short_expires_at = now + s.codes.short_minutes * 60;
+        let long_expires_at = now + s.codes.long_minutes * 60;
+        for _ in 0..COLLISION_RETRIES {
+            let (short, long) = {
+                let mut rng = rand::rng();
+                (
+                    codes::short_code(&mut rng, s.codes.short_length),
+                    codes::long_code(&mut rng, s.codes.long_length),
+                )
+            };
+            let code = NewCode {
+                uuid: uuid.clone(),
+                short_hash: self.secrets.hash(Purpose::Code, short.as_bytes()),
+                long_hash: self.secrets.hash(Purpose::Code, long.as_bytes()),
+                test_type,
+                symptom_day,
+                test_day,
+                issuer: issuer.to_owned(),
+                external_issuer_id: external.clone(),
+                short_expires_at,
+                long_expires_at,
+            };
+            match self.store.insert_code(&code).await {
+                Ok(InsertOutcome::Inserted) => {
+                    tracing::info!(api_key = issuer, test_type = test_type.as_str(), "code issued");
+                    return Ok(IssueResponse {
+                        uuid,
+                        code: short,
+                        expires_at: rfc1123(UnixTime(short_expires_at)),
+                        expires_at_timestamp: short_expires_at,
+                        long_code: long,
+                        long_expires_at: rfc1123(UnixTime(long_expires_at)),
+                        long_expires_at_timestamp: long_expires_at,
+                        ..IssueResponse::default()
+                    });
+                }
+                Ok(InsertOutcome::UuidExists) => {
+                    return Err(ApiError::new(
+                        ErrorCode::UuidAlreadyExists,
+                        "a code with this uuid was already issued",
+                    ));
+                }
+                Ok(InsertOutcome::Collision) => {}
+                Err(e) => return Err(ApiError::internal("insert_code", &e)),
+            }
+        }
+        Err(ApiError::internal("insert_code", &"code collisions on every retry"))
+    }
+
+    fn day(&self, field: &str, text: Option<&str>, today: Day) -> Result<Option<Day>, ApiError> {
+        let Some(text) = text.filter(|t| !t.is_empty()) else { return Ok(None) };
+        let invalid = |m: String| ApiError::new(ErrorCode::InvalidDate, m);
+        let day = parse_date(text).ok_or_else(|| invalid(format!("{field} must be YYYY-MM-DD")))?;
+        if day > today {
+            return Err(invalid(format!("{field} is in the future")));
+        }
+        if day < today - self.settings.codes.max_date_age_days {
+            return Err(invalid(format!(
+                "{field} is more than {} days ago",
+                self.settings.codes.max_date_age_days
+            )));
+        }
+        Ok(Some(day))
+    }
+
+    /// `/api/checkcodestatus`.
+    pub async fn check_status(&self, uuid: &str) -> Result<CodeStatusResponse, ApiError> {
+        let row = self
+            .store
+            .code_status(&uuid.to_ascii_lowercase())
+            .await
+            .map_err(|e| ApiError::internal("code_status", &e))?;
+        row.as_ref().map(status).ok_or_else(not_found)
+    }
+
+    /// `/api/expirecode`.
+    pub async fn expire(&self, uuid: &str, issuer: &str) -> Result<CodeStatusResponse, ApiError> {
+        let row = self
+            .store
+            .expire_code(&uuid.to_ascii_lowercase(), self.now())
+            .await
+            .map_err(|e| ApiError::internal("expire_code", &e))?;
+        if row.is_some() {
+            tracing::info!(api_key = issuer, "code expired by its issuer");
+        }
+        row.as_ref().map(status).ok_or_else(not_found)
+    }
+
+    /// `/api/verify` with the device key `api_key`.
+    pub async fn verify(
+        &self,
+        request: &VerifyRequest,
+        api_key: &str,
+    ) -> Result<VerifyResponse, ApiError> {
+        let now = self.now();
+        let s = &self.settings;
+        if self.limiter.locked(api_key, now, s.failure_limit, s.failure_window) {
+            tracing::warn!(api_key, "verify refused: too many failed attempts with this key");
+            return Err(ApiError::new(
+                ErrorCode::QuotaExceeded,
+                "too many failed verification attempts with this API key; try again later",
+            ));
+        }
+        let accept = accepted_types(&request.accept).map_err(|_| {
+            ApiError::new(
+                ErrorCode::InvalidTestType,
+                "accept lists an unknown test type (confirmed, likely, negative, user-report)",
+            )
+        })?;
+        let failed = |code: ErrorCode, message: &str| {
+            self.limiter.fail(api_key, now, s.failure_window);
+            tracing::info!(api_key, error_code = code.as_str(), "verify refused");
+            ApiError::new(code, message)
+        };
+        // People type codes: surrounding spaces and upper-case letters are forgiven.
+        let code = request.code.trim().to_ascii_lowercase();
+        if !codes::plausible(&code) {
+            return Err(failed(ErrorCode::CodeInvalid, "verification code is malformed"));
+        }
+        let hashes = self.secrets.hashes(Purpose::Code, code.as_bytes());
+        let outcome = self
+            .store
+            .claim_code(&hashes, &accept, now)
+            .await
+            .map_err(|e| ApiError::internal("claim_code", &e))?;
+        let row = match outcome {
+            ClaimOutcome::Claimed(row) => row,
+            ClaimOutcome::NotFound | ClaimOutcome::AlreadyClaimed => {
+                return Err(failed(
+                    ErrorCode::CodeInvalid,
+                    "verification code is invalid or was already used",
+                ));
+            }
+            ClaimOutcome::Expired => {
+                return Err(failed(ErrorCode::CodeExpired, "verification code has expired"));
+            }
+            ClaimOutcome::Unsupported(t) => {
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedTestType,
+                    format!(
+                        "the code is for test type {}, which the app does not accept",
+                        t.as_str()
+                    ),
+                ));
+            }
+        };
+        let subject = TokenSubject {
+            test_type: row.test_type.as_str().to_owned(),
+            symptom_date: row.symptom_day.map(format_date),
+            test_date: row.test_day.map(format_date),
+        };
+        let claims = VerificationTokenClaims {
+            issuer: s.token_issuer.clone(),
+            audience: s.token_issuer.clone(),
+            jwt_id: VerificationTokenClaims::random_jwt_id(&mut rand::rng()),
+            subject: subject.clone(),
+            issued_at: UnixTime(now),
+            expires_at: UnixTime(now + s.token_lifetime),
+        };
+        let key = self
+            .tokens
+            .signer(now)
+            .ok_or_else(|| ApiError::internal("token", &"no signing key"))?;
+        let token = jwt::sign(&claims.to_json(), &key.kid, &key.key, &mut rand::rng())
+            .map_err(|e| ApiError::internal("token", &e))?;
+        tracing::info!(api_key, test_type = row.test_type.as_str(), "code verified, token issued");
+        Ok(VerifyResponse {
+            test_type: subject.test_type,
+            symptom_date: subject.symptom_date,
+            test_date: subject.test_date,
+            token,
+            ..VerifyResponse::default()
+        })
+    }
+
+    /// `/api/certificate` with the device key `api_key`.
+    pub async fn certificate(
+        &self,
+        request: &CertificateRequest,
+        api_key: &str,
+    ) -> Result<CertificateResponse, ApiError> {
+        let now = self.now();
+        let s = &self.settings;
+        if decode_base64(&request.ekeyhmac).is_none_or(|b| b.len() != 32) {
+            return Err(ApiError::new(
+                ErrorCode::HmacInvalid,
+                "ekeyhmac must be Base64 of exactly 32 bytes",
+            ));
+        }
+        let invalid = |m: String| ApiError::new(ErrorCode::TokenInvalid, m);
+        if request.token.is_empty() {
+            return Err(invalid("token is missing".into()));
+        }
+        let parsed = Jwt::parse(&request.token).map_err(|e| invalid(format!("token: {e}")))?;
+        let kid = parsed.kid().unwrap_or_default();
+        let key = self
+            .tokens
+            .verifying(kid, now)
+            .ok_or_else(|| invalid("token is signed by a key this service does not know".into()))?;
+        let payload = parsed.verify(&key).map_err(|e| invalid(format!("token: {e}")))?;
+        let claims = VerificationTokenClaims::from_json(payload)
+            .map_err(|e| invalid(format!("token claims: {e}")))?;
+        match claims.validate(UnixTime(now), &s.token_issuer, CLOCK_SKEW_SECONDS) {
+            Ok(()) => {}
+            Err(ClaimsError::Expired { .. }) => {
+                return Err(ApiError::new(ErrorCode::TokenExpired, "token has expired"));
+            }
+            Err(e) => return Err(invalid(format!("token: {e}"))),
+        }
+        let report_type = VerificationReportType::parse(&claims.subject.test_type)
+            .ok_or_else(|| invalid("token names an unknown test type".into()))?;
+        let symptom_onset_interval = claims
+            .subject
+            .symptom_date
+            .as_deref()
+            .and_then(parse_date)
+            .and_then(|day| u32::try_from(day * 144).ok());
+        let certificate = VerificationCertificateClaims {
+            issuer: s.certificate_issuer.clone(),
+            audience: Audience::One(s.certificate_audience.clone()),
+            issued_at: Some(UnixTime(now - CLOCK_SKEW_SECONDS)),
+            not_before: Some(UnixTime(now - CLOCK_SKEW_SECONDS)),
+            expires_at: UnixTime(now + s.certificate_lifetime),
+            report_type,
+            symptom_onset_interval,
+            tekmac: request.ekeyhmac.clone(),
+            jwt_id: None,
+        };
+        let key = self
+            .certificates
+            .signer(now)
+            .ok_or_else(|| ApiError::internal("certificate", &"no signing key"))?;
+        let signed = jwt::sign(&certificate.to_json(), &key.kid, &key.key, &mut rand::rng())
+            .map_err(|e: JwtError| ApiError::internal("certificate", &e))?;
+        // Signed first, claimed second (ENVS order): a failed claim hands nothing out.
+        let token_hash = self.secrets.hash(Purpose::Token, claims.jwt_id.as_bytes());
+        // Kept until the token expires, rounded up to the hour: the stored time must not tell
+        // when the code was redeemed (§6.7).
+        let keep_until = (claims.expires_at.seconds() + 3599).div_euclid(3600) * 3600;
+        let fresh = self
+            .store
+            .use_token(&token_hash, keep_until)
+            .await
+            .map_err(|e| ApiError::internal("use_token", &e))?;
+        if !fresh {
+            tracing::info!(api_key, "certificate refused: token already used");
+            return Err(ApiError::new(ErrorCode::TokenExpired, "token was already used"));
+        }
+        tracing::info!(api_key, report_type = report_type.as_str(), kid = %key.kid, "certificate issued");
+        Ok(CertificateResponse { certificate: signed, ..CertificateResponse::default() })
+    }
+}
+
+fn status(row: &CodeRow) -> CodeStatusResponse {
+    CodeStatusResponse {
+        claimed: row.claimed,
+        expires_at_timestamp: row.short_expires_at,
+        long_expires_at_timestamp: row.long_expires_at,
+        ..CodeStatusResponse::default()
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::CodeNotFound, "no code with this uuid")
+}
+
+/// Base64 in any of the four common forms (ENVS accepts them all for `ekeyhmac`).
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    if text.len() > 128 {
+        return None;
+    }
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(text).ok())
+}
+
+/// `8-4-4-4-12` hex digits.
+fn valid_uuid(text: &str) -> bool {
+    text.len() == 36
+        && text.bytes().enumerate().all(|(i, b)| {
+            if matches!(i, 8 | 13 | 18 | 23) { b == b'-' } else { b.is_ascii_hexdigit() }
+        })
+}
+
+/// A random (version 4) UUID.
+fn new_uuid() -> String {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = herald_model::key::to_hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        h.get(0..8).unwrap_or_default(),
+        h.get(8..12).unwrap_or_default(),
+        h.get(12..16).unwrap_or_default(),
+        h.get(16..20).unwrap_or_default(),
+        h.get(20..32).unwrap_or_default()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids() {
+        let u = new_uuid();
+        assert!(valid_uuid(&u), "{u}");
+        assert_eq!(u.as_bytes()[14], b'4');
+        assert!(!valid_uuid("not-a-uuid"));
+        assert!(!valid_uuid("0f9b6b9e-3a57-4c5e-9d7f-1f2a3b4c5d6g"));
+    }
+
+    #[test]
+    fn limiter_windows() {
+        let l = FailureLimiter::default();
+        for _ in 0..3 {
+            l.fail("k", 100, 60);
+        }
+        assert!(l.locked("k", 100, 3, 60));
+        assert!(!l.locked("other", 100, 3, 60));
+        assert!(!l.locked("k", 160, 3, 60), "a new window");
+        l.fail("k", 160, 60);
+        assert!(!l.locked("k", 161, 3, 60));
+    }
+
+    #[test]
+    fn base64_forms() {
+        let raw = [0xfbu8; 32];
+        for e in [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD] {
+            assert_eq!(decode_base64(&e.encode(raw)).as_deref(), Some(&raw[..]));
+        }
+        assert_eq!(decode_base64("!!"), None);
+    }
+}

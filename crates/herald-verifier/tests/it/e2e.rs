@@ -1,0 +1,116 @@
+//! End to end over real TLS on 127.0.0.1: a dev verifier and a dev key server share one dev
+//! folder. The key server finds the verifier through `DE/verifier/url` and its JWKS, accepts
+//! the certificate the app got from the verifier for its keys, and refuses it a second time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use herald_gateway::client::EfgsClient;
+use herald_keyserver::Keyserver;
+use herald_model::{Clock, CountryCode, ManualClock, UnixTime};
+use herald_wire::publish::PublishKey;
+use herald_wire::publish::tekmac::{CleartextForm, compute};
+use hyper::Method;
+use serde_json::{Value, json};
+
+use crate::support::{dev_world, start, system_now};
+
+async fn publish(url: &str, ca: &str, body: &Value) -> (u16, Value) {
+    let client = EfgsClient::new(url, ca, None).unwrap();
+    let answer = client
+        .request(
+            Method::POST,
+            "/v1/publish",
+            &[("content-type", "application/json")],
+            body.to_string().into_bytes(),
+        )
+        .await
+        .unwrap();
+    (answer.status.as_u16(), serde_json::from_slice(&answer.body).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyserver_accepts_our_certificate_once() {
+    let dir = dev_world(&["DE"]);
+    let v = start(dir.path(), "DE", |_| {}).await;
+    let de: CountryCode = "DE".parse().unwrap();
+    let mut config = herald_keyserver::dev::prepare(dir.path(), de, None).unwrap();
+    config.export.interval_seconds = 3600;
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(UnixTime(system_now())));
+    let keyserver = Keyserver::build(&config, clock).await.unwrap();
+    let ks_url = format!("https://{}", keyserver.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let ks = tokio::spawn(keyserver.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+
+    // The app: three keys of the past days, an HMAC key, the tekmac.
+    let now = v.now();
+    let today = now / 86_400 * 144;
+    let keys: Vec<PublishKey> = (1..=3u8)
+        .map(|d| {
+            let key = [0xA0 + d; 16];
+            PublishKey {
+                key_text: STANDARD.encode(key),
+                key: Some(key),
+                rolling_start_number: today - 144 * i64::from(d),
+                rolling_period: 144,
+                transmission_risk: 2,
+            }
+        })
+        .collect();
+    let hmac_key = [0x33u8; 32];
+    let tekmac = STANDARD.encode(compute(&hmac_key, &keys, CleartextForm::WithTransmissionRisk));
+
+    // Health authority → code; app → token → certificate.
+    let code = v.issue("confirmed").await["code"].as_str().unwrap().to_owned();
+    let (status, verified) = v.verify(&code).await;
+    assert_eq!(status, 200);
+    let (status, cert) = v.certificate(verified["token"].as_str().unwrap(), &tekmac).await;
+    assert_eq!(status, 200, "{cert}");
+    let certificate = cert["certificate"].as_str().unwrap();
+
+    let body = json!({
+        "temporaryExposureKeys": keys.iter().map(|k| json!({
+            "key": k.key_text, "rollingStartNumber": k.rolling_start_number,
+            "rollingPeriod": k.rolling_period, "transmissionRisk": k.transmission_risk,
+        })).collect::<Vec<_>>(),
+        "healthAuthorityID": herald_keyserver::dev::dev_app_id(de),
+        "verificationPayload": certificate,
+        "hmacKey": STANDARD.encode(hmac_key),
+        "symptomOnsetInterval": today,
+        "padding": STANDARD.encode([0u8; 1024]),
+    });
+    // The key server fetches the JWKS at start and every 5 s in dev: wait for it.
+    let mut answer = (0, Value::Null);
+    for _ in 0..40 {
+        answer = publish(&ks_url, &v.ca, &body).await;
+        if answer.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(answer.0, 200, "{}", answer.1);
+    assert_eq!(answer.1["insertedExposures"], 3);
+
+    // The same certificate again is refused.
+    let (status, again) = publish(&ks_url, &v.ca, &body).await;
+    assert_eq!(status, 401, "{again}");
+    assert_eq!(again["code"], "health_authority_verification_certificate_invalid");
+
+    // A certificate over other keys (its tekmac does not match) is refused too.
+    let code = v.issue("confirmed").await["code"].as_str().unwrap().to_owned();
+    let (_, verified) = v.verify(&code).await;
+    let (_, cert) =
+        v.certificate(verified["token"].as_str().unwrap(), &STANDARD.encode([9u8; 32])).await;
+    let mut other = body.clone();
+    other["verificationPayload"] = cert["certificate"].clone();
+    let (status, refused) = publish(&ks_url, &v.ca, &other).await;
+    assert_eq!(status, 401, "{refused}");
+
+    let _ = stop.send(());
+    let _ = ks.await;
+    v.stop().await;
+}

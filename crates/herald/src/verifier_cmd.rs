@@ -1,0 +1,164 @@
+//! `herald verifier …`: run the verification service.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use herald_model::{Clock, CountryCode};
+use herald_verifier::config::VerifierConfig;
+use herald_verifier::store::ApiKeyKind;
+use herald_verifier::{Verifier, dev};
+
+use crate::SystemClock;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum VerifierCommand {
+    /// Run the verification service: `--config <verifier.toml>` in production, `--dev <DIR>
+    /// --country CC` for development.
+    Serve(ServeArgs),
+    /// Print a commented example configuration.
+    ConfigExample,
+    /// Create an API key: prints it once on stdout and stores only its keyed hash.
+    CreateApiKey(CreateKeyArgs),
+    /// Revoke an API key by name (it is refused from then on).
+    RevokeApiKey(RevokeKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The configuration file (TOML; every setting also as HERALD_VERIFIER_<NAME>).
+    #[arg(long, value_name = "FILE", conflicts_with = "dev", required_unless_present = "dev")]
+    config: Option<PathBuf>,
+    /// Development mode on the shared dev folder (see specs/dev-world.md): SQLite, API keys,
+    /// HMAC secret and signing keys under DIR/<CC>/verifier, TLS with DIR/<CC>/server.pem,
+    /// certificates for the country's dev key server, and DIR/<CC>/verifier/url once listening.
+    #[arg(long, value_name = "DIR", requires = "country")]
+    dev: Option<PathBuf>,
+    /// The country (dev mode).
+    #[arg(long, value_name = "CC")]
+    country: Option<String>,
+    /// Listening address in dev mode (default 127.0.0.1 and a free port).
+    #[arg(long, value_name = "ADDR:PORT", requires = "dev")]
+    listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KindArg {
+    /// Issues codes (/api/issue, /api/batch-issue, /api/checkcodestatus, /api/expirecode).
+    Admin,
+    /// Used by apps (/api/verify, /api/certificate).
+    Device,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CreateKeyArgs {
+    /// The configuration file (its database and HMAC secret are used).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// A unique name for the key (logged instead of the key).
+    #[arg(long)]
+    name: String,
+    /// What the key may do.
+    #[arg(long, value_enum)]
+    kind: KindArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RevokeKeyArgs {
+    /// The configuration file (its database is used).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// The key's name.
+    #[arg(long)]
+    name: String,
+}
+
+pub(crate) async fn run(cmd: VerifierCommand) -> Result<()> {
+    match cmd {
+        VerifierCommand::ConfigExample => {
+            print!("{}", herald_verifier::config::EXAMPLE);
+            Ok(())
+        }
+        VerifierCommand::Serve(args) => serve(args).await,
+        VerifierCommand::CreateApiKey(args) => create_key(args).await,
+        VerifierCommand::RevokeApiKey(args) => {
+            let config = load(&args.config)?;
+            let store = herald_verifier::store::Store::open(&config.database).await?;
+            let found = store.revoke_api_key(&args.name).await;
+            store.close().await;
+            if !found? {
+                bail!("no API key named {:?}", args.name);
+            }
+            eprintln!("API key {:?} revoked", args.name);
+            Ok(())
+        }
+    }
+}
+
+fn load(path: &PathBuf) -> Result<VerifierConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read configuration {}", path.display()))?;
+    VerifierConfig::from_toml(&text, std::env::vars()).with_context(|| path.display().to_string())
+}
+
+async fn create_key(args: CreateKeyArgs) -> Result<()> {
+    let mut config = load(&args.config)?;
+    // Build without serving: any free local port will do.
+    config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    let verifier = Verifier::build(&config, Arc::new(SystemClock)).await?;
+    let (kind, prefix) = match args.kind {
+        KindArg::Admin => (ApiKeyKind::Admin, "hva_"),
+        KindArg::Device => (ApiKeyKind::Device, "hvd_"),
+    };
+    let mut bytes = [0u8; 24];
+    rand::Rng::fill_bytes(&mut crate::os_rng()?, &mut bytes);
+    let key = format!("{prefix}{}", herald_model::key::to_hex(&bytes));
+    if !verifier.register_api_key(&args.name, kind, &key).await? {
+        bail!("an API key named {:?} exists already", args.name);
+    }
+    println!("{key}");
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (config, dev_keys, url_file) = match (&args.config, &args.dev) {
+        (Some(path), _) => (load(path)?, None, None),
+        (None, Some(dir)) => {
+            let country: CountryCode = args
+                .country
+                .as_deref()
+                .unwrap_or_default()
+                .parse()
+                .context("--country must be an upper-case ISO 3166-1 alpha-2 code")?;
+            let (config, keys) = dev::prepare(dir, country, args.listen)?;
+            (config, Some(keys), Some(dev::verifier_dir(dir, country).join("url")))
+        }
+        (None, None) => bail!("give --config <FILE> or --dev <DIR> --country <CC>"),
+    };
+    let verifier = Verifier::build(&config, clock).await?;
+    if let Some(keys) = &dev_keys {
+        verifier.register_api_key("dev-admin", ApiKeyKind::Admin, &keys.admin).await?;
+        verifier.register_api_key("dev-device", ApiKeyKind::Device, &keys.device).await?;
+    }
+    let addr = verifier.local_addr().context("the listener has no address")?;
+    let scheme = if verifier.tls() { "https" } else { "http" };
+    let url = format!("{scheme}://{addr}");
+    if let Some(file) = &url_file {
+        std::fs::write(file, &url).with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    eprintln!(
+        "herald verifier {} listening on {url} ({} storage, certificates for {})",
+        config.country,
+        verifier.service().store().backend(),
+        config.certificate.audience
+    );
+    verifier.run_until_stopped(crate::gateway_cmd::shutdown_signal()).await;
+    if let Some(file) = &url_file {
+        let _ = std::fs::remove_file(file);
+    }
+    eprintln!("herald verifier stopped");
+    Ok(())
+}
