@@ -119,13 +119,20 @@ impl Verifier {
             failure_window: config.api.verify_failure_window_seconds,
         };
         let service = Arc::new(Service::new(store, secrets, tokens, certificates, settings, clock));
-        let router = router(
+        let mut router = router(
             service.clone(),
             EdgeSettings {
                 response_size: config.api.response_size,
                 chaff_max_latency: Duration::from_millis(config.api.chaff_max_latency_ms),
             },
         );
+        if config.portal.enabled {
+            router = router.merge(crate::portal::router(
+                service.clone(),
+                config.portal.clone(),
+                &config.country,
+            ));
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;

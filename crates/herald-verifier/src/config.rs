@@ -67,6 +67,17 @@ verify_failure_limit = 1000
 verify_failure_window_seconds = 3600
 # Expired codes and redeemed token ids are deleted this long after they expired.
 retention_hours = 24
+
+# The case-worker portal at https://<listen>/portal/ (login with password + TOTP; users are made
+# with `herald verifier user add`). It needs TLS in front (its cookies are Secure).
+[portal]
+enabled = true
+session_minutes = 480
+lockout_after = 5                # wrong passwords in a row lock the account until an admin unlocks it
+login_attempts_per_15_minutes = 10   # per user name
+codes_per_user_hour = 60         # a warning shows from 80 %
+codes_per_hour = 1000            # all users together
+link_base = "https://en.express/v"   # the SMS link is <link_base>?c=<long code>
 "#;
 
 /// Why the configuration was refused.
@@ -234,6 +245,74 @@ pub struct VerifierConfig {
     /// The API.
     #[serde(default)]
     pub api: ApiSettings,
+    /// The case-worker portal.
+    #[serde(default)]
+    pub portal: PortalSettings,
+}
+
+/// Case-worker portal settings (`[portal]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PortalSettings {
+    /// Serve the portal under `/portal/` on the service's listener.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Session lifetime.
+    #[serde(default = "default_session_minutes")]
+    pub session_minutes: i64,
+    /// Wrong passwords (or TOTP codes) in a row that lock an account.
+    #[serde(default = "default_lockout_after")]
+    pub lockout_after: i64,
+    /// Login attempts per user name per 15 minutes.
+    #[serde(default = "default_login_attempts")]
+    pub login_attempts_per_15_minutes: u32,
+    /// Codes one user may issue per hour.
+    #[serde(default = "default_user_codes")]
+    pub codes_per_user_hour: i64,
+    /// Codes all users together may issue per hour.
+    #[serde(default = "default_global_codes")]
+    pub codes_per_hour: i64,
+    /// The SMS link's base (`…?c=<long code>`); ENX style by default.
+    #[serde(default = "default_link_base")]
+    pub link_base: String,
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            session_minutes: default_session_minutes(),
+            lockout_after: default_lockout_after(),
+            login_attempts_per_15_minutes: default_login_attempts(),
+            codes_per_user_hour: default_user_codes(),
+            codes_per_hour: default_global_codes(),
+            link_base: default_link_base(),
+        }
+    }
+}
+
+fn default_session_minutes() -> i64 {
+    480
+}
+
+fn default_lockout_after() -> i64 {
+    5
+}
+
+fn default_login_attempts() -> u32 {
+    10
+}
+
+fn default_user_codes() -> i64 {
+    60
+}
+
+fn default_global_codes() -> i64 {
+    1000
+}
+
+fn default_link_base() -> String {
+    "https://en.express/v".into()
 }
 
 fn default_short_length() -> usize {

@@ -16,8 +16,8 @@ use p256::pkcs8::{EncodePrivateKey as _, LineEnding};
 use rand::Rng as _;
 
 use crate::config::{
-    ApiSettings, CertificateSettings, CodeSettings, KeyFile, TlsFiles, TokenSettings,
-    VerifierConfig,
+    ApiSettings, CertificateSettings, CodeSettings, KeyFile, PortalSettings, TlsFiles,
+    TokenSettings, VerifierConfig,
 };
 
 /// The dev API keys.
@@ -145,6 +145,7 @@ pub fn prepare(
             }],
         },
         api: ApiSettings { chaff_max_latency_ms: 200, ..ApiSettings::default() },
+        portal: PortalSettings::default(),
     };
     Ok((config, keys))
 }

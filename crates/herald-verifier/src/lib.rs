@@ -4,8 +4,9 @@
 //! service's JWKS. The API is field-compatible with Google's Exposure Notifications
 //! Verification Server.
 //!
-//! What it deliberately is not (yet): the case-worker portal (HTML, users, roles, audit log),
-//! SMS sending and self-report (`/api/user-report`); the storage leaves room for them.
+//! [`portal`] is the case-worker portal (HTML under `/portal/` on the same listener: users,
+//! roles, TOTP, audit log, statistics). What it deliberately is not (yet): SMS sending and
+//! self-report (`/api/user-report`).
 //!
 //! # Layout
 //! - [`config`]: the TOML configuration with `HERALD_VERIFIER_*` overrides.
@@ -24,6 +25,7 @@ pub mod codes;
 pub mod config;
 pub mod dev;
 pub mod keys;
+pub mod portal;
 pub mod secret;
 pub mod service;
 pub mod store;

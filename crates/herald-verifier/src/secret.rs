@@ -21,6 +21,14 @@ pub enum Purpose {
     ApiKey,
     /// A redeemed verification token's `jti`.
     Token,
+    /// A portal session id.
+    Session,
+    /// A portal CSRF token (of a session id or a login cookie).
+    Csrf,
+    /// A portal user name, as the key of the login rate limit.
+    LoginLimit,
+    /// The key sealing TOTP secrets (the hash of nothing under this label).
+    TotpSeal,
 }
 
 impl Purpose {
@@ -29,6 +37,10 @@ impl Purpose {
             Self::Code => b"herald-verifier code\0",
             Self::ApiKey => b"herald-verifier api-key\0",
             Self::Token => b"herald-verifier token-id\0",
+            Self::Session => b"herald-verifier portal-session\0",
+            Self::Csrf => b"herald-verifier portal-csrf\0",
+            Self::LoginLimit => b"herald-verifier portal-login\0",
+            Self::TotpSeal => b"herald-verifier totp-seal\0",
         }
     }
 }

@@ -148,6 +148,25 @@ impl Service {
         &self.store
     }
 
+    /// The server secrets (the portal derives its session, CSRF and sealing keys from them).
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    /// The flow's settings.
+    pub fn settings(&self) -> &FlowSettings {
+        &self.settings
+    }
+
+    /// Counts codes issued or claimed today in the daily statistics; a failure is logged, not
+    /// fatal (the code itself is stored).
+    async fn count(&self, issued: i64, claimed: i64) {
+        let day = self.now().div_euclid(86_400);
+        if let Err(error) = self.store.add_stats(day, issued, claimed).await {
+            tracing::warn!(%error, "code statistics not updated");
+        }
+    }
+
     /// The clock.
     pub fn now(&self) -> i64 {
         self.clock.now().seconds()
@@ -211,6 +230,7 @@ impl Service {
     }
 
     /// `/api/issue` for one request by the admin key `issuer`.
+    #[allow(clippy::too_many_lines)] // one linear validation sequence, clearer in one piece
     pub async fn issue(
         &self,
         request: &IssueRequest,
@@ -292,6 +312,7 @@ impl Service {
             };
             match self.store.insert_code(&code).await {
                 Ok(InsertOutcome::Inserted) => {
+                    self.count(1, 0).await;
                     tracing::info!(api_key = issuer, test_type = test_type.as_str(), "code issued");
                     return Ok(IssueResponse {
                         uuid,
@@ -394,7 +415,10 @@ impl Service {
             .await
             .map_err(|e| ApiError::internal("claim_code", &e))?;
         let row = match outcome {
-            ClaimOutcome::Claimed(row) => row,
+            ClaimOutcome::Claimed(row) => {
+                self.count(0, 1).await;
+                row
+            }
             ClaimOutcome::NotFound | ClaimOutcome::AlreadyClaimed => {
                 return Err(failed(
                     ErrorCode::CodeInvalid,

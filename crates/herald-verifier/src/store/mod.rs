@@ -12,8 +12,8 @@
 //! - **A UUID names at most one code**, and a code's two hashes are unique across all codes.
 //!
 //! Queries are written once in `ops.rs` and compiled for each backend (`sqlite.rs`,
-//! `postgres.rs` mount it with `#[path]`), as in the key server. The portal's users, roles and
-//! audit log will come as new migrations next to these tables.
+//! `postgres.rs` mount it with `#[path]`), as in the key server. The portal's users, sessions,
+//! audit log and daily statistics live in the second migration (see `crate::portal`).
 
 mod postgres;
 mod sqlite;
@@ -136,6 +136,126 @@ pub enum ClaimOutcome {
     Unsupported(TestType),
 }
 
+/// A portal role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Users, API keys, settings, audit log (and everything a case worker does).
+    Administrator,
+    /// Issues and checks codes.
+    CaseWorker,
+}
+
+impl Role {
+    /// The column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Administrator => "administrator",
+            Self::CaseWorker => "case_worker",
+        }
+    }
+
+    /// From the column value.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "administrator" => Some(Self::Administrator),
+            "case_worker" => Some(Self::CaseWorker),
+            _ => None,
+        }
+    }
+}
+
+/// A portal user to store.
+pub struct NewUser {
+    /// Unique name.
+    pub name: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// The sealed TOTP secret.
+    pub totp_secret: Vec<u8>,
+    /// Role.
+    pub role: Role,
+}
+
+/// A stored portal user. `Debug` leaves out the password hash and the sealed TOTP secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// Row id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// The sealed TOTP secret.
+    pub totp_secret: Vec<u8>,
+    /// Role.
+    pub role: Role,
+    /// Failed logins since the last success.
+    pub failed_logins: i64,
+    /// Locked until (Unix seconds).
+    pub locked_until: Option<i64>,
+    /// Disabled users cannot log in.
+    pub disabled: bool,
+    /// The password is a one-time password.
+    pub password_change_required: bool,
+    /// The last accepted TOTP step.
+    pub last_totp_step: i64,
+}
+
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("failed_logins", &self.failed_logins)
+            .field("locked_until", &self.locked_until)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UserRow {
+    /// Whether the account is locked at `now`.
+    pub fn locked(&self, now: i64) -> bool {
+        self.locked_until.is_some_and(|t| t > now)
+    }
+}
+
+/// One audit event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// Unix seconds, whole minutes.
+    pub at_minute: i64,
+    /// The user (or `cli`).
+    pub actor: String,
+    /// What, e.g. `code.issue`.
+    pub action: String,
+    /// On what (a code's UUID, a user name), never a secret.
+    pub subject: String,
+}
+
+/// Codes issued and claimed on one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayStats {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    /// Issued.
+    pub issued: i64,
+    /// Claimed.
+    pub claimed: i64,
+}
+
+/// A stored API key, for listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: ApiKeyKind,
+    /// Revoked.
+    pub revoked: bool,
+}
+
 /// The verification service's storage. Cloning is cheap and shares the pool.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -234,5 +354,112 @@ impl Store {
     /// `now`; returns (codes, tokens) deleted.
     pub async fn purge(&self, cutoff: i64, now: i64) -> Result<(u64, u64), StoreError> {
         dispatch!(self, purge, cutoff, now)
+    }
+
+    /// Every API key, by name.
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        dispatch!(self, list_api_keys)
+    }
+
+    /// Stores a portal user unless the name exists; returns whether it was stored.
+    pub async fn add_user(&self, user: &NewUser) -> Result<bool, StoreError> {
+        dispatch!(self, add_user, user)
+    }
+
+    /// The user with this name.
+    pub async fn user(&self, name: &str) -> Result<Option<UserRow>, StoreError> {
+        dispatch!(self, user, name)
+    }
+
+    /// Every user, by name.
+    pub async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
+        dispatch!(self, users)
+    }
+
+    /// Counts a failed login; locks the account (until `lock_until`) when it reaches `limit`.
+    /// Returns the user as it is afterwards.
+    pub async fn login_failed(
+        &self,
+        id: i64,
+        limit: i64,
+        lock_until: i64,
+    ) -> Result<Option<UserRow>, StoreError> {
+        dispatch!(self, login_failed, id, limit, lock_until)
+    }
+
+    /// Records a successful login with TOTP step `step`; `false` when that step (or a later
+    /// one) was used before, i.e. the TOTP code is replayed.
+    pub async fn login_succeeded(&self, id: i64, step: i64) -> Result<bool, StoreError> {
+        dispatch!(self, login_succeeded, id, step)
+    }
+
+    /// Unlocks a user (and forgets failed logins); returns whether it exists.
+    pub async fn unlock_user(&self, name: &str) -> Result<bool, StoreError> {
+        dispatch!(self, unlock_user, name)
+    }
+
+    /// Disables or enables a user and ends its sessions; returns whether it exists.
+    pub async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<bool, StoreError> {
+        dispatch!(self, set_user_disabled, name, disabled)
+    }
+
+    /// Replaces a user's password hash.
+    pub async fn set_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+        change_required: bool,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, set_password, id, password_hash, change_required)
+    }
+
+    /// Stores a session (its id hashed).
+    pub async fn add_session(
+        &self,
+        hash: &Hash,
+        user_id: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, add_session, hash, user_id, expires_at)
+    }
+
+    /// The user of an unexpired session.
+    pub async fn session_user(&self, hash: &Hash, now: i64) -> Result<Option<UserRow>, StoreError> {
+        dispatch!(self, session_user, hash, now)
+    }
+
+    /// Ends a session.
+    pub async fn delete_session(&self, hash: &Hash) -> Result<(), StoreError> {
+        dispatch!(self, delete_session, hash)
+    }
+
+    /// Appends an audit event.
+    pub async fn audit(&self, event: &AuditRow) -> Result<(), StoreError> {
+        dispatch!(self, audit, event)
+    }
+
+    /// The newest `limit` audit events, newest first.
+    pub async fn audit_events(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+        dispatch!(self, audit_events, limit)
+    }
+
+    /// How many `action` events since `since` (by `actor` if given).
+    pub async fn audit_count(
+        &self,
+        action: &str,
+        actor: Option<&str>,
+        since: i64,
+    ) -> Result<i64, StoreError> {
+        dispatch!(self, audit_count, action, actor, since)
+    }
+
+    /// Adds to a day's statistics.
+    pub async fn add_stats(&self, day: i64, issued: i64, claimed: i64) -> Result<(), StoreError> {
+        dispatch!(self, add_stats, day, issued, claimed)
+    }
+
+    /// The statistics of days from `first` on, oldest first.
+    pub async fn stats(&self, first: i64) -> Result<Vec<DayStats>, StoreError> {
+        dispatch!(self, stats, first)
     }
 }

@@ -1,0 +1,994 @@
+//! The case-worker portal (key-server.md §4): server-rendered HTML under `/portal/` on the
+//! verification service's own listener (so it shares its TLS; its cookies are `Secure`).
+//!
+//! - **Login**: user name, password (argon2id) and a TOTP code (RFC 6238). Five wrong passwords
+//!   or codes in a row lock the account until an administrator unlocks it; independently, each
+//!   user name gets [`PortalSettings::login_attempts_per_15_minutes`] attempts per 15 minutes
+//!   (keyed by an HMAC of the name, in memory). A TOTP code is accepted once.
+//! - **Sessions**: a random 256-bit id in the cookie `herald_portal` (`Secure; HttpOnly;
+//!   SameSite=Strict; Path=/portal`), stored only as a keyed hash, with an expiry.
+//! - **CSRF**: every POST form carries a synchronizer token, the keyed hash of the session id
+//!   (of a pre-login cookie for the login form); a POST without the right one is refused with
+//!   403 before anything is read or written.
+//! - **Roles**: case workers issue codes, check and expire them and see statistics;
+//!   administrators also manage users and API keys and see settings and the audit log. Other
+//!   pages answer 403.
+//! - **Limits**: codes per user and per hour for everyone, counted from the audit log; a warning
+//!   shows from 80 %, and at the limit issuing is refused (429).
+//! - **Audit**: logins, lockouts, every issue, status check and expiry, user and key changes,
+//!   with the time rounded to the minute, never a code or secret.
+//! - **Headers**: a strict Content-Security-Policy (no script at all), `X-Frame-Options: DENY`,
+//!   `Referrer-Policy: no-referrer`, `Cache-Control: no-store` on every answer.
+//!
+//! [`views`] renders the pages (maud escapes every value); [`auth`] holds the credential code.
+
+// Handlers return early with a ready answer (`Result<_, Response>`); boxing it buys nothing.
+#![allow(clippy::result_large_err)]
+
+pub mod auth;
+pub mod views;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Form;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use maud::Markup;
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::config::PortalSettings;
+use crate::secret::Purpose;
+use crate::service::Service;
+use crate::store::{ApiKeyKind, AuditRow, NewUser, Role, UserRow};
+use views::{IssueFields, Nav, Usage};
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "herald_portal";
+/// The pre-login cookie the login form's CSRF token is bound to.
+pub const LOGIN_COOKIE: &str = "herald_portal_login";
+/// The Content-Security-Policy of every portal answer.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The issuer name of portal-issued codes: `portal:<user>`.
+pub fn issuer(user: &str) -> String {
+    format!("portal:{user}")
+}
+
+/// A new user's one-time credentials. `Debug` is redacted.
+pub struct Credentials {
+    /// The one-time password (to change at the first login).
+    pub password: Zeroizing<String>,
+    /// The TOTP secret, Base32.
+    pub totp_secret: Zeroizing<String>,
+    /// The `otpauth://` URI with the secret.
+    pub otpauth_uri: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials(redacted)")
+    }
+}
+
+/// Why a user could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    /// The name is unusable.
+    #[error("user name must be 1 to 64 letters, digits or . _ @ -")]
+    BadName,
+    /// It exists.
+    #[error("a user named {0:?} exists already")]
+    Exists(String),
+    /// Storage or crypto failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b))
+}
+
+/// Creates a user with a one-time password and a fresh TOTP secret, and records it in the audit
+/// log as done by `actor`.
+pub async fn create_user(
+    service: &Service,
+    name: &str,
+    role: Role,
+    actor: &str,
+) -> Result<Credentials, UserError> {
+    if !valid_name(name) {
+        return Err(UserError::BadName);
+    }
+    let password = auth::one_time_password();
+    let secret = auth::new_totp_secret();
+    let user = NewUser {
+        name: name.to_owned(),
+        password_hash: auth::hash_password(&password).map_err(UserError::Internal)?,
+        totp_secret: auth::seal(service.secrets(), name, &secret).map_err(UserError::Internal)?,
+        role,
+    };
+    let stored =
+        service.store().add_user(&user).await.map_err(|e| UserError::Internal(e.to_string()))?;
+    if !stored {
+        return Err(UserError::Exists(name.to_owned()));
+    }
+    record(service, actor, "user.add", &format!("{name} ({})", role.as_str())).await;
+    tracing::info!(user = name, role = role.as_str(), "portal user created");
+    Ok(Credentials {
+        password,
+        totp_secret: Zeroizing::new(auth::base32(&secret)),
+        otpauth_uri: Zeroizing::new(auth::otpauth_uri("herald", name, &secret)),
+    })
+}
+
+/// Appends an audit event (time rounded down to the minute); a failure is logged.
+pub async fn record(service: &Service, actor: &str, action: &str, subject: &str) {
+    let event = AuditRow {
+        at_minute: service.now().div_euclid(60) * 60,
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        subject: subject.to_owned(),
+    };
+    if let Err(error) = service.store().audit(&event).await {
+        tracing::error!(%error, action, "audit event not stored");
+    }
+}
+
+/// Login attempts per user name in 15-minute windows (in memory).
+#[derive(Debug, Default)]
+struct LoginLimiter {
+    windows: Mutex<HashMap<[u8; 32], (i64, u32)>>,
+}
+
+impl LoginLimiter {
+    /// Counts an attempt; `false` when the name is over its limit.
+    fn attempt(&self, key: [u8; 32], now: i64, limit: u32) -> bool {
+        let Ok(mut windows) = self.windows.lock() else { return false };
+        if windows.len() > 100_000 {
+            windows.retain(|_, (start, _)| now < *start + 900);
+        }
+        let entry = windows.entry(key).or_insert((now, 0));
+        if now >= entry.0 + 900 {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+        entry.1 <= limit
+    }
+}
+
+/// The portal's state.
+pub struct Portal {
+    service: Arc<Service>,
+    settings: PortalSettings,
+    country: String,
+    limiter: LoginLimiter,
+    dummy_hash: String,
+}
+
+impl std::fmt::Debug for Portal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Portal").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+/// The portal's routes (all under `/portal`).
+pub fn router(service: Arc<Service>, settings: PortalSettings, country: &str) -> Router {
+    let portal = Arc::new(Portal {
+        service,
+        settings,
+        country: country.to_owned(),
+        limiter: LoginLimiter::default(),
+        dummy_hash: auth::dummy_hash(),
+    });
+    Router::new()
+        .route("/portal", get(|| async { Redirect::to("/portal/") }))
+        .route("/portal/", get(home))
+        .route("/portal/style.css", get(style))
+        .route("/portal/login", get(login_form).post(login))
+        .route("/portal/logout", post(logout))
+        .route("/portal/password", get(password_form).post(password_change))
+        .route("/portal/issue", post(issue))
+        .route("/portal/status", get(status))
+        .route("/portal/expire", post(expire))
+        .route("/portal/stats", get(stats))
+        .route("/portal/audit", get(audit))
+        .route("/portal/users", get(users).post(user_add))
+        .route("/portal/users/unlock", post(user_unlock))
+        .route("/portal/users/disable", post(user_disable))
+        .route("/portal/api-keys", get(api_keys).post(api_key_add))
+        .route("/portal/api-keys/revoke", post(api_key_revoke))
+        .route("/portal/settings", get(settings_page))
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(portal)
+}
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], views::STYLE).into_response()
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn set_cookie(name: &str, value: &str, max_age: i64) -> (header::HeaderName, String) {
+    (
+        header::SET_COOKIE,
+        format!(
+            "{name}={value}; Secure; HttpOnly; SameSite=Strict; Path=/portal; Max-Age={max_age}"
+        ),
+    )
+}
+
+fn html(status: StatusCode, markup: Markup) -> Response {
+    (status, Html(markup.into_string())).into_response()
+}
+
+fn plain_page(status: StatusCode, title: &str, text: &str, nav: Option<&Nav<'_>>) -> Response {
+    html(status, views::page(title, nav, &views::message("error", text)))
+}
+
+fn internal(what: &str, error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(operation = what, %error, "portal internal error");
+    plain_page(StatusCode::INTERNAL_SERVER_ERROR, "Error", "Internal error; try again later.", None)
+}
+
+/// A logged-in user and the session's CSRF token.
+struct Ctx {
+    user: UserRow,
+    sid: String,
+    csrf: String,
+}
+
+impl Ctx {
+    fn nav(&self) -> Nav<'_> {
+        Nav { user: &self.user, csrf: &self.csrf }
+    }
+}
+
+/// The session's user; a redirect to the login page without one, to the password page while
+/// the one-time password is not replaced, and 403 when `admin` is needed and missing.
+async fn require(
+    p: &Portal,
+    headers: &HeaderMap,
+    admin: bool,
+    password_page: bool,
+) -> Result<Ctx, Response> {
+    let Some(sid) = cookie(headers, SESSION_COOKIE) else {
+        return Err(Redirect::to("/portal/login").into_response());
+    };
+    let hash = p.service.secrets().hash(Purpose::Session, sid.as_bytes());
+    let user = match p.service.store().session_user(&hash, p.service.now()).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Err(Redirect::to("/portal/login").into_response()),
+        Err(e) => return Err(internal("session", &e)),
+    };
+    let csrf = auth::csrf_token(p.service.secrets(), &sid);
+    let ctx = Ctx { user, sid, csrf };
+    if ctx.user.password_change_required && !password_page {
+        return Err(Redirect::to("/portal/password").into_response());
+    }
+    if admin && ctx.user.role != Role::Administrator {
+        return Err(plain_page(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "This page is for administrators.",
+            Some(&ctx.nav()),
+        ));
+    }
+    Ok(ctx)
+}
+
+/// 403 unless `token` is the session's CSRF token.
+fn check_csrf(p: &Portal, ctx: &Ctx, token: &str) -> Result<(), Response> {
+    if auth::csrf_ok(p.service.secrets(), &ctx.sid, token) {
+        Ok(())
+    } else {
+        tracing::warn!(user = %ctx.user.name, "portal form refused: CSRF token missing or wrong");
+        Err(csrf_refused(Some(&ctx.nav())))
+    }
+}
+
+fn csrf_refused(nav: Option<&Nav<'_>>) -> Response {
+    plain_page(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        "The form did not come from this portal or has expired (CSRF token missing or wrong). \
+         Reload the page and try again.",
+        nav,
+    )
+}
+
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(response) => return response,
+        }
+    };
+}
+
+async fn login_form(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
+    let (value, fresh) = match cookie(&headers, LOGIN_COOKIE) {
+        Some(v) => (Zeroizing::new(v), false),
+        None => (auth::random_hex(32), true),
+    };
+    let csrf = auth::csrf_token(p.service.secrets(), &format!("login:{}", value.as_str()));
+    let mut response =
+        html(StatusCode::OK, views::page("Log in", None, &views::login(&csrf, "", None)));
+    if fresh {
+        let (name, v) = set_cookie(LOGIN_COOKIE, &value, 3600);
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            response.headers_mut().append(name, v);
+        }
+    }
+    response
+}
+
+/// A form field holding a secret: wiped when dropped.
+#[derive(Default, Deserialize)]
+#[serde(transparent)]
+struct SecretField(String);
+
+impl Drop for SecretField {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl std::ops::Deref for SecretField {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginFields {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: SecretField,
+    #[serde(default)]
+    totp: SecretField,
+}
+
+async fn login(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Form(f): Form<LoginFields>,
+) -> Response {
+    let Some(login_cookie) = cookie(&headers, LOGIN_COOKIE) else {
+        return csrf_refused(None);
+    };
+    let bound = format!("login:{login_cookie}");
+    if !auth::csrf_ok(p.service.secrets(), &bound, &f.csrf) {
+        return csrf_refused(None);
+    }
+    let csrf = auth::csrf_token(p.service.secrets(), &bound);
+    let name = f.name.trim().to_owned();
+    let again = |status: StatusCode, message: &str| {
+        html(status, views::page("Log in", None, &views::login(&csrf, &name, Some(message))))
+    };
+    let generic = "Wrong user name, password or authenticator code.";
+    let now = p.service.now();
+    let key = p.service.secrets().hash(Purpose::LoginLimit, name.to_lowercase().as_bytes());
+    if !p.limiter.attempt(key, now, p.settings.login_attempts_per_15_minutes) {
+        tracing::warn!("portal login refused: too many attempts for one user name");
+        return again(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many login attempts for this user name; wait 15 minutes.",
+        );
+    }
+    let user = match p.service.store().user(&name).await {
+        Ok(u) => u,
+        Err(e) => return internal("user", &e),
+    };
+    let Some(user) = user else {
+        // The same work as for a real user; the typed name is not logged (it may be a password).
+        let _ = auth::verify_password(&f.password, &p.dummy_hash);
+        tracing::info!("portal login failed: unknown user");
+        return again(StatusCode::UNAUTHORIZED, generic);
+    };
+    let locked_message = "This account is locked after repeated failed logins. An administrator \
+                          can unlock it.";
+    if user.disabled {
+        let _ = auth::verify_password(&f.password, &p.dummy_hash);
+        return again(StatusCode::UNAUTHORIZED, generic);
+    }
+    if user.locked(now) {
+        tracing::info!(user = %user.name, "portal login refused: account locked");
+        return again(StatusCode::FORBIDDEN, locked_message);
+    }
+    let password_ok = auth::verify_password(&f.password, &user.password_hash);
+    let step = if password_ok {
+        auth::open(p.service.secrets(), &user.name, &user.totp_secret)
+            .and_then(|secret| auth::totp_step(&secret, &f.totp, now))
+    } else {
+        None
+    };
+    let accepted = match step {
+        Some(step) => match p.service.store().login_succeeded(user.id, step).await {
+            Ok(fresh) => fresh,
+            Err(e) => return internal("login", &e),
+        },
+        None => false,
+    };
+    if !accepted {
+        let after =
+            p.service.store().login_failed(user.id, p.settings.lockout_after, i64::MAX).await;
+        let after = match after {
+            Ok(a) => a,
+            Err(e) => return internal("login_failed", &e),
+        };
+        record(
+            &p.service,
+            &user.name,
+            "login.failed",
+            if password_ok { "code" } else { "password" },
+        )
+        .await;
+        tracing::info!(user = %user.name, "portal login failed");
+        if after.is_some_and(|u| u.locked(now)) {
+            record(&p.service, &user.name, "user.locked", &user.name).await;
+            tracing::warn!(user = %user.name, "portal account locked after failed logins");
+            return again(StatusCode::FORBIDDEN, locked_message);
+        }
+        return again(StatusCode::UNAUTHORIZED, generic);
+    }
+    let sid = auth::random_hex(32);
+    let hash = p.service.secrets().hash(Purpose::Session, sid.as_bytes());
+    let lifetime = p.settings.session_minutes * 60;
+    if let Err(e) = p.service.store().add_session(&hash, user.id, now + lifetime).await {
+        return internal("add_session", &e);
+    }
+    record(&p.service, &user.name, "login", "").await;
+    tracing::info!(user = %user.name, "portal login");
+    let target = if user.password_change_required { "/portal/password" } else { "/portal/" };
+    let mut response = Redirect::to(target).into_response();
+    for (name, value) in
+        [set_cookie(SESSION_COOKIE, &sid, lifetime), set_cookie(LOGIN_COOKIE, "", 0)]
+    {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response.headers_mut().append(name, v);
+        }
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    let ctx = tri!(require(&p, &headers, false, true).await);
+    tri!(check_csrf(&p, &ctx, &f.csrf));
+    let hash = p.service.secrets().hash(Purpose::Session, ctx.sid.as_bytes());
+    if let Err(e) = p.service.store().delete_session(&hash).await {
+        return internal("delete_session", &e);
+    }
+    record(&p.service, &ctx.user.name, "logout", "").await;
+    let mut response = Redirect::to("/portal/login").into_response();
+    let (name, value) = set_cookie(SESSION_COOKIE, "", 0);
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        response.headers_mut().append(name, v);
+    }
+    response
+}
+
+async fn password_form(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
+    let ctx = tri!(require(&p, &headers, false, true).await);
+    html(
+        StatusCode::OK,
+        views::page("Choose a password", Some(&ctx.nav()), &views::password(&ctx.csrf, None)),
+    )
+}
+
+#[derive(Deserialize)]
+struct PasswordFields {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    new: SecretField,
+    #[serde(default)]
+    repeat: SecretField,
+}
+
+async fn password_change(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Form(f): Form<PasswordFields>,
+) -> Response {
+    let ctx = tri!(require(&p, &headers, false, true).await);
+    tri!(check_csrf(&p, &ctx, &f.csrf));
+    let problem = if f.new.chars().count() < auth::MIN_PASSWORD {
+        Some(format!("The password must have at least {} characters.", auth::MIN_PASSWORD))
+    } else if f.new.len() > 256 {
+        Some("The password must have at most 256 bytes.".to_owned())
+    } else if *f.new != *f.repeat {
+        Some("The two passwords differ.".to_owned())
+    } else if auth::verify_password(&f.new, &ctx.user.password_hash) {
+        Some("Choose a password different from the one-time password.".to_owned())
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        return html(
+            StatusCode::BAD_REQUEST,
+            views::page(
+                "Choose a password",
+                Some(&ctx.nav()),
+                &views::password(&ctx.csrf, Some(&problem)),
+            ),
+        );
+    }
+    let hash = match auth::hash_password(&f.new) {
+        Ok(h) => h,
+        Err(e) => return internal("hash_password", &e),
+    };
+    if let Err(e) = p.service.store().set_password(ctx.user.id, &hash, false).await {
+        return internal("set_password", &e);
+    }
+    record(&p.service, &ctx.user.name, "user.password", &ctx.user.name).await;
+    Redirect::to("/portal/").into_response()
+}
+
+impl Portal {
+    fn test_types(&self) -> Vec<&'static str> {
+        self.service.settings().allowed_test_types.iter().map(|t| t.as_str()).collect()
+    }
+
+    async fn usage(&self, user: &str) -> Result<Usage, Response> {
+        let since = (self.service.now() - 3600).div_euclid(60) * 60;
+        let store = self.service.store();
+        let count = |actor| async move { store.audit_count("code.issue", actor, since).await };
+        let user_count = count(Some(user)).await.map_err(|e| internal("audit_count", &e))?;
+        let global = count(None).await.map_err(|e| internal("audit_count", &e))?;
+        Ok(Usage {
+            user: user_count,
+            user_limit: self.settings.codes_per_user_hour,
+            global,
+            global_limit: self.settings.codes_per_hour,
+        })
+    }
+}
+
+async fn home(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
+    let ctx = tri!(require(&p, &headers, false, false).await);
+    let usage = tri!(p.usage(&ctx.user.name).await);
+    let form = views::issue_form(&ctx.csrf, &p.test_types(), &IssueFields::default(), &usage, None);
+    html(StatusCode::OK, views::page("Issue a verification code", Some(&ctx.nav()), &form))
+}
+
+fn qr(text: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    Some(format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    ))
+}
+
+async fn issue(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Form(f): Form<IssueFields>,
+) -> Response {
+    let ctx = tri!(require(&p, &headers, false, false).await);
+    tri!(check_csrf(&p, &ctx, &f.csrf));
+    let usage = tri!(p.usage(&ctx.user.name).await);
+    let form = |status: StatusCode, usage: &Usage, error: &str| {
+        let fields = IssueFields { csrf: String::new(), ..f.clone() };
+        let form = views::issue_form(&ctx.csrf, &p.test_types(), &fields, usage, Some(error));
+        html(status, views::page("Issue a verification code", Some(&ctx.nav()), &form))
+    };
+    if usage.user >= usage.user_limit || usage.global >= usage.global_limit {
+        tracing::warn!(user = %ctx.user.name, "portal issue refused: hourly limit reached");
+        record(&p.service, &ctx.user.name, "code.issue.refused", "hourly limit").await;
+        return form(
+            StatusCode::TOO_MANY_REQUESTS,
+            &usage,
+            "The hourly limit for issuing codes is reached.",
+        );
+    }
+    let non_empty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let request = herald_wire::verification::IssueRequest {
+        test_type: f.test_type.clone(),
+        test_date: non_empty(&f.test_date),
+        symptom_date: non_empty(&f.symptom_date),
+        ..Default::default()
+    };
+    let answer = match p.service.issue(&request, &issuer(&ctx.user.name)).await {
+        Ok(a) => a,
+        Err(e) => return form(StatusCode::BAD_REQUEST, &usage, &e.message),
+    };
+    record(&p.service, &ctx.user.name, "code.issue", &answer.uuid).await;
+    let link = format!(
+        "{}?c={}&r={}",
+        p.settings.link_base,
+        answer.long_code,
+        p.country.to_ascii_uppercase()
+    );
+    let sms = format!(
+        "Your exposure notification verification link: {link} (or enter the code {} in the app).",
+        answer.code
+    );
+    let qr = qr(&link);
+    let minutes = (answer.expires_at_timestamp - p.service.now() + 30) / 60;
+    let page = views::issued(&views::Issued {
+        uuid: &answer.uuid,
+        code: &answer.code,
+        expires: &answer.expires_at,
+        minutes,
+        long_code: &answer.long_code,
+        long_expires: &answer.long_expires_at,
+        sms: &sms,
+        qr: qr.as_deref(),
+    });
+    html(StatusCode::OK, views::page("Verification code", Some(&ctx.nav()), &page))
+}
+
+#[derive(Deserialize)]
+struct UuidQuery {
+    #[serde(default)]
+    uuid: String,
+}
+
+async fn status(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Query(q): Query<UuidQuery>,
+) -> Response {
+    let ctx = tri!(require(&p, &headers, false, false).await);
+    let uuid = q.uuid.trim().to_ascii_lowercase();
+    let now = p.service.now();
+    let (row, error) = if uuid.is_empty() {
+        (None, None)
+    } else if uuid.len() > 64 {
+        (None, Some("That is not a UUID."))
+    } else {
+        match p.service.store().code_status(&uuid).await {
+            Ok(Some(row)) => {
+                record(&p.service, &ctx.user.name, "code.status", &uuid).await;
+                (Some(row), None)
+            }
+            Ok(None) => (None, Some("No code has this unique identifier.")),
+            Err(e) => return internal("code_status", &e),
+        }
+    };
+    let page = views::status(&ctx.csrf, &uuid, row.as_ref(), now, error);
+    let status = if error.is_some() { StatusCode::NOT_FOUND } else { StatusCode::OK };
+    html(status, views::page("Code status", Some(&ctx.nav()), &page))
+}
+
+#[derive(Deserialize)]
+struct UuidForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    uuid: String,
+}
+
+async fn expire(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Form(f): Form<UuidForm>,
+) -> Response {
+    let ctx = tri!(require(&p, &headers, false, false).await);
+    tri!(check_csrf(&p, &ctx, &f.csrf));
+    let uuid = f.uuid.trim().to_ascii_lowercase();
+    match p.service.expire(&uuid, &issuer(&ctx.user.name)).await {
+        Ok(_) => {
+            record(&p.service, &ctx.user.name, "code.expire", &uuid).await;
+            Redirect::to(&format!("/portal/status?uuid={uuid}")).into_response()
+        }
+        Err(e) => plain_page(StatusCode::NOT_FOUND, "Code status", &e.message, Some(&ctx.nav())),
+    }
+}
+
+async fn stats(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
+    let ctx = tri!(require(&p, &headers, false, false).await);
+    let today = p.service.now().div_euclid(86_400);
+    let first = today - 13;
+    let rows = match p.service.store().stats(first).await {
+        Ok(r) => r,
+        Err(e) => return internal("stats", &e),
+    };
+    let days: Vec<_> = (first..=today)
+        .map(|day| {
+            rows.iter().find(|r| r.day == day).copied().unwrap_or(crate::store::DayStats {
+                day,
+                issued: 0,
+                claimed: 0,
+            })
+        })
+        .collect();
+    html(StatusCode::OK, views::page("Statistics", Some(&ctx.nav()), &views::stats(&days)))
+}
+
+async fn audit(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
+    let ctx = tri!(require(&p, &headers, true, false).await);
+    let events = match p.service.store().audit_events(200).await {
+        Ok(e) => e,
+        Err(e) => return internal("audit_events", &e),
+    };
+    html(StatusCode::OK, views::page("Audit log", Some(&ctx.nav()), &views::audit(&events)))
+}
+
+async fn users_page(
+    p: &Portal,
+    ctx: &Ctx,
+    status: StatusCode,
+    created: Option<&views::NewCredentials<'_>>,
+    error: Option<&str>,
+) -> Response {
+    let users = match p.service.store().users().await {
+        Ok(u) => u,
+        Err(e) => return internal("users", &e),
+    };
+    let page = views::users(&ctx.csrf, &users, p.service.now(), created, error);
+    html(status, views::page("Users", Some(&ctx.nav()), &page))
+}
+
+async fn users(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
+    let ctx = tri!(require(&p, &headers, true, false).await);
+    users_page(&p, &ctx, StatusCode::OK, None, None).await
+}
+
+#[derive(Deserialize)]
+struct UserFields {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+}
+
+async fn user_add(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Form(f): Form<UserFields>,
+) -> Response {
+    let ctx = tri!(require(&p, &headers, true, false).await);
+    tri!(check_csrf(&p, &ctx, &f.csrf));
+    let Some(role) = Role::parse(&f.role) else {
+        return users_page(&p, &ctx, StatusCode::BAD_REQUEST, None, Some("Unknown role.")).await;
+    };
+    let name = f.name.trim();
+    match create_user(&p.service, name, role, &ctx.user.name).await {
+        Ok(c) => {
+            let qr = qr(&c.otpauth_uri);
+            let shown = views::NewCredentials {
+                name,
+                password: &c.password,
+                secret: &c.totp_secret,
+                uri: &c.otpauth_uri,
+                qr: qr.as_deref(),
+            };
+            users_page(&p, &ctx, StatusCode::OK, Some(&shown), None).await
+        }
+        Err(UserError::Internal(e)) => internal("create_user", &e),
+        Err(e) => users_page(&p, &ctx, StatusCode::BAD_REQUEST, None, Some(&e.to_string())).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct NameForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
+async fn user_unlock(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Form(f): Form<NameForm>,
+) -> Response {
+    let ctx = tri!(require(&p, &headers, true, false).await);
+    tri!(check_csrf(&p, &ctx, &f.csrf));
+    match p.service.store().unlock_user(&f.name).await {
+        Ok(true) => {
+            record(&p.service, &ctx.user.name, "user.unlock", &f.name).await;
+            Redirect::to("/portal/users").into_response()
+        }
+        Ok(false) => users_page(&p, &ctx, StatusCode::NOT_FOUND, None, Some("No such user.")).await,
+        Err(e) => internal("unlock_user", &e),
+    }
+}
+
+async fn user_disable(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Form(f): Form<NameForm>,
+) -> Response {
+    let ctx = tri!(require(&p, &headers, true, false).await);
+    tri!(check_csrf(&p, &ctx, &f.csrf));
+    if f.name == ctx.user.name {
+        return users_page(
+            &p,
+            &ctx,
+            StatusCode::BAD_REQUEST,
+            None,
+            Some("You cannot disable yourself."),
+        )
+        .await;
+    }
+    match p.service.store().set_user_disabled(&f.name, true).await {
+        Ok(true) => {
+            record(&p.service, &ctx.user.name, "user.disable", &f.name).await;
+            Redirect::to("/portal/users").into_response()
+        }
+        Ok(false) => users_page(&p, &ctx, StatusCode::NOT_FOUND, None, Some("No such user.")).await,
+        Err(e) => internal("set_user_disabled", &e),
+    }
+}
+
+async fn api_keys_page(
+    p: &Portal,
+    ctx: &Ctx,
+    status: StatusCode,
+    created: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let keys = match p.service.store().list_api_keys().await {
+        Ok(k) => k,
+        Err(e) => return internal("list_api_keys", &e),
+    };
+    html(
+        status,
+        views::page(
+            "API keys",
+            Some(&ctx.nav()),
+            &views::api_keys(&ctx.csrf, &keys, created, error),
+        ),
+    )
+}
+
+async fn api_keys(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
+    let ctx = tri!(require(&p, &headers, true, false).await);
+    api_keys_page(&p, &ctx, StatusCode::OK, None, None).await
+}
+
+#[derive(Deserialize)]
+struct KeyFields {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: String,
+}
+
+async fn api_key_add(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Form(f): Form<KeyFields>,
+) -> Response {
+    let ctx = tri!(require(&p, &headers, true, false).await);
+    tri!(check_csrf(&p, &ctx, &f.csrf));
+    let name = f.name.trim();
+    let (kind, prefix) = match ApiKeyKind::parse(&f.kind) {
+        Some(ApiKeyKind::Admin) => (ApiKeyKind::Admin, "hva_"),
+        Some(ApiKeyKind::Device) => (ApiKeyKind::Device, "hvd_"),
+        None => {
+            return api_keys_page(&p, &ctx, StatusCode::BAD_REQUEST, None, Some("Unknown kind."))
+                .await;
+        }
+    };
+    if !valid_name(name) {
+        return api_keys_page(
+            &p,
+            &ctx,
+            StatusCode::BAD_REQUEST,
+            None,
+            Some("Key names are 1 to 64 letters, digits or . _ @ -."),
+        )
+        .await;
+    }
+    let key = Zeroizing::new(format!("{prefix}{}", auth::random_hex(24).as_str()));
+    match p.service.register_api_key(name, kind, &key).await {
+        Ok(true) => {
+            record(
+                &p.service,
+                &ctx.user.name,
+                "apikey.add",
+                &format!("{name} ({})", kind.as_str()),
+            )
+            .await;
+            api_keys_page(&p, &ctx, StatusCode::OK, Some(&key), None).await
+        }
+        Ok(false) => {
+            api_keys_page(
+                &p,
+                &ctx,
+                StatusCode::BAD_REQUEST,
+                None,
+                Some("A key with this name exists."),
+            )
+            .await
+        }
+        Err(e) => internal("add_api_key", &e),
+    }
+}
+
+async fn api_key_revoke(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Form(f): Form<NameForm>,
+) -> Response {
+    let ctx = tri!(require(&p, &headers, true, false).await);
+    tri!(check_csrf(&p, &ctx, &f.csrf));
+    match p.service.store().revoke_api_key(&f.name).await {
+        Ok(_) => {
+            record(&p.service, &ctx.user.name, "apikey.revoke", &f.name).await;
+            Redirect::to("/portal/api-keys").into_response()
+        }
+        Err(e) => internal("revoke_api_key", &e),
+    }
+}
+
+async fn settings_page(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
+    let ctx = tri!(require(&p, &headers, true, false).await);
+    let s = p.service.settings();
+    let rows = [
+        ("Allowed test types", p.test_types().join(", ")),
+        (
+            "Short code",
+            format!("{} digits, {} minutes", s.codes.short_length, s.codes.short_minutes),
+        ),
+        (
+            "Long code",
+            format!("{} characters, {} minutes", s.codes.long_length, s.codes.long_minutes),
+        ),
+        ("A date is required", s.codes.require_date.to_string()),
+        ("Oldest date (days)", s.codes.max_date_age_days.to_string()),
+        ("Codes per user and hour", p.settings.codes_per_user_hour.to_string()),
+        ("Codes per hour (all users)", p.settings.codes_per_hour.to_string()),
+        ("Lockout after wrong logins", p.settings.lockout_after.to_string()),
+        ("Session (minutes)", p.settings.session_minutes.to_string()),
+        ("SMS link base", p.settings.link_base.clone()),
+    ];
+    html(StatusCode::OK, views::page("Settings", Some(&ctx.nav()), &views::settings(&rows)))
+}

@@ -1,0 +1,481 @@
+//! The portal's pages (maud: every interpolated value is HTML-escaped). No inline script or
+//! style: the Content-Security-Policy allows only `/portal/style.css` and `data:` images.
+
+use maud::{DOCTYPE, Markup, html};
+
+use crate::store::{ApiKeyInfo, AuditRow, CodeRow, DayStats, Role, UserRow};
+
+/// The logged-in user shown in the navigation, with the CSRF token of the logout form.
+pub struct Nav<'a> {
+    /// The user.
+    pub user: &'a UserRow,
+    /// The session's CSRF token.
+    pub csrf: &'a str,
+}
+
+/// A page around `content`.
+pub fn page(title: &str, nav: Option<&Nav<'_>>, content: &Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · herald verification portal" }
+                link rel="stylesheet" href="/portal/style.css";
+            }
+            body {
+                header {
+                    span.brand { "herald verification portal" }
+                    @if let Some(nav) = nav {
+                        nav {
+                            a href="/portal/" { "Issue code" }
+                            a href="/portal/status" { "Code status" }
+                            a href="/portal/stats" { "Statistics" }
+                            @if nav.user.role == Role::Administrator {
+                                a href="/portal/users" { "Users" }
+                                a href="/portal/api-keys" { "API keys" }
+                                a href="/portal/settings" { "Settings" }
+                                a href="/portal/audit" { "Audit log" }
+                            }
+                        }
+                        form.logout method="post" action="/portal/logout" {
+                            span.who { (nav.user.name) " (" (role_label(nav.user.role)) ")" }
+                            input type="hidden" name="csrf" value=(nav.csrf);
+                            button type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main {
+                    h1 { (title) }
+                    (content)
+                }
+            }
+        }
+    }
+}
+
+/// A role as shown.
+pub fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::Administrator => "administrator",
+        Role::CaseWorker => "case worker",
+    }
+}
+
+/// A message box (`kind`: `error`, `warning`, `info`).
+pub fn message(kind: &str, text: &str) -> Markup {
+    html! { p class=(format!("message {kind}")) role="status" { (text) } }
+}
+
+/// The login form.
+pub fn login(csrf: &str, name: &str, error: Option<&str>) -> Markup {
+    html! {
+        @if let Some(e) = error { (message("error", e)) }
+        form.card method="post" action="/portal/login" {
+            input type="hidden" name="csrf" value=(csrf);
+            label { "User name" input #name type="text" name="name" value=(name) autocomplete="username" required; }
+            label { "Password" input #password type="password" name="password" autocomplete="current-password" required; }
+            label { "Authenticator code" input #totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" autocomplete="one-time-code" required; }
+            button #login type="submit" { "Log in" }
+        }
+    }
+}
+
+/// The password change form.
+pub fn password(csrf: &str, error: Option<&str>) -> Markup {
+    html! {
+        p { "Your password was a one-time password. Choose your own (at least "
+            (super::auth::MIN_PASSWORD) " characters)." }
+        @if let Some(e) = error { (message("error", e)) }
+        form.card method="post" action="/portal/password" {
+            input type="hidden" name="csrf" value=(csrf);
+            label { "New password" input #new type="password" name="new" autocomplete="new-password" required; }
+            label { "Repeat it" input #repeat type="password" name="repeat" autocomplete="new-password" required; }
+            button #save type="submit" { "Save password" }
+        }
+    }
+}
+
+/// Hourly issuance against the limits.
+pub struct Usage {
+    /// This user's codes in the last hour.
+    pub user: i64,
+    /// The per-user limit.
+    pub user_limit: i64,
+    /// Everybody's codes in the last hour.
+    pub global: i64,
+    /// The global limit.
+    pub global_limit: i64,
+}
+
+impl Usage {
+    /// A warning from 80 % of either limit on.
+    pub fn warning(&self) -> Option<String> {
+        let near = |n: i64, limit: i64| n * 5 >= limit * 4;
+        if self.user >= self.user_limit || self.global >= self.global_limit {
+            Some("The hourly limit for issuing codes is reached; wait before issuing more.".into())
+        } else if near(self.user, self.user_limit) {
+            Some(format!(
+                "Near the limit: you issued {} of {} codes allowed per hour.",
+                self.user, self.user_limit
+            ))
+        } else if near(self.global, self.global_limit) {
+            Some(format!(
+                "Near the limit: {} of {} codes allowed per hour for all users were issued.",
+                self.global, self.global_limit
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// The form fields of the issue form, echoed back after an error.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct IssueFields {
+    /// CSRF token.
+    #[serde(default)]
+    pub csrf: String,
+    /// Test type.
+    #[serde(default)]
+    pub test_type: String,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    pub test_date: String,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    pub symptom_date: String,
+}
+
+/// The issue-code form.
+pub fn issue_form(
+    csrf: &str,
+    types: &[&str],
+    fields: &IssueFields,
+    usage: &Usage,
+    error: Option<&str>,
+) -> Markup {
+    html! {
+        @if let Some(w) = usage.warning() { (message("warning", &w)) }
+        @if let Some(e) = error { (message("error", e)) }
+        form.card method="post" action="/portal/issue" {
+            input type="hidden" name="csrf" value=(csrf);
+            fieldset {
+                legend { "Test type" }
+                @for (i, t) in types.iter().enumerate() {
+                    label.choice {
+                        input type="radio" name="test_type" value=(t)
+                            checked[fields.test_type == *t || (fields.test_type.is_empty() && i == 0)];
+                        (type_label(t))
+                    }
+                }
+            }
+            label { "Test date" input #test_date type="date" name="test_date" value=(fields.test_date); }
+            label { "Symptom onset" input #symptom_date type="date" name="symptom_date" value=(fields.symptom_date); }
+            p.hint { "Dates are UTC days; at least one is required." }
+            button #create type="submit" { "Create verification code" }
+        }
+        p.hint { "This hour: you issued " (usage.user) " of " (usage.user_limit)
+            " codes; all users " (usage.global) " of " (usage.global_limit) "." }
+    }
+}
+
+fn type_label(t: &str) -> &str {
+    match t {
+        "confirmed" => "Positive test (confirmed)",
+        "likely" => "Likely diagnosis (clinical, without a test)",
+        "negative" => "Negative test",
+        other => other,
+    }
+}
+
+/// What an issued code shows.
+pub struct Issued<'a> {
+    /// UUID.
+    pub uuid: &'a str,
+    /// Short code.
+    pub code: &'a str,
+    /// Its expiry (RFC 1123).
+    pub expires: &'a str,
+    /// Minutes it is valid.
+    pub minutes: i64,
+    /// Long code.
+    pub long_code: &'a str,
+    /// Its expiry (RFC 1123).
+    pub long_expires: &'a str,
+    /// The SMS text with the link.
+    pub sms: &'a str,
+    /// The link's QR code as a `data:` URI.
+    pub qr: Option<&'a str>,
+}
+
+/// The result panel.
+pub fn issued(i: &Issued<'_>) -> Markup {
+    html! {
+        (message("info", "The verification code was created. Read the short code out now, or send the link."))
+        div.card.result {
+            p { "Short code (read it out): " strong #short-code.code { (i.code) } }
+            p { "Expires " span #expires { (i.expires) } " (" (i.minutes) " minutes after it was made)." }
+            p { "Long code (for the SMS link): " code #long-code { (i.long_code) } }
+            p { "Link expires " (i.long_expires) "." }
+            p { "SMS text:" }
+            pre #sms { (i.sms) }
+            @if let Some(qr) = i.qr {
+                p { img #qr src=(qr) alt="QR code of the link" width="220" height="220"; }
+            }
+            p { "Unique identifier, to check redemption later: "
+                a #uuid href=(format!("/portal/status?uuid={}", i.uuid)) { (i.uuid) } }
+        }
+        p { a href="/portal/" { "Create another code" } }
+    }
+}
+
+/// The status lookup form and, when found, the code's status.
+pub fn status(
+    csrf: &str,
+    uuid: &str,
+    row: Option<&CodeRow>,
+    now: i64,
+    error: Option<&str>,
+) -> Markup {
+    html! {
+        form.card method="get" action="/portal/status" {
+            label { "Unique identifier (UUID)" input #lookup type="text" name="uuid" value=(uuid) required; }
+            button #check type="submit" { "Check status" }
+        }
+        @if let Some(e) = error { (message("error", e)) }
+        @if let Some(r) = row {
+            table.card #status {
+                tr { th { "UUID" } td { (r.uuid) } }
+                tr { th { "Test type" } td { (type_label(r.test_type.as_str())) } }
+                tr { th { "Status" } td #state {
+                    @if r.claimed { "claimed" }
+                    @else if r.long_expires_at <= now && r.short_expires_at <= now { "expired" }
+                    @else { "not claimed" }
+                } }
+                tr { th { "Short code expires" } td { (time(r.short_expires_at)) } }
+                tr { th { "Link expires" } td { (time(r.long_expires_at)) } }
+            }
+            @if !r.claimed && r.long_expires_at.max(r.short_expires_at) > now {
+                form method="post" action="/portal/expire" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="uuid" value=(r.uuid);
+                    button #expire.danger type="submit" { "Expire now" }
+                }
+            }
+        }
+    }
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
+pub fn time(t: i64) -> String {
+    let day = t.div_euclid(86_400);
+    let rest = t.rem_euclid(86_400);
+    format!(
+        "{} {:02}:{:02} UTC",
+        herald_wire::verification::format_date(day),
+        rest / 3600,
+        rest % 3600 / 60
+    )
+}
+
+/// The statistics page: a bar chart and a table of the last days.
+pub fn stats(days: &[DayStats]) -> Markup {
+    let max = days.iter().map(|d| d.issued.max(d.claimed)).max().unwrap_or(0).max(1);
+    let (width, height, bar) = (40_i64, 160_i64, 14_i64);
+    let total = i64::try_from(days.len()).unwrap_or(0) * width + 40;
+    let h = |n: i64| n * height / max;
+    html! {
+        p { "Codes issued and claimed per day (UTC), the last " (days.len()) " days. "
+            span.legend-issued { "■ issued" } " " span.legend-claimed { "■ claimed" } }
+        svg #chart xmlns="http://www.w3.org/2000/svg" width=(total) height=(height + 40)
+            viewBox=(format!("0 0 {total} {}", height + 40)) role="img"
+            aria-label="Codes issued and claimed per day" {
+            line x1="30" y1=(height + 10) x2=(total) y2=(height + 10) stroke="#888" {}
+            text x="0" y="20" font-size="11" { (max) }
+            @for (i, d) in days.iter().enumerate() {
+                @let x = 36 + i64::try_from(i).unwrap_or(0) * width;
+                rect x=(x) y=(height + 10 - h(d.issued)) width=(bar) height=(h(d.issued)) fill="#2f6fb3" {
+                    title { (d.issued) " issued" }
+                }
+                rect x=(x + bar) y=(height + 10 - h(d.claimed)) width=(bar) height=(h(d.claimed)) fill="#3c9a5f" {
+                    title { (d.claimed) " claimed" }
+                }
+                text x=(x) y=(height + 26) font-size="10" {
+                    (herald_wire::verification::format_date(d.day).get(8..).unwrap_or_default())
+                }
+            }
+        }
+        table.card #stats {
+            tr { th { "Day" } th { "Issued" } th { "Claimed" } }
+            @for d in days.iter().rev() {
+                tr { td { (herald_wire::verification::format_date(d.day)) } td.issued { (d.issued) } td.claimed { (d.claimed) } }
+            }
+        }
+    }
+}
+
+/// The audit log.
+pub fn audit(events: &[AuditRow]) -> Markup {
+    html! {
+        p { "The newest " (events.len()) " events; times are whole minutes (UTC)." }
+        table.card #audit {
+            tr { th { "When" } th { "Who" } th { "What" } th { "On" } }
+            @for e in events {
+                tr { td { (time(e.at_minute)) } td { (e.actor) } td { (e.action) } td { (e.subject) } }
+            }
+        }
+    }
+}
+
+/// One-time credentials of a new user, shown once.
+pub struct NewCredentials<'a> {
+    /// The user.
+    pub name: &'a str,
+    /// The one-time password.
+    pub password: &'a str,
+    /// Base32 TOTP secret.
+    pub secret: &'a str,
+    /// `otpauth://` URI.
+    pub uri: &'a str,
+    /// The URI's QR code.
+    pub qr: Option<&'a str>,
+}
+
+/// The users page.
+pub fn users(
+    csrf: &str,
+    users: &[UserRow],
+    now: i64,
+    created: Option<&NewCredentials<'_>>,
+    error: Option<&str>,
+) -> Markup {
+    html! {
+        @if let Some(e) = error { (message("error", e)) }
+        @if let Some(c) = created {
+            div.card.result #created {
+                p { "User " strong { (c.name) } " was created. Hand these over in person; they are shown only now." }
+                p { "One-time password: " code #otp { (c.password) } }
+                p { "Authenticator secret: " code #secret { (c.secret) } }
+                p { "Authenticator URI: " code { (c.uri) } }
+                @if let Some(qr) = c.qr { p { img src=(qr) alt="QR code for the authenticator app" width="220" height="220"; } }
+            }
+        }
+        table.card #users {
+            tr { th { "Name" } th { "Role" } th { "State" } th { "" } }
+            @for u in users {
+                tr {
+                    td { (u.name) }
+                    td { (role_label(u.role)) }
+                    td {
+                        @if u.disabled { "disabled" }
+                        @else if u.locked(now) { "locked" }
+                        @else { "active" }
+                    }
+                    td {
+                        @if u.locked(now) {
+                            form.inline method="post" action="/portal/users/unlock" {
+                                input type="hidden" name="csrf" value=(csrf);
+                                input type="hidden" name="name" value=(u.name);
+                                button type="submit" { "Unlock" }
+                            }
+                        }
+                        @if !u.disabled {
+                            form.inline method="post" action="/portal/users/disable" {
+                                input type="hidden" name="csrf" value=(csrf);
+                                input type="hidden" name="name" value=(u.name);
+                                button.danger type="submit" { "Disable" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Add a user" }
+        form.card method="post" action="/portal/users" {
+            input type="hidden" name="csrf" value=(csrf);
+            label { "User name" input #new-name type="text" name="name" required; }
+            label { "Role"
+                select name="role" {
+                    option value="case_worker" { "case worker" }
+                    option value="administrator" { "administrator" }
+                }
+            }
+            button #add-user type="submit" { "Add user" }
+        }
+    }
+}
+
+/// The API keys page.
+pub fn api_keys(
+    csrf: &str,
+    keys: &[ApiKeyInfo],
+    created: Option<&str>,
+    error: Option<&str>,
+) -> Markup {
+    html! {
+        @if let Some(e) = error { (message("error", e)) }
+        @if let Some(k) = created {
+            div.card.result { p { "The new key (shown only now): " code #new-key { (k) } } }
+        }
+        table.card {
+            tr { th { "Name" } th { "Kind" } th { "State" } th { "" } }
+            @for k in keys {
+                tr {
+                    td { (k.name) } td { (k.kind.as_str()) }
+                    td { @if k.revoked { "revoked" } @else { "active" } }
+                    td {
+                        @if !k.revoked {
+                            form.inline method="post" action="/portal/api-keys/revoke" {
+                                input type="hidden" name="csrf" value=(csrf);
+                                input type="hidden" name="name" value=(k.name);
+                                button.danger type="submit" { "Revoke" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Create an API key" }
+        form.card method="post" action="/portal/api-keys" {
+            input type="hidden" name="csrf" value=(csrf);
+            label { "Name" input type="text" name="name" required; }
+            label { "Kind"
+                select name="kind" {
+                    option value="admin" { "admin (laboratory systems: issue codes)" }
+                    option value="device" { "device (apps: verify codes)" }
+                }
+            }
+            button type="submit" { "Create key" }
+        }
+    }
+}
+
+/// The settings page (read-only: settings live in the configuration file).
+pub fn settings(rows: &[(&str, String)]) -> Markup {
+    html! {
+        p { "Settings come from the service's configuration file (and HERALD_VERIFIER_* variables); \
+             change them there and restart." }
+        table.card {
+            @for (k, v) in rows { tr { th { (k) } td { (v) } } }
+        }
+    }
+}
+
+/// The stylesheet.
+pub const STYLE: &str = "\
+body{font-family:system-ui,sans-serif;margin:0;background:#f4f6f8;color:#1d2733}\
+header{display:flex;flex-wrap:wrap;align-items:center;gap:1em;background:#1d3b5c;color:#fff;padding:.6em 1em}\
+header a{color:#fff;margin-right:.8em}.brand{font-weight:bold;margin-right:1em}\
+form.logout{margin-left:auto}.who{margin-right:.5em}\
+main{max-width:60em;margin:1em auto;padding:0 1em}\
+.card{background:#fff;border:1px solid #d5dbe1;border-radius:6px;padding:1em;margin:1em 0}\
+label{display:block;margin:.6em 0}label input,label select{display:block;margin-top:.2em;padding:.3em;min-width:16em}\
+label.choice{display:flex;gap:.5em;align-items:center}label.choice input{min-width:0}\
+fieldset{border:none;padding:0}button{padding:.4em 1em;cursor:pointer}button.danger{background:#b3261e;color:#fff;border:none}\
+.message{padding:.6em 1em;border-radius:4px}.error{background:#fde2e1}.warning{background:#fff3cd}.info{background:#e0f0ff}\
+.code{font-size:2em;letter-spacing:.15em}.hint{color:#555;font-size:.9em}table{border-collapse:collapse}\
+th,td{text-align:left;padding:.3em .8em;border-bottom:1px solid #e3e7eb}form.inline{display:inline}\
+pre{white-space:pre-wrap}.legend-issued{color:#2f6fb3}.legend-claimed{color:#3c9a5f}\
+";
