@@ -8,7 +8,8 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use herald_model::{Clock, CountryCode};
 use herald_verifier::config::VerifierConfig;
-use herald_verifier::store::ApiKeyKind;
+use herald_verifier::portal;
+use herald_verifier::store::{ApiKeyKind, Role};
 use herald_verifier::{Verifier, dev};
 
 use crate::SystemClock;
@@ -24,6 +25,65 @@ pub(crate) enum VerifierCommand {
     CreateApiKey(CreateKeyArgs),
     /// Revoke an API key by name (it is refused from then on).
     RevokeApiKey(RevokeKeyArgs),
+    /// Case-worker portal users: add, list, disable, unlock.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Add a user: prints a one-time password (changed at the first login) and the TOTP secret
+    /// and otpauth:// URI for an authenticator app, once, on stdout.
+    Add(UserAddArgs),
+    /// List users with their role and state.
+    List(Where),
+    /// Disable a user (ends its sessions; it cannot log in any more).
+    Disable(UserNameArgs),
+    /// Unlock a user locked after failed logins.
+    Unlock(UserNameArgs),
+}
+
+/// Which verifier: `--config FILE`, or `--dev DIR --country CC`.
+#[derive(Debug, Args)]
+pub(crate) struct Where {
+    /// The configuration file (its database and HMAC secret are used).
+    #[arg(long, value_name = "FILE", conflicts_with = "dev", required_unless_present = "dev")]
+    config: Option<PathBuf>,
+    /// The dev folder (see `serve --dev`).
+    #[arg(long, value_name = "DIR", requires = "country")]
+    dev: Option<PathBuf>,
+    /// The country (dev mode).
+    #[arg(long, value_name = "CC")]
+    country: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UserAddArgs {
+    #[command(flatten)]
+    at: Where,
+    /// The user name (letters, digits, . _ @ -).
+    #[arg(long)]
+    name: String,
+    /// The role.
+    #[arg(long, value_enum, default_value = "case-worker")]
+    role: RoleArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UserNameArgs {
+    #[command(flatten)]
+    at: Where,
+    /// The user name.
+    #[arg(long)]
+    name: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    /// Users, API keys, settings, audit log, and everything a case worker does.
+    Administrator,
+    /// Issues and checks codes.
+    CaseWorker,
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +143,7 @@ pub(crate) async fn run(cmd: VerifierCommand) -> Result<()> {
         }
         VerifierCommand::Serve(args) => serve(args).await,
         VerifierCommand::CreateApiKey(args) => create_key(args).await,
+        VerifierCommand::User(cmd) => user(cmd).await,
         VerifierCommand::RevokeApiKey(args) => {
             let config = load(&args.config)?;
             let store = herald_verifier::store::Store::open(&config.database).await?;
@@ -122,6 +183,88 @@ async fn create_key(args: CreateKeyArgs) -> Result<()> {
     Ok(())
 }
 
+fn config_of(at: &Where) -> Result<VerifierConfig> {
+    let mut config = match (&at.config, &at.dev) {
+        (Some(path), _) => load(path)?,
+        (None, Some(dir)) => {
+            let country: CountryCode = at
+                .country
+                .as_deref()
+                .unwrap_or_default()
+                .parse()
+                .context("--country must be an upper-case ISO 3166-1 alpha-2 code")?;
+            dev::prepare(dir, country, None)?.0
+        }
+        (None, None) => bail!("give --config <FILE> or --dev <DIR> --country <CC>"),
+    };
+    // Build without serving: any free local port will do.
+    config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    Ok(config)
+}
+
+fn print_credentials(name: &str, role: Role, c: &portal::Credentials) {
+    println!("user:               {name} ({})", role.as_str());
+    println!("one-time password:  {}", c.password.as_str());
+    println!("TOTP secret:        {}", c.totp_secret.as_str());
+    println!("otpauth URI:        {}", c.otpauth_uri.as_str());
+}
+
+async fn user(cmd: UserCommand) -> Result<()> {
+    let at = match &cmd {
+        UserCommand::Add(a) => &a.at,
+        UserCommand::List(w) => w,
+        UserCommand::Disable(a) | UserCommand::Unlock(a) => &a.at,
+    };
+    let verifier = Verifier::build(&config_of(at)?, Arc::new(SystemClock)).await?;
+    let service = verifier.service();
+    let store = service.store();
+    let result = match &cmd {
+        UserCommand::Add(a) => {
+            let role = match a.role {
+                RoleArg::Administrator => Role::Administrator,
+                RoleArg::CaseWorker => Role::CaseWorker,
+            };
+            portal::create_user(&service, &a.name, role, "cli")
+                .await
+                .map(|c| print_credentials(&a.name, role, &c))
+                .map_err(anyhow::Error::from)
+        }
+        UserCommand::List(_) => store.users().await.map_err(anyhow::Error::from).map(|users| {
+            let now = service.now();
+            for u in users {
+                let state = if u.disabled {
+                    "disabled"
+                } else if u.locked(now) {
+                    "locked"
+                } else {
+                    "active"
+                };
+                println!("{}\t{}\t{state}", u.name, u.role.as_str());
+            }
+        }),
+        UserCommand::Disable(a) => match store.set_user_disabled(&a.name, true).await {
+            Ok(true) => {
+                portal::record(&service, "cli", "user.disable", &a.name).await;
+                eprintln!("user {:?} disabled", a.name);
+                Ok(())
+            }
+            Ok(false) => Err(anyhow::anyhow!("no user named {:?}", a.name)),
+            Err(e) => Err(e.into()),
+        },
+        UserCommand::Unlock(a) => match store.unlock_user(&a.name).await {
+            Ok(true) => {
+                portal::record(&service, "cli", "user.unlock", &a.name).await;
+                eprintln!("user {:?} unlocked", a.name);
+                Ok(())
+            }
+            Ok(false) => Err(anyhow::anyhow!("no user named {:?}", a.name)),
+            Err(e) => Err(e.into()),
+        },
+    };
+    store.close().await;
+    result
+}
+
 async fn serve(args: ServeArgs) -> Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (config, dev_keys, url_file) = match (&args.config, &args.dev) {
@@ -142,6 +285,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if let Some(keys) = &dev_keys {
         verifier.register_api_key("dev-admin", ApiKeyKind::Admin, &keys.admin).await?;
         verifier.register_api_key("dev-device", ApiKeyKind::Device, &keys.device).await?;
+        // A first administrator, once: its credentials go to stdout, never to the logs.
+        if config.portal.enabled && verifier.service().store().users().await?.is_empty() {
+            let service = verifier.service();
+            let c = portal::create_user(&service, "admin", Role::Administrator, "dev").await?;
+            println!("portal administrator (shown once; change the password at the first login):");
+            print_credentials("admin", Role::Administrator, &c);
+        }
     }
     let addr = verifier.local_addr().context("the listener has no address")?;
     let scheme = if verifier.tls() { "https" } else { "http" };
@@ -155,6 +305,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         verifier.service().store().backend(),
         config.certificate.audience
     );
+    if config.portal.enabled {
+        eprintln!("case-worker portal: {url}/portal/");
+    }
     verifier.run_until_stopped(crate::gateway_cmd::shutdown_signal()).await;
     if let Some(file) = &url_file {
         let _ = std::fs::remove_file(file);
