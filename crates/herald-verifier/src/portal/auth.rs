@@ -79,6 +79,27 @@ pub fn base32(bytes: &[u8]) -> String {
     out
 }
 
+/// RFC 4648 Base32 (padding, spaces and case forgiven) back to bytes.
+pub fn base32_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buffer = 0u32;
+    let mut bits = 0u32;
+    for c in text.bytes().filter(|c| !matches!(c, b'=' | b' ')) {
+        let v = match c.to_ascii_uppercase() {
+            c @ b'A'..=b'Z' => c - b'A',
+            c @ b'2'..=b'7' => c - b'2' + 26,
+            _ => return None,
+        };
+        buffer = (buffer << 5) | u32::from(v);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((buffer >> bits) & 0xff).unwrap_or(0));
+        }
+    }
+    Some(out)
+}
+
 /// The RFC 6238 code (6 digits) of `secret` for time step `step`.
 pub fn totp(secret: &[u8], step: i64) -> String {
     let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(secret) else { return String::new() };
@@ -207,6 +228,9 @@ mod tests {
         assert_eq!(base32(b""), "");
         assert_eq!(base32(b"f"), "MY");
         assert_eq!(base32(b"foobar"), "MZXW6YTBOI");
+        assert_eq!(base32_decode("MZXW6YTBOI").unwrap(), b"foobar");
+        assert_eq!(base32_decode("mzxw6ytboi======").unwrap(), b"foobar");
+        assert!(base32_decode("M1").is_none());
     }
 
     #[test]

@@ -1,12 +1,15 @@
-//! Logs of a full flow never carry a code, a token, a certificate, an HMAC or an API key; nor
-//! does the database.
+//! Logs of a full flow never carry a code, a token, a certificate, an HMAC, an API key, a
+//! portal password, TOTP secret, session id or CSRF token; nor does the database.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
+use herald_verifier::store::Role;
+
 use crate::support::{database_bytes, dev_world, hmac_b64, start};
+use crate::web::{Web, body, make_user, text_of};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -69,6 +72,27 @@ async fn no_secret_in_logs_or_database() {
             json!({"code": code}).to_string().into_bytes(),
         )
         .await;
+    // The portal: a user is made, logs in with password and TOTP, replaces the one-time
+    // password, issues a code; wrong passwords are typed too.
+    let mut user = make_user(&v, "carla", Role::CaseWorker).await;
+    let (one_time, totp_secret) = (user.password.clone(), user.secret.clone());
+    let mut web = Web::new(&v);
+    let _ = web.login(&v, &user, "typo-password-1234").await;
+    web.login_ready(&v, &mut user).await;
+    let session = web.cookies.get("herald_portal").unwrap().clone();
+    let csrf = crate::web::csrf_of(&body(&web.get("/portal/").await));
+    let page = body(
+        &web.submit(
+            "/portal/",
+            "/portal/issue",
+            &[("test_type", "confirmed"), ("symptom_date", &crate::support::today(v.now()))],
+        )
+        .await,
+    );
+    let portal_code = text_of(&page, "short-code").unwrap();
+    let portal_long = text_of(&page, "long-code").unwrap();
+    let (status, _) = v.verify(&portal_code).await;
+    assert_eq!(status, 200);
     let (admin, device) = (v.admin.clone(), v.device.clone());
     v.stop().await;
 
@@ -90,12 +114,25 @@ async fn no_secret_in_logs_or_database() {
         ("device API key", device.as_str()),
         ("phone number", phone),
         ("unknown API key", "hvd_not-a-real-key-1234567890"),
+        ("portal short code", portal_code.as_str()),
+        ("portal long code", portal_long.as_str()),
+        ("one-time password", one_time.as_str()),
+        ("password", user.password.as_str()),
+        ("mistyped password", "typo-password-1234"),
+        ("TOTP secret (Base32)", &herald_verifier::portal::auth::base32(&totp_secret)),
+        ("TOTP secret (hex)", &herald_model::key::to_hex(&totp_secret)),
+        ("session id", session.as_str()),
+        ("CSRF token", csrf.as_str()),
     ];
     for (what, secret) in secrets {
         assert!(!logs.contains(secret), "the {what} appears in the logs");
     }
     let db = database_bytes(dir.path(), "DE");
     assert!(!db.is_empty());
+    assert!(
+        !db.windows(totp_secret.len()).any(|w| w == totp_secret.as_slice()),
+        "the raw TOTP secret appears in the database"
+    );
     for (what, secret) in secrets {
         assert!(
             !db.windows(secret.len()).any(|w| w == secret.as_bytes()),

@@ -15,5 +15,7 @@ mod abuse;
 mod api;
 mod e2e;
 mod logs;
+mod portal;
 mod store;
 mod support;
+mod web;

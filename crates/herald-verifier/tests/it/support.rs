@@ -43,6 +43,7 @@ pub(crate) struct Running {
     pub(crate) device: String,
     pub(crate) clock: Arc<ManualClock>,
     pub(crate) database: String,
+    pub(crate) service: Arc<herald_verifier::service::Service>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -66,6 +67,7 @@ pub(crate) async fn start(
     let url = format!("https://{}", verifier.local_addr().unwrap());
     let url_file = herald_verifier::dev::verifier_dir(dir, cc).join("url");
     std::fs::write(&url_file, &url).unwrap();
+    let service = verifier.service();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(verifier.run_until_stopped(async move {
         let _ = rx.await;
@@ -77,6 +79,7 @@ pub(crate) async fn start(
         device: keys.device,
         clock,
         database: config.database,
+        service,
         stop: Some(tx),
         task: Some(task),
     }
