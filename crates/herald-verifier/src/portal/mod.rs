@@ -685,18 +685,18 @@ async fn status(
     let (row, error) = if uuid.is_empty() {
         (None, None)
     } else if uuid.len() > 64 {
-        (None, Some("That is not a UUID."))
+        (None, Some("That is not a UUID.".to_owned()))
     } else {
         match p.service.store().code_status(&uuid).await {
             Ok(Some(row)) => {
                 record(&p.service, &ctx.user.name, "code.status", &uuid).await;
                 (Some(row), None)
             }
-            Ok(None) => (None, Some("No code has this unique identifier.")),
+            Ok(None) => (None, Some(format!("No code has the unique identifier {uuid}."))),
             Err(e) => return internal("code_status", &e),
         }
     };
-    let page = views::status(&ctx.csrf, &uuid, row.as_ref(), now, error);
+    let page = views::status(&ctx.csrf, &uuid, row.as_ref(), now, error.as_deref());
     let status = if error.is_some() { StatusCode::NOT_FOUND } else { StatusCode::OK };
     html(status, views::page("Code status", Some(&ctx.nav()), &page))
 }

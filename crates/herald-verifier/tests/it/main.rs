@@ -13,6 +13,7 @@
 
 mod abuse;
 mod api;
+mod browser;
 mod e2e;
 mod logs;
 mod portal;
