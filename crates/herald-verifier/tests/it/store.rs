@@ -1,7 +1,10 @@
 //! The storage contract, on SQLite and PostgreSQL.
 
 use herald_db::testing::{Backend, TestDb};
-use herald_verifier::store::{ApiKeyKind, ApiKeyRow, ClaimOutcome, InsertOutcome, NewCode, Store};
+use herald_verifier::store::{
+    ApiKeyKind, ApiKeyRow, AuditRow, ClaimOutcome, DayStats, InsertOutcome, NewCode, NewUser, Role,
+    Store,
+};
 use herald_wire::verification::TestType;
 
 const NOW: i64 = 1_795_898_820;
@@ -33,6 +36,8 @@ on_both!(
     api_keys,
     purge_drops_expired_rows,
     concurrent_claims_have_one_winner,
+    portal_users_lockout_and_totp_steps,
+    portal_sessions_audit_and_statistics,
 );
 
 fn code(n: u8, uuid: &str, test_type: TestType) -> NewCode {
@@ -179,4 +184,103 @@ async fn concurrent_claims_have_one_winner(backend: Backend) {
         }
     }
     assert_eq!(won, 1);
+}
+
+fn user(name: &str, role: Role) -> NewUser {
+    NewUser {
+        name: name.to_owned(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        totp_secret: vec![7; 48],
+        role,
+    }
+}
+
+async fn portal_users_lockout_and_totp_steps(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    assert!(store.add_user(&user("ada", Role::Administrator)).await.unwrap());
+    assert!(store.add_user(&user("carla", Role::CaseWorker)).await.unwrap());
+    assert!(
+        !store.add_user(&user("carla", Role::Administrator)).await.unwrap(),
+        "names are unique"
+    );
+    let carla = store.user("carla").await.unwrap().unwrap();
+    assert_eq!((carla.role, carla.failed_logins, carla.locked_until), (Role::CaseWorker, 0, None));
+    assert!(carla.password_change_required && !carla.disabled);
+    assert_eq!(carla.totp_secret, vec![7; 48]);
+    assert!(!format!("{carla:?}").contains("argon2"), "Debug leaves the hash out");
+    assert_eq!(
+        store.users().await.unwrap().iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
+        ["ada", "carla"]
+    );
+    for i in 1..=4 {
+        let after = store.login_failed(carla.id, 5, i64::MAX).await.unwrap().unwrap();
+        assert_eq!(after.failed_logins, i);
+        assert!(!after.locked(NOW));
+    }
+    let after = store.login_failed(carla.id, 5, i64::MAX).await.unwrap().unwrap();
+    assert!(after.locked(NOW), "the fifth failure locks");
+    assert!(store.unlock_user("carla").await.unwrap());
+    let after = store.user("carla").await.unwrap().unwrap();
+    assert_eq!((after.failed_logins, after.locked_until), (0, None));
+    assert!(!store.unlock_user("nobody").await.unwrap());
+    // A TOTP step is accepted once, and never an older one.
+    assert!(store.login_succeeded(carla.id, 100).await.unwrap());
+    assert!(!store.login_succeeded(carla.id, 100).await.unwrap());
+    assert!(!store.login_succeeded(carla.id, 99).await.unwrap());
+    assert!(store.login_succeeded(carla.id, 101).await.unwrap());
+    store.set_password(carla.id, "$argon2id$new", false).await.unwrap();
+    let after = store.user("carla").await.unwrap().unwrap();
+    assert_eq!(after.password_hash, "$argon2id$new");
+    assert!(!after.password_change_required);
+}
+
+async fn portal_sessions_audit_and_statistics(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    store.add_user(&user("carla", Role::CaseWorker)).await.unwrap();
+    let carla = store.user("carla").await.unwrap().unwrap();
+    store.add_session(&[1; 32], carla.id, NOW + 60).await.unwrap();
+    assert_eq!(store.session_user(&[1; 32], NOW).await.unwrap().unwrap().name, "carla");
+    assert!(store.session_user(&[1; 32], NOW + 60).await.unwrap().is_none(), "expired");
+    assert!(store.session_user(&[2; 32], NOW).await.unwrap().is_none());
+    store.add_session(&[3; 32], carla.id, NOW + 600).await.unwrap();
+    store.delete_session(&[1; 32]).await.unwrap();
+    assert!(store.session_user(&[3; 32], NOW).await.unwrap().is_some());
+    assert!(store.set_user_disabled("carla", true).await.unwrap());
+    assert!(store.session_user(&[3; 32], NOW).await.unwrap().is_none(), "disabling ends sessions");
+    assert!(!store.set_user_disabled("nobody", true).await.unwrap());
+
+    let minute = NOW / 60 * 60;
+    for (actor, action) in [
+        ("carla", "code.issue"),
+        ("carla", "code.issue"),
+        ("bob", "code.issue"),
+        ("carla", "login"),
+    ] {
+        let event = AuditRow {
+            at_minute: minute,
+            actor: actor.into(),
+            action: action.into(),
+            subject: "s".into(),
+        };
+        store.audit(&event).await.unwrap();
+    }
+    assert_eq!(store.audit_count("code.issue", Some("carla"), minute).await.unwrap(), 2);
+    assert_eq!(store.audit_count("code.issue", None, minute).await.unwrap(), 3);
+    assert_eq!(store.audit_count("code.issue", None, minute + 60).await.unwrap(), 0);
+    let events = store.audit_events(2).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].action, "login", "newest first");
+
+    store.add_stats(20_000, 1, 0).await.unwrap();
+    store.add_stats(20_000, 1, 1).await.unwrap();
+    store.add_stats(20_002, 0, 1).await.unwrap();
+    assert_eq!(
+        store.stats(20_000).await.unwrap(),
+        [
+            DayStats { day: 20_000, issued: 2, claimed: 1 },
+            DayStats { day: 20_002, issued: 0, claimed: 1 }
+        ]
+    );
+    assert_eq!(store.stats(20_001).await.unwrap().len(), 1);
+    assert_eq!(store.list_api_keys().await.unwrap(), []);
 }
