@@ -217,3 +217,61 @@ fn help_everywhere() {
         "herald pki dev",
     );
 }
+
+#[test]
+fn portal_users_from_the_cli_and_the_first_dev_administrator() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = herald(&["pki", "dev", "--out", d, "--countries", "DE"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // `serve --dev` makes a first administrator and prints its credentials on stdout only.
+    let url_file = dir.path().join("DE").join("verifier").join("url");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["verifier", "serve", "--country", "DE", "--dev", d])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(dir.path().join("out.txt")).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("log.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !url_file.exists() {
+        assert!(started.elapsed() < Duration::from_mins(1), "the verifier did not start");
+        assert!(child.try_wait().unwrap().is_none(), "the verifier exited");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let printed = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
+    let log = std::fs::read_to_string(dir.path().join("log.txt")).unwrap();
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("{name} missing in {text}"))
+            .trim()
+            .to_owned()
+    };
+    let password = field(&printed, "one-time password:");
+    let secret = field(&printed, "TOTP secret:");
+    assert!(printed.contains("user:               admin (administrator)"), "{printed}");
+    assert!(field(&printed, "otpauth URI:").starts_with("otpauth://totp/herald:admin?secret="));
+    assert!(log.contains("/portal/"), "the log names the portal: {log}");
+    assert!(!log.contains(&password) && !log.contains(&secret), "no secret in the log");
+
+    let out = herald(&["verifier", "user", "add", "--dev", d, "--country", "DE", "--name", "bob"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("bob (case_worker)"));
+    assert!(!stderr(&out).contains(&field(&stdout(&out), "one-time password:")));
+    let out = herald(&["verifier", "user", "add", "--dev", d, "--country", "DE", "--name", "bob"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("a user named \"bob\" exists already"), "{}", stderr(&out));
+    let out = herald(&["verifier", "user", "add", "--dev", d, "--country", "DE", "--name", "<b>"]);
+    assert!(stderr(&out).contains("user name must be"), "{}", stderr(&out));
+    let out =
+        herald(&["verifier", "user", "disable", "--dev", d, "--country", "DE", "--name", "bob"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = herald(&["verifier", "user", "list", "--dev", d, "--country", "DE"]);
+    assert_eq!(stdout(&out), "admin\tadministrator\tactive\nbob\tcase_worker\tdisabled\n");
+    let out =
+        herald(&["verifier", "user", "unlock", "--dev", d, "--country", "DE", "--name", "nobody"]);
+    assert!(stderr(&out).contains("no user named \"nobody\""), "{}", stderr(&out));
+}
