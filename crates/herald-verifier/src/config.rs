@@ -444,6 +444,25 @@ impl VerifierConfig {
                 return invalid(format!("{what} must be 1 to 256 characters"));
             }
         }
+        let p = &self.portal;
+        if !(5..=1440).contains(&p.session_minutes) {
+            return invalid("portal.session_minutes must be in 5..=1440".into());
+        }
+        if !(1..=20).contains(&p.lockout_after) {
+            return invalid("portal.lockout_after must be in 1..=20".into());
+        }
+        if !(1..=1000).contains(&p.login_attempts_per_15_minutes) {
+            return invalid("portal.login_attempts_per_15_minutes must be in 1..=1000".into());
+        }
+        if p.codes_per_user_hour < 1 || p.codes_per_hour < p.codes_per_user_hour {
+            return invalid(
+                "portal.codes_per_user_hour must be at least 1 and at most portal.codes_per_hour"
+                    .into(),
+            );
+        }
+        if !p.link_base.starts_with("https://") || p.link_base.contains(['?', '#', ' ']) {
+            return invalid("portal.link_base must be an https:// URL without query".into());
+        }
         if self.token.keys.is_empty() || self.certificate.keys.is_empty() {
             return invalid("token and certificate need at least one [[…key]] each".into());
         }
@@ -491,6 +510,7 @@ mod tests {
         let config = VerifierConfig::from_toml(EXAMPLE, []).unwrap();
         assert_eq!(config.codes.short_minutes, 15);
         assert_eq!(config.certificate.keys.len(), 1);
+        assert_eq!(config.portal, PortalSettings::default(), "the example shows the defaults");
         let env = [
             ("HERALD_VERIFIER_CODES__SHORT_MINUTES".to_owned(), "30".to_owned()),
             ("HERALD_VERIFIER_DATABASE".to_owned(), "postgres://x@y/z".to_owned()),
@@ -509,6 +529,14 @@ mod tests {
             ("country = \"DE\"", "country = \"de\"", "country"),
             ("retention_hours = 24", "retention_hours = 0", "retention_hours"),
             ("listen = ", "surprise = 1\nlisten = ", "unknown field"),
+            ("lockout_after = 5", "lockout_after = 0", "portal.lockout_after"),
+            (
+                "codes_per_user_hour = 60",
+                "codes_per_user_hour = 5000",
+                "portal.codes_per_user_hour",
+            ),
+            ("link_base = \"https://", "link_base = \"http://", "portal.link_base"),
+            ("session_minutes = 480", "session_minutes = 2", "portal.session_minutes"),
         ] {
             let text = EXAMPLE.replacen(from, to, 1);
             assert_ne!(text, EXAMPLE, "{from}");
