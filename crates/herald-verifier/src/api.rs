@@ -284,6 +284,7 @@ fn status_for(e: &ApiError) -> StatusCode {
 async fn issue(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
     let result = admin_call::<IssueRequest, _, _>(&state, &headers, body, |s, r, key| async move {
         let answer = s.issue(&r, &key).await?;
+        audit(&s, &key, "code.issue", &answer.uuid).await;
         Ok((StatusCode::OK, encode(&answer)))
     })
     .await;
@@ -313,6 +314,7 @@ async fn batch_issue(
                 match s.issue(request, &key).await {
                     Ok(a) => {
                         any_ok = true;
+                        audit(&s, &key, "code.issue", &a.uuid).await;
                         answers.push(a);
                     }
                     Err(e) => {
@@ -349,8 +351,10 @@ async fn check_code_status(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let result = admin_call::<UuidRequest, _, _>(&state, &headers, body, |s, r, _| async move {
-        Ok((StatusCode::OK, encode(&s.check_status(&r.uuid).await?)))
+    let result = admin_call::<UuidRequest, _, _>(&state, &headers, body, |s, r, key| async move {
+        let answer = s.check_status(&r.uuid).await?;
+        audit(&s, &key, "code.status", &r.uuid.to_ascii_lowercase()).await;
+        Ok((StatusCode::OK, encode(&answer)))
     })
     .await;
     admin_answer::<CodeStatusResponse>(result, set_status_error)
@@ -362,10 +366,17 @@ async fn expire_code(
     body: Body,
 ) -> Response {
     let result = admin_call::<UuidRequest, _, _>(&state, &headers, body, |s, r, key| async move {
-        Ok((StatusCode::OK, encode(&s.expire(&r.uuid, &key).await?)))
+        let answer = s.expire(&r.uuid, &key).await?;
+        audit(&s, &key, "code.expire", &r.uuid.to_ascii_lowercase()).await;
+        Ok((StatusCode::OK, encode(&answer)))
     })
     .await;
     admin_answer::<CodeStatusResponse>(result, set_status_error)
+}
+
+/// The admin API's actions go to the portal's audit log too, by API key name (`api:<name>`).
+async fn audit(service: &Service, key: &str, action: &str, uuid: &str) {
+    crate::portal::record(service, &format!("api:{key}"), action, uuid).await;
 }
 
 fn set_status_error(a: &mut CodeStatusResponse, e: &ApiError) {

@@ -412,3 +412,30 @@ async fn administrators_add_users_and_api_keys_once() {
     assert_eq!(web.get("/portal/settings").await.status, 200);
     v.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_expire_and_admin_api_actions_are_audited_too() {
+    let dir = dev_world(&["DE"]);
+    let v = start(dir.path(), "DE", |c| c.portal.session_minutes = 10).await;
+    let mut admin = make_user(&v, "ada", Role::Administrator).await;
+    let mut web = Web::new(&v);
+    web.login_ready(&v, &mut admin).await;
+    let uuid = v.issue("confirmed").await["uuid"].as_str().unwrap().to_owned();
+    let (s, _) =
+        v.call("/api/checkcodestatus", Some(&v.admin), &serde_json::json!({"uuid": uuid})).await;
+    assert_eq!(s, 200);
+    let (s, _) =
+        v.call("/api/expirecode", Some(&v.admin), &serde_json::json!({"uuid": uuid})).await;
+    assert_eq!(s, 200);
+    let audit = body(&web.get("/portal/audit").await);
+    for action in ["code.issue", "code.status", "code.expire"] {
+        assert!(
+            audit.contains(&format!("<td>api:dev-admin</td><td>{action}</td><td>{uuid}</td>")),
+            "{action}: {audit}"
+        );
+    }
+    v.clock.advance(10 * 60);
+    let answer = web.get("/portal/").await;
+    assert_eq!(answer.header("location"), Some("/portal/login"), "the session expired");
+    v.stop().await;
+}
