@@ -1,6 +1,7 @@
 //! End to end over real TLS on 127.0.0.1: a dev verifier and a dev key server share one dev
 //! folder. The key server finds the verifier through `DE/verifier/url` and its JWKS, accepts
-//! the certificate the app got from the verifier for its keys, and refuses it a second time.
+//! the certificate the app got from the verifier for its keys (for a code a case worker issued in
+//! the portal), and refuses it a second time.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,13 +10,16 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use herald_gateway::client::EfgsClient;
 use herald_keyserver::Keyserver;
-use herald_model::{Clock, CountryCode, ManualClock, UnixTime};
+use herald_model::{Clock, CountryCode};
 use herald_wire::publish::PublishKey;
 use herald_wire::publish::tekmac::{CleartextForm, compute};
 use hyper::Method;
 use serde_json::{Value, json};
 
-use crate::support::{dev_world, start, system_now};
+use herald_verifier::store::Role;
+
+use crate::support::{dev_world, start};
+use crate::web::{Web, body, make_user, text_of};
 
 async fn publish(url: &str, ca: &str, body: &Value) -> (u16, Value) {
     let client = EfgsClient::new(url, ca, None).unwrap();
@@ -38,7 +42,8 @@ async fn keyserver_accepts_our_certificate_once() {
     let de: CountryCode = "DE".parse().unwrap();
     let mut config = herald_keyserver::dev::prepare(dir.path(), de, None).unwrap();
     config.export.interval_seconds = 3600;
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(UnixTime(system_now())));
+    // One clock for both services (the portal login below moves it by a TOTP step).
+    let clock: Arc<dyn Clock> = v.clock.clone();
     let keyserver = Keyserver::build(&config, clock).await.unwrap();
     let ks_url = format!("https://{}", keyserver.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -64,8 +69,15 @@ async fn keyserver_accepts_our_certificate_once() {
     let hmac_key = [0x33u8; 32];
     let tekmac = STANDARD.encode(compute(&hmac_key, &keys, CleartextForm::WithTransmissionRisk));
 
-    // Health authority → code; app → token → certificate.
-    let code = v.issue("confirmed").await["code"].as_str().unwrap().to_owned();
+    // A case worker issues the code in the portal; app → token → certificate.
+    let mut carla = make_user(&v, "carla", Role::CaseWorker).await;
+    let mut web = Web::new(&v);
+    web.login_ready(&v, &mut carla).await;
+    let day = crate::support::today(v.now());
+    let page = web
+        .submit("/portal/", "/portal/issue", &[("test_type", "confirmed"), ("symptom_date", &day)])
+        .await;
+    let code = text_of(&body(&page), "short-code").expect("the portal shows the code");
     let (status, verified) = v.verify(&code).await;
     assert_eq!(status, 200);
     let (status, cert) = v.certificate(verified["token"].as_str().unwrap(), &tekmac).await;
