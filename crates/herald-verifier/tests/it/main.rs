@@ -16,6 +16,7 @@ mod api;
 mod browser;
 mod e2e;
 mod logs;
+mod pages;
 mod portal;
 mod store;
 mod support;
