@@ -172,6 +172,32 @@ pub struct Portal {
     country: String,
     limiter: LoginLimiter,
     dummy_hash: String,
+    /// argon2 runs on blocking threads, at most this many at once (19 MiB each): a flood of
+    /// logins queues instead of exhausting memory or stalling the async workers.
+    hashing: tokio::sync::Semaphore,
+}
+
+/// Concurrent argon2 computations.
+const HASHING_SLOTS: usize = 2;
+
+impl Portal {
+    /// Checks a password against a PHC string off the async workers.
+    async fn password_matches(&self, password: &str, hash: &str) -> bool {
+        let Ok(_slot) = self.hashing.acquire().await else { return false };
+        let (password, hash) = (Zeroizing::new(password.to_owned()), hash.to_owned());
+        tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Hashes a password off the async workers.
+    async fn hash(&self, password: &str) -> Result<String, String> {
+        let _slot = self.hashing.acquire().await.map_err(|e| e.to_string())?;
+        let password = Zeroizing::new(password.to_owned());
+        tokio::task::spawn_blocking(move || auth::hash_password(&password))
+            .await
+            .map_err(|e| e.to_string())?
+    }
 }
 
 impl std::fmt::Debug for Portal {
@@ -188,6 +214,7 @@ pub fn router(service: Arc<Service>, settings: PortalSettings, country: &str) ->
         country: country.to_owned(),
         limiter: LoginLimiter::default(),
         dummy_hash: auth::dummy_hash(),
+        hashing: tokio::sync::Semaphore::new(HASHING_SLOTS),
     });
     Router::new()
         .route("/portal", get(|| async { Redirect::to("/portal/") }))
@@ -416,21 +443,21 @@ async fn login(
     };
     let Some(user) = user else {
         // The same work as for a real user; the typed name is not logged (it may be a password).
-        let _ = auth::verify_password(&f.password, &p.dummy_hash);
+        let _ = p.password_matches(&f.password, &p.dummy_hash).await;
         tracing::info!("portal login failed: unknown user");
         return again(StatusCode::UNAUTHORIZED, generic);
     };
     let locked_message = "This account is locked after repeated failed logins. An administrator \
                           can unlock it.";
     if user.disabled {
-        let _ = auth::verify_password(&f.password, &p.dummy_hash);
+        let _ = p.password_matches(&f.password, &p.dummy_hash).await;
         return again(StatusCode::UNAUTHORIZED, generic);
     }
     if user.locked(now) {
         tracing::info!(user = %user.name, "portal login refused: account locked");
         return again(StatusCode::FORBIDDEN, locked_message);
     }
-    let password_ok = auth::verify_password(&f.password, &user.password_hash);
+    let password_ok = p.password_matches(&f.password, &user.password_hash).await;
     let step = if password_ok {
         auth::open(p.service.secrets(), &user.name, &user.totp_secret)
             .and_then(|secret| auth::totp_step(&secret, &f.totp, now))
@@ -543,7 +570,7 @@ async fn password_change(
         Some("The password must have at most 256 bytes.".to_owned())
     } else if *f.new != *f.repeat {
         Some("The two passwords differ.".to_owned())
-    } else if auth::verify_password(&f.new, &ctx.user.password_hash) {
+    } else if p.password_matches(&f.new, &ctx.user.password_hash).await {
         Some("Choose a password different from the one-time password.".to_owned())
     } else {
         None
@@ -558,7 +585,7 @@ async fn password_change(
             ),
         );
     }
-    let hash = match auth::hash_password(&f.new) {
+    let hash = match p.hash(&f.new).await {
         Ok(h) => h,
         Err(e) => return internal("hash_password", &e),
     };
