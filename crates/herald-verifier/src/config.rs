@@ -76,7 +76,7 @@ session_minutes = 480
 lockout_after = 5                # wrong passwords in a row lock the account until an admin unlocks it
 login_attempts_per_15_minutes = 10   # per user name
 codes_per_user_hour = 60         # a warning shows from 80 %
-codes_per_hour = 1000            # all users together
+codes_per_hour = 1000            # all users and admin API keys together
 link_base = "https://en.express/v"   # the SMS link is <link_base>?c=<long code>
 "#;
 
@@ -269,7 +269,8 @@ pub struct PortalSettings {
     /// Codes one user may issue per hour.
     #[serde(default = "default_user_codes")]
     pub codes_per_user_hour: i64,
-    /// Codes all users together may issue per hour.
+    /// Codes all users together may issue per hour in the portal (admin-API codes count towards
+    /// it too; the API itself is not limited by it).
     #[serde(default = "default_global_codes")]
     pub codes_per_hour: i64,
     /// The SMS link's base (`…?c=<long code>`); ENX style by default.
