@@ -493,24 +493,10 @@ async fn login(
         }
         return again(StatusCode::UNAUTHORIZED, generic);
     }
-    let sid = auth::random_hex(32);
-    let hash = p.service.secrets().hash(Purpose::Session, sid.as_bytes());
-    let lifetime = p.settings.session_minutes * 60;
-    if let Err(e) = p.service.store().add_session(&hash, user.id, now + lifetime).await {
-        return internal("add_session", &e);
-    }
     record(&p.service, &user.name, "login", "").await;
     tracing::info!(user = %user.name, "portal login");
     let target = if user.password_change_required { "/portal/password" } else { "/portal/" };
-    let mut response = Redirect::to(target).into_response();
-    for (name, value) in
-        [set_cookie(SESSION_COOKIE, &sid, lifetime), set_cookie(LOGIN_COOKIE, "", 0)]
-    {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            response.headers_mut().append(name, v);
-        }
-    }
-    response
+    start_session(&p, &user, target).await
 }
 
 #[derive(Deserialize)]
@@ -593,7 +579,28 @@ async fn password_change(
         return internal("set_password", &e);
     }
     record(&p.service, &ctx.user.name, "user.password", &ctx.user.name).await;
-    Redirect::to("/portal/").into_response()
+    // Every session of the user ended with the old password; this one continues in a new one.
+    start_session(&p, &ctx.user, "/portal/").await
+}
+
+/// A new session for `user`: stored (hashed), its cookie set, and a redirect to `target`.
+async fn start_session(p: &Portal, user: &UserRow, target: &str) -> Response {
+    let sid = auth::random_hex(32);
+    let hash = p.service.secrets().hash(Purpose::Session, sid.as_bytes());
+    let lifetime = p.settings.session_minutes * 60;
+    if let Err(e) = p.service.store().add_session(&hash, user.id, p.service.now() + lifetime).await
+    {
+        return internal("add_session", &e);
+    }
+    let mut response = Redirect::to(target).into_response();
+    for (name, value) in
+        [set_cookie(SESSION_COOKIE, &sid, lifetime), set_cookie(LOGIN_COOKIE, "", 0)]
+    {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response.headers_mut().append(name, v);
+        }
+    }
+    response
 }
 
 impl Portal {

@@ -403,7 +403,7 @@ impl Store {
         dispatch!(self, set_user_disabled, name, disabled)
     }
 
-    /// Replaces a user's password hash.
+    /// Replaces a user's password hash and ends all its sessions.
     pub async fn set_password(
         &self,
         id: i64,

@@ -489,6 +489,7 @@ pub(crate) async fn set_password(
     change_required: bool,
 ) -> Result<(), StoreError> {
     run_tx("set_password", || async {
+        let mut tx = pool.begin_with(BEGIN_WRITE).await?;
         sqlx::query(
             "UPDATE portal_user SET password_hash = $2, password_change_required = $3 \
              WHERE id = $1",
@@ -496,8 +497,13 @@ pub(crate) async fn set_password(
         .bind(id)
         .bind(password_hash)
         .bind(change_required)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query("DELETE FROM portal_session WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     })
     .await

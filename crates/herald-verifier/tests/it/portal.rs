@@ -439,3 +439,23 @@ async fn sessions_expire_and_admin_api_actions_are_audited_too() {
     assert_eq!(answer.header("location"), Some("/portal/login"), "the session expired");
     v.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_ends_every_other_session() {
+    let dir = dev_world(&["DE"]);
+    let v = start(dir.path(), "DE", |_| {}).await;
+    let mut user = make_user(&v, "carla", Role::CaseWorker).await;
+    let (mut mine, mut stolen) = (Web::new(&v), Web::new(&v));
+    mine.login_ready(&v, &mut user).await;
+    stolen.login_ready(&v, &mut user).await;
+    assert_eq!(stolen.get("/portal/").await.status, 200);
+    let before = mine.cookies.get("herald_portal").cloned();
+    let new = "a brand new passphrase";
+    let answer =
+        mine.submit("/portal/password", "/portal/password", &[("new", new), ("repeat", new)]).await;
+    assert_eq!(answer.status, 303);
+    assert_ne!(mine.cookies.get("herald_portal").cloned(), before, "a new session id");
+    assert_eq!(mine.get("/portal/").await.status, 200, "this session goes on");
+    assert_eq!(stolen.get("/portal/").await.header("location"), Some("/portal/login"));
+    v.stop().await;
+}
