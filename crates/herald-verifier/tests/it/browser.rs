@@ -1,7 +1,7 @@
 //! The portal in headless Chromium, driven over WebDriver (chromedriver): log in with password
 //! and TOTP, replace the one-time password, issue a code, redeem it through the app API, see it
-//! claimed and counted; type an XSS payload; lock an account with five wrong passwords; the
-//! administrator's pages. A PNG of every screen goes to `<target>/portal-screenshots/`.
+//! claimed and counted; an XSS payload typed into a form; five wrong passwords lock an account,
+//! which an administrator unlocks (with the administrator's pages). One browser at a time. A PNG of every screen goes to `<target>/portal-screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`/usr/bin/chromium`,
 //! `/usr/bin/chromedriver`; `.ci/run` installs them). Without them the test is skipped with a
@@ -257,20 +257,32 @@ async fn browser() -> Option<(Driver, Browser)> {
     Some((driver, Browser { port, session, shots: screenshot_dir() }))
 }
 
+/// One browser at a time on this machine's two cores.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Logs in with a one-time password and replaces it with `new`.
+async fn first_login(b: &Browser, base: &str, user: &crate::web::TestUser, now: i64, new: &str) {
+    b.login(base, &user.name, &user.password, &user.code(now)).await;
+    assert!(b.url().await.ends_with("/portal/password"), "{}", b.url().await);
+    b.type_into("#new", new).await;
+    b.type_into("#repeat", new).await;
+    b.click("#save").await;
+    assert!(b.url().await.ends_with("/portal/"), "{}", b.url().await);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_portal_in_a_browser() {
+async fn browser_login_issue_redeem_then_claimed_and_counted() {
+    let _one = ONE_BROWSER.lock().await;
     let Some((_driver, b)) = browser().await else { return };
     let dir = dev_world(&["DE"]);
     let v = start(dir.path(), "DE", |_| {}).await;
     let carla = make_user(&v, "carla", Role::CaseWorker).await;
-    let ada = make_user(&v, "ada", Role::Administrator).await;
     let base = v.url.clone();
-    let totp = |u: &crate::web::TestUser| u.code(v.now());
 
     // Log in with password and TOTP; the one-time password must be replaced.
     b.go(&format!("{base}/portal/login")).await;
     b.screenshot("01-login").await;
-    b.login(&base, "carla", &carla.password, &totp(&carla)).await;
+    b.login(&base, "carla", &carla.password, &carla.code(v.now())).await;
     assert!(b.url().await.ends_with("/portal/password"), "{}", b.url().await);
     b.screenshot("02-choose-password").await;
     b.type_into("#new", "carla's own passphrase").await;
@@ -288,7 +300,7 @@ async fn the_portal_in_a_browser() {
     assert_eq!(b.count("img#qr").await, 1);
     b.screenshot("04-issued-code").await;
 
-    // Not claimed, then redeemed by an app, then claimed.
+    // Not claimed, then redeemed by an app through the app API, then claimed.
     b.click("#uuid").await;
     assert_eq!(b.text("#state").await, "not claimed");
     let (status, _) = v.verify(&code).await;
@@ -304,7 +316,20 @@ async fn the_portal_in_a_browser() {
     assert_eq!(b.count("svg#chart rect").await, 28, "two bars a day for 14 days");
     b.screenshot("06-statistics").await;
 
-    // An XSS payload typed into a form is shown as text.
+    b.call("DELETE", "", None).await;
+    v.stop().await;
+    eprintln!("screenshots: {}", b.shots.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_xss_payload_typed_into_a_form_is_shown_as_text() {
+    let _one = ONE_BROWSER.lock().await;
+    let Some((_driver, b)) = browser().await else { return };
+    let dir = dev_world(&["DE"]);
+    let v = start(dir.path(), "DE", |_| {}).await;
+    let carla = make_user(&v, "carla", Role::CaseWorker).await;
+    let base = v.url.clone();
+    first_login(&b, &base, &carla, v.now(), "carla's own passphrase").await;
     let payload = "<script>alert(1)</script><img src=x onerror=alert(2)>";
     b.go(&format!("{base}/portal/status")).await;
     b.type_into("#lookup", payload).await;
@@ -314,42 +339,47 @@ async fn the_portal_in_a_browser() {
     assert_eq!(b.count("main script").await, 0);
     assert_eq!(b.count("main img").await, 0);
     b.screenshot("07-xss-as-text").await;
+    b.call("DELETE", "", None).await;
+    v.stop().await;
+}
 
-    // Five wrong passwords lock the account.
-    b.click("form.logout button").await;
-    assert!(b.url().await.ends_with("/portal/login"));
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_five_wrong_passwords_lock_the_account_and_an_administrator_unlocks_it() {
+    let _one = ONE_BROWSER.lock().await;
+    let Some((_driver, b)) = browser().await else { return };
+    let dir = dev_world(&["DE"]);
+    let v = start(dir.path(), "DE", |_| {}).await;
+    let carla = make_user(&v, "carla", Role::CaseWorker).await;
+    let ada = make_user(&v, "ada", Role::Administrator).await;
+    let base = v.url.clone();
+
     for _ in 0..5 {
-        b.login(&base, "carla", "not my password", &totp(&carla)).await;
+        b.login(&base, "carla", "not my password", &carla.code(v.now())).await;
     }
     assert!(b.text("p.message.error").await.contains("locked"));
-    v.clock.advance(30);
-    b.login(&base, "carla", "carla's own passphrase", &totp(&carla)).await;
+    b.login(&base, "carla", &carla.password, &carla.code(v.now())).await;
     assert!(b.text("p.message.error").await.contains("locked"), "even with the right password");
     b.screenshot("08-locked").await;
 
     // The administrator sees the locked user and the audit log, and unlocks her.
-    b.login(&base, "ada", &ada.password, &totp(&ada)).await;
-    b.type_into("#new", "ada's own passphrase!").await;
-    b.type_into("#repeat", "ada's own passphrase!").await;
-    b.click("#save").await;
+    first_login(&b, &base, &ada, v.now(), "ada's own passphrase!").await;
     b.go(&format!("{base}/portal/users")).await;
     b.screenshot("09-users").await;
     b.click("form[action='/portal/users/unlock'] button").await;
     assert_eq!(b.count("form[action='/portal/users/unlock']").await, 0);
     b.go(&format!("{base}/portal/audit")).await;
     let audit = b.text("#audit").await;
-    assert!(
-        audit.contains("code.issue")
-            && audit.contains("user.locked")
-            && audit.contains("user.unlock")
-    );
+    assert!(audit.contains("user.locked") && audit.contains("user.unlock"), "{audit}");
     b.screenshot("10-audit-log").await;
     b.go(&format!("{base}/portal/api-keys")).await;
     b.screenshot("11-api-keys").await;
     b.go(&format!("{base}/portal/settings")).await;
     b.screenshot("12-settings").await;
 
+    // Unlocked, she logs in (a new TOTP step: a code is accepted once).
+    v.clock.advance(30);
+    b.click("form.logout button").await;
+    first_login(&b, &base, &carla, v.now(), "carla's own passphrase").await;
     b.call("DELETE", "", None).await;
     v.stop().await;
-    eprintln!("screenshots: {}", b.shots.display());
 }
