@@ -1003,6 +1003,19 @@ async fn api_key_revoke(
     }
 }
 
+/// The `kid`s of a JWKS document, comma-separated.
+fn published_kids(jwks: &str) -> String {
+    let parsed: serde_json::Value = serde_json::from_str(jwks).unwrap_or_default();
+    let kids: Vec<&str> = parsed
+        .get("keys")
+        .and_then(serde_json::Value::as_array)
+        .map(|keys| {
+            keys.iter().filter_map(|k| k.get("kid").and_then(serde_json::Value::as_str)).collect()
+        })
+        .unwrap_or_default();
+    kids.join(", ")
+}
+
 async fn settings_page(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
     let ctx = tri!(require(&p, &headers, true, false).await);
     let s = p.service.settings();
@@ -1023,6 +1036,7 @@ async fn settings_page(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Resp
         ("Lockout after wrong logins", p.settings.lockout_after.to_string()),
         ("Session (minutes)", p.settings.session_minutes.to_string()),
         ("SMS link base", p.settings.link_base.clone()),
+        ("Certificate signing keys (JWKS kid)", published_kids(&p.service.jwks())),
     ];
     html(StatusCode::OK, views::page("Settings", Some(&ctx.nav()), &views::settings(&rows)))
 }

@@ -409,7 +409,11 @@ async fn administrators_add_users_and_api_keys_once() {
         .await;
     assert_eq!(s, 200, "the new key works");
     assert!(!body(&web.get("/portal/api-keys").await).contains(&key));
-    assert_eq!(web.get("/portal/settings").await.status, 200);
+    let settings = body(&web.get("/portal/settings").await);
+    assert!(
+        settings.contains("<th>Certificate signing keys (JWKS kid)</th><td>c1</td>"),
+        "{settings}"
+    );
     v.stop().await;
 }
 
