@@ -1,6 +1,7 @@
 //! End to end over real TLS on 127.0.0.1: a dev verifier and a dev key server share one dev
 //! folder. The key server finds the verifier through `DE/verifier/url` and its JWKS, accepts
-//! the certificate the app got from the verifier for its keys, and refuses it a second time.
+//! the certificate the app got from the verifier for its keys, refuses it a second time, and
+//! publishes the keys in its next export file, signed with its export key.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,8 +39,10 @@ async fn keyserver_accepts_our_certificate_once() {
     let de: CountryCode = "DE".parse().unwrap();
     let mut config = herald_keyserver::dev::prepare(dir.path(), de, None).unwrap();
     config.export.interval_seconds = 3600;
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(UnixTime(system_now())));
+    let manual = Arc::new(ManualClock::new(UnixTime(system_now())));
+    let clock: Arc<dyn Clock> = manual.clone();
     let keyserver = Keyserver::build(&config, clock).await.unwrap();
+    let exporter = keyserver.exporter();
     let ks_url = format!("https://{}", keyserver.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let ks = tokio::spawn(keyserver.run_until_stopped(async move {
@@ -109,6 +112,29 @@ async fn keyserver_accepts_our_certificate_once() {
     other["verificationPayload"] = cert["certificate"].clone();
     let (status, refused) = publish(&ks_url, &v.ca, &other).await;
     assert_eq!(status, 401, "{refused}");
+
+    // Three hours later the key server's next export holds the keys, signed with its key.
+    manual.advance(4 * 3600);
+    exporter.run_once().await.unwrap();
+    let exports = dir.path().join("DE/keyserver/exports");
+    let public = herald_wire::export::public_key_from_pem(
+        &std::fs::read_to_string(dir.path().join("DE/keyserver/export-signing.pub.pem")).unwrap(),
+    )
+    .unwrap();
+    let index = std::fs::read_to_string(exports.join("hourly/index.txt")).unwrap();
+    let mut exported = Vec::new();
+    for name in index.lines().filter(|l| !l.is_empty()) {
+        let file = herald_wire::export::read_zip(
+            &std::fs::read(exports.join(name)).unwrap(),
+            &herald_wire::export::ReadLimits::default(),
+        )
+        .unwrap();
+        assert_eq!(file.valid_signatures(&public).len(), 1, "{name} is signed with DE's key");
+        exported.extend(file.contents.keys.iter().map(|k| *k.key.as_bytes()));
+    }
+    for k in &keys {
+        assert!(exported.contains(&k.key.unwrap()), "a published key is in the export");
+    }
 
     let _ = stop.send(());
     let _ = ks.await;
