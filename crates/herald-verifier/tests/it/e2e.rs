@@ -122,7 +122,7 @@ async fn keyserver_accepts_our_certificate_once() {
     )
     .unwrap();
     let index = std::fs::read_to_string(exports.join("hourly/index.txt")).unwrap();
-    let mut exported = Vec::new();
+    let mut in_files = Vec::new();
     for name in index.lines().filter(|l| !l.is_empty()) {
         let file = herald_wire::export::read_zip(
             &std::fs::read(exports.join(name)).unwrap(),
@@ -130,10 +130,10 @@ async fn keyserver_accepts_our_certificate_once() {
         )
         .unwrap();
         assert_eq!(file.valid_signatures(&public).len(), 1, "{name} is signed with DE's key");
-        exported.extend(file.contents.keys.iter().map(|k| *k.key.as_bytes()));
+        in_files.extend(file.contents.keys.iter().map(|k| *k.key.as_bytes()));
     }
     for k in &keys {
-        assert!(exported.contains(&k.key.unwrap()), "a published key is in the export");
+        assert!(in_files.contains(&k.key.unwrap()), "a published key is in the export");
     }
 
     let _ = stop.send(());
