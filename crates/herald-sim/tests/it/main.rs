@@ -96,35 +96,21 @@ fn phones_warn_exactly_those_who_met_an_uploader() {
         }
     }
     let uploader_set: HashSet<u32> = uploaders.iter().copied().collect();
-    let met_uploader: HashSet<u32> = sim
-        .contacts()
-        .iter()
-        .flat_map(|c| {
-            let mut v = Vec::new();
-            if uploader_set.contains(&c.a) {
-                v.push(c.b);
-            }
-            if uploader_set.contains(&c.b) {
-                v.push(c.a);
-            }
-            v
-        })
-        .collect();
-    let household_of_uploader: HashSet<u32> = sim
-        .contacts()
-        .iter()
-        .filter(|c| c.minutes >= 60 && c.attenuation <= 55)
-        .flat_map(|c| {
-            let mut v = Vec::new();
-            if uploader_set.contains(&c.a) {
-                v.push(c.b);
-            }
-            if uploader_set.contains(&c.b) {
-                v.push(c.a);
-            }
-            v
-        })
-        .collect();
+    // Who met an uploader in a meeting that passes `filter`.
+    let met = |filter: &dyn Fn(&herald_sim::Contact) -> bool| -> HashSet<u32> {
+        sim.contacts()
+            .iter()
+            .filter(|c| filter(c))
+            .flat_map(|c| {
+                [(c.a, c.b), (c.b, c.a)]
+                    .into_iter()
+                    .filter(|(u, _)| uploader_set.contains(u))
+                    .map(|(_, other)| other)
+            })
+            .collect()
+    };
+    let met_uploader = met(&|_| true);
+    let household_of_uploader = met(&|c| c.minutes >= 60 && c.attenuation <= 55);
     let policy = RiskPolicy::default();
     let mut warned = HashSet::new();
     for (i, person) in sim.people_mut().iter_mut().enumerate() {
