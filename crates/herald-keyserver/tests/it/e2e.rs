@@ -69,6 +69,9 @@ async fn keys_cross_borders_both_ways_after_the_embargo() {
     let ca = std::fs::read_to_string(world.path().join("ca.pem")).unwrap();
     let de_config = world.keyserver_config("DE", &issuer_public_pem());
     let nl_config = world.keyserver_config("NL", &issuer_public_pem());
+    // The test runs every job by hand.
+    world.hold_jobs(&de_config).await;
+    world.hold_jobs(&nl_config).await;
     let (de, de_export, de_fed) = world.start_keyserver(&de_config).await;
     let (nl, nl_export, nl_fed) = world.start_keyserver(&nl_config).await;
 

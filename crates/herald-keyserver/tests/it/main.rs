@@ -12,6 +12,7 @@
 mod client;
 mod e2e;
 mod export;
+mod federation;
 mod publish;
 mod scale_out;
 mod store;

@@ -151,6 +151,18 @@ impl World {
         config
     }
 
+    /// Keeps the key server of `config` from running its background jobs (export, federation,
+    /// retention): the test holds their leases, so only the test's own runs happen and nothing
+    /// races them.
+    pub(crate) async fn hold_jobs(&self, config: &KeyserverConfig) {
+        let store = herald_keyserver::store::Store::open(&config.database).await.unwrap();
+        let now = self.clock.now().seconds();
+        for job in ["export", "federation-upload", "federation-download", "retention"] {
+            assert!(store.try_lease(job, "the test", now, 60 * 86_400).await.unwrap());
+        }
+        store.close().await;
+    }
+
     /// Starts a key server; returns it running plus handles to its jobs.
     pub(crate) async fn start_keyserver(
         &self,

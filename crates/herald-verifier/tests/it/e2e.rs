@@ -1,7 +1,8 @@
 //! End to end over real TLS on 127.0.0.1: a dev verifier and a dev key server share one dev
 //! folder. The key server finds the verifier through `DE/verifier/url` and its JWKS, accepts
 //! the certificate the app got from the verifier for its keys (for a code a case worker issued in
-//! the portal), and refuses it a second time.
+//! the portal), refuses it a second time, and publishes the keys in its next export file, signed
+//! with its export key.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,8 +44,10 @@ async fn keyserver_accepts_our_certificate_once() {
     let mut config = herald_keyserver::dev::prepare(dir.path(), de, None).unwrap();
     config.export.interval_seconds = 3600;
     // One clock for both services (the portal login below moves it by a TOTP step).
-    let clock: Arc<dyn Clock> = v.clock.clone();
+    let manual = v.clock.clone();
+    let clock: Arc<dyn Clock> = manual.clone();
     let keyserver = Keyserver::build(&config, clock).await.unwrap();
+    let exporter = keyserver.exporter();
     let ks_url = format!("https://{}", keyserver.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let ks = tokio::spawn(keyserver.run_until_stopped(async move {
@@ -121,6 +124,29 @@ async fn keyserver_accepts_our_certificate_once() {
     other["verificationPayload"] = cert["certificate"].clone();
     let (status, refused) = publish(&ks_url, &v.ca, &other).await;
     assert_eq!(status, 401, "{refused}");
+
+    // Three hours later the key server's next export holds the keys, signed with its key.
+    manual.advance(4 * 3600);
+    exporter.run_once().await.unwrap();
+    let exports = dir.path().join("DE/keyserver/exports");
+    let public = herald_wire::export::public_key_from_pem(
+        &std::fs::read_to_string(dir.path().join("DE/keyserver/export-signing.pub.pem")).unwrap(),
+    )
+    .unwrap();
+    let index = std::fs::read_to_string(exports.join("hourly/index.txt")).unwrap();
+    let mut in_files = Vec::new();
+    for name in index.lines().filter(|l| !l.is_empty()) {
+        let file = herald_wire::export::read_zip(
+            &std::fs::read(exports.join(name)).unwrap(),
+            &herald_wire::export::ReadLimits::default(),
+        )
+        .unwrap();
+        assert_eq!(file.valid_signatures(&public).len(), 1, "{name} is signed with DE's key");
+        in_files.extend(file.contents.keys.iter().map(|k| *k.key.as_bytes()));
+    }
+    for k in &keys {
+        assert!(in_files.contains(&k.key.unwrap()), "a published key is in the export");
+    }
 
     let _ = stop.send(());
     let _ = ks.await;

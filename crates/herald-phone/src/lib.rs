@@ -1,0 +1,118 @@
+//! The reference app core: what a national exposure-notification app does around the OS
+//! framework, without I/O, so that the demo's simulated phones, tests and tools share one
+//! implementation.
+//!
+//! - [`keys::KeyHistory`]: one Temporary Exposure Key per UTC day (rotated at midnight), kept
+//!   for 14 days; the RPI and AEM a phone broadcasts in each 10-minute interval; the keys an
+//!   upload sends.
+//! - [`log::SightingsLog`]: the RPIs a phone heard, with their metadata and RSSI, kept 14 days.
+//! - [`exports`]: export files downloaded from a key server, accepted only when one signature
+//!   verifies with the key server's export public key.
+//! - [`risk`]: matching against diagnosis keys, v2 exposure windows and daily summaries
+//!   (herald-gaen, the OS rules), and the notification decision (a daily score threshold,
+//!   notified once per exposure day).
+//!
+//! [`Phone`] puts them together.
+
+pub mod exports;
+pub mod keys;
+pub mod log;
+pub mod risk;
+
+use herald_gaen::{Aem, Metadata, Rpi};
+use herald_model::{DiagnosisKey, UnixTime};
+use rand_core::CryptoRng;
+
+pub use exports::{ExportError, verified_keys};
+pub use keys::{Advertisement, KeyHistory};
+pub use log::SightingsLog;
+pub use risk::{Assessment, RiskPolicy, assess};
+
+/// Transmit power a simulated phone advertises in its AEM (dBm), a typical Android value.
+pub const DEFAULT_TX_POWER: i8 = -8;
+
+/// One phone: its keys, what it heard, and which exposure days it already warned about.
+#[derive(Debug, Clone)]
+pub struct Phone {
+    keys: KeyHistory,
+    log: SightingsLog,
+    tx_power: i8,
+    notified_days: Vec<i64>,
+}
+
+impl Default for Phone {
+    fn default() -> Self {
+        Self::new(DEFAULT_TX_POWER)
+    }
+}
+
+impl Phone {
+    /// A phone with no keys yet, advertising `tx_power` dBm.
+    pub fn new(tx_power: i8) -> Self {
+        Self {
+            keys: KeyHistory::new(),
+            log: SightingsLog::new(),
+            tx_power,
+            notified_days: Vec::new(),
+        }
+    }
+
+    /// What the phone broadcasts at `now` (drawing the day's key from `rng` at the first call of
+    /// a UTC day).
+    pub fn advertise(&mut self, now: UnixTime, rng: &mut impl CryptoRng) -> Advertisement {
+        self.keys.advertisement(now, Metadata::v1_0(self.tx_power), rng)
+    }
+
+    /// Records an advertisement heard at `time` with `rssi` (calibrated, dBm); `previous_scan`
+    /// is when the scan before this one ran, when known.
+    pub fn hear(
+        &mut self,
+        rpi: Rpi,
+        aem: Aem,
+        time: UnixTime,
+        rssi: i8,
+        previous_scan: Option<UnixTime>,
+    ) {
+        self.log.record(herald_gaen::Sighting { rpi, aem, time, rssi, previous_scan });
+    }
+
+    /// Drops keys and sightings older than 14 days.
+    pub fn forget_old(&mut self, now: UnixTime) {
+        self.keys.forget_old(now);
+        self.log.forget_old(now);
+    }
+
+    /// The keys to upload after a positive test (at most 14 days, today's included).
+    pub fn keys_to_upload(&self, now: UnixTime) -> Vec<DiagnosisKey> {
+        self.keys.upload_keys(now)
+    }
+
+    /// The key history.
+    pub fn keys(&self) -> &KeyHistory {
+        &self.keys
+    }
+
+    /// The sightings log.
+    pub fn log(&self) -> &SightingsLog {
+        &self.log
+    }
+
+    /// Checks `keys` against the log; returns the assessment, whose `notify` is true only for
+    /// an exposure day this phone has not warned about before.
+    pub fn check(
+        &mut self,
+        keys: &[DiagnosisKey],
+        policy: &RiskPolicy,
+        now: UnixTime,
+    ) -> Assessment {
+        let mut assessment = assess(self.log.sightings(), keys, policy, now);
+        if let Some(day) = assessment.exposure_day {
+            if self.notified_days.contains(&day) {
+                assessment.notify = false;
+            } else if assessment.notify {
+                self.notified_days.push(day);
+            }
+        }
+        assessment
+    }
+}
