@@ -105,7 +105,7 @@ impl Phone {
         policy: &RiskPolicy,
         now: UnixTime,
     ) -> Assessment {
-        let mut assessment = assess(self.log.sightings(), keys, policy, now);
+        let mut assessment = assess(&self.log.sightings(), keys, policy, now);
         if let Some(day) = assessment.exposure_day {
             if self.notified_days.contains(&day) {
                 assessment.notify = false;

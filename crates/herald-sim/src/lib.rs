@@ -217,6 +217,11 @@ impl Simulation {
     pub fn step(&mut self) -> DayReport {
         let day = self.day;
         let mut report = DayReport { day, ..DayReport::default() };
+        // Each phone forgets what is older than 14 days (the OS's retention).
+        let midnight = self.midnight(day);
+        for p in &mut self.people {
+            p.phone.forget_old(midnight);
+        }
         // Progression at midnight.
         for who in 0..self.people.len() {
             match self.people.get(who).map(|p| p.health) {

@@ -53,7 +53,7 @@ fn without_noise_every_scan_of_a_meeting_is_one_sighting_at_its_true_attenuation
     assert_eq!(logged, expected);
     // Every sighting's RSSI is the sender's TX minus a true attenuation (45..=85 dB).
     for p in sim.people() {
-        for s in p.phone.log().sightings() {
+        for s in &p.phone.log().sightings() {
             let attenuation = i16::from(herald_phone::DEFAULT_TX_POWER) - i16::from(s.rssi);
             assert!((45..=85).contains(&attenuation), "{attenuation}");
         }
