@@ -244,17 +244,13 @@ impl Keyserver {
         let holder =
             format!("{}-{}", std::process::id(), listener.local_addr().map_or(0, |a| a.port()));
         let wake_download = Arc::new(tokio::sync::Notify::new());
+        // Validation guarantees [tls] and the pinned certificate when callback_listen is set.
         let callback = match (&config.federation, &config.tls) {
-            (Some(f), Some(files)) if f.callback_listen.is_some() => {
-                let addr = f.callback_listen.unwrap_or(config.listen);
-                let pinned = match &f.gateway_callback_certificate {
-                    Some(path) => pinned_certificates(path)?,
-                    None => {
-                        return Err(StartError::Invalid(
-                            "federation.callback_listen needs gateway_callback_certificate".into(),
-                        ));
-                    }
-                };
+            (Some(f), Some(files))
+                if let (Some(addr), Some(pinned)) =
+                    (f.callback_listen, &f.gateway_callback_certificate) =>
+            {
+                let pinned = pinned_certificates(pinned)?;
                 let tls = herald_gateway::server::tls_config(
                     &read(&files.certificate)?,
                     &read(&files.key)?,

@@ -112,19 +112,14 @@ impl AppAnswer for CertificateResponse {
 }
 
 async fn verify(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
-    let started = Instant::now();
-    let (status, answer) = app_call::<VerifyRequest, VerifyResponse, _, _>(
+    app_call::<VerifyRequest, VerifyResponse, _, _>(
         &state,
         &headers,
         body,
         &state.verify_latency,
         |service, request, key| async move { service.verify(&request, &key).await },
     )
-    .await;
-    if status == StatusCode::OK && !headers.contains_key("x-chaff") {
-        state.verify_latency.record(started.elapsed());
-    }
-    padded(&state.settings, status, answer)
+    .await
 }
 
 async fn certificate(
@@ -132,23 +127,42 @@ async fn certificate(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let started = Instant::now();
-    let (status, answer) = app_call::<CertificateRequest, CertificateResponse, _, _>(
+    app_call::<CertificateRequest, CertificateResponse, _, _>(
         &state,
         &headers,
         body,
         &state.certificate_latency,
         |service, request, key| async move { service.certificate(&request, &key).await },
     )
-    .await;
+    .await
+}
+
+/// One app call: [`app_answer`], its latency recorded (real successes only, for the chaff
+/// delays), padded to the configured size.
+async fn app_call<Req, Resp, F, Fut>(
+    state: &ApiState,
+    headers: &HeaderMap,
+    body: Body,
+    latency: &LatencyTracker,
+    call: F,
+) -> Response
+where
+    Req: serde::de::DeserializeOwned,
+    Resp: AppAnswer,
+    F: FnOnce(Arc<Service>, Req, String) -> Fut,
+    Fut: Future<Output = Result<Resp, ApiError>>,
+{
+    let started = Instant::now();
+    let (status, answer) =
+        app_answer::<Req, Resp, F, Fut>(state, headers, body, latency, call).await;
     if status == StatusCode::OK && !headers.contains_key("x-chaff") {
-        state.certificate_latency.record(started.elapsed());
+        latency.record(started.elapsed());
     }
     padded(&state.settings, status, answer)
 }
 
 /// Authenticates a device key, handles chaff, decodes the body and runs `call`.
-async fn app_call<Req, Resp, F, Fut>(
+async fn app_answer<Req, Resp, F, Fut>(
     state: &ApiState,
     headers: &HeaderMap,
     body: Body,

@@ -862,13 +862,26 @@ async fn user_unlock(
 ) -> Response {
     let ctx = tri!(require(&p, &headers, true, false).await);
     tri!(check_csrf(&p, &ctx, &f.csrf));
-    match p.service.store().unlock_user(&f.name).await {
+    let changed = p.service.store().unlock_user(&f.name).await;
+    user_changed(&p, &ctx, &f.name, "user.unlock", changed).await
+}
+
+/// The answer to a change of user `name`: audited as `action` and back to the list, or 404
+/// when there is no such user.
+async fn user_changed(
+    p: &Portal,
+    ctx: &Ctx,
+    name: &str,
+    action: &str,
+    changed: Result<bool, impl std::fmt::Display>,
+) -> Response {
+    match changed {
         Ok(true) => {
-            record(&p.service, &ctx.user.name, "user.unlock", &f.name).await;
+            record(&p.service, &ctx.user.name, action, name).await;
             Redirect::to("/portal/users").into_response()
         }
-        Ok(false) => users_page(&p, &ctx, StatusCode::NOT_FOUND, None, Some("No such user.")).await,
-        Err(e) => internal("unlock_user", &e),
+        Ok(false) => users_page(p, ctx, StatusCode::NOT_FOUND, None, Some("No such user.")).await,
+        Err(e) => internal(action, &e),
     }
 }
 
@@ -889,14 +902,8 @@ async fn user_disable(
         )
         .await;
     }
-    match p.service.store().set_user_disabled(&f.name, true).await {
-        Ok(true) => {
-            record(&p.service, &ctx.user.name, "user.disable", &f.name).await;
-            Redirect::to("/portal/users").into_response()
-        }
-        Ok(false) => users_page(&p, &ctx, StatusCode::NOT_FOUND, None, Some("No such user.")).await,
-        Err(e) => internal("set_user_disabled", &e),
-    }
+    let changed = p.service.store().set_user_disabled(&f.name, true).await;
+    user_changed(&p, &ctx, &f.name, "user.disable", changed).await
 }
 
 async fn api_keys_page(
