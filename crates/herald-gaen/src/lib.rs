@@ -20,6 +20,6 @@ pub mod fuzzing;
 
 pub use crypto::{Aem, AemKey, Metadata, Rpi, RpiGenerator, RpiKey, generate_tek, padded_data};
 pub use matching::{
-    KeyMatch, MatchConfig, MatchedSighting, Matcher, Platform, Sighting, SightingIndex,
+    KeyIndex, KeyMatch, MatchConfig, MatchedSighting, Matcher, Platform, Sighting, SightingIndex,
 };
 pub use scoring::ScoringConfig;

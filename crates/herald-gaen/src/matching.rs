@@ -395,37 +395,7 @@ impl Matcher {
         run: &[Sighting],
         out: &mut Vec<MatchedSighting>,
     ) {
-        let j = i64::from(interval.get());
-        let tolerance = i64::from(self.config.tolerance_intervals);
-        let (tx_min, tx_max) = self.config.tx_power_bounds();
-        let mut first_seen: Option<UnixTime> = None;
-        // `run` is sorted by time.
-        for s in run {
-            let seen_interval = s.time.seconds().div_euclid(600);
-            if (seen_interval - j).abs() > tolerance {
-                continue;
-            }
-            let first = *first_seen.get_or_insert(s.time);
-            if s.time.seconds() - first.seconds() > self.config.replay_guard_seconds {
-                continue;
-            }
-            let metadata = aemk.decrypt(&s.rpi, &s.aem);
-            if metadata.tx_power < tx_min || metadata.tx_power > tx_max {
-                continue;
-            }
-            let Some(attenuation) = self.config.attenuation(metadata.tx_power, s.rssi) else {
-                continue;
-            };
-            out.push(MatchedSighting {
-                time: s.time,
-                interval,
-                rssi: s.rssi,
-                tx_power: metadata.tx_power,
-                attenuation,
-                calibration_confidence: metadata.calibration_confidence(),
-                previous_scan: s.previous_scan,
-            });
-        }
+        check_run(&self.config, aemk, interval, run, out);
     }
 
     /// Matches a stream of keys on this thread, yielding only keys with surviving sightings.
@@ -452,6 +422,145 @@ impl Matcher {
             .map_init(Scratch::new, |scratch, (i, key)| self.match_key_with(scratch, i, key))
             .flatten()
             .collect()
+    }
+}
+
+/// Rules 2–5 for the sightings `run` (one RPI, sorted by time) of the RPI of `interval`.
+fn check_run(
+    config: &MatchConfig,
+    aemk: &AemKey,
+    interval: IntervalNumber,
+    run: &[Sighting],
+    out: &mut Vec<MatchedSighting>,
+) {
+    let j = i64::from(interval.get());
+    let tolerance = i64::from(config.tolerance_intervals);
+    let (tx_min, tx_max) = config.tx_power_bounds();
+    let mut first_seen: Option<UnixTime> = None;
+    for s in run {
+        let seen_interval = s.time.seconds().div_euclid(600);
+        if (seen_interval - j).abs() > tolerance {
+            continue;
+        }
+        let first = *first_seen.get_or_insert(s.time);
+        if s.time.seconds() - first.seconds() > config.replay_guard_seconds {
+            continue;
+        }
+        let metadata = aemk.decrypt(&s.rpi, &s.aem);
+        if metadata.tx_power < tx_min || metadata.tx_power > tx_max {
+            continue;
+        }
+        let Some(attenuation) = config.attenuation(metadata.tx_power, s.rssi) else {
+            continue;
+        };
+        out.push(MatchedSighting {
+            time: s.time,
+            interval,
+            rssi: s.rssi,
+            tx_power: metadata.tx_power,
+            attenuation,
+            calibration_confidence: metadata.calibration_confidence(),
+            previous_scan: s.previous_scan,
+        });
+    }
+}
+
+/// The other way round from [`Matcher`]: a set of diagnosis keys with every RPI derived once,
+/// for checking many phones against the same keys (a simulation of a population, or a key
+/// server's own test tooling). [`KeyIndex::match_sightings`] gives exactly what
+/// [`Matcher::match_keys`] gives for the same sightings and keys; a phone pays one table probe
+/// per sighting instead of one AES call per RPI of every key.
+#[derive(Debug, Clone)]
+pub struct KeyIndex {
+    keys: Vec<DiagnosisKey>,
+    /// RPI → (key position, RPI index within the key).
+    rpis: std::collections::HashMap<[u8; 16], (u32, u8)>,
+    config: MatchConfig,
+}
+
+impl KeyIndex {
+    /// Derives the RPIs of `keys` (those `config` matches at all) under `config`.
+    pub fn new(keys: Vec<DiagnosisKey>, config: MatchConfig) -> Self {
+        let mut scratch = Scratch::new();
+        let mut rpis = std::collections::HashMap::new();
+        for (k, key) in keys.iter().enumerate() {
+            let Ok(k) = u32::try_from(k) else { break };
+            if !config.accepts(key.report_type) {
+                continue;
+            }
+            let count = usize::from(key.rolling_period.get()).min(RPIS_PER_KEY);
+            scratch.prepare(key.rolling_start);
+            let (Some(padded), Some(out)) =
+                (scratch.padded.get(..count), scratch.rpis.get_mut(..count))
+            else {
+                continue;
+            };
+            RpiKey::derive_public(&key.key).generator().encrypt_padded(padded, out);
+            for (i, rpi) in out.iter().enumerate() {
+                if let Ok(i) = u8::try_from(i) {
+                    rpis.entry(*rpi).or_insert((k, i));
+                }
+            }
+        }
+        Self { keys, rpis, config }
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &[DiagnosisKey] {
+        &self.keys
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The keys with surviving sightings among `sightings`, in key order, each with its
+    /// sightings sorted by time.
+    pub fn match_sightings(&self, sightings: &[Sighting]) -> Vec<KeyMatch> {
+        let mut hits: Vec<(u32, u8, Sighting)> = sightings
+            .iter()
+            .filter_map(|s| self.rpis.get(&s.rpi.0).map(|&(k, i)| (k, i, *s)))
+            .collect();
+        if hits.is_empty() {
+            return Vec::new();
+        }
+        hits.sort_unstable_by(|a, b| (a.0, a.1, a.2.time).cmp(&(b.0, b.1, b.2.time)));
+        let mut out: Vec<KeyMatch> = Vec::new();
+        let mut run: Vec<Sighting> = Vec::new();
+        let mut start = 0;
+        let mut aemk: Option<(u32, AemKey)> = None;
+        while let Some(&(k, i, _)) = hits.get(start) {
+            let len = hits
+                .get(start..)
+                .map_or(0, |rest| rest.iter().take_while(|h| h.0 == k && h.1 == i).count());
+            run.clear();
+            run.extend(hits.get(start..start + len).unwrap_or_default().iter().map(|h| h.2));
+            start += len.max(1);
+            let Some(key) = self.keys.get(k as usize) else { continue };
+            let Ok(interval) = key.rolling_start.checked_add(u32::from(i)) else { continue };
+            if aemk.as_ref().is_none_or(|(of, _)| *of != k) {
+                aemk = Some((k, AemKey::derive(&key.key)));
+            }
+            let Some((_, aemk)) = &aemk else { continue };
+            let index = k as usize;
+            if out.last().is_none_or(|m| m.key_index != index) {
+                out.push(KeyMatch { key_index: index, key: key.clone(), sightings: Vec::new() });
+            }
+            if let Some(m) = out.last_mut() {
+                check_run(&self.config, aemk, interval, &run, &mut m.sightings);
+            }
+        }
+        out.retain(|m| !m.sightings.is_empty());
+        for m in &mut out {
+            m.sightings.sort_by_key(|s| s.time);
+        }
+        out
     }
 }
 

@@ -19,7 +19,8 @@ pub mod keys;
 pub mod log;
 pub mod risk;
 
-use herald_gaen::{Aem, Metadata, Rpi};
+use herald_gaen::scoring::v2::ExposureWindow;
+use herald_gaen::{Aem, KeyIndex, KeyMatch, Matcher, Metadata, Rpi};
 use herald_model::{DiagnosisKey, UnixTime};
 use rand_core::CryptoRng;
 
@@ -37,6 +38,9 @@ pub struct Phone {
     keys: KeyHistory,
     log: SightingsLog,
     tx_power: i8,
+    /// Exposure windows of every check so far (the OS keeps them 14 days), so that keys of one
+    /// day arriving in several downloads add up.
+    windows: Vec<ExposureWindow>,
     notified_days: Vec<i64>,
 }
 
@@ -53,6 +57,7 @@ impl Phone {
             keys: KeyHistory::new(),
             log: SightingsLog::new(),
             tx_power,
+            windows: Vec::new(),
             notified_days: Vec::new(),
         }
     }
@@ -76,10 +81,12 @@ impl Phone {
         self.log.record(herald_gaen::Sighting { rpi, aem, time, rssi, previous_scan });
     }
 
-    /// Drops keys and sightings older than 14 days.
+    /// Drops keys, sightings and exposure windows older than 14 days.
     pub fn forget_old(&mut self, now: UnixTime) {
         self.keys.forget_old(now);
         self.log.forget_old(now);
+        let oldest = (now.utc_day() - (log::SIGHTING_RETENTION_DAYS - 1)) * 86_400;
+        self.windows.retain(|w| w.start.seconds() >= oldest);
     }
 
     /// The keys to upload after a positive test (at most 14 days, today's included).
@@ -97,15 +104,42 @@ impl Phone {
         &self.log
     }
 
-    /// Checks `keys` against the log; returns the assessment, whose `notify` is true only for
-    /// an exposure day this phone has not warned about before.
+    /// Checks newly downloaded `keys` against the log (the OS matcher); returns the assessment
+    /// over every exposure window so far, whose `notify` is true only for an exposure day this
+    /// phone has not warned about before.
     pub fn check(
         &mut self,
         keys: &[DiagnosisKey],
         policy: &RiskPolicy,
         now: UnixTime,
     ) -> Assessment {
-        let mut assessment = assess(&self.log.sightings(), keys, policy, now);
+        let found: Vec<KeyMatch> = if keys.is_empty() || self.log.is_empty() {
+            Vec::new()
+        } else {
+            Matcher::new(self.log.sightings(), policy.matching).match_keys(keys.iter()).collect()
+        };
+        self.take(&found, policy, now)
+    }
+
+    /// As [`Self::check`], with the keys' RPIs derived once for many phones ([`KeyIndex`], built
+    /// with `policy.matching`): the same matches, far cheaper for a simulated population.
+    pub fn check_index(
+        &mut self,
+        keys: &KeyIndex,
+        policy: &RiskPolicy,
+        now: UnixTime,
+    ) -> Assessment {
+        let found = if self.log.is_empty() {
+            Vec::new()
+        } else {
+            keys.match_sightings(&self.log.sightings())
+        };
+        self.take(&found, policy, now)
+    }
+
+    fn take(&mut self, found: &[KeyMatch], policy: &RiskPolicy, now: UnixTime) -> Assessment {
+        self.windows.extend(risk::windows_of(found, policy));
+        let mut assessment = risk::decide(found.len(), &self.windows, policy, now);
         if let Some(day) = assessment.exposure_day {
             if self.notified_days.contains(&day) {
                 assessment.notify = false;

@@ -2,8 +2,9 @@
 //! (herald-gaen: TX-power bounds, ±2 h tolerance, replay guard), v2 exposure windows and daily
 //! summaries, and the app's notification decision.
 
+use herald_gaen::scoring::v2::ExposureWindow;
 use herald_gaen::scoring::{ScoringConfig, v2};
-use herald_gaen::{MatchConfig, Matcher, Sighting};
+use herald_gaen::{KeyMatch, MatchConfig, Matcher, Sighting};
 use herald_model::{DiagnosisKey, UnixTime};
 
 /// How a phone scores and when it warns.
@@ -49,22 +50,31 @@ pub fn assess(
     now: UnixTime,
 ) -> Assessment {
     if sightings.is_empty() || keys.is_empty() {
-        return Assessment {
-            matched_keys: 0,
-            daily: Vec::new(),
-            exposure_day: None,
-            notify: false,
-        };
+        return decide(0, &[], policy, now);
     }
     let index = Matcher::new(sightings.to_vec(), policy.matching);
     let found: Vec<_> = index.match_keys(keys.iter()).collect();
-    let windows: Vec<_> =
-        found.iter().flat_map(|m| v2::exposure_windows(m, &policy.scoring.v2)).collect();
-    let daily = v2::daily_summaries(&windows, &policy.scoring.v2, now);
+    let windows = windows_of(&found, policy);
+    decide(found.len(), &windows, policy, now)
+}
+
+/// The v2 exposure windows of matched keys.
+pub fn windows_of(found: &[KeyMatch], policy: &RiskPolicy) -> Vec<ExposureWindow> {
+    found.iter().flat_map(|m| v2::exposure_windows(m, &policy.scoring.v2)).collect()
+}
+
+/// Daily summaries of `windows` and the decision; `matched_keys` is reported as given.
+pub fn decide(
+    matched_keys: usize,
+    windows: &[ExposureWindow],
+    policy: &RiskPolicy,
+    now: UnixTime,
+) -> Assessment {
+    let daily = v2::daily_summaries(windows, &policy.scoring.v2, now);
     let exposure_day = daily
         .iter()
         .filter(|d| d.summary_data.score_sum >= policy.notify_score)
         .map(|d| d.days_since_epoch)
         .max();
-    Assessment { matched_keys: found.len(), daily, exposure_day, notify: exposure_day.is_some() }
+    Assessment { matched_keys, daily, exposure_day, notify: exposure_day.is_some() }
 }

@@ -259,12 +259,15 @@ impl Simulation {
 
     /// The day's meetings: each household in the evening, colleagues on working days, random
     /// encounters in the person's own country or, for a traveller on every third day, abroad.
+    /// Two people meet at most once a day (the first of household, colleague, random wins), so
+    /// a phone never hears the same phone twice in one scan.
     fn meetings(&mut self, day: u32) -> Vec<Contact> {
         let midnight = self.midnight(day).seconds();
         let working_day = (midnight / 86_400 + 4).rem_euclid(7) < 5;
         let n = self.scenario.phones_per_country as usize;
-        let mut out = Vec::new();
         let people = self.people.len();
+        let mut households = Vec::new();
+        let mut others = Vec::new();
         for a in 0..people {
             let Some(pa) = self.people.get(a) else { continue };
             let (household, workplace, country, visits) =
@@ -273,7 +276,7 @@ impl Simulation {
             for b in a + 1..people {
                 match self.people.get(b) {
                     Some(pb) if pb.household == household => {
-                        out.push(self.meeting(a, b, Kind::Household, midnight));
+                        households.push((a, b, Kind::Household))
                     }
                     _ => break,
                 }
@@ -286,7 +289,7 @@ impl Simulation {
                     let b = first + self.rng.random_range(0..size);
                     let same = self.people.get(b).is_some_and(|pb| pb.workplace == workplace);
                     if b != a && same {
-                        out.push(self.meeting(a, b, Kind::Colleague, midnight));
+                        others.push((a, b, Kind::Colleague));
                     }
                 }
             }
@@ -295,8 +298,15 @@ impl Simulation {
             for _ in 0..self.scenario.random_contacts_per_day {
                 let b = place * n + self.rng.random_range(0..n);
                 if b != a {
-                    out.push(self.meeting(a, b, Kind::Random, midnight));
+                    others.push((a, b, Kind::Random));
                 }
+            }
+        }
+        let mut met = std::collections::HashSet::with_capacity(households.len() + others.len());
+        let mut out = Vec::with_capacity(households.len() + others.len());
+        for (a, b, kind) in households.into_iter().chain(others) {
+            if met.insert((a.min(b), a.max(b))) {
+                out.push(self.meeting(a, b, kind, midnight));
             }
         }
         out

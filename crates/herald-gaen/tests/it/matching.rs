@@ -1,7 +1,8 @@
 //! Matching rules against the vectors, plus planted-sighting properties.
 
 use herald_gaen::{
-    Aem, AemKey, KeyMatch, MatchConfig, Matcher, Metadata, Platform, Rpi, RpiKey, Sighting,
+    Aem, AemKey, KeyIndex, KeyMatch, MatchConfig, Matcher, Metadata, Platform, Rpi, RpiKey,
+    Sighting,
 };
 use herald_model::{
     DiagnosisKey, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey, UnixTime,
@@ -33,7 +34,13 @@ fn match_all(
     keys: &[DiagnosisKey],
     config: MatchConfig,
 ) -> Vec<KeyMatch> {
-    Matcher::new(sightings, config).match_keys(keys.iter().cloned()).collect()
+    // The key-side index must find exactly what the phone-side matcher finds: every test here
+    // checks both.
+    let by_keys = KeyIndex::new(keys.to_vec(), config).match_sightings(&sightings);
+    let found: Vec<KeyMatch> =
+        Matcher::new(sightings, config).match_keys(keys.iter().cloned()).collect();
+    assert_eq!(by_keys, found, "KeyIndex and Matcher disagree");
+    found
 }
 
 #[test]

@@ -96,3 +96,38 @@ fn a_close_contact_is_warned_once_and_a_distant_one_not_at_all() {
     assert!(bob.log().is_empty());
     assert!(!bob.check(&keys, &policy, UnixTime(T0 + 20 * DAY)).notify);
 }
+
+/// Two short meetings on one day, with two people whose keys arrive in different downloads: each
+/// alone stays under the threshold, together they cross it, as the OS adds up the day's windows.
+/// The key-side index (for simulated populations) decides the same.
+#[test]
+fn keys_of_one_day_arriving_in_two_downloads_add_up() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let (mut alice, mut dave, mut bob) = (Phone::default(), Phone::default(), Phone::default());
+    meet(&mut alice, &mut bob, T0 + 9 * 3600, 8, -55, &mut rng);
+    meet(&mut dave, &mut bob, T0 + 14 * 3600, 8, -55, &mut rng);
+    let mut twin = bob.clone();
+    let now = UnixTime(T0 + DAY + 12 * 3600);
+    let upload = |p: &Phone| {
+        let mut keys = p.keys_to_upload(now);
+        for k in &mut keys {
+            k.report_type = ReportType::ConfirmedTest;
+            k.days_since_onset = herald_model::DaysSinceOnset::new(0).ok();
+        }
+        keys
+    };
+    let policy = RiskPolicy::default();
+    let first = bob.check(&upload(&alice), &policy, now);
+    assert_eq!(first.matched_keys, 1);
+    assert!(!first.notify, "one short meeting is not enough: {first:?}");
+    let second = bob.check(&upload(&dave), &policy, now);
+    assert!(second.notify, "the day's two meetings add up: {second:?}");
+    assert_eq!(second.exposure_day, Some(T0 / DAY));
+
+    for (keys, notify) in [(upload(&alice), false), (upload(&dave), true)] {
+        let index = herald_gaen::KeyIndex::new(keys, policy.matching);
+        let by_index = twin.check_index(&index, &policy, now);
+        assert_eq!(by_index.notify, notify);
+    }
+    assert_eq!(twin.check(&[], &policy, now), bob.check(&[], &policy, now));
+}
