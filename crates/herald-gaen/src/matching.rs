@@ -530,7 +530,7 @@ impl KeyIndex {
         if hits.is_empty() {
             return Vec::new();
         }
-        hits.sort_unstable_by(|a, b| (a.0, a.1, a.2.time).cmp(&(b.0, b.1, b.2.time)));
+        hits.sort_unstable_by_key(|h| (h.0, h.1, h.2.time));
         let mut out: Vec<KeyMatch> = Vec::new();
         let mut run: Vec<Sighting> = Vec::new();
         let mut start = 0;
