@@ -276,7 +276,7 @@ impl Simulation {
             for b in a + 1..people {
                 match self.people.get(b) {
                     Some(pb) if pb.household == household => {
-                        households.push((a, b, Kind::Household))
+                        households.push((a, b, Kind::Household));
                     }
                     _ => break,
                 }
