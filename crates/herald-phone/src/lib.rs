@@ -12,12 +12,16 @@
 //!   (herald-gaen, the OS rules), and the notification decision (a daily score threshold,
 //!   notified once per exposure day).
 //!
+//! - [`upload`]: the upload flow's request bodies (code → token → certificate over the keys'
+//!   HMAC → publish), padded, and chaff bodies.
+//!
 //! [`Phone`] puts them together.
 
 pub mod exports;
 pub mod keys;
 pub mod log;
 pub mod risk;
+pub mod upload;
 
 use herald_gaen::scoring::v2::ExposureWindow;
 use herald_gaen::{Aem, KeyIndex, KeyMatch, Matcher, Metadata, Rpi};
@@ -28,6 +32,7 @@ pub use exports::{ExportError, verified_keys};
 pub use keys::{Advertisement, KeyHistory};
 pub use log::SightingsLog;
 pub use risk::{Assessment, RiskPolicy, assess};
+pub use upload::Upload;
 
 /// Transmit power a simulated phone advertises in its AEM (dBm), a typical Android value.
 pub const DEFAULT_TX_POWER: i8 = -8;

@@ -8,6 +8,8 @@
 
 use std::path::PathBuf;
 
+pub mod webdriver;
+
 /// The shared test data folder: `$HERALD_TESTDATA`, or `shared/testdata` beside the checkout.
 pub fn testdata_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("HERALD_TESTDATA") {

@@ -166,7 +166,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
             (config, None)
         }
         (None, Some(dir)) => {
-            let config = prepare_dev(dir, args.listen.as_deref(), clock.as_ref()).await?;
+            let (config, trusted) =
+                prepare_dev(dir, args.listen.as_deref(), clock.as_ref()).await?;
+            eprintln!("dev world {}: {trusted} certificates trusted", dir.display());
             (config, Some(dir.join("gateway")))
         }
         (None, None) => bail!("give --config <FILE> or --dev <DIR>"),
@@ -230,12 +232,12 @@ pub(crate) async fn shutdown_signal() {
 }
 
 /// The dev world: PKI (created for DE, NL, FR when absent), every country folder trusted, SQLite
-/// under DIR/gateway.
+/// under DIR/gateway. Returns the configuration and how many certificates are trusted.
 pub(crate) async fn prepare_dev(
     dir: &Path,
     listen: Option<&str>,
     clock: &dyn Clock,
-) -> Result<GatewayConfig> {
+) -> Result<(GatewayConfig, usize)> {
     if !dir.join(layout::ca_cert()).exists() {
         let countries: Vec<CountryCode> =
             ["DE", "NL", "FR"].iter().filter_map(|c| c.parse().ok()).collect();
@@ -275,7 +277,6 @@ pub(crate) async fn prepare_dev(
             trusted += 1;
         }
     }
-    eprintln!("dev world {}: {trusted} certificates trusted", dir.display());
     // Dev callbacks go out with the gateway's server certificate as the client certificate. It
     // carries EKU serverAuth only, so a receiver that checks EKU (webpki does) refuses it; herald's
     // own receivers pin by thumbprint and accept it.
@@ -287,7 +288,7 @@ pub(crate) async fn prepare_dev(
         cert = dir.join(layout::gateway_cert()).display().to_string(),
         key = dir.join(layout::gateway_key()).display().to_string(),
     );
-    Ok(GatewayConfig::from_toml(&toml, |_| None)?)
+    Ok((GatewayConfig::from_toml(&toml, |_| None)?, trusted))
 }
 
 /// Creates the dev at-rest key (32 bytes from the OS RNG, hex, mode 0600) unless it exists.

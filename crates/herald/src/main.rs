@@ -3,6 +3,7 @@
 //! the system clock and the OS random number generator.
 
 mod bench;
+mod demo;
 mod efgs_client_cmd;
 mod efgs_cmd;
 mod export_cmd;
@@ -28,6 +29,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// A continent in one command: the gateway, and per country a verification service and a
+    /// key server, over real HTTPS, driven by a simulated population of phones through an
+    /// epidemic; writes an HTML report.
+    Demo(demo::DemoArgs),
     /// Phone-side GAEN key schedule: fresh TEKs, RPIs and AEMs.
     #[command(subcommand)]
     Gaen(gaen_cmd::GaenCommand),
@@ -85,12 +90,10 @@ fn run_async(future: impl std::future::Future<Output = anyhow::Result<()>>) -> a
         .block_on(future)
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info` for herald's services).
-fn init_tracing() {
+/// Logs to stderr, filtered by `RUST_LOG` (default: `default`).
+fn init_tracing(default: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new("warn,herald_gateway=info,herald_keyserver=info,herald_verifier=info")
-    });
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
@@ -98,7 +101,6 @@ fn init_tracing() {
 fn main() -> ExitCode {
     // The whole graph carries exactly one rustls crypto provider: aws-lc-rs.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    init_tracing();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -128,6 +130,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Services log their work at `info`; the demo runs all of them at once and shows progress
+    // bars instead, so it logs only warnings.
+    init_tracing(match cli.command {
+        Command::Demo(_) => "warn",
+        _ => "warn,herald_gateway=info,herald_keyserver=info,herald_verifier=info",
+    });
     let result = match cli.command {
         Command::Gaen(cmd) => gaen_cmd::run(cmd),
         Command::Match(args) => match_cmd::run(&args, &SystemClock),
@@ -138,6 +146,7 @@ fn main() -> ExitCode {
         Command::Keyserver(cmd) => run_async(keyserver_cmd::run(cmd)),
         Command::Verifier(cmd) => run_async(verifier_cmd::run(cmd)),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -70,7 +70,7 @@ pub(crate) async fn run(args: &GatewayBench) -> Result<()> {
     let now = clock.now();
 
     // The dev world: PKI, trust list, configuration (127.0.0.1, a free port, SQLite).
-    let mut config = crate::gateway_cmd::prepare_dev(dir.path(), None, clock.as_ref()).await?;
+    let (mut config, _) = crate::gateway_cmd::prepare_dev(dir.path(), None, clock.as_ref()).await?;
     if args.plaintext {
         config.at_rest = AtRestConfig { key_file: None, previous_key_files: Vec::new() };
     }

@@ -11,6 +11,7 @@
 
 mod architecture;
 mod cli;
+mod demo_cli;
 mod efgs_cli;
 mod export_cli;
 mod gateway_cli;

@@ -1,0 +1,708 @@
+//! `herald demo`: a continent in one command. The federation gateway and, per country, a
+//! verification service and a key server run in this process over real HTTPS on 127.0.0.1
+//! (embedded SQLite, a fresh dev PKI, one manual clock); a simulated population
+//! (`herald-sim`) meets, falls ill and tests positive; the apps (`herald-phone`) of those who
+//! test positive go through the whole upload flow, and every phone checks its country's signed
+//! export files each simulated hour of the night. The demo then measures the warnings against
+//! the ground truth of who really met whom.
+//!
+//! A simulated day: meetings (the simulation), test results at 18:00 with the case worker's
+//! code → the app's token → certificate → publish (plus chaff), then hourly from 19:00 to 08:00
+//! the next morning: each key server uploads to the gateway, downloads the others' keys,
+//! writes its export files, and its country's phones download the new files, verify their
+//! signature and check them.
+
+mod report;
+mod truth;
+mod world;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use herald_gaen::KeyIndex;
+use herald_model::{Clock as _, CountryCode, UnixTime};
+use herald_phone::{RiskPolicy, Upload, verified_keys};
+use herald_sim::{Health, PersonId, Scenario, Simulation};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rand::SeedableRng as _;
+use rand::rngs::StdRng;
+use rayon::prelude::*;
+use serde_json::Value;
+
+use self::report::{CountryRow, DayRow, Stage, Summary};
+use self::truth::Uploaded;
+use self::world::{Country, World, get, post};
+
+/// `herald demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Countries, each with its own verification service and key server.
+    #[arg(long, value_delimiter = ',', default_value = "DE,NL,DK")]
+    countries: Vec<String>,
+    /// Phones in all (shared evenly among the countries).
+    #[arg(long, default_value_t = 6000)]
+    phones: u32,
+    /// Days to simulate (1..=30).
+    #[arg(long, default_value_t = 10)]
+    days: u32,
+    /// Seed of every random choice of the simulation: the same seed, the same epidemic.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where the report goes: report.html, summary.json and world/ (the services' dev folder:
+    /// databases, export files, keys). world/ is replaced on each run.
+    #[arg(long, value_name = "DIR", default_value = "herald-demo")]
+    out: PathBuf,
+    /// BLE measurement noise, ±dB on each sighting's attenuation (0: phones measure the true
+    /// distance, so precision and recall must both be 1).
+    #[arg(long, default_value_t = 0)]
+    noise_db: u8,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Entry point.
+pub(crate) fn run(args: DemoArgs) -> Result<()> {
+    let mut countries = Vec::new();
+    for c in &args.countries {
+        let code: CountryCode = c.trim().parse().with_context(|| {
+            format!("--countries: {c:?} is not an upper-case ISO 3166-1 alpha-2 code")
+        })?;
+        if countries.contains(&code) {
+            bail!("--countries: {code} is listed twice");
+        }
+        countries.push(code);
+    }
+    if countries.len() < 2 {
+        bail!("--countries: give at least two countries, so that keys have a border to cross");
+    }
+    if !(1..=30).contains(&args.days) {
+        bail!("--days must be in 1..=30");
+    }
+    let per_country = args.phones / u32::try_from(countries.len()).unwrap_or(u32::MAX);
+    if per_country < 20 {
+        bail!("--phones: at least 20 per country ({} countries)", countries.len());
+    }
+    crate::run_async(drive(args, countries, per_country))
+}
+
+/// Per-stage progress bars.
+struct Bars {
+    stages: Vec<ProgressBar>,
+    _multi: MultiProgress,
+}
+
+const STAGES: [&str; 6] = ["simulate", "upload", "federate", "export", "phones", "truth"];
+
+impl Bars {
+    fn new(days: u32, quiet: bool) -> Self {
+        let multi = MultiProgress::with_draw_target(if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        });
+        let style = ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        let stages = STAGES
+            .iter()
+            .map(|name| {
+                let len = if *name == "truth" { 1 } else { u64::from(days) };
+                let bar = multi.add(ProgressBar::new(len));
+                bar.set_style(style.clone());
+                bar.set_prefix(*name);
+                bar
+            })
+            .collect();
+        Self { stages, _multi: multi }
+    }
+
+    fn bar(&self, stage: usize) -> &ProgressBar {
+        // `stage` is always one of the STAGES indices.
+        #[allow(clippy::indexing_slicing)]
+        &self.stages[stage]
+    }
+
+    fn finish(&self) {
+        for bar in &self.stages {
+            bar.finish();
+        }
+    }
+}
+
+const SIMULATE: usize = 0;
+const UPLOAD: usize = 1;
+const FEDERATE: usize = 2;
+const EXPORT: usize = 3;
+const PHONES: usize = 4;
+const TRUTH: usize = 5;
+
+/// What the demo tracks per country.
+#[derive(Default)]
+struct Tally {
+    row: CountryRow,
+    seen_files: HashSet<String>,
+    exported: HashSet<[u8; 16]>,
+    expected_received: usize,
+    received: usize,
+}
+
+struct Run {
+    world: World,
+    sim: Simulation,
+    policy: RiskPolicy,
+    rng: StdRng,
+    tally: Vec<Tally>,
+    uploads: HashMap<PersonId, Uploaded>,
+    /// Every key the apps uploaded, with the uploader's country.
+    uploaded_keys: Vec<[u8; 16]>,
+    uploaded_from: Vec<usize>,
+    warned_at: HashMap<PersonId, UnixTime>,
+    time: [Duration; 6],
+    chaff: usize,
+    bars: Bars,
+}
+
+async fn drive(args: DemoArgs, countries: Vec<CountryCode>, per_country: u32) -> Result<()> {
+    let wall = Instant::now();
+    let out = args.out.clone();
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let world_dir = out.join("world");
+    if world_dir.exists() {
+        if !world_dir.join("ca.pem").exists() {
+            bail!(
+                "{} exists and is not a demo world (no ca.pem): choose another --out",
+                world_dir.display()
+            );
+        }
+        std::fs::remove_dir_all(&world_dir)
+            .with_context(|| format!("cannot replace {}", world_dir.display()))?;
+    }
+    // The simulation ends tonight: its first day is `days` days ago.
+    let today = crate::SystemClock.now().utc_day();
+    let start = UnixTime((today - i64::from(args.days)) * 86_400);
+    let scenario = Scenario {
+        countries: countries.clone(),
+        phones_per_country: per_country,
+        days: args.days,
+        seed: args.seed,
+        start,
+        attenuation_noise_db: args.noise_db,
+        ..Scenario::default()
+    };
+    let bars = Bars::new(args.days, args.quiet);
+    let sim = tokio::task::block_in_place(|| Simulation::new(scenario))?;
+    let world = World::start(&world_dir, &countries, start).await?;
+    let mut run = Run {
+        tally: countries
+            .iter()
+            .map(|c| Tally {
+                row: CountryRow {
+                    country: c.as_str().to_owned(),
+                    phones: per_country as usize,
+                    ..CountryRow::default()
+                },
+                ..Tally::default()
+            })
+            .collect(),
+        world,
+        sim,
+        policy: RiskPolicy::default(),
+        rng: StdRng::seed_from_u64(args.seed ^ 0x0068_6572_616c_6421),
+        uploads: HashMap::new(),
+        uploaded_keys: Vec::new(),
+        uploaded_from: Vec::new(),
+        warned_at: HashMap::new(),
+        time: [Duration::ZERO; 6],
+        chaff: 0,
+        bars,
+    };
+    let per_day = run.days(args.days).await?;
+
+    let t = Instant::now();
+    let truth =
+        tokio::task::block_in_place(|| truth::expected(&run.sim, &run.uploads, &run.policy));
+    run.time[TRUTH] += t.elapsed();
+    run.bars.bar(TRUTH).inc(1);
+    run.bars.finish();
+
+    let summary = run.summary(&args, per_day, &truth, wall.elapsed());
+    summary.write(&out)?;
+    run.write_uploaded_keys(&out.join("uploaded-keys.csv"))?;
+    let world = run.world;
+    world.stop().await;
+    print!("{}", summary.text());
+    println!("report: {}", out.join("report.html").display());
+    Ok(())
+}
+
+impl Run {
+    async fn days(&mut self, days: u32) -> Result<Vec<DayRow>> {
+        let mut rows = Vec::new();
+        for _ in 0..days {
+            let t = Instant::now();
+            let day = tokio::task::block_in_place(|| self.sim.step());
+            self.time[SIMULATE] += t.elapsed();
+            let midnight = self.sim.midnight(day.day);
+            let bar = self.bars.bar(SIMULATE);
+            bar.inc(1);
+            bar.set_message(format!(
+                "{} meetings, {} sightings, {} infections",
+                day.contacts, day.sightings, day.infections
+            ));
+            let mut row = DayRow {
+                day: day.day,
+                date: herald_wire::verification::format_date(midnight.utc_day()),
+                contacts: day.contacts,
+                cross_border_contacts: day.cross_border_contacts,
+                sightings: day.sightings,
+                infections: day.infections,
+                positives: day.positives.len(),
+                ..DayRow::default()
+            };
+            // Test results arrive at 18:00; those who agree upload.
+            self.world.clock.set(UnixTime(midnight.seconds() + 18 * 3600));
+            let t = Instant::now();
+            let (uploads, keys) = self.upload_all(&day.positives).await?;
+            self.time[UPLOAD] += t.elapsed();
+            row.uploads = uploads;
+            row.keys_uploaded = keys;
+            let bar = self.bars.bar(UPLOAD);
+            bar.inc(1);
+            bar.set_message(format!("{} uploads so far", self.uploads.len()));
+            let warned_before = self.warned_at.len();
+            // The night, hour by hour, until 08:00.
+            for hour in 19..=32 {
+                self.world.clock.set(UnixTime(midnight.seconds() + hour * 3600));
+                self.night_hour().await?;
+            }
+            for stage in [FEDERATE, EXPORT, PHONES] {
+                self.bars.bar(stage).inc(1);
+            }
+            self.bars.bar(PHONES).set_message(format!("{} phones warned", self.warned_at.len()));
+            row.warned = self.warned_at.len() - warned_before;
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    /// The upload flow for every positive who agreed, plus chaff; returns (uploads, keys).
+    async fn upload_all(&mut self, positives: &[PersonId]) -> Result<(usize, usize)> {
+        let now = self.world.clock.now();
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut per_country = vec![0usize; self.tally.len()];
+        for &who in positives {
+            let Some(person) = self.sim.people().get(who as usize) else { continue };
+            let Some(tally) = self.tally.get_mut(person.country) else { continue };
+            tally.row.positives += 1;
+            if !person.uploads {
+                continue;
+            }
+            let onset_day = match person.health {
+                Health::Infectious { since, .. } => self.sim.midnight(since).utc_day(),
+                _ => now.utc_day() - 1,
+            };
+            let keys = person.phone.keys_to_upload(now);
+            let upload = Upload::new(&keys, &mut self.rng);
+            let Some(country) = self.world.countries.get(person.country) else { continue };
+            if let Some(n) = per_country.get_mut(person.country) {
+                *n += 1;
+            }
+            let flow = Flow::of(country);
+            let seed = rand::Rng::next_u64(&mut self.rng);
+            let country_index = person.country;
+            tasks.spawn(async move {
+                let accepted = flow.upload(upload, &keys, onset_day, seed).await;
+                (who, country_index, onset_day, accepted)
+            });
+        }
+        // Chaff: as many fake uploads as real ones (at least one) per country, so that traffic
+        // does not tell how many people uploaded.
+        for (i, country) in self.world.countries.iter().enumerate() {
+            let n = per_country.get(i).copied().unwrap_or(0).max(1);
+            for _ in 0..n {
+                let flow = Flow::of(country);
+                let seed = rand::Rng::next_u64(&mut self.rng);
+                self.chaff += 2;
+                tasks.spawn(async move {
+                    flow.chaff(seed).await;
+                    (PersonId::MAX, usize::MAX, 0, Ok(Vec::new()))
+                });
+            }
+        }
+        let (mut uploads, mut key_count) = (0, 0);
+        while let Some(done) = tasks.join_next().await {
+            let (who, country, onset_day, accepted) = done.context("an upload task failed")?;
+            if who == PersonId::MAX {
+                continue;
+            }
+            let accepted = accepted.with_context(|| format!("upload of person {who}"))?;
+            uploads += 1;
+            key_count += accepted.len();
+            if let Some(t) = self.tally.get_mut(country) {
+                t.row.uploads += 1;
+                t.row.keys_uploaded += accepted.len();
+            }
+            self.uploaded_keys.extend(accepted.iter().map(|k| *k.key.as_bytes()));
+            self.uploaded_from.extend(accepted.iter().map(|_| country));
+            self.uploads.insert(
+                who,
+                Uploaded {
+                    country,
+                    onset_day,
+                    key_days: accepted.iter().map(|k| k.rolling_start.start().utc_day()).collect(),
+                    at: now,
+                },
+            );
+        }
+        Ok((uploads, key_count))
+    }
+
+    /// One hour of the night: federation up and down, exports, phones.
+    async fn night_hour(&mut self) -> Result<()> {
+        let t = Instant::now();
+        let mut sent = Vec::new();
+        for country in &self.world.countries {
+            let report = country.federation.upload_once().await?;
+            sent.push(report.keys);
+        }
+        let total: usize = sent.iter().sum();
+        for (i, tally) in self.tally.iter_mut().enumerate() {
+            let own = sent.get(i).copied().unwrap_or(0);
+            tally.row.keys_federated += own;
+            tally.expected_received += total - own;
+        }
+        for (country, tally) in self.world.countries.iter().zip(&mut self.tally) {
+            // The gateway batches uploads within a second of wall time: poll until the keys
+            // the others sent have arrived.
+            let since = Instant::now();
+            while tally.received < tally.expected_received {
+                let report = country.federation.download_once().await?;
+                tally.received += report.received;
+                tally.row.keys_imported += report.imported;
+                if tally.received >= tally.expected_received {
+                    break;
+                }
+                if since.elapsed() > Duration::from_mins(1) {
+                    bail!(
+                        "{}: waited a minute for {} keys from the gateway, got {}",
+                        country.code,
+                        tally.expected_received,
+                        tally.received
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        self.time[FEDERATE] += t.elapsed();
+
+        let t = Instant::now();
+        for country in &self.world.countries {
+            country.exporter.run_once().await?;
+        }
+        self.time[EXPORT] += t.elapsed();
+
+        let t = Instant::now();
+        let now = self.world.clock.now();
+        for i in 0..self.world.countries.len() {
+            let Some(country) = self.world.countries.get(i) else { continue };
+            let Some(tally) = self.tally.get_mut(i) else { continue };
+            let keys = download_new(country, tally).await?;
+            if keys.is_empty() {
+                continue;
+            }
+            let index = KeyIndex::new(keys, self.policy.matching);
+            let policy = &self.policy;
+            let warned: Vec<PersonId> = tokio::task::block_in_place(|| {
+                self.sim
+                    .people_mut()
+                    .par_iter_mut()
+                    .enumerate()
+                    .filter(|(_, p)| p.country == i)
+                    .filter_map(|(id, p)| {
+                        let check = p.phone.check_index(&index, policy, now);
+                        check.notify.then(|| PersonId::try_from(id).ok()).flatten()
+                    })
+                    .collect()
+            });
+            for who in warned {
+                self.warned_at.entry(who).or_insert(now);
+            }
+        }
+        self.time[PHONES] += t.elapsed();
+        Ok(())
+    }
+
+    /// `uploaded-keys.csv`: country and key (hex) of every uploaded key, so that anyone can
+    /// check the export files in `world/` against them.
+    fn write_uploaded_keys(&self, path: &std::path::Path) -> Result<()> {
+        let mut text = String::from("country,key\n");
+        for (key, country) in self.uploaded_keys.iter().zip(&self.uploaded_from) {
+            let code = self.tally.get(*country).map_or("", |t| t.row.country.as_str());
+            let _ = writeln!(text, "{code},{}", herald_model::key::to_hex(key));
+        }
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    fn summary(
+        &self,
+        args: &DemoArgs,
+        per_day: Vec<DayRow>,
+        truth: &truth::Truth,
+        wall: Duration,
+    ) -> Summary {
+        let people = self.sim.people();
+        let mut per_country: Vec<CountryRow> = self.tally.iter().map(|t| t.row.clone()).collect();
+        for (row, tally) in per_country.iter_mut().zip(&self.tally) {
+            row.uploaded_keys_published =
+                self.uploaded_keys.iter().filter(|k| tally.exported.contains(*k)).count();
+            row.uploaded_keys_missing = self.uploaded_keys.len() - row.uploaded_keys_published;
+        }
+        for &who in self.warned_at.keys() {
+            let Some(p) = people.get(who as usize) else { continue };
+            if let Some(row) = per_country.get_mut(p.country) {
+                row.warned += 1;
+                if truth.cross_border.contains(&who) {
+                    row.warned_cross_border += 1;
+                }
+            }
+        }
+        let warned: HashSet<PersonId> = self.warned_at.keys().copied().collect();
+        let correct = warned.intersection(&truth.expected).count();
+        #[allow(clippy::cast_precision_loss)]
+        let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+        #[allow(clippy::cast_precision_loss)]
+        let mut hours: Vec<f64> = self
+            .warned_at
+            .iter()
+            .filter_map(|(who, at)| {
+                truth.source_time.get(who).map(|s| (at.seconds() - s.seconds()) as f64 / 3600.0)
+            })
+            .collect();
+        hours.sort_by(f64::total_cmp);
+        #[allow(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss
+        )]
+        let quantile = |q: f64| -> f64 {
+            if hours.is_empty() {
+                return 0.0;
+            }
+            let i = ((hours.len() - 1) as f64 * q).round() as usize;
+            hours.get(i).copied().unwrap_or(0.0)
+        };
+        let mut histogram = vec![0usize; 1];
+        for h in &hours {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let bin = (h.max(0.0) / 2.0) as usize;
+            if histogram.len() <= bin {
+                histogram.resize(bin + 1, 0);
+            }
+            if let Some(slot) = histogram.get_mut(bin) {
+                *slot += 1;
+            }
+        }
+        let total: f64 = self.time.iter().map(Duration::as_secs_f64).sum();
+        let stages = STAGES
+            .iter()
+            .zip(&self.time)
+            .map(|(name, d)| Stage {
+                name,
+                seconds: d.as_secs_f64(),
+                share: if total > 0.0 { d.as_secs_f64() / total } else { 0.0 },
+            })
+            .collect();
+        Summary {
+            countries: self.tally.iter().map(|t| t.row.country.clone()).collect(),
+            phones: people.len(),
+            days: args.days,
+            seed: args.seed,
+            noise_db: args.noise_db,
+            start_date: herald_wire::verification::format_date(self.sim.midnight(0).utc_day()),
+            infections: people.iter().filter(|p| p.health != Health::Susceptible).count(),
+            positives: per_country.iter().map(|c| c.positives).sum(),
+            uploads: self.uploads.len(),
+            keys_uploaded: self.uploaded_keys.len(),
+            keys_federated: per_country.iter().map(|c| c.keys_federated).sum(),
+            chaff_requests: self.chaff,
+            warned: warned.len(),
+            should_be_warned: truth.expected.len(),
+            correctly_warned: correct,
+            precision: ratio(correct, warned.len()),
+            recall: ratio(correct, truth.expected.len()),
+            warned_cross_border: warned.intersection(&truth.cross_border).count(),
+            hours_to_warning_median: quantile(0.5),
+            hours_to_warning_p90: quantile(0.9),
+            hours_to_warning_max: hours.last().copied().unwrap_or(0.0),
+            hours_to_warning_histogram: histogram,
+            per_day,
+            per_country,
+            stages,
+            wall_seconds: wall.as_secs_f64(),
+            peak_memory_mib: peak_memory_mib(),
+        }
+    }
+}
+
+/// The new export files of `country`'s hourly index, verified with its export key as the app
+/// does; returns their keys and records them.
+async fn download_new(
+    country: &Country,
+    tally: &mut Tally,
+) -> Result<Vec<herald_model::DiagnosisKey>> {
+    let answer = country
+        .keyserver
+        .request(hyper::Method::GET, "/exports/hourly/index.txt", &[], Vec::new())
+        .await?;
+    if answer.status.as_u16() == 404 {
+        return Ok(Vec::new());
+    }
+    if answer.status.as_u16() != 200 {
+        bail!("{}: GET /exports/hourly/index.txt: HTTP {}", country.code, answer.status);
+    }
+    let index = String::from_utf8_lossy(&answer.body).into_owned();
+    let mut keys = Vec::new();
+    for name in herald_phone::exports::index_entries(&index) {
+        if tally.seen_files.contains(name) {
+            continue;
+        }
+        let zip = get(&country.keyserver, &format!("/exports/{name}")).await?;
+        let file_keys = verified_keys(&zip, &country.export_key)
+            .with_context(|| format!("{}: export file {name}", country.code))?;
+        tally.seen_files.insert(name.to_owned());
+        tally.row.export_files += 1;
+        tally.row.exported_keys += file_keys.len();
+        tally.exported.extend(file_keys.iter().map(|k| *k.key.as_bytes()));
+        keys.extend(file_keys);
+    }
+    Ok(keys)
+}
+
+/// One country's endpoints, as an upload task needs them.
+#[derive(Clone)]
+struct Flow {
+    verifier: herald_gateway::client::EfgsClient,
+    keyserver: herald_gateway::client::EfgsClient,
+    admin_key: String,
+    device_key: String,
+    app_id: String,
+}
+
+fn field<'a>(answer: &'a Value, name: &str) -> Result<&'a str> {
+    answer
+        .get(name)
+        .and_then(Value::as_str)
+        .with_context(|| format!("the answer has no {name}: {answer}"))
+}
+
+async fn call(
+    client: &herald_gateway::client::EfgsClient,
+    path: &str,
+    key: Option<&str>,
+    body: String,
+) -> Result<Value> {
+    let answer = post(client, path, key, false, body).await?;
+    let json: Value = serde_json::from_slice(&answer.body)
+        .with_context(|| format!("{path}: the answer is not JSON"))?;
+    if answer.status.as_u16() != 200 {
+        bail!("{path}: HTTP {}: {json}", answer.status);
+    }
+    Ok(json)
+}
+
+impl Flow {
+    fn of(country: &Country) -> Self {
+        Self {
+            verifier: country.verifier.clone(),
+            keyserver: country.keyserver.clone(),
+            admin_key: country.admin_key.clone(),
+            device_key: country.device_key.clone(),
+            app_id: country.app_id.clone(),
+        }
+    }
+
+    /// The case worker issues a code; the app trades it for a token, the token for a
+    /// certificate over its keys, and publishes. Returns the keys the key server accepted.
+    async fn upload(
+        &self,
+        upload: Upload,
+        keys: &[herald_model::DiagnosisKey],
+        onset_day: i64,
+        seed: u64,
+    ) -> Result<Vec<herald_model::DiagnosisKey>> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let onset = herald_wire::verification::format_date(onset_day);
+        let issue =
+            serde_json::json!({"testType": "confirmed", "symptomDate": onset, "tzOffset": 0})
+                .to_string();
+        let issued = call(&self.verifier, "/api/issue", Some(&self.admin_key), issue).await?;
+        let code = field(&issued, "code")?;
+        let verified = call(
+            &self.verifier,
+            "/api/verify",
+            Some(&self.device_key),
+            Upload::verify_body(code, &mut rng),
+        )
+        .await?;
+        let token = field(&verified, "token")?;
+        let certified = call(
+            &self.verifier,
+            "/api/certificate",
+            Some(&self.device_key),
+            upload.certificate_body(token, &mut rng),
+        )
+        .await?;
+        let certificate = field(&certified, "certificate")?;
+        let onset_interval = u32::try_from(onset_day * 144).ok();
+        let body = upload.publish_body(certificate, &self.app_id, onset_interval, &mut rng);
+        // The key server reads the verifier's signing keys (JWKS) at start: right after start
+        // they may not be there yet.
+        let mut last = Value::Null;
+        for _ in 0..40 {
+            let answer = post(&self.keyserver, "/v1/publish", None, false, body.clone()).await?;
+            last = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+            if answer.status.as_u16() == 200 {
+                let inserted = last.get("insertedExposures").and_then(Value::as_u64).unwrap_or(0);
+                if usize::try_from(inserted).ok() != Some(keys.len()) {
+                    bail!("the key server accepted {inserted} of {} keys: {last}", keys.len());
+                }
+                return Ok(keys.to_vec());
+            }
+            if answer.status.as_u16() != 401 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        bail!("/v1/publish refused the upload: {last}")
+    }
+
+    /// A chaff verify and a chaff publish, as apps send them on a schedule.
+    async fn chaff(&self, seed: u64) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let _ = post(
+            &self.verifier,
+            "/api/verify",
+            Some(&self.device_key),
+            true,
+            Upload::verify_body("000000", &mut rng),
+        )
+        .await;
+        let _ =
+            post(&self.keyserver, "/v1/publish", None, true, Upload::chaff_body(&mut rng)).await;
+    }
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), MiB; 0 where unknown.
+fn peak_memory_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
