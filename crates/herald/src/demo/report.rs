@@ -305,7 +305,8 @@ const BOTTOM: f64 = 70.0;
 
 /// A "nice" upper bound for the axis and its tick step.
 fn axis(max: f64) -> (f64, f64) {
-    let max = max.max(1.0);
+    // At least 0..4, so that small counts get whole-number ticks.
+    let max = max.max(4.0);
     let raw = max / 4.0;
     let magnitude = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 2.5, 5.0, 10.0]

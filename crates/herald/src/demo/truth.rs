@@ -121,9 +121,10 @@ mod tests {
         assert_eq!(scans(0, 0, 10), 2);
         // Phase 299: scans at 299 and 599 (the meeting ends at 600).
         assert_eq!(scans(299, 0, 10), 2);
-        // A 4-minute meeting the phone's scan at 250 catches once; at 240+… none if past the end.
-        assert_eq!(scans(250, 0, 4), 1);
-        assert_eq!(scans(241, 1, 4), 1);
-        assert_eq!(scans(299, 0, 4), 0);
+        // A 4-minute meeting (0..240 s): a scan at 200 catches it, one at 240 is too late.
+        assert_eq!(scans(200, 0, 4), 1);
+        assert_eq!(scans(240, 0, 4), 0);
+        assert_eq!(scans(241, 1, 4), 0);
+        assert_eq!(scans(240, 1, 4), 1);
     }
 }
