@@ -480,7 +480,10 @@ impl Run {
             .warned_at
             .iter()
             .filter_map(|(who, at)| {
-                truth.source_time.get(who).map(|s| (at.seconds() - s.seconds()) as f64 / 3600.0)
+                // The last positive test before the warning that counts for it: the one whose
+                // keys made the exposure reach the threshold, or a later one of that day.
+                let source = truth.source_times.get(who)?.iter().filter(|t| *t <= at).max()?;
+                Some((at.seconds() - source.seconds()) as f64 / 3600.0)
             })
             .collect();
         hours.sort_by(f64::total_cmp);

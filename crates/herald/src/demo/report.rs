@@ -82,8 +82,9 @@ pub(crate) struct Summary {
     pub(crate) recall: f64,
     /// Warned phones whose exposure involved an uploader of another country.
     pub(crate) warned_cross_border: usize,
-    /// Hours from the positive test (and upload) to the warning, per warned phone with a known
-    /// source: median, 90th percentile, maximum.
+    /// Hours from the positive test (and upload) to the warning, per warned phone: from the
+    /// last upload before the warning among the uploaders it met on its exposure day; median,
+    /// 90th percentile, maximum.
     pub(crate) hours_to_warning_median: f64,
     pub(crate) hours_to_warning_p90: f64,
     pub(crate) hours_to_warning_max: f64,
@@ -193,14 +194,12 @@ impl Summary {
             self.per_country.iter().map(|c| f(c) as f64).collect()
         };
         let keys = bar_chart(
-            "Keys per country",
+            "Uploaded keys per country",
             &countries,
             &[
                 ("uploaded by its apps", "#2980b9", per_country(&|c| c.keys_uploaded)),
-                ("sent to the gateway", "#8e44ad", per_country(&|c| c.keys_federated)),
-                ("imported from the gateway", "#16a085", per_country(&|c| c.keys_imported)),
                 (
-                    "uploaded keys in its exports",
+                    "uploaded keys (all countries) in its exports",
                     "#27ae60",
                     per_country(&|c| c.uploaded_keys_published),
                 ),
@@ -268,7 +267,8 @@ td:first-child,th:first-child{{text-align:left}} .note{{color:#555;font-size:.9r
 <div class="figure"><b id="recall">{recall:.3}</b>recall (should be, and warned)</div>
 </div>
 <div class="charts">{charts}</div>
-<table><thead><tr><th>country</th><th>phones</th><th>positives</th><th>uploads</th><th>keys uploaded</th><th>sent to gateway</th><th>imported</th><th>uploaded keys in exports</th><th>warned</th><th>cross-border</th></tr></thead><tbody>{rows}</tbody></table>
+<table><thead><tr><th>country</th><th>phones</th><th>positives</th><th>uploads</th><th>keys uploaded</th><th>sent to gateway*</th><th>imported*</th><th>uploaded keys in exports</th><th>warned</th><th>cross-border</th></tr></thead><tbody>{rows}</tbody></table>
+<p class="note">* padding keys included: key servers pad sparse export windows with fake keys and federate them too, so that neither the files nor the gateway tell how many people uploaded.</p>
 <p class="note">Warned in a median {median:.1} h (90th percentile {p90:.1} h) after the positive test. Run: {wall:.1} s, peak memory {mem:.0} MiB. Raw figures: summary.json.</p>
 </body></html>
 "#,

@@ -33,15 +33,15 @@ pub(crate) struct Truth {
     pub(crate) expected: HashSet<PersonId>,
     /// Of them, those whose exposure on such a day involved an uploader of another country.
     pub(crate) cross_border: HashSet<PersonId>,
-    /// For each expected phone, the earliest upload among the uploaders on its qualifying days.
-    pub(crate) source_time: HashMap<PersonId, UnixTime>,
+    /// For each expected phone, when the uploaders of its qualifying days uploaded.
+    pub(crate) source_times: HashMap<PersonId, Vec<UnixTime>>,
 }
 
 #[derive(Default)]
 struct DayScore {
     score: f64,
     foreign: bool,
-    earliest: Option<UnixTime>,
+    uploads: Vec<UnixTime>,
 }
 
 /// The listener's scans during a meeting (its scan phase in the 5-minute cadence).
@@ -91,7 +91,7 @@ pub(crate) fn expected(
             let entry = days.entry((listener, day)).or_default();
             entry.score += score;
             entry.foreign |= up.country != listening.country;
-            entry.earliest = Some(entry.earliest.map_or(up.at, |t| t.min(up.at)));
+            entry.uploads.push(up.at);
         }
     }
     let mut truth = Truth::default();
@@ -103,10 +103,7 @@ pub(crate) fn expected(
         if day.foreign {
             truth.cross_border.insert(person);
         }
-        if let Some(at) = day.earliest {
-            let slot = truth.source_time.entry(person).or_insert(at);
-            *slot = (*slot).min(at);
-        }
+        truth.source_times.entry(person).or_default().extend(day.uploads);
     }
     truth
 }
