@@ -474,15 +474,63 @@ fn check_run(
 pub struct KeyIndex {
     keys: Vec<DiagnosisKey>,
     /// RPI → (key position, RPI index within the key).
-    rpis: std::collections::HashMap<[u8; 16], (u32, u8)>,
+    rpis: std::collections::HashMap<u128, (u32, u8), RpiHashing>,
     config: MatchConfig,
+}
+
+/// Hashing for RPI tables: RPIs are AES outputs, so their first 8 bytes, mixed with a secret
+/// per-table seed (keys come from uploaders, who could grind for colliding prefixes), hash as
+/// well as SipHash does, at a fraction of its cost.
+#[derive(Debug, Clone)]
+struct RpiHashing {
+    seed: u64,
+}
+
+impl RpiHashing {
+    fn new() -> Self {
+        use std::hash::BuildHasher as _;
+        Self { seed: std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64) | 1 }
+    }
+}
+
+impl std::hash::BuildHasher for RpiHashing {
+    type Hasher = RpiHasher;
+    fn build_hasher(&self) -> RpiHasher {
+        RpiHasher { seed: self.seed, state: 0 }
+    }
+}
+
+/// See [`RpiHashing`].
+#[derive(Debug)]
+struct RpiHasher {
+    seed: u64,
+    state: u64,
+}
+
+impl std::hash::Hasher for RpiHasher {
+    fn finish(&self) -> u64 {
+        self.state
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by `u128` keys; a correct fallback all the same.
+        for b in bytes {
+            self.state = (self.state ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        // The low 64 bits of a little-endian RPI are its first 8 bytes.
+        #[allow(clippy::cast_possible_truncation)]
+        let low = v as u64;
+        let mixed = (low ^ self.seed).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.state = mixed ^ (mixed >> 29);
+    }
 }
 
 impl KeyIndex {
     /// Derives the RPIs of `keys` (those `config` matches at all) under `config`.
     pub fn new(keys: Vec<DiagnosisKey>, config: MatchConfig) -> Self {
         let mut scratch = Scratch::new();
-        let mut rpis = std::collections::HashMap::new();
+        let mut rpis = std::collections::HashMap::with_hasher(RpiHashing::new());
         for (k, key) in keys.iter().enumerate() {
             let Ok(k) = u32::try_from(k) else { break };
             if !config.accepts(key.report_type) {
@@ -498,7 +546,7 @@ impl KeyIndex {
             RpiKey::derive_public(&key.key).generator().encrypt_padded(padded, out);
             for (i, rpi) in out.iter().enumerate() {
                 if let Ok(i) = u8::try_from(i) {
-                    rpis.entry(*rpi).or_insert((k, i));
+                    rpis.entry(u128::from_le_bytes(*rpi)).or_insert((k, i));
                 }
             }
         }
@@ -515,6 +563,13 @@ impl KeyIndex {
         self.keys.len()
     }
 
+    /// Whether `rpi` is one of the keys' RPIs (a cheap pre-filter before
+    /// [`Self::match_sightings`]).
+    #[inline]
+    pub fn contains(&self, rpi: &[u8; 16]) -> bool {
+        self.rpis.contains_key(&u128::from_le_bytes(*rpi))
+    }
+
     /// Whether there are no keys.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
@@ -525,7 +580,7 @@ impl KeyIndex {
     pub fn match_sightings(&self, sightings: &[Sighting]) -> Vec<KeyMatch> {
         let mut hits: Vec<(u32, u8, Sighting)> = sightings
             .iter()
-            .filter_map(|s| self.rpis.get(&s.rpi.0).map(|&(k, i)| (k, i, *s)))
+            .filter_map(|s| self.rpis.get(&u128::from_le_bytes(s.rpi.0)).map(|&(k, i)| (k, i, *s)))
             .collect();
         if hits.is_empty() {
             return Vec::new();

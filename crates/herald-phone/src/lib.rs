@@ -134,11 +134,9 @@ impl Phone {
         policy: &RiskPolicy,
         now: UnixTime,
     ) -> Assessment {
-        let found = if self.log.is_empty() {
-            Vec::new()
-        } else {
-            keys.match_sightings(&self.log.sightings())
-        };
+        let candidates = self.log.sightings_where(|rpi| keys.contains(rpi));
+        let found =
+            if candidates.is_empty() { Vec::new() } else { keys.match_sightings(&candidates) };
         self.take(&found, policy, now)
     }
 

@@ -23,6 +23,20 @@ struct Stored {
     rssi: i8,
 }
 
+impl Stored {
+    fn sighting(&self) -> Sighting {
+        let time = UnixTime(i64::from(self.time));
+        Sighting {
+            rpi: Rpi(self.rpi),
+            aem: Aem(self.aem),
+            time,
+            rssi: self.rssi,
+            previous_scan: (self.previous_gap > 0)
+                .then(|| UnixTime(time.seconds() - i64::from(self.previous_gap))),
+        }
+    }
+}
+
 /// The sightings log.
 #[derive(Debug, Clone, Default)]
 pub struct SightingsLog {
@@ -64,20 +78,13 @@ impl SightingsLog {
 
     /// Everything kept, as sightings for matching.
     pub fn sightings(&self) -> Vec<Sighting> {
-        self.sightings
-            .iter()
-            .map(|s| {
-                let time = UnixTime(i64::from(s.time));
-                Sighting {
-                    rpi: Rpi(s.rpi),
-                    aem: Aem(s.aem),
-                    time,
-                    rssi: s.rssi,
-                    previous_scan: (s.previous_gap > 0)
-                        .then(|| UnixTime(time.seconds() - i64::from(s.previous_gap))),
-                }
-            })
-            .collect()
+        self.sightings.iter().map(Stored::sighting).collect()
+    }
+
+    /// The sightings whose RPI passes `keep` (a cheap pre-filter, such as a key set's RPI
+    /// table, so that only candidates are unpacked).
+    pub fn sightings_where(&self, mut keep: impl FnMut(&[u8; 16]) -> bool) -> Vec<Sighting> {
+        self.sightings.iter().filter(|s| keep(&s.rpi)).map(Stored::sighting).collect()
     }
 
     /// How many sightings are kept.

@@ -36,7 +36,12 @@ fn match_all(
 ) -> Vec<KeyMatch> {
     // The key-side index must find exactly what the phone-side matcher finds: every test here
     // checks both.
-    let by_keys = KeyIndex::new(keys.to_vec(), config).match_sightings(&sightings);
+    let index = KeyIndex::new(keys.to_vec(), config);
+    let by_keys = index.match_sightings(&sightings);
+    // Pre-filtering with `contains` (as phones do) changes nothing.
+    let candidates: Vec<Sighting> =
+        sightings.iter().filter(|s| index.contains(&s.rpi.0)).copied().collect();
+    assert_eq!(index.match_sightings(&candidates), by_keys);
     let found: Vec<KeyMatch> =
         Matcher::new(sightings, config).match_keys(keys.iter().cloned()).collect();
     assert_eq!(by_keys, found, "KeyIndex and Matcher disagree");
