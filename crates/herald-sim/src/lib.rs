@@ -106,6 +106,9 @@ pub struct Simulation {
     scenario: Scenario,
     people: Vec<Person>,
     rng: StdRng,
+    /// Measurement noise draws from its own stream, so that the same seed gives the same
+    /// meetings and epidemic whatever the noise.
+    noise_rng: StdRng,
     day: u32,
     contacts: Vec<Contact>,
 }
@@ -156,7 +159,8 @@ impl Simulation {
                 });
             }
         }
-        let mut sim = Self { scenario, people, rng, day: 0, contacts: Vec::new() };
+        let noise_rng = StdRng::seed_from_u64(scenario.seed ^ 0x6e6f_6973_6521);
+        let mut sim = Self { scenario, people, rng, noise_rng, day: 0, contacts: Vec::new() };
         for country in 0..countries {
             let first = country * n as usize;
             for _ in 0..sim.scenario.initially_infectious {
@@ -355,7 +359,8 @@ impl Simulation {
             while t < end {
                 let Some(speaking) = self.people.get_mut(sp) else { break };
                 let ad = speaking.phone.advertise(UnixTime(t), &mut self.rng);
-                let jitter = if noise > 0 { self.rng.random_range(-noise..=noise) } else { 0 };
+                let jitter =
+                    if noise > 0 { self.noise_rng.random_range(-noise..=noise) } else { 0 };
                 let attenuation = (i16::from(c.attenuation) + jitter).clamp(0, 127);
                 let tx = i16::from(herald_phone::DEFAULT_TX_POWER);
                 let rssi = i8::try_from(tx - attenuation).unwrap_or(i8::MIN);

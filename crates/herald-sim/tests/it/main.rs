@@ -30,6 +30,19 @@ fn the_same_seed_gives_the_same_run() {
     assert_eq!(a.contacts(), b.contacts());
     let (c, _) = run(Scenario { phones_per_country: 120, days: 4, seed: 2, ..Scenario::default() });
     assert_ne!(a.contacts(), c.contacts());
+    // Noise changes what phones measure, not who meets whom or who falls ill.
+    let (d, rd) = run(Scenario {
+        phones_per_country: 120,
+        days: 4,
+        attenuation_noise_db: 8,
+        ..Scenario::default()
+    });
+    assert_eq!(a.contacts(), d.contacts());
+    assert_eq!(ra, rd);
+    let rssi = |s: &Simulation| -> Vec<i8> {
+        s.people().iter().flat_map(|p| p.phone.log().sightings()).map(|x| x.rssi).collect()
+    };
+    assert_ne!(rssi(&a), rssi(&d));
 }
 
 #[test]
