@@ -28,7 +28,7 @@ use herald_gaen::{Aem, KeyIndex, KeyMatch, Matcher, Metadata, Rpi};
 use herald_model::{DiagnosisKey, UnixTime};
 use rand_core::CryptoRng;
 
-pub use exports::{ExportError, verified_keys};
+pub use exports::{Downloads, ExportError, verified_keys};
 pub use keys::{Advertisement, KeyHistory};
 pub use log::SightingsLog;
 pub use risk::{Assessment, RiskPolicy, assess};

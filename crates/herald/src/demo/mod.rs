@@ -145,7 +145,8 @@ const TRUTH: usize = 5;
 #[derive(Default)]
 struct Tally {
     row: CountryRow,
-    seen_files: HashSet<String>,
+    /// The country's app: which export files it processed.
+    downloads: herald_phone::exports::Downloads,
     exported: HashSet<[u8; 16]>,
     expected_received: usize,
     received: usize,
@@ -570,14 +571,11 @@ async fn download_new(
     }
     let index = String::from_utf8_lossy(&answer.body).into_owned();
     let mut keys = Vec::new();
-    for name in herald_phone::exports::index_entries(&index) {
-        if tally.seen_files.contains(name) {
-            continue;
-        }
+    for name in tally.downloads.new_entries(&index) {
         let zip = get(&country.keyserver, &format!("/exports/{name}")).await?;
         let file_keys = verified_keys(&zip, &country.export_key)
             .with_context(|| format!("{}: export file {name}", country.code))?;
-        tally.seen_files.insert(name.to_owned());
+        tally.downloads.done(name);
         tally.row.export_files += 1;
         tally.row.exported_keys += file_keys.len();
         tally.exported.extend(file_keys.iter().map(|k| *k.key.as_bytes()));
