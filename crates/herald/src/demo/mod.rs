@@ -170,6 +170,19 @@ struct Run {
 
 async fn drive(args: DemoArgs, countries: Vec<CountryCode>, per_country: u32) -> Result<()> {
     let wall = Instant::now();
+    // The simulation ends tonight: its first day is `days` days ago.
+    let today = crate::SystemClock.now().utc_day();
+    let start = UnixTime((today - i64::from(args.days)) * 86_400);
+    let scenario = Scenario {
+        countries: countries.clone(),
+        phones_per_country: per_country,
+        days: args.days,
+        seed: args.seed,
+        start,
+        attenuation_noise_db: args.noise_db,
+        ..Scenario::default()
+    };
+    scenario.validate()?;
     let out = args.out.clone();
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let world_dir = out.join("world");
@@ -183,18 +196,6 @@ async fn drive(args: DemoArgs, countries: Vec<CountryCode>, per_country: u32) ->
         std::fs::remove_dir_all(&world_dir)
             .with_context(|| format!("cannot replace {}", world_dir.display()))?;
     }
-    // The simulation ends tonight: its first day is `days` days ago.
-    let today = crate::SystemClock.now().utc_day();
-    let start = UnixTime((today - i64::from(args.days)) * 86_400);
-    let scenario = Scenario {
-        countries: countries.clone(),
-        phones_per_country: per_country,
-        days: args.days,
-        seed: args.seed,
-        start,
-        attenuation_noise_db: args.noise_db,
-        ..Scenario::default()
-    };
     let bars = Bars::new(args.days, args.quiet);
     let sim = tokio::task::block_in_place(|| Simulation::new(scenario))?;
     let world = World::start(&world_dir, &countries, start).await?;

@@ -134,6 +134,7 @@ fn bad_demo_arguments_say_what_is_wrong() {
         (&["--days", "0"][..], "--days"),
         (&["--days", "31"][..], "--days"),
         (&["--phones", "10"][..], "at least 20 per country"),
+        (&["--noise-db", "40"][..], "noise must be at most 30 dB"),
     ] {
         let output =
             Command::new(env!("CARGO_BIN_EXE_herald")).arg("demo").args(args).output().unwrap();
