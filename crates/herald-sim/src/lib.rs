@@ -22,6 +22,11 @@ pub type PersonId = u32;
 /// Seconds between two BLE scans of a phone (Android: 5 minutes).
 pub const SCAN_INTERVAL: i64 = 300;
 
+/// The weekday of a day since the epoch: 0 = Monday … 6 = Sunday (1970-01-01 was a Thursday).
+pub fn weekday(day: i64) -> i64 {
+    (day + 3).rem_euclid(7)
+}
+
 /// Where a person stands in the epidemic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
@@ -267,7 +272,7 @@ impl Simulation {
     /// a phone never hears the same phone twice in one scan.
     fn meetings(&mut self, day: u32) -> Vec<Contact> {
         let midnight = self.midnight(day).seconds();
-        let working_day = (midnight / 86_400 + 4).rem_euclid(7) < 5;
+        let working_day = weekday(midnight / 86_400) < 5;
         let n = self.scenario.phones_per_country as usize;
         let people = self.people.len();
         let mut households = Vec::new();

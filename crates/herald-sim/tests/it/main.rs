@@ -164,3 +164,11 @@ fn bad_scenarios_say_what_is_wrong() {
         assert!(error.contains(expected), "{error}");
     }
 }
+
+#[test]
+fn weekdays_start_on_monday() {
+    // 1970-01-01 was a Thursday; 2026-11-30 is a Monday.
+    assert_eq!(herald_sim::weekday(0), 3);
+    assert_eq!(herald_sim::weekday(1_795_996_800 / 86_400), 0);
+    assert_eq!(herald_sim::weekday(1_795_996_800 / 86_400 - 1), 6);
+}

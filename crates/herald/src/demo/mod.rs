@@ -170,9 +170,11 @@ struct Run {
 
 async fn drive(args: DemoArgs, countries: Vec<CountryCode>, per_country: u32) -> Result<()> {
     let wall = Instant::now();
-    // The simulation ends tonight: its first day is `days` days ago.
+    // The simulation starts on the Monday on or before `days` days ago, so that it is over by
+    // tonight and the same seed gives the same week, and so the same epidemic, on any date.
     let today = crate::SystemClock.now().utc_day();
-    let start = UnixTime((today - i64::from(args.days)) * 86_400);
+    let first = today - i64::from(args.days);
+    let start = UnixTime((first - herald_sim::weekday(first)) * 86_400);
     let scenario = Scenario {
         countries: countries.clone(),
         phones_per_country: per_country,
