@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 
 use herald_model::CountryCode;
 use herald_trust::layout;
-use p256::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
-use rand::Rng as _;
+use p256::pkcs8::{EncodePublicKey as _, LineEnding};
 
 use crate::config::{
     AppConfig, ExportConfigEntry, ExportSettings, FederationConfig, IssuerConfig, KeyserverConfig,
@@ -52,27 +51,7 @@ pub fn dev_app_id(country: CountryCode) -> String {
 
 /// Writes a secret file with owner-only permissions, unless it exists.
 fn write_secret(path: &Path, contents: &str) -> Result<(), DevError> {
-    if path.exists() {
-        return Ok(());
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|e| err(path, e))?;
-    std::io::Write::write_all(&mut file, contents.as_bytes()).map_err(|e| err(path, e))
-}
-
-/// A fresh P-256 signing key.
-fn new_signing_key() -> p256::ecdsa::SigningKey {
-    let mut rng = rand::rng();
-    loop {
-        let mut bytes = [0u8; 32];
-        rng.fill_bytes(&mut bytes);
-        if let Ok(key) = p256::ecdsa::SigningKey::from_slice(&bytes) {
-            return key;
-        }
-    }
+    herald_service::secrets::write_secret(path, contents).map_err(|e| err(path, e))
 }
 
 /// Prepares `DIR/<CC>/keyserver` and returns the dev configuration (listening on `listen`, or
@@ -97,10 +76,9 @@ pub fn prepare(
     std::fs::create_dir_all(ks.join("exports")).map_err(|e| err(&ks, e))?;
     let signing_key = ks.join("export-signing.key.pem");
     let signing_pub = ks.join("export-signing.pub.pem");
-    if !signing_key.exists() {
-        let key = new_signing_key();
-        let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| err(&signing_key, e))?;
-        write_secret(&signing_key, &pem)?;
+    if let Some(key) =
+        herald_service::secrets::signing_key_file(&signing_key).map_err(|e| err(&signing_key, e))?
+    {
         let public = key
             .verifying_key()
             .to_public_key_pem(LineEnding::LF)
@@ -108,11 +86,7 @@ pub fn prepare(
         std::fs::write(&signing_pub, public).map_err(|e| err(&signing_pub, e))?;
     }
     let revision_key = ks.join("revision-token.key");
-    if !revision_key.exists() {
-        let mut secret = zeroize::Zeroizing::new([0u8; 32]);
-        rand::rng().fill_bytes(secret.as_mut_slice());
-        write_secret(&revision_key, &herald_model::key::to_hex(secret.as_slice()))?;
-    }
+    write_secret(&revision_key, &herald_service::secrets::random_hex(32))?;
     let gateway_url_file = dir.join("gateway").join("url");
     let federation = if let Ok(url) = std::fs::read_to_string(&gateway_url_file) {
         Some(FederationConfig {

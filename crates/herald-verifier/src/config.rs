@@ -92,6 +92,15 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+impl From<herald_service::config::OverlayError> for ConfigError {
+    fn from(e: herald_service::config::OverlayError) -> Self {
+        match e {
+            herald_service::config::OverlayError::Toml(m) => Self::Toml(m),
+            other => Self::Invalid(other.to_string()),
+        }
+    }
+}
+
 /// TLS certificate and key files.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -370,13 +379,7 @@ impl VerifierConfig {
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut table: toml::Table =
-            text.parse().map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
-        for (name, value) in env {
-            let Some(path) = name.strip_prefix(PREFIX) else { continue };
-            let path: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
-            set_path(&mut table, &path, &value)?;
-        }
+        let table = herald_service::config::toml_with_env(text, PREFIX, env)?;
         let config: Self =
             table.try_into().map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
         config.validate()?;
@@ -478,28 +481,6 @@ impl VerifierConfig {
         }
         Ok(())
     }
-}
-
-/// Sets `path` in `table` to `value` (parsed as a TOML value when it is one, else a string).
-fn set_path(table: &mut toml::Table, path: &[String], value: &str) -> Result<(), ConfigError> {
-    let Some((last, parents)) = path.split_last() else {
-        return Ok(());
-    };
-    let mut current = table;
-    for p in parents {
-        let entry =
-            current.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = entry
-            .as_table_mut()
-            .ok_or_else(|| ConfigError::Invalid(format!("environment: {p} is not a table")))?;
-    }
-    let parsed = format!("v = {value}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
-    current.insert(last.clone(), parsed);
-    Ok(())
 }
 
 #[cfg(test)]

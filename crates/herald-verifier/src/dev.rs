@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 use herald_keyserver::dev::{DevError, dev_audience, dev_issuer};
 use herald_model::CountryCode;
 use herald_trust::layout;
-use p256::pkcs8::{EncodePrivateKey as _, LineEnding};
-use rand::Rng as _;
 
 use crate::config::{
     ApiSettings, CertificateSettings, CodeSettings, KeyFile, PortalSettings, TlsFiles,
@@ -46,36 +44,11 @@ pub fn verifier_dir(dir: &Path, country: CountryCode) -> PathBuf {
 
 /// Writes a secret file with owner-only permissions, unless it exists.
 fn write_secret(path: &Path, contents: &str) -> Result<(), DevError> {
-    if path.exists() {
-        return Ok(());
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|e| err(path, e))?;
-    std::io::Write::write_all(&mut file, contents.as_bytes()).map_err(|e| err(path, e))
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut secret = zeroize::Zeroizing::new(vec![0u8; bytes]);
-    rand::rng().fill_bytes(secret.as_mut_slice());
-    herald_model::key::to_hex(secret.as_slice())
+    herald_service::secrets::write_secret(path, contents).map_err(|e| err(path, e))
 }
 
 fn signing_key_file(path: &Path) -> Result<(), DevError> {
-    if path.exists() {
-        return Ok(());
-    }
-    let key = loop {
-        let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
-        rand::rng().fill_bytes(bytes.as_mut_slice());
-        if let Ok(key) = p256::ecdsa::SigningKey::from_slice(bytes.as_slice()) {
-            break key;
-        }
-    };
-    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| err(path, e))?;
-    write_secret(path, &pem)
+    herald_service::secrets::signing_key_file(path).map(|_| ()).map_err(|e| err(path, e))
 }
 
 fn read_trimmed(path: &Path) -> Result<String, DevError> {
@@ -102,15 +75,15 @@ pub fn prepare(
     let v = verifier_dir(dir, country);
     std::fs::create_dir_all(&v).map_err(|e| err(&v, e))?;
     let hmac = v.join("hmac.key");
-    write_secret(&hmac, &random_hex(32))?;
+    write_secret(&hmac, &herald_service::secrets::random_hex(32))?;
     let token_key = v.join("token-signing.key.pem");
     signing_key_file(&token_key)?;
     let certificate_key = v.join("certificate-signing.key.pem");
     signing_key_file(&certificate_key)?;
     let admin = v.join("admin-api-key");
-    write_secret(&admin, &format!("hva_{}\n", random_hex(24)))?;
+    write_secret(&admin, &format!("hva_{}\n", herald_service::secrets::random_hex(24).as_str()))?;
     let device = v.join("device-api-key");
-    write_secret(&device, &format!("hvd_{}\n", random_hex(24)))?;
+    write_secret(&device, &format!("hvd_{}\n", herald_service::secrets::random_hex(24).as_str()))?;
     let keys = DevKeys { admin: read_trimmed(&admin)?, device: read_trimmed(&device)? };
     let cc = country.as_str().to_ascii_lowercase();
     let config = VerifierConfig {

@@ -293,32 +293,8 @@ pub(crate) async fn prepare_dev(
 
 /// Creates the dev at-rest key (32 bytes from the OS RNG, hex, mode 0600) unless it exists.
 fn ensure_at_rest_key(path: &Path) -> Result<()> {
-    use std::fmt::Write as _;
-    use std::fs::OpenOptions;
-    use std::io::Write as _;
-
-    use rand::Rng as _;
-
-    if path.exists() {
-        return Ok(());
-    }
-    let mut bytes = [0u8; herald_gateway::store::AT_REST_KEY_BYTES];
-    crate::os_rng()?.fill_bytes(&mut bytes);
-    let mut hex = bytes.iter().fold(String::with_capacity(65), |mut hex, b| {
-        let _ = write!(hex, "{b:02x}");
-        hex
-    });
-    hex.push('\n');
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    options
-        .open(path)
-        .and_then(|mut file| file.write_all(hex.as_bytes()).and_then(|()| file.sync_all()))
+    let hex = herald_service::secrets::random_hex(herald_gateway::store::AT_REST_KEY_BYTES);
+    herald_service::secrets::write_secret(path, &format!("{}\n", hex.as_str()))
         .with_context(|| format!("cannot create {}", path.display()))
 }
 

@@ -1,0 +1,93 @@
+//! Configuration files with environment overrides: `<PREFIX><NAME>` sets a top-level setting,
+//! `<PREFIX><TABLE>__<NAME>` one inside a table (e.g. `HERALD_KEYSERVER_EXPORT__DIRECTORY`).
+//! A value is read as TOML when it is one (`7`, `true`, `["a"]`), else as a string.
+
+/// Why the file and its overrides do not make a table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OverlayError {
+    /// The file is not TOML.
+    #[error("{0}")]
+    Toml(String),
+    /// An override names a setting inside something that is not a table.
+    #[error("environment: {0} is not a table")]
+    NotATable(String),
+}
+
+/// Parses `text` and applies the overrides among `env` (name, value) whose name starts with
+/// `prefix`; the caller deserialises and validates the result.
+pub fn toml_with_env(
+    text: &str,
+    prefix: &str,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<toml::Table, OverlayError> {
+    let mut table: toml::Table =
+        text.parse().map_err(|e: toml::de::Error| OverlayError::Toml(e.to_string()))?;
+    for (name, value) in env {
+        let Some(path) = name.strip_prefix(prefix) else { continue };
+        let path: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+        set_path(&mut table, &path, &value)?;
+    }
+    Ok(table)
+}
+
+/// Sets `path` in `table` to `value` (parsed as a TOML value when it is one, else a string).
+fn set_path(table: &mut toml::Table, path: &[String], value: &str) -> Result<(), OverlayError> {
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(());
+    };
+    let mut current = table;
+    for p in parents {
+        let entry =
+            current.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry.as_table_mut().ok_or_else(|| OverlayError::NotATable(p.clone()))?;
+    }
+    let parsed = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    current.insert(last.clone(), parsed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn overrides_reach_any_depth_and_keep_their_type() {
+        let text = "listen = \"0.0.0.0:1\"\n[export]\ninterval = 5\n";
+        let table = toml_with_env(
+            text,
+            "X_",
+            env(&[
+                ("X_LISTEN", "127.0.0.1:9"),
+                ("X_EXPORT__INTERVAL", "7"),
+                ("X_NEW__DEEP__FLAG", "true"),
+                ("X_LIST", "[\"a\", \"b\"]"),
+                ("OTHER_LISTEN", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(table["listen"].as_str(), Some("127.0.0.1:9"));
+        assert_eq!(table["export"]["interval"].as_integer(), Some(7));
+        assert_eq!(table["new"]["deep"]["flag"].as_bool(), Some(true));
+        assert_eq!(table["list"].as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn bad_files_and_bad_paths_say_what_is_wrong() {
+        assert!(matches!(toml_with_env("= nope", "X_", env(&[])), Err(OverlayError::Toml(_))));
+        let err = toml_with_env("listen = \"a\"", "X_", env(&[("X_LISTEN__PORT", "1")]));
+        assert_eq!(err, Err(OverlayError::NotATable("listen".into())));
+        assert_eq!(
+            OverlayError::NotATable("listen".into()).to_string(),
+            "environment: listen is not a table"
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! What herald's services (key server, verifier; the gateway in time) share that is neither
+//! storage (`herald-db`) nor a wire format (`herald-wire`):
+//!
+//! - [`config`]: a TOML configuration file with every setting overridable by an environment
+//!   variable (`<PREFIX><NAME>`, `<PREFIX><TABLE>__<NAME>`);
+//! - [`secrets`]: the secret files of a development world, created once with owner-only
+//!   permissions, and fresh random keys for them.
+
+pub mod config;
+pub mod secrets;
