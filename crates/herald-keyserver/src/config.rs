@@ -135,36 +135,7 @@ input_regions = ["*"]
 # gateway_callback_certificate = "/etc/herald/efgs-callback-client.pem"
 "#;
 
-/// Why the configuration is unusable.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// Not TOML, or an unknown or mistyped setting.
-    #[error("configuration: {0}")]
-    Toml(String),
-    /// A setting is out of range or missing.
-    #[error("configuration: {0}")]
-    Invalid(String),
-}
-
-impl From<herald_service::config::OverlayError> for ConfigError {
-    fn from(e: herald_service::config::OverlayError) -> Self {
-        match e {
-            herald_service::config::OverlayError::Toml(m) => Self::Toml(m),
-            other => Self::Invalid(other.to_string()),
-        }
-    }
-}
-
-/// In-process TLS files.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct TlsFiles {
-    /// Certificate chain (PEM).
-    pub certificate: PathBuf,
-    /// PKCS#8 key (PEM).
-    pub key: PathBuf,
-}
+pub use herald_service::config::{ConfigError, TlsFiles};
 
 /// An authorized app (ENS `AuthorizedApp`).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

@@ -2,16 +2,31 @@
 //! `<PREFIX><TABLE>__<NAME>` one inside a table (e.g. `HERALD_KEYSERVER_EXPORT__DIRECTORY`).
 //! A value is read as TOML when it is one (`7`, `true`, `["a"]`), else as a string.
 
-/// Why the file and its overrides do not make a table.
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Why a service's configuration is unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum OverlayError {
-    /// The file is not TOML.
-    #[error("{0}")]
+pub enum ConfigError {
+    /// Not TOML, or an unknown or mistyped setting.
+    #[error("configuration: {0}")]
     Toml(String),
-    /// An override names a setting inside something that is not a table.
-    #[error("environment: {0} is not a table")]
-    NotATable(String),
+    /// A setting is out of range, missing or inconsistent (or an override names a setting
+    /// inside something that is not a table).
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+/// A TLS certificate chain and its key, as every service's `[tls]` table names them.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// PEM certificate chain.
+    pub certificate: PathBuf,
+    /// PKCS#8 PEM key.
+    pub key: PathBuf,
 }
 
 /// Parses `text` and applies the overrides among `env` (name, value) whose name starts with
@@ -20,9 +35,9 @@ pub fn toml_with_env(
     text: &str,
     prefix: &str,
     env: impl IntoIterator<Item = (String, String)>,
-) -> Result<toml::Table, OverlayError> {
+) -> Result<toml::Table, ConfigError> {
     let mut table: toml::Table =
-        text.parse().map_err(|e: toml::de::Error| OverlayError::Toml(e.to_string()))?;
+        text.parse().map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
     for (name, value) in env {
         let Some(path) = name.strip_prefix(prefix) else { continue };
         let path: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
@@ -32,7 +47,7 @@ pub fn toml_with_env(
 }
 
 /// Sets `path` in `table` to `value` (parsed as a TOML value when it is one, else a string).
-fn set_path(table: &mut toml::Table, path: &[String], value: &str) -> Result<(), OverlayError> {
+fn set_path(table: &mut toml::Table, path: &[String], value: &str) -> Result<(), ConfigError> {
     let Some((last, parents)) = path.split_last() else {
         return Ok(());
     };
@@ -40,7 +55,9 @@ fn set_path(table: &mut toml::Table, path: &[String], value: &str) -> Result<(),
     for p in parents {
         let entry =
             current.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = entry.as_table_mut().ok_or_else(|| OverlayError::NotATable(p.clone()))?;
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| ConfigError::Invalid(format!("environment: {p} is not a table")))?;
     }
     let parsed = format!("v = {value}")
         .parse::<toml::Table>()
@@ -82,12 +99,11 @@ mod tests {
 
     #[test]
     fn bad_files_and_bad_paths_say_what_is_wrong() {
-        assert!(matches!(toml_with_env("= nope", "X_", env(&[])), Err(OverlayError::Toml(_))));
+        assert!(matches!(toml_with_env("= nope", "X_", env(&[])), Err(ConfigError::Toml(_))));
         let err = toml_with_env("listen = \"a\"", "X_", env(&[("X_LISTEN__PORT", "1")]));
-        assert_eq!(err, Err(OverlayError::NotATable("listen".into())));
         assert_eq!(
-            OverlayError::NotATable("listen".into()).to_string(),
-            "environment: listen is not a table"
+            err.map_err(|e| e.to_string()),
+            Err("configuration: environment: listen is not a table".to_owned())
         );
     }
 }

@@ -80,36 +80,7 @@ codes_per_hour = 1000            # all users and admin API keys together
 link_base = "https://en.express/v"   # the SMS link is <link_base>?c=<long code>
 "#;
 
-/// Why the configuration was refused.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// Not TOML, or not the expected shape.
-    #[error("configuration: {0}")]
-    Toml(String),
-    /// A value is out of range or inconsistent.
-    #[error("configuration: {0}")]
-    Invalid(String),
-}
-
-impl From<herald_service::config::OverlayError> for ConfigError {
-    fn from(e: herald_service::config::OverlayError) -> Self {
-        match e {
-            herald_service::config::OverlayError::Toml(m) => Self::Toml(m),
-            other => Self::Invalid(other.to_string()),
-        }
-    }
-}
-
-/// TLS certificate and key files.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct TlsFiles {
-    /// PEM certificate chain.
-    pub certificate: PathBuf,
-    /// PKCS#8 PEM key.
-    pub key: PathBuf,
-}
+pub use herald_service::config::{ConfigError, TlsFiles};
 
 /// Code settings (§3.3).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
