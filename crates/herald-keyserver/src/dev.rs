@@ -15,38 +15,15 @@ use crate::config::{
     PublishConfig, SigningKeyConfig, TlsFiles,
 };
 
-/// Why the dev folder could not be prepared.
-#[derive(Debug, thiserror::Error)]
-#[error("dev folder {path}: {reason}")]
-pub struct DevError {
-    /// The file or folder.
-    pub path: String,
-    /// Why.
-    pub reason: String,
-}
+pub use herald_service::dev::{DevError, dev_app_id, dev_audience, dev_issuer};
 
 fn err(path: &Path, reason: impl std::fmt::Display) -> DevError {
-    DevError { path: path.display().to_string(), reason: reason.to_string() }
+    DevError::at(path, reason)
 }
 
 /// `DIR/<CC>/keyserver`.
 pub fn keyserver_dir(dir: &Path, country: CountryCode) -> PathBuf {
     dir.join(country.as_str()).join("keyserver")
-}
-
-/// The verification-certificate issuer of a country's dev verifier.
-pub fn dev_issuer(country: CountryCode) -> String {
-    format!("herald-verifier-{}", country.as_str().to_ascii_lowercase())
-}
-
-/// The audience a country's dev verifier puts in certificates for its key server.
-pub fn dev_audience(country: CountryCode) -> String {
-    format!("herald-keyserver-{}", country.as_str().to_ascii_lowercase())
-}
-
-/// The healthAuthorityID of a country's dev app.
-pub fn dev_app_id(country: CountryCode) -> String {
-    format!("{}.herald.app", country.as_str().to_ascii_lowercase())
 }
 
 /// Writes a secret file with owner-only permissions, unless it exists.

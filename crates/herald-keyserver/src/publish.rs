@@ -12,7 +12,8 @@
 //! (ENS: 400); the body cap counts bytes read, not `Content-Length`; only POST is routed.
 
 mod certificate;
-pub mod chaff;
+/// Chaff timing lives in `herald-service` (the verifier uses it too).
+pub use herald_service::chaff;
 mod revision;
 
 use std::collections::HashMap;

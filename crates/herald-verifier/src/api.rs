@@ -24,7 +24,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use herald_keyserver::publish::chaff::LatencyTracker;
+use herald_service::chaff::LatencyTracker;
 use herald_wire::verification::{
     BatchIssueRequest, BatchIssueResponse, CertificateRequest, CertificateResponse,
     CodeStatusResponse, ErrorCode, IssueRequest, IssueResponse, MAX_BATCH, MAX_REQUEST_BYTES,

@@ -94,8 +94,8 @@ impl Verifier {
         config.validate().map_err(|e| StartError::Invalid(e.to_string()))?;
         let tls = match &config.tls {
             Some(files) => Some(
-                herald_keyserver::app::server_tls(&read(&files.certificate)?, &read(&files.key)?)
-                    .map_err(|e| StartError::Invalid(e.to_string()))?,
+                herald_service::tls::server_tls(&read(&files.certificate)?, &read(&files.key)?)
+                    .map_err(StartError::Invalid)?,
             ),
             None => None,
         };

@@ -3,14 +3,14 @@
 //! `DIR/<CC>/verifier/` (never overwrites): `verifier.db`, `admin-api-key` and `device-api-key`,
 //! the HMAC secret `hmac.key` and the signing keys `token-signing.key.pem` and
 //! `certificate-signing.key.pem` (all secrets mode 0600). The certificate issuer and audience
-//! are the ones the country's dev key server expects (`herald_keyserver::dev`), so that a dev
+//! are the ones the country's dev key server expects (`herald_service::dev`), so that a dev
 //! key server in the same folder accepts these certificates through `DIR/<CC>/verifier/url`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use herald_keyserver::dev::{DevError, dev_audience, dev_issuer};
 use herald_model::CountryCode;
+use herald_service::dev::{DevError, dev_audience, dev_issuer};
 use herald_trust::layout;
 
 use crate::config::{
@@ -34,7 +34,7 @@ impl std::fmt::Debug for DevKeys {
 }
 
 fn err(path: &Path, reason: impl std::fmt::Display) -> DevError {
-    DevError { path: path.display().to_string(), reason: reason.to_string() }
+    DevError::at(path, reason)
 }
 
 /// `DIR/<CC>/verifier`.

@@ -1,5 +1,6 @@
 //! How long a chaff answer waits: around the recent latency of real answers (key-server.md
-//! §6.3 requirement 3), with an async sleep. The verification service uses it too.
+//! §6.3 requirement 3). The key server's publish API and the verification service's app API
+//! both wait this long before answering a chaff request.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
