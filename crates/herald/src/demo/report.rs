@@ -354,10 +354,10 @@ fn frame(title: &str, max: f64, legend: &[(&str, &str)]) -> (String, f64) {
     (s, top)
 }
 
-/// Lines over the x labels.
+/// Lines over the x labels; `x_name` names the axis.
 fn line_chart(
     title: &str,
-    _x_name: &str,
+    x_name: &str,
     labels: &[String],
     series: &[(&str, &str, Vec<f64>)],
 ) -> String {
@@ -381,9 +381,10 @@ fn line_chart(
     }
     let _ = write!(
         s,
-        r#"<text x="{x}" y="{y}" font-size="10" text-anchor="middle">day</text>"#,
+        r#"<text x="{x}" y="{y}" font-size="10" text-anchor="middle">{n}</text>"#,
         x = LEFT + plot_w / 2.0,
-        y = TOP + plot_h + 28.0
+        y = TOP + plot_h + 28.0,
+        n = esc(x_name),
     );
     for (_, color, values) in series {
         let points: Vec<String> = values
