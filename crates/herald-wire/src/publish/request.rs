@@ -199,13 +199,13 @@ pub fn decode_request(body: &[u8]) -> Result<PublishRequest, PublishDecodeError>
             Field::Traveler => request.traveler = boolean(canonical, &value)?,
             Field::RevisionToken => {
                 let text = string(canonical, value)?;
+                // A token that decodes to nothing (such as "=") is no token, like "".
                 request.revision_token = if text.is_empty() {
                     None
                 } else {
-                    Some(
-                        decode_lenient_base64(&text)
-                            .ok_or(PublishDecodeError::Base64 { field: "revisionToken" })?,
-                    )
+                    let bytes = decode_lenient_base64(&text)
+                        .ok_or(PublishDecodeError::Base64 { field: "revisionToken" })?;
+                    (!bytes.is_empty()).then_some(bytes)
                 };
             }
             Field::Padding => {

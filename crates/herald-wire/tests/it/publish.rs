@@ -223,3 +223,16 @@ print(json.dumps({"kid": env[1].decode(), "opened": base64.b64encode(opened).dec
     assert_eq!(revision::open(&theirs, aad, lookup), Ok(keys));
     assert!(revision::open(&theirs, b"other", lookup).is_err());
 }
+
+/// A revision token that decodes to no bytes is no token, as "" and null are (a fuzzing
+/// finding: "=" came back from a round trip as absent).
+#[test]
+fn an_empty_revision_token_is_no_token() {
+    for token in ["\"\"", "null", "\"=\"", "\"==\""] {
+        let body = format!(r#"{{"temporaryExposureKeys": [], "revisionToken": {token}}}"#);
+        let request = decode_request(body.as_bytes()).unwrap();
+        assert_eq!(request.revision_token, None, "{token}");
+    }
+    let request = decode_request(br#"{"revisionToken": "AAEC"}"#).unwrap();
+    assert_eq!(request.revision_token, Some(vec![0, 1, 2]));
+}
