@@ -97,17 +97,7 @@ mode = "mtls"
 # certificate_header = "X-SSL-Client-Cert"
 "#;
 
-/// Why a configuration was refused.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// Not valid TOML of the expected shape.
-    #[error("configuration: {0}")]
-    Toml(String),
-    /// A value is out of range or inconsistent.
-    #[error("configuration: {0}")]
-    Invalid(String),
-}
+pub use herald_service::config::ConfigError;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -111,6 +111,19 @@ impl std::fmt::Debug for Keyserver {
     }
 }
 
+/// The background jobs' lease names. A holder of all four (the demo, hand-driven tests) keeps
+/// every key server on the store from running them.
+pub const JOB_EXPORT: &str = "export";
+/// See [`JOB_EXPORT`].
+pub const JOB_FEDERATION_UPLOAD: &str = "federation-upload";
+/// See [`JOB_EXPORT`].
+pub const JOB_FEDERATION_DOWNLOAD: &str = "federation-download";
+/// See [`JOB_EXPORT`].
+pub const JOB_RETENTION: &str = "retention";
+/// Every background job.
+pub const JOBS: [&str; 4] =
+    [JOB_EXPORT, JOB_FEDERATION_UPLOAD, JOB_FEDERATION_DOWNLOAD, JOB_RETENTION];
+
 /// The listener's TLS configuration (`herald_service::tls::server_tls`).
 fn server_tls(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::ServerConfig>, StartError> {
     herald_service::tls::server_tls(cert_pem, key_pem).map_err(StartError::Invalid)
@@ -329,7 +342,7 @@ impl Keyserver {
         };
         {
             let exporter = self.exporter.clone();
-            let lease = lease_for("export");
+            let lease = lease_for(JOB_EXPORT);
             jobs.spawn(every(self.export_interval, stop_rx.clone(), move || {
                 let (exporter, lease) = (exporter.clone(), lease.clone());
                 async move {
@@ -354,7 +367,7 @@ impl Keyserver {
         }
         if let Some(federation) = &self.federation {
             let f = federation.clone();
-            let lease = lease_for("federation-upload");
+            let lease = lease_for(JOB_FEDERATION_UPLOAD);
             jobs.spawn(every(self.upload_interval, stop_rx.clone(), move || {
                 let (f, lease) = (f.clone(), lease.clone());
                 async move {
@@ -364,7 +377,7 @@ impl Keyserver {
                 }
             }));
             let f = federation.clone();
-            let lease = lease_for("federation-download");
+            let lease = lease_for(JOB_FEDERATION_DOWNLOAD);
             let wake = Some(self.wake_download.clone());
             jobs.spawn(every_or_woken(self.download_interval, wake, stop_rx.clone(), move || {
                 let (f, lease) = (f.clone(), lease.clone());
@@ -376,7 +389,7 @@ impl Keyserver {
             }));
         }
         {
-            let lease = lease_for("retention");
+            let lease = lease_for(JOB_RETENTION);
             let (store, clock) = (self.store.clone(), self.clock.clone());
             let retention = self.retention_days * 86_400;
             jobs.spawn(every(Duration::from_hours(1), stop_rx.clone(), move || {

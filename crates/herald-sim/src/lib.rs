@@ -22,6 +22,19 @@ pub type PersonId = u32;
 /// Seconds between two BLE scans of a phone (Android: 5 minutes).
 pub const SCAN_INTERVAL: i64 = 300;
 
+/// How many scans a phone whose scans fall at `phase` (mod [`SCAN_INTERVAL`]) makes during
+/// `minutes` from `start` (end exclusive): the sightings it records of the other phone.
+pub fn scans_during(phase: i64, start: UnixTime, minutes: u16) -> usize {
+    let start = start.seconds();
+    let first = start + (phase - start).rem_euclid(SCAN_INTERVAL);
+    let end = start + i64::from(minutes) * 60;
+    if first >= end {
+        0
+    } else {
+        usize::try_from((end - first - 1) / SCAN_INTERVAL + 1).unwrap_or(0)
+    }
+}
+
 /// The weekday of a day since the epoch: 0 = Monday … 6 = Sunday (1970-01-01 was a Thursday).
 pub fn weekday(day: i64) -> i64 {
     (day + 3).rem_euclid(7)

@@ -157,7 +157,7 @@ impl World {
     pub(crate) async fn hold_jobs(&self, config: &KeyserverConfig) {
         let store = herald_keyserver::store::Store::open(&config.database).await.unwrap();
         let now = self.clock.now().seconds();
-        for job in ["export", "federation-upload", "federation-download", "retention"] {
+        for job in herald_keyserver::app::JOBS {
             assert!(store.try_lease(job, "the test", now, 60 * 86_400).await.unwrap());
         }
         store.close().await;

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 
 use herald_model::{DaysSinceOnset, ReportType};
 use herald_phone::RiskPolicy;
-use herald_sim::{Health, SCAN_INTERVAL, Scenario, Simulation};
+use herald_sim::{Health, Scenario, Simulation};
 
 fn run(scenario: Scenario) -> (Simulation, Vec<herald_sim::DayReport>) {
     let days = scenario.days;
@@ -52,12 +52,7 @@ fn without_noise_every_scan_of_a_meeting_is_one_sighting_at_its_true_attenuation
     for c in sim.contacts() {
         for listener in [c.a, c.b] {
             let phase = sim.people()[listener as usize].scan_phase;
-            let start = c.start.seconds();
-            let first = start + (phase - start).rem_euclid(SCAN_INTERVAL);
-            let end = start + i64::from(c.minutes) * 60;
-            if first < end {
-                expected += usize::try_from((end - first - 1) / SCAN_INTERVAL + 1).unwrap();
-            }
+            expected += herald_sim::scans_during(phase, c.start, c.minutes);
         }
     }
     let recorded: usize = reports.iter().map(|r| r.sightings).sum();
@@ -163,6 +158,22 @@ fn bad_scenarios_say_what_is_wrong() {
         let error = Simulation::new(scenario).unwrap_err().to_string();
         assert!(error.contains(expected), "{error}");
     }
+}
+
+#[test]
+fn scans_during_a_meeting_follow_the_phase() {
+    let scans = |phase: i64, start: i64, minutes: u16| {
+        herald_sim::scans_during(phase, herald_model::UnixTime(start), minutes)
+    };
+    // A 10-minute meeting at 0 with the phase at 0: scans at 0 and 300.
+    assert_eq!(scans(0, 0, 10), 2);
+    // Phase 299: scans at 299 and 599 (the meeting ends at 600).
+    assert_eq!(scans(299, 0, 10), 2);
+    // A 4-minute meeting (0..240 s): a scan at 200 catches it, one at 240 is too late.
+    assert_eq!(scans(200, 0, 4), 1);
+    assert_eq!(scans(240, 0, 4), 0);
+    assert_eq!(scans(241, 1, 4), 0);
+    assert_eq!(scans(240, 1, 4), 1);
 }
 
 #[test]

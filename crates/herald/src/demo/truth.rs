@@ -44,13 +44,6 @@ struct DayScore {
     uploads: Vec<UnixTime>,
 }
 
-/// The listener's scans during a meeting (its scan phase in the 5-minute cadence).
-fn scans(phase: i64, start: i64, minutes: u16) -> i64 {
-    let first = start + (phase - start).rem_euclid(SCAN_INTERVAL);
-    let end = start + i64::from(minutes) * 60;
-    if first >= end { 0 } else { (end - first - 1) / SCAN_INTERVAL + 1 }
-}
-
 /// Computes the truth over every meeting so far.
 pub(crate) fn expected(
     sim: &Simulation,
@@ -76,14 +69,14 @@ pub(crate) fn expected(
             let weight = report_weight
                 * v2.infectiousness_weights.get(infectiousness as usize).copied().unwrap_or(0.0);
             let Some(listening) = people.get(listener as usize) else { continue };
-            let n = scans(listening.scan_phase, c.start.seconds(), c.minutes);
+            let n = herald_sim::scans_during(listening.scan_phase, c.start, c.minutes);
             let attenuation_weight = v2
                 .attenuation_bucket_weights
                 .get(bucket(c.attenuation, v2.attenuation_bucket_thresholds_db))
                 .copied()
                 .unwrap_or(0.0);
             #[allow(clippy::cast_precision_loss)] // a handful of scans
-            let seconds = (n * SCAN_INTERVAL) as f64;
+            let seconds = n as f64 * SCAN_INTERVAL as f64;
             let score = seconds * attenuation_weight * weight;
             if score <= 0.0 {
                 continue;
@@ -106,22 +99,4 @@ pub(crate) fn expected(
         truth.source_times.entry(person).or_default().extend(day.uploads);
     }
     truth
-}
-
-#[cfg(test)]
-mod tests {
-    use super::scans;
-
-    #[test]
-    fn scans_during_a_meeting_follow_the_phase() {
-        // A 10-minute meeting at 0 with the phase at 0: scans at 0 and 300.
-        assert_eq!(scans(0, 0, 10), 2);
-        // Phase 299: scans at 299 and 599 (the meeting ends at 600).
-        assert_eq!(scans(299, 0, 10), 2);
-        // A 4-minute meeting (0..240 s): a scan at 200 catches it, one at 240 is too late.
-        assert_eq!(scans(200, 0, 4), 1);
-        assert_eq!(scans(240, 0, 4), 0);
-        assert_eq!(scans(241, 1, 4), 0);
-        assert_eq!(scans(240, 1, 4), 1);
-    }
 }

@@ -22,10 +22,6 @@ use p256::ecdsa::VerifyingKey;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// The jobs a key server runs in the background, which the demo runs by hand instead.
-const KEYSERVER_JOBS: [&str; 4] =
-    ["export", "federation-upload", "federation-download", "retention"];
-
 /// One country's services, as its case workers and apps see them.
 pub(crate) struct Country {
     pub(crate) code: CountryCode,
@@ -177,7 +173,7 @@ impl World {
 /// Takes the leases of the key server's background jobs for 60 days, so only the demo runs them.
 async fn hold_jobs(database: &str, now: UnixTime) -> Result<()> {
     let store = herald_keyserver::store::Store::open(database).await?;
-    for job in KEYSERVER_JOBS {
+    for job in herald_keyserver::app::JOBS {
         store.try_lease(job, "herald demo", now.seconds(), 60 * 86_400).await?;
     }
     store.close().await;
