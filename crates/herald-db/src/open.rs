@@ -70,6 +70,19 @@ impl Pools {
         }
     }
 
+    /// One database round trip (for `/health`), retried like every transaction.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        const PING: &str = "SELECT CAST(1 AS BIGINT)";
+        crate::run_tx("ping", || async {
+            let _: i64 = match self {
+                Self::Sqlite(pool) => sqlx::query_scalar(PING).fetch_one(pool).await?,
+                Self::Postgres(pool) => sqlx::query_scalar(PING).fetch_one(pool).await?,
+            };
+            Ok(())
+        })
+        .await
+    }
+
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         match self {

@@ -12,11 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, options, post, put};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use herald_model::{CertThumbprint, Clock, CountryCode, UnixTime};
+use herald_model::{CertThumbprint, Clock, CountryCode, Date, UnixTime};
+use herald_runtime::PeerInfo;
 use herald_trust::{AnchorCertificate, TrustEntry, TrustKind as EntryKind};
 use herald_wire::efgs::{self, EfgsKey};
 
-use crate::identity::{AuthMode, IdentityError, PeerInfo};
+use crate::identity::{AuthMode, IdentityError};
 use crate::media::{self, Format};
 use crate::metrics::{Counter, Metrics};
 use crate::store::{NewUpload, Store, TrustKind, TrustRow, UploadMode, UploadOutcome};
@@ -255,7 +256,7 @@ async fn list_callbacks(
                 "callbackId": s.callback_id,
                 "url": s.url,
                 "suspended": true,
-                "suspendedAt": iso_timestamp(at),
+                "suspendedAt": at.iso_millis(),
             }),
         })
         .collect();
@@ -554,85 +555,12 @@ async fn verify_signature(
 
 /// `yyyy-MM-dd` → start of that UTC day.
 fn parse_date(date: &str) -> Result<UnixTime, ApiError> {
-    parse_civil_date(date).ok_or_else(|| {
+    Date::parse_iso(date).map(Date::start).ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("Invalid date {date:?}: expected yyyy-MM-dd"),
         )
     })
-}
-
-/// `yyyy-MM-dd` (a real calendar date) → the start of that UTC day; `None` otherwise.
-pub fn parse_civil_date(date: &str) -> Option<UnixTime> {
-    let mut parts = date.split('-');
-    let (Some(y), Some(m), Some(d), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(y, 4) || !digits(m, 2) || !digits(d, 2) {
-        return None;
-    }
-    let days = days_from_civil(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)?;
-    Some(UnixTime(days * 86_400))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm), or `None`
-/// for an impossible date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> Option<i64> {
-    let days_in_month = [
-        31,
-        if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    let max = *days_in_month.get(usize::try_from(m - 1).ok()?)?;
-    if !(1..=max).contains(&d) {
-        return None;
-    }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
-
-/// The UTC calendar date (year, month, day) of an instant.
-pub fn civil_date(t: UnixTime) -> (i64, i64, i64) {
-    civil_from_days(t.utc_day())
-}
-
-/// `yyyy-MM-ddTHH:mm:ss.SSSZ` of unix seconds.
-pub(crate) fn iso_timestamp(t: UnixTime) -> String {
-    let days = t.utc_day();
-    let secs = t.seconds().rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z", secs / 3600, secs / 60 % 60, secs % 60)
-}
-
-/// The inverse of [`days_from_civil`].
-pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 fn check_age(state: &AppState, date: UnixTime) -> Result<(), ApiError> {
@@ -724,7 +652,7 @@ async fn audit(
         let signing = state.store.trust_entry(&row.signing_thumbprint).await.map_err(store_err)?;
         entries.push(serde_json::json!({
             "country": row.country.as_str(),
-            "uploadedTime": iso_timestamp(row.uploaded_at),
+            "uploadedTime": row.uploaded_at.iso_millis(),
             "uploaderThumbprint": row.auth_thumbprint.to_hex(),
             "uploaderCertificate": auth.as_ref().map(|r| r.certificate_pem.clone()),
             "uploaderOperatorSignature": auth.as_ref().map(|r| r.operator_signature.clone()),
@@ -748,8 +676,8 @@ mod tests {
         assert_eq!(parse_date("1970-01-01").unwrap(), UnixTime(0));
         assert_eq!(parse_date("2020-07-31").unwrap().utc_day(), 18474);
         for day in [-1000, 0, 18474, 20000, 60000] {
-            let (y, m, d) = civil_from_days(day);
-            assert_eq!(days_from_civil(y, m, d), Some(day));
+            let date = Date::from_utc_day(day).unwrap();
+            assert_eq!(parse_date(&date.to_string()).unwrap().utc_day(), day);
         }
         for bad in [
             "2020-7-31",
@@ -763,6 +691,6 @@ mod tests {
             assert!(parse_date(bad).is_err(), "{bad}");
         }
         assert!(parse_date("2020-02-29").is_ok());
-        assert_eq!(iso_timestamp(UnixTime(1_596_194_683)), "2020-07-31T11:24:43.000Z");
+        assert_eq!(UnixTime(1_596_194_683).iso_millis(), "2020-07-31T11:24:43.000Z");
     }
 }

@@ -17,7 +17,6 @@ use crate::config::{AtRestConfig, GatewayConfig};
 use crate::internal::{self, InternalState};
 use crate::jobs::{self, JobSettings};
 use crate::metrics::Metrics;
-use crate::server;
 use crate::store::{AtRest, AtRestKey, Store, UploadMode};
 
 /// Why the gateway could not start.
@@ -45,7 +44,7 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     /// TLS could not be set up.
     #[error(transparent)]
-    Tls(#[from] server::ServerError),
+    Tls(#[from] herald_runtime::tls::TlsError),
     /// The callback client certificate is unusable.
     #[error(transparent)]
     Callback(#[from] crate::callback::CallbackError),
@@ -136,9 +135,11 @@ impl Gateway {
             reason: e.to_string(),
         })?;
         let tls = match &config.tls {
-            Some(files) => {
-                Some(server::tls_config(&read(&files.certificate)?, &read(&files.key)?)?)
-            }
+            Some(files) => Some(herald_runtime::tls::server_config(
+                &read(&files.certificate)?,
+                &read(&files.key)?,
+                herald_runtime::tls::ClientCertificates::PinnedByThumbprint,
+            )?),
             None => None,
         };
         let callback_client = if let Some(files) = &config.callback.client {
@@ -244,7 +245,7 @@ impl Gateway {
                 anchor: self.state.anchor.clone(),
                 metrics: self.state.metrics.clone(),
             });
-            tokio::spawn(server::serve(listener, None, app, async move {
+            tokio::spawn(herald_runtime::serve(listener, None, app, async move {
                 let _ = internal_stop.wait_for(|stop| *stop).await;
             }))
         });
@@ -261,7 +262,7 @@ impl Gateway {
             },
         ));
         let app = api::router(self.state);
-        server::serve(self.listener, self.tls, app, async move {
+        herald_runtime::serve(self.listener, self.tls, app, async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         })

@@ -35,10 +35,7 @@ use herald_trust::AnchorCertificate;
 use http_body_util::{BodyExt as _, Empty};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime as PkiTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use url::{Host, Url};
@@ -382,10 +379,10 @@ impl CallbackWorker {
     pub async fn call(&self, task: &CallbackTask) -> Result<(), CallbackError> {
         let mut url =
             validate_subscription(&task.callback_id, &task.url, self.settings.allow_private_hosts)?;
-        let (year, month, day) = crate::api::civil_date(task.batch_created_at);
+        let date = herald_model::Date::of(task.batch_created_at);
         url.query_pairs_mut()
             .append_pair("batchTag", &task.batch_tag)
-            .append_pair("date", &format!("{year:04}-{month:02}-{day:02}"));
+            .append_pair("date", &date.to_string());
         let host = match url.host() {
             Some(Host::Domain(d)) => d.to_owned(),
             Some(Host::Ipv4(a)) => a.to_string(),
@@ -480,13 +477,13 @@ impl CallbackWorker {
     }
 
     fn connector(&self, accepted: Vec<CertThumbprint>) -> Result<TlsConnector, CallbackError> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let verifier = Arc::new(PinnedReceiver {
-            provider: provider.clone(),
+        // Receivers are pinned by thumbprint (see the module docs); CALLBACK entries must also
+        // be valid for the host connected to.
+        let verifier = herald_runtime::tls::pinned_server_verifier(
             accepted,
-            check_host: self.settings.trust == ReceiverTrust::Callback,
-        });
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            self.settings.trust == ReceiverTrust::Callback,
+        );
+        let builder = rustls::ClientConfig::builder_with_provider(herald_runtime::tls::provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| CallbackError::Tls(e.to_string()))?
             .dangerous()
@@ -541,72 +538,6 @@ async fn tunnel(
         .await
         .map_err(|e| CallbackError::Io(format!("callback proxy tunnel: {e}")))?;
     Ok(TokioIo::new(upgraded))
-}
-
-/// Accepts a receiver whose leaf certificate is pinned by thumbprint (see the module docs),
-/// is within its validity period, proves possession of its key, and (for CALLBACK entries) is
-/// valid for the host the gateway connected to.
-#[derive(Debug)]
-struct PinnedReceiver {
-    provider: Arc<CryptoProvider>,
-    accepted: Vec<CertThumbprint>,
-    check_host: bool,
-}
-
-impl ServerCertVerifier for PinnedReceiver {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        now: PkiTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let thumbprint = herald_trust::thumbprint(end_entity.as_ref());
-        if !self.accepted.contains(&thumbprint) {
-            return Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::ApplicationVerificationFailure,
-            ));
-        }
-        crate::server::check_validity(end_entity, now)?;
-        if self.check_host {
-            let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
-            rustls::client::verify_server_name(&parsed, server_name)?;
-        }
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]

@@ -119,10 +119,30 @@ struct Raw {
     allow_private_callback_hosts: Option<bool>,
     callback_proxy: Option<String>,
     at_rest_key_file: Option<PathBuf>,
-    at_rest_previous_key_files: Option<Vec<PathBuf>>,
+    at_rest_previous_key_files: Option<PathList>,
     at_rest_encryption: Option<bool>,
     tls: Option<RawTls>,
     auth: Option<RawAuth>,
+}
+
+/// A list of files: a TOML array, or (from the environment) one string of comma-separated
+/// paths.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum PathList {
+    List(Vec<PathBuf>),
+    Commas(String),
+}
+
+impl PathList {
+    fn into_paths(self) -> Vec<PathBuf> {
+        match self {
+            Self::List(paths) => paths,
+            Self::Commas(text) => {
+                text.split(',').filter(|p| !p.is_empty()).map(PathBuf::from).collect()
+            }
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -210,23 +230,26 @@ pub struct GatewayConfig {
     pub auth: crate::identity::AuthMode,
 }
 
+/// The environment prefix: `HERALD_GATEWAY_<NAME>`, `HERALD_GATEWAY_<TABLE>__<NAME>`.
+const PREFIX: &str = "HERALD_GATEWAY_";
+
 impl GatewayConfig {
-    /// Parses TOML, then applies `HERALD_GATEWAY_*` overrides from `env`.
+    /// Parses TOML, applies the `HERALD_GATEWAY_*` overrides among `env` (a list of (name,
+    /// value) pairs, normally `std::env::vars()`), and validates.
     pub fn from_toml(
         text: &str,
-        env: impl Fn(&str) -> Option<String>,
+        env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let raw: Raw = toml::from_str(text).map_err(|e| ConfigError::Toml(e.to_string()))?;
-        let var = |name: &str| env(&format!("HERALD_GATEWAY_{}", name.to_ascii_uppercase()));
+        let mut raw: Raw = herald_service::config::parse_with_env(text, PREFIX, env)?;
         let invalid = |m: String| ConfigError::Invalid(m);
-        let callback = callback_config(&raw, &var)?;
+        let callback = callback_config(&raw)?;
         // Checked last, so that a config missing only the key file says so.
-        let at_rest = at_rest_config(&raw, &var);
-        let listen = var("listen").or(raw.listen).unwrap_or_else(|| "0.0.0.0:8443".into());
+        let at_rest = at_rest_config(&mut raw);
+        let listen = raw.listen.take().unwrap_or_else(|| "0.0.0.0:8443".into());
         let listen: SocketAddr =
             listen.parse().map_err(|_| invalid(format!("listen: {listen:?} is not ip:port")))?;
         // An empty HERALD_GATEWAY_INTERNAL_LISTEN turns off what the file turns on.
-        let internal_listen = match var("internal_listen").or(raw.internal_listen) {
+        let internal_listen = match raw.internal_listen.take() {
             None => None,
             Some(text) if text.is_empty() => None,
             Some(text) => Some(
@@ -237,40 +260,28 @@ impl GatewayConfig {
         if internal_listen.is_some_and(|a| a == listen && a.port() != 0) {
             return Err(invalid("internal_listen must differ from listen".into()));
         }
-        let database = var("database")
-            .or(raw.database)
-            .ok_or_else(|| invalid("database is required".into()))?;
-        let anchor_certificate = var("anchor_certificate")
-            .map(PathBuf::from)
-            .or(raw.anchor_certificate)
+        let database = raw.database.take().ok_or_else(|| invalid("database is required".into()))?;
+        let anchor_certificate = raw
+            .anchor_certificate
+            .take()
             .ok_or_else(|| invalid("anchor_certificate is required".into()))?;
-        let number = |name: &str, value: Option<i64>, default: i64| -> Result<i64, ConfigError> {
-            let v = match var(name) {
-                Some(s) => {
-                    s.parse().map_err(|_| invalid(format!("{name}: {s:?} is not a number")))?
-                }
-                None => value.unwrap_or(default),
-            };
+        let days = |name: &str, value: Option<i64>, default: i64| -> Result<i64, ConfigError> {
+            let v = value.unwrap_or(default);
             if (0..=30).contains(&v) {
                 Ok(v)
             } else {
                 Err(invalid(format!("{name} must be in 0..=30, got {v}")))
             }
         };
-        let max_age_days = number("max_age_days", raw.max_age_days, 2)?;
-        let retention_days = number("retention_days", raw.retention_days, 2)?;
-        let statistics_retention_days = match var("statistics_retention_days") {
-            Some(s) => s.parse().map_err(|_| {
-                invalid(format!("statistics_retention_days: {s:?} is not a number"))
-            })?,
-            None => raw.statistics_retention_days.unwrap_or(30),
-        };
+        let max_age_days = days("max_age_days", raw.max_age_days, 2)?;
+        let retention_days = days("retention_days", raw.retention_days, 2)?;
+        let statistics_retention_days = raw.statistics_retention_days.unwrap_or(30);
         if !(0..=3650).contains(&statistics_retention_days) {
             return Err(invalid(format!(
                 "statistics_retention_days must be in 0..=3650, got {statistics_retention_days}"
             )));
         }
-        let upload_mode = var("upload_mode").or(raw.upload_mode).unwrap_or_else(|| "efgs".into());
+        let upload_mode = raw.upload_mode.take().unwrap_or_else(|| "efgs".into());
         let store_valid_keys = match upload_mode.as_str() {
             "efgs" => false,
             "store-valid" => true,
@@ -280,12 +291,7 @@ impl GatewayConfig {
                 )));
             }
         };
-        let batching_interval_seconds = match var("batching_interval_seconds") {
-            Some(s) => s.parse().map_err(|_| {
-                invalid(format!("batching_interval_seconds: {s:?} is not a number"))
-            })?,
-            None => raw.batching_interval_seconds.unwrap_or(300),
-        };
+        let batching_interval_seconds = raw.batching_interval_seconds.unwrap_or(300);
         if !(1..=3600).contains(&batching_interval_seconds) {
             return Err(invalid("batching_interval_seconds must be in 1..=3600".into()));
         }
@@ -359,25 +365,12 @@ fn auth_config(auth: Option<RawAuth>) -> Result<crate::identity::AuthMode, Confi
 }
 
 /// The at-rest settings: a key file is required unless encryption is switched off explicitly.
-fn at_rest_config(
-    raw: &Raw,
-    var: &dyn Fn(&str) -> Option<String>,
-) -> Result<AtRestConfig, ConfigError> {
+fn at_rest_config(raw: &mut Raw) -> Result<AtRestConfig, ConfigError> {
     let invalid = ConfigError::Invalid;
-    let key_file =
-        var("at_rest_key_file").map(PathBuf::from).or_else(|| raw.at_rest_key_file.clone());
-    let previous_key_files = match var("at_rest_previous_key_files") {
-        Some(list) => list.split(',').filter(|p| !p.is_empty()).map(PathBuf::from).collect(),
-        None => raw.at_rest_previous_key_files.clone().unwrap_or_default(),
-    };
-    let encryption = match var("at_rest_encryption") {
-        Some(s) => Some(
-            s.parse()
-                .map_err(|_| invalid(format!("at_rest_encryption: {s:?} is not true or false")))?,
-        ),
-        None => raw.at_rest_encryption,
-    };
-    match (encryption, &key_file) {
+    let key_file = raw.at_rest_key_file.take();
+    let previous_key_files =
+        raw.at_rest_previous_key_files.take().map(PathList::into_paths).unwrap_or_default();
+    match (raw.at_rest_encryption, &key_file) {
         (Some(true) | None, None) => Err(invalid(
             "at_rest_key_file is required: stored keys are encrypted at rest (a file with 32 \
              random bytes, Base64 or hex, e.g. `openssl rand -base64 32`); set \
@@ -392,33 +385,21 @@ fn at_rest_config(
 }
 
 /// The callback settings of the configuration.
-fn callback_config(
-    raw: &Raw,
-    var: &dyn Fn(&str) -> Option<String>,
-) -> Result<CallbackConfig, ConfigError> {
+fn callback_config(raw: &Raw) -> Result<CallbackConfig, ConfigError> {
     let invalid = ConfigError::Invalid;
-    let seconds =
-        |name: &str, value: Option<u64>, default: u64, max: u64| -> Result<u64, ConfigError> {
-            let v = match var(name) {
-                Some(s) => {
-                    s.parse().map_err(|_| invalid(format!("{name}: {s:?} is not a number")))?
-                }
-                None => value.unwrap_or(default),
-            };
-            if (1..=max).contains(&v) {
-                Ok(v)
-            } else {
-                Err(invalid(format!("{name} must be in 1..={max}, got {v}")))
-            }
-        };
+    let seconds = |name: &str, value: Option<u64>, default: u64, max: u64| {
+        let v = value.unwrap_or(default);
+        if (1..=max).contains(&v) {
+            Ok(v)
+        } else {
+            Err(invalid(format!("{name} must be in 1..={max}, got {v}")))
+        }
+    };
     let callback_retry_wait_seconds =
         seconds("callback_retry_wait_seconds", raw.callback_retry_wait_seconds, 300, 86_400)?;
     let callback_interval_seconds =
         seconds("callback_interval_seconds", raw.callback_interval_seconds, 60, 3600)?;
-    let trust = var("callback_receiver_trust")
-        .or_else(|| raw.callback_receiver_trust.clone())
-        .unwrap_or_default();
-    let callback_receiver_trust = match trust.as_str() {
+    let callback_receiver_trust = match raw.callback_receiver_trust.as_deref().unwrap_or_default() {
         "" | "callback" => crate::callback::ReceiverTrust::Callback,
         "efgs" => crate::callback::ReceiverTrust::EfgsCompatible,
         other => {
@@ -427,31 +408,20 @@ fn callback_config(
             )));
         }
     };
-    let allow_private_callback_hosts = match var("allow_private_callback_hosts") {
-        Some(s) => s.parse().map_err(|_| {
-            invalid(format!("allow_private_callback_hosts: {s:?} is not true or false"))
-        })?,
-        None => raw.allow_private_callback_hosts.unwrap_or(false),
-    };
-    let callback_client = match (
-        var("callback_client_certificate")
-            .map(PathBuf::from)
-            .or_else(|| raw.callback_client_certificate.clone()),
-        var("callback_client_key").map(PathBuf::from).or_else(|| raw.callback_client_key.clone()),
-    ) {
-        (Some(certificate), Some(key)) => Some(TlsFiles { certificate, key }),
-        (None, None) => None,
-        _ => {
-            return Err(invalid(
-                "callback_client_certificate and callback_client_key go together".into(),
-            ));
-        }
-    };
-    let proxy = match var("callback_proxy").or_else(|| raw.callback_proxy.clone()) {
-        None => None,
-        Some(text) if text.is_empty() => None,
+    let callback_client =
+        match (raw.callback_client_certificate.clone(), raw.callback_client_key.clone()) {
+            (Some(certificate), Some(key)) => Some(TlsFiles { certificate, key }),
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "callback_client_certificate and callback_client_key go together".into(),
+                ));
+            }
+        };
+    let proxy = match raw.callback_proxy.as_deref() {
+        None | Some("") => None,
         Some(text) => Some(
-            crate::callback::HttpProxy::parse(&text)
+            crate::callback::HttpProxy::parse(text)
                 .map_err(|reason| invalid(format!("callback_proxy: {reason}")))?,
         ),
     };
@@ -460,9 +430,21 @@ fn callback_config(
         retry_wait_seconds: callback_retry_wait_seconds,
         interval_seconds: callback_interval_seconds,
         receiver_trust: callback_receiver_trust,
-        allow_private_hosts: allow_private_callback_hosts,
+        allow_private_hosts: raw.allow_private_callback_hosts.unwrap_or(false),
         proxy,
     })
+}
+
+/// Test helpers: environment lists.
+#[cfg(test)]
+pub(crate) fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+/// No environment overrides.
+#[cfg(test)]
+pub(crate) fn no_env() -> Vec<(String, String)> {
+    Vec::new()
 }
 
 #[cfg(test)]
@@ -471,7 +453,7 @@ mod tests {
 
     #[test]
     fn the_example_parses() {
-        let c = GatewayConfig::from_toml(EXAMPLE, |_| None).unwrap();
+        let c = GatewayConfig::from_toml(EXAMPLE, no_env()).unwrap();
         assert_eq!(c.max_age_days, 2);
         assert_eq!(c.auth, crate::identity::AuthMode::Mtls);
         assert!(!c.callback.allow_private_hosts);
@@ -490,21 +472,23 @@ mod tests {
             })
             .flat_map(|l| [l, "\n"])
             .collect();
-        let all = GatewayConfig::from_toml(&uncommented, |_| None).unwrap();
+        let all = GatewayConfig::from_toml(&uncommented, no_env()).unwrap();
         assert_eq!(all.internal_listen, Some("127.0.0.1:9464".parse().unwrap()));
         let proxy = all.callback.proxy.unwrap();
         assert_eq!((proxy.host.as_str(), proxy.port), ("proxy.internal", 3128));
         assert!(all.callback.client.is_some());
-        let c = GatewayConfig::from_toml(EXAMPLE, |k| {
-            (k == "HERALD_GATEWAY_INTERNAL_LISTEN").then(|| "127.0.0.1:0".to_owned())
-        })
+        let c = GatewayConfig::from_toml(
+            EXAMPLE,
+            env(&[("HERALD_GATEWAY_INTERNAL_LISTEN", "127.0.0.1:0")]),
+        )
         .unwrap();
         assert_eq!(c.internal_listen, Some("127.0.0.1:0".parse().unwrap()));
         assert_eq!(c.at_rest.key_file, Some(PathBuf::from("/etc/herald/at-rest.key")));
         assert!(c.at_rest.previous_key_files.is_empty());
-        let c = GatewayConfig::from_toml(EXAMPLE, |k| {
-            (k == "HERALD_GATEWAY_DATABASE").then(|| "postgres://x/y".to_owned())
-        })
+        let c = GatewayConfig::from_toml(
+            EXAMPLE,
+            env(&[("HERALD_GATEWAY_DATABASE", "postgres://x/y")]),
+        )
         .unwrap();
         assert_eq!(c.database, "postgres://x/y");
     }
@@ -577,7 +561,7 @@ mod tests {
                 "remove one",
             ),
         ] {
-            let err = GatewayConfig::from_toml(toml, |_| None).unwrap_err().to_string();
+            let err = GatewayConfig::from_toml(toml, no_env()).unwrap_err().to_string();
             assert!(err.contains(needle), "{toml}: {err}");
         }
     }
@@ -593,25 +577,26 @@ mod at_rest_tests {
     #[test]
     fn at_rest_settings_from_file_and_environment() {
         let plain =
-            GatewayConfig::from_toml(&format!("at_rest_encryption = false\n{BASE}"), |_| None)
+            GatewayConfig::from_toml(&format!("at_rest_encryption = false\n{BASE}"), no_env())
                 .unwrap();
         assert_eq!(plain.at_rest, AtRestConfig { key_file: None, previous_key_files: vec![] });
 
-        let env = |k: &str| match k {
-            "HERALD_GATEWAY_AT_REST_KEY_FILE" => Some("/k/new.key".to_owned()),
-            "HERALD_GATEWAY_AT_REST_PREVIOUS_KEY_FILES" => Some("/k/a.key,/k/b.key".to_owned()),
-            _ => None,
-        };
-        let c = GatewayConfig::from_toml(BASE, env).unwrap();
+        let c = GatewayConfig::from_toml(
+            BASE,
+            env(&[
+                ("HERALD_GATEWAY_AT_REST_KEY_FILE", "/k/new.key"),
+                ("HERALD_GATEWAY_AT_REST_PREVIOUS_KEY_FILES", "/k/a.key,/k/b.key"),
+            ]),
+        )
+        .unwrap();
         assert_eq!(c.at_rest.key_file, Some(PathBuf::from("/k/new.key")));
         assert_eq!(
             c.at_rest.previous_key_files,
             [PathBuf::from("/k/a.key"), PathBuf::from("/k/b.key")]
         );
-        let error = GatewayConfig::from_toml(BASE, |k| {
-            (k == "HERALD_GATEWAY_AT_REST_ENCRYPTION").then(|| "no".to_owned())
-        })
-        .unwrap_err();
+        let error =
+            GatewayConfig::from_toml(BASE, env(&[("HERALD_GATEWAY_AT_REST_ENCRYPTION", "no")]))
+                .unwrap_err();
         assert!(error.to_string().contains("at_rest_encryption"), "{error}");
     }
 }

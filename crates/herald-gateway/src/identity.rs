@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use herald_model::{CertThumbprint, CountryCode, UnixTime};
+use herald_runtime::PeerInfo;
 
 /// The caller as the TLS layer or a trusted proxy saw it, before the trust list is consulted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,15 +17,6 @@ pub struct ClientIdentity {
     pub thumbprint: CertThumbprint,
     /// The subject's `C`, if it has exactly one.
     pub country: Option<CountryCode>,
-}
-
-/// What the connection carried, attached to every request by the server.
-#[derive(Debug, Clone, Default)]
-pub struct PeerInfo {
-    /// The address of the TCP peer (the proxy, in proxy mode).
-    pub remote: Option<IpAddr>,
-    /// The client certificate presented in the TLS handshake, DER.
-    pub certificate: Option<Vec<u8>>,
 }
 
 /// Identity from a DER certificate presented in the handshake.

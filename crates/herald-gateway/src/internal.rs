@@ -8,14 +8,11 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use herald_runtime::internal::{BoxFuture, Probe};
 use herald_trust::AnchorCertificate;
+use serde_json::{Map, Value};
 
 use crate::metrics::{self, Metrics};
 use crate::store::{Store, TrustKind};
@@ -23,10 +20,6 @@ use crate::store::{Store, TrustKind};
 /// The OpenAPI 3.0 document of the public endpoints, written by hand. A test checks that it
 /// describes every route of [`crate::api::router`] and nothing else.
 pub const OPENAPI: &str = include_str!("../openapi.json");
-
-/// Longest wait for the database before `/health` answers 503 (and `/metrics` leaves out the
-/// row gauges).
-const DATABASE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the internal endpoints read.
 #[derive(Clone)]
@@ -39,82 +32,44 @@ pub struct InternalState {
     pub metrics: Arc<Metrics>,
 }
 
-/// The internal router.
+/// The internal router (the runtime's, with the gateway's probe).
 pub fn router(state: InternalState) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(render_metrics))
-        .route("/openapi.json", get(openapi))
-        .with_state(state)
+    let registry = state.metrics.registry().clone();
+    herald_runtime::internal::router(Arc::new(state), registry, OPENAPI)
 }
 
-/// `GET /health`.
-async fn health(State(state): State<InternalState>) -> Response {
-    let backend = state.store.backend();
-    let rows = match tokio::time::timeout(DATABASE_TIMEOUT, state.store.trust_entries()).await {
-        Ok(Ok(rows)) => rows,
-        Ok(Err(e)) => {
-            let reason = match std::error::Error::source(&e) {
-                Some(source) => format!("{e}: {source}"),
-                None => e.to_string(),
-            };
-            tracing::warn!(error = %reason, "health check: database failed");
-            return unavailable(backend, "error", &reason);
-        }
-        Err(_) => {
-            tracing::warn!("health check: database did not answer");
-            return unavailable(backend, "timeout", "the database did not answer within 5 s");
-        }
-    };
-    let countries: BTreeSet<_> = rows
-        .iter()
-        .filter(|row| row.kind == TrustKind::Authentication && !row.revoked)
-        .filter(|row| crate::api::passes_anchor_check(&state.anchor, row))
-        .map(|row| row.country)
-        .collect();
-    let body = serde_json::json!({
-        "status": "ok",
-        "database": "ok",
-        "backend": backend,
-        "trustedCountries": countries.len(),
-        "version": env!("CARGO_PKG_VERSION"),
-    });
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
-}
+impl Probe for InternalState {
+    fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
 
-fn unavailable(backend: &str, database: &str, reason: &str) -> Response {
-    let body = serde_json::json!({
-        "status": "unavailable",
-        "database": database,
-        "backend": backend,
-        "reason": reason,
-    });
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
-}
+    /// The trust list is read and every entry checked against the trust anchor:
+    /// `trustedCountries` counts the countries with a valid authentication entry.
+    fn check(&self) -> BoxFuture<'_, Result<Map<String, Value>, String>> {
+        Box::pin(async move {
+            let rows =
+                self.store.trust_entries().await.map_err(|e| {
+                    match std::error::Error::source(&e) {
+                        Some(source) => format!("{e}: {source}"),
+                        None => e.to_string(),
+                    }
+                })?;
+            let countries: BTreeSet<_> = rows
+                .iter()
+                .filter(|row| row.kind == TrustKind::Authentication && !row.revoked)
+                .filter(|row| crate::api::passes_anchor_check(&self.anchor, row))
+                .map(|row| row.country)
+                .collect();
+            let mut extra = Map::new();
+            extra.insert("trustedCountries".into(), countries.len().into());
+            Ok(extra)
+        })
+    }
 
-/// `GET /metrics`.
-async fn render_metrics(State(state): State<InternalState>) -> Response {
-    let gauges = match tokio::time::timeout(DATABASE_TIMEOUT, state.store.gauges()).await {
-        Ok(Ok(gauges)) => Some(gauges),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "metrics: reading the gauges failed");
-            None
-        }
-        Err(_) => {
-            tracing::warn!("metrics: the database did not answer");
-            None
-        }
-    };
-    let text = state.metrics.render(gauges.as_ref());
-    (StatusCode::OK, [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response()
-}
-
-/// `GET /openapi.json`.
-async fn openapi() -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+    fn gauges(&self) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async move {
+            let gauges = self.store.gauges().await.map_err(|e| e.to_string())?;
+            Ok(metrics::render_gauges(&gauges))
+        })
+    }
 }

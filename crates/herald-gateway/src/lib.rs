@@ -4,14 +4,12 @@
 //! - [`app`]: [`Gateway`] puts everything together from a [`GatewayConfig`].
 //! - [`api`]: the EFGS HTTP interface (upload, download, audit, `OPTIONS`).
 //! - [`callback`]: callback subscriptions' URL checks and the worker that calls subscribers.
-//! - [`client`]: a client for any EFGS-compatible gateway (mTLS), for backends and tests.
 //! - [`config`]: the TOML configuration with environment overrides.
 //! - [`identity`]: who is calling (mTLS certificate or trusted-proxy headers).
 //! - [`internal`]: the internal listener (`/health`, `/metrics`, `/openapi.json`).
 //! - [`jobs`]: download batching and retention, once across processes (leases).
 //! - [`media`]: the versioned media types and their status codes.
 //! - [`metrics`]: counters and histograms, rendered in the Prometheus text format.
-//! - [`server`]: TLS (rustls) with client certificates, graceful shutdown.
 //! - [`store`]: storage on SQLite (default) or PostgreSQL behind one contract.
 //!
 //! This crate does not read the system clock (a [`herald_model::Clock`] is passed in) and does
@@ -20,14 +18,12 @@
 pub mod api;
 pub mod app;
 pub mod callback;
-pub mod client;
 pub mod config;
 pub mod identity;
 pub mod internal;
 pub mod jobs;
 pub mod media;
 pub mod metrics;
-pub mod server;
 pub mod store;
 
 pub use app::{Gateway, StartError};

@@ -10,24 +10,17 @@
 //! the status code, the callback outcome, and the country code of an authenticated caller
 //! (only trusted countries get that far). Never an IP address, a batch tag or a thumbprint.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
-
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::Method;
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use herald_model::CountryCode;
+use herald_runtime::metrics::{
+    CounterFamily, Registry, observe_request, route_of, write_family, write_sample,
+};
+use std::fmt::Write as _;
+use std::sync::Arc;
 
 use crate::store::StoreGauges;
-
-/// Upper bounds of the request-duration histogram, in seconds.
-const BUCKETS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-
-/// The `Content-Type` of the exposition.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A counter family: its name and help text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,75 +40,80 @@ pub enum Counter {
     Uploads,
 }
 
+static AUDIT_REQUESTS: CounterFamily = CounterFamily {
+    name: "herald_gateway_audit_requests_total",
+    label: "status",
+    help: "Audit requests answered, by HTTP status.",
+};
+static CALLBACK_DELIVERIES: CounterFamily = CounterFamily {
+    name: "herald_gateway_callback_deliveries_total",
+    label: "outcome",
+    help: "Callback attempts by outcome: ok, failed, or suspended (the failure that suspended the subscription).",
+};
+static DOWNLOAD_KEYS_SERVED: CounterFamily = CounterFamily {
+    name: "herald_gateway_download_keys_served_total",
+    label: "country",
+    help: "Diagnosis keys served in downloads, by requesting country.",
+};
+static DOWNLOADS: CounterFamily = CounterFamily {
+    name: "herald_gateway_downloads_total",
+    label: "status",
+    help: "Download requests answered, by HTTP status.",
+};
+static UPLOAD_KEYS_ACCEPTED: CounterFamily = CounterFamily {
+    name: "herald_gateway_upload_keys_accepted_total",
+    label: "country",
+    help: "Diagnosis keys stored from uploads, by uploading country.",
+};
+static UPLOADS: CounterFamily = CounterFamily {
+    name: "herald_gateway_uploads_total",
+    label: "status",
+    help: "Upload requests answered, by HTTP status.",
+};
+
 impl Counter {
-    fn name(self) -> &'static str {
+    fn family(self) -> &'static CounterFamily {
         match self {
-            Self::AuditRequests => "herald_gateway_audit_requests_total",
-            Self::CallbackDeliveries => "herald_gateway_callback_deliveries_total",
-            Self::DownloadKeysServed => "herald_gateway_download_keys_served_total",
-            Self::Downloads => "herald_gateway_downloads_total",
-            Self::UploadKeysAccepted => "herald_gateway_upload_keys_accepted_total",
-            Self::Uploads => "herald_gateway_uploads_total",
+            Self::AuditRequests => &AUDIT_REQUESTS,
+            Self::CallbackDeliveries => &CALLBACK_DELIVERIES,
+            Self::DownloadKeysServed => &DOWNLOAD_KEYS_SERVED,
+            Self::Downloads => &DOWNLOADS,
+            Self::UploadKeysAccepted => &UPLOAD_KEYS_ACCEPTED,
+            Self::Uploads => &UPLOADS,
         }
     }
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::AuditRequests | Self::Downloads | Self::Uploads => "status",
-            Self::CallbackDeliveries => "outcome",
-            Self::DownloadKeysServed | Self::UploadKeysAccepted => "country",
-        }
-    }
-
-    fn help(self) -> &'static str {
-        match self {
-            Self::AuditRequests => "Audit requests answered, by HTTP status.",
-            Self::CallbackDeliveries => {
-                "Callback attempts by outcome: ok, failed, or suspended (the failure that suspended \
-                 the subscription)."
-            }
-            Self::DownloadKeysServed => {
-                "Diagnosis keys served in downloads, by requesting country."
-            }
-            Self::Downloads => "Download requests answered, by HTTP status.",
-            Self::UploadKeysAccepted => "Diagnosis keys stored from uploads, by uploading country.",
-            Self::Uploads => "Upload requests answered, by HTTP status.",
-        }
-    }
-
-    const ALL: [Counter; 6] = [
-        Self::AuditRequests,
-        Self::CallbackDeliveries,
-        Self::DownloadKeysServed,
-        Self::Downloads,
-        Self::UploadKeysAccepted,
-        Self::Uploads,
-    ];
 }
 
-/// One route's request durations.
-#[derive(Debug, Clone, Default)]
-struct Histogram {
-    /// Observations at or below each of [`BUCKETS`] (not cumulative; summed when rendered).
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
-
-/// The process's counters and histograms.
-#[derive(Debug, Default)]
+/// The gateway process's metrics: its counter families on the runtime's [`Registry`] (which
+/// also keeps the request histogram and job states).
+#[derive(Debug)]
 pub struct Metrics {
-    counters: Mutex<BTreeMap<(Counter, String), u64>>,
-    /// By (route template, method).
-    durations: Mutex<BTreeMap<(String, String), Histogram>>,
+    registry: Arc<Registry>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let families = [
+            &AUDIT_REQUESTS,
+            &CALLBACK_DELIVERIES,
+            &DOWNLOAD_KEYS_SERVED,
+            &DOWNLOADS,
+            &UPLOAD_KEYS_ACCEPTED,
+            &UPLOADS,
+        ];
+        Self { registry: Arc::new(Registry::new("herald_gateway", &families)) }
+    }
 }
 
 impl Metrics {
+    /// The registry (the internal listener renders it).
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
     /// Adds `by` to the counter with this label value.
     pub fn add(&self, counter: Counter, label: &str, by: u64) {
-        let mut counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
-        let value = counters.entry((counter, label.to_owned())).or_default();
-        *value = value.saturating_add(by);
+        self.registry.add(counter.family(), label, by);
     }
 
     /// Adds one to the counter with this label value.
@@ -128,123 +126,41 @@ impl Metrics {
         self.add(counter, country.as_str(), by);
     }
 
-    /// Records how long a request to `route` (the template, e.g.
-    /// `/diagnosiskeys/download/{date}`) took.
-    pub fn observe(&self, route: &str, method: &str, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
-        let mut durations = self.durations.lock().unwrap_or_else(PoisonError::into_inner);
-        let histogram = durations.entry((route.to_owned(), method.to_owned())).or_default();
-        if let Some(slot) = BUCKETS
-            .iter()
-            .position(|&bound| seconds <= bound)
-            .and_then(|i| histogram.buckets.get_mut(i))
-        {
-            *slot = slot.saturating_add(1);
-        }
-        histogram.count = histogram.count.saturating_add(1);
-        histogram.sum += seconds;
-    }
-
     /// A counter's value (0 when never touched), for tests and tools.
     pub fn value(&self, counter: Counter, label: &str) -> u64 {
-        let counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
-        counters.get(&(counter, label.to_owned())).copied().unwrap_or(0)
-    }
-
-    /// The exposition: every counter family (with its `HELP` and `TYPE` even before the first
-    /// event), the request-duration histogram, and the gauges read from the store (`None` when
-    /// the database could not be read; `herald_gateway_database_up` says so).
-    pub fn render(&self, gauges: Option<&StoreGauges>) -> String {
-        let mut out = String::new();
-        {
-            let counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
-            for counter in Counter::ALL {
-                family(&mut out, counter.name(), "counter", counter.help());
-                for ((_, label), value) in counters.iter().filter(|((c, _), _)| *c == counter) {
-                    let _ = writeln!(
-                        out,
-                        "{}{{{}=\"{}\"}} {value}",
-                        counter.name(),
-                        counter.label(),
-                        escape(label)
-                    );
-                }
-            }
-        }
-        self.render_durations(&mut out);
-        render_gauges(&mut out, gauges);
-        out
-    }
-
-    fn render_durations(&self, out: &mut String) {
-        let name = "herald_gateway_http_request_duration_seconds";
-        family(out, name, "histogram", "Time to answer a request, by route template and method.");
-        let durations = self.durations.lock().unwrap_or_else(PoisonError::into_inner);
-        for ((route, method), histogram) in durations.iter() {
-            let labels = format!("route=\"{}\",method=\"{}\"", escape(route), escape(method));
-            let mut cumulative = 0u64;
-            for (bound, count) in BUCKETS.iter().zip(histogram.buckets) {
-                cumulative = cumulative.saturating_add(count);
-                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
-            }
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", histogram.count);
-            let _ = writeln!(out, "{name}_sum{{{labels}}} {}", histogram.sum);
-            let _ = writeln!(out, "{name}_count{{{labels}}} {}", histogram.count);
-        }
+        self.registry.value(counter.family(), label)
     }
 }
 
-/// Middleware of the public router: the duration of every request by route template and
-/// method, and the status of every upload, download and audit request.
+/// Middleware of the public router: the runtime's request metrics, and the status of every
+/// upload, download and audit request.
 pub async fn track_request(
     State(metrics): State<Arc<Metrics>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = match *request.method() {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        Method::HEAD => "HEAD",
-        _ => "other",
-    };
-    let started = Instant::now();
-    let response = next.run(request).await;
-    metrics.observe(&route, method, started.elapsed());
-    let counter = match route.as_str() {
+    let counter = match route_of(&request).as_str() {
         "/diagnosiskeys/upload" => Some(Counter::Uploads),
         "/diagnosiskeys/download/{date}" => Some(Counter::Downloads),
         "/diagnosiskeys/audit/download/{date}/{batchTag}" => Some(Counter::AuditRequests),
         _ => None,
     };
+    let response = observe_request(&metrics.registry, request, next).await;
     if let Some(counter) = counter {
         metrics.increment(counter, response.status().as_str());
     }
     response
 }
 
-/// The gauges read from the store.
-fn render_gauges(out: &mut String, gauges: Option<&StoreGauges>) {
-    family(
-        out,
-        "herald_gateway_database_up",
-        "gauge",
-        "1 if the database answered this scrape, else 0 (and the row gauges are missing).",
-    );
-    let _ = writeln!(out, "herald_gateway_database_up {}", u8::from(gauges.is_some()));
-    let Some(g) = gauges else { return };
+/// The gauges read from the store, in the text format.
+pub fn render_gauges(g: &StoreGauges) -> String {
+    let mut out = String::new();
     for (name, help, value) in [
         ("herald_gateway_stored_keys", "Diagnosis keys stored (not yet purged).", g.keys),
         ("herald_gateway_download_batches", "Download batches formed.", g.download_batches),
     ] {
-        family(out, name, "gauge", help);
-        let _ = writeln!(out, "{name} {value}");
+        write_family(&mut out, name, "gauge", help);
+        write_sample(&mut out, name, &[], value);
     }
     let per_country = [
         (
@@ -269,25 +185,18 @@ fn render_gauges(out: &mut String, gauges: Option<&StoreGauges>) {
         ),
     ];
     for (name, help, values) in per_country {
-        family(out, name, "gauge", help);
+        write_family(&mut out, name, "gauge", help);
         for (country, value) in values {
             let _ = writeln!(out, "{name}{{country=\"{country}\"}} {value}");
         }
     }
-}
-
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-/// A label value escaped as the text format requires: backslash, double quote, newline.
-fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    out
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -297,10 +206,10 @@ mod tests {
         m.increment(Counter::Uploads, "201");
         m.increment(Counter::Uploads, "400");
         m.add_for(Counter::UploadKeysAccepted, "DE".parse().unwrap(), 20);
-        m.observe("/diagnosiskeys/upload", "POST", Duration::from_millis(3));
-        m.observe("/diagnosiskeys/upload", "POST", Duration::from_mins(1));
+        m.registry().observe("/diagnosiskeys/upload", "POST", 201, Duration::from_millis(3));
+        m.registry().observe("/diagnosiskeys/upload", "POST", 201, Duration::from_mins(1));
         m.increment(Counter::AuditRequests, "a\"b\\c\nd");
-        let text = m.render(None);
+        let text = m.registry().render();
         for line in [
             "# TYPE herald_gateway_uploads_total counter",
             "herald_gateway_uploads_total{status=\"201\"} 2",
@@ -314,7 +223,6 @@ mod tests {
             "herald_gateway_http_request_duration_seconds_bucket{route=\"/diagnosiskeys/upload\",method=\"POST\",le=\"10\"} 1",
             "herald_gateway_http_request_duration_seconds_bucket{route=\"/diagnosiskeys/upload\",method=\"POST\",le=\"+Inf\"} 2",
             "herald_gateway_http_request_duration_seconds_count{route=\"/diagnosiskeys/upload\",method=\"POST\"} 2",
-            "herald_gateway_database_up 0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 
 use crate::publish::PublishService;
 use crate::store::Store;
@@ -24,11 +24,33 @@ struct ApiState {
 /// The router. `exports` is the directory served under `/exports/`, if any.
 pub fn router(publish: PublishService, store: Store, exports: Option<PathBuf>) -> Router {
     let state = ApiState { publish: Arc::new(publish), store, exports: exports.map(Arc::new) };
-    Router::new()
-        .route("/v1/publish", post(publish_route))
-        .route("/health", get(health))
-        .route("/exports/{*path}", get(export_file))
-        .with_state(state)
+    let mut router = Router::new();
+    for (_, path, handler) in routes() {
+        router = router.route(path, handler);
+    }
+    router.with_state(state)
+}
+
+/// Every public route as (method, path template in OpenAPI's spelling): what [`router`] serves,
+/// and what the OpenAPI document ([`crate::internal::OPENAPI`]) must describe.
+pub fn public_routes() -> Vec<(Method, &'static str)> {
+    routes()
+        .into_iter()
+        .map(|(method, path, _)| (method, if path == EXPORTS { "/exports/{path}" } else { path }))
+        .collect()
+}
+
+/// The export files' route (a wildcard: names have folders).
+const EXPORTS: &str = "/exports/{*path}";
+
+/// The routes: method, path template, handler. The one list both [`router`] and
+/// [`public_routes`] read.
+fn routes() -> Vec<(Method, &'static str, MethodRouter<ApiState>)> {
+    vec![
+        (Method::POST, "/v1/publish", post(publish_route)),
+        (Method::GET, "/health", get(health)),
+        (Method::GET, EXPORTS, get(export_file)),
+    ]
 }
 
 async fn publish_route(

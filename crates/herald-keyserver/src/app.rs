@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use axum::Router;
 use herald_model::{Clock, CountryCode};
+use herald_runtime::Registry;
+use herald_runtime::jobs::{Lease, every};
 use herald_trust::AnchorCertificate;
 use herald_wire::cms::SigningIdentity;
 use herald_wire::export::{FileSigner, SignatureInfo};
@@ -59,6 +61,8 @@ pub(crate) fn read(path: &Path) -> Result<String, StartError> {
 /// A key server, bound and ready to serve.
 pub struct Keyserver {
     listener: TcpListener,
+    internal: Option<TcpListener>,
+    registry: Arc<Registry>,
     tls: Option<Arc<rustls::ServerConfig>>,
     router: Router,
     store: Store,
@@ -120,13 +124,20 @@ pub const JOB_FEDERATION_UPLOAD: &str = "federation-upload";
 pub const JOB_FEDERATION_DOWNLOAD: &str = "federation-download";
 /// See [`JOB_EXPORT`].
 pub const JOB_RETENTION: &str = "retention";
-/// Every background job.
+/// The loop that refreshes verifiers' JWKS (no lease: every process keeps its own keys).
+pub const JOB_JWKS_REFRESH: &str = "jwks-refresh";
+/// Every background job under a lease.
 pub const JOBS: [&str; 4] =
     [JOB_EXPORT, JOB_FEDERATION_UPLOAD, JOB_FEDERATION_DOWNLOAD, JOB_RETENTION];
 
-/// The listener's TLS configuration (`herald_service::tls::server_tls`).
+/// The listener's TLS configuration (no client certificates: apps publish here).
 fn server_tls(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::ServerConfig>, StartError> {
-    herald_service::tls::server_tls(cert_pem, key_pem).map_err(StartError::Invalid)
+    herald_runtime::tls::server_config(
+        cert_pem,
+        key_pem,
+        herald_runtime::tls::ClientCertificates::None,
+    )
+    .map_err(|e| StartError::Invalid(e.to_string()))
 }
 
 impl Keyserver {
@@ -168,7 +179,7 @@ impl Keyserver {
         let store = Store::open(&config.database).await?;
         let federation = match &config.federation {
             Some(f) => {
-                let client = herald_gateway::client::EfgsClient::new(
+                let client = herald_runtime::HttpsClient::new(
                     &f.gateway_url,
                     &read(&f.gateway_ca)?,
                     Some((&read(&f.client_certificate)?, &read(&f.client_key)?)),
@@ -230,14 +241,27 @@ impl Keyserver {
             country,
             federation.is_some(),
         );
+        let registry = crate::internal::registry();
         let router = crate::api::router(
             publish,
             store.clone(),
             config.export.directory.clone().filter(|_| config.serve_exports),
-        );
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            registry.clone(),
+            herald_runtime::metrics::track_requests,
+        ));
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let internal = match config.internal_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let holder =
             format!("{}-{}", std::process::id(), listener.local_addr().map_or(0, |a| a.port()));
         let wake_download = Arc::new(tokio::sync::Notify::new());
@@ -248,9 +272,10 @@ impl Keyserver {
                     (f.callback_listen, &f.gateway_callback_certificate) =>
             {
                 let pinned = pinned_certificates(pinned)?;
-                let tls = herald_gateway::server::tls_config(
+                let tls = herald_runtime::tls::server_config(
                     &read(&files.certificate)?,
                     &read(&files.key)?,
+                    herald_runtime::tls::ClientCertificates::PinnedByThumbprint,
                 )
                 .map_err(|e| StartError::Invalid(format!("callback listener: {e}")))?;
                 let listener = TcpListener::bind(addr)
@@ -285,6 +310,8 @@ impl Keyserver {
             .map_or((600, 600), |f| (f.upload_interval_seconds, f.download_interval_seconds));
         Ok(Self {
             listener,
+            internal,
+            registry,
             tls,
             router,
             store,
@@ -313,6 +340,16 @@ impl Keyserver {
         self.listener.local_addr().ok()
     }
 
+    /// The internal listener's bound address, when it is on.
+    pub fn internal_addr(&self) -> Option<SocketAddr> {
+        self.internal.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The process's metrics.
+    pub fn metrics(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
@@ -328,86 +365,135 @@ impl Keyserver {
         self.federation.clone()
     }
 
-    /// Serves and runs the jobs until `shutdown` resolves.
+    /// Serves (the public and, when configured, the internal listener) and runs the jobs until
+    /// `shutdown` resolves.
     #[allow(clippy::too_many_lines)] // one job after the other, each a few lines
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut jobs = tokio::task::JoinSet::new();
-        let lease_for = |name: &'static str| Lease {
-            store: self.store.clone(),
-            holder: self.holder.clone(),
-            clock: self.clock.clone(),
-            ttl: self.lease_ttl,
-            name,
+        let registry = self.registry.clone();
+        let lease_for = |name: &'static str| {
+            Lease::new(
+                self.store.clone(),
+                &self.holder,
+                self.clock.clone(),
+                self.lease_ttl,
+                name,
+                registry.clone(),
+            )
         };
         {
             let exporter = self.exporter.clone();
             let lease = lease_for(JOB_EXPORT);
-            jobs.spawn(every(self.export_interval, stop_rx.clone(), move || {
-                let (exporter, lease) = (exporter.clone(), lease.clone());
-                async move {
-                    let Some(Ok(report)) = lease.run(exporter.run_once()).await.map(|r| {
-                        r.inspect_err(|error| {
-                            tracing::warn!(%error, "export run failed; the next run retries");
-                        })
-                    }) else {
-                        return;
-                    };
-                    if report.files > 0 || report.deleted > 0 {
-                        tracing::info!(
-                            files = report.files,
-                            keys = report.keys,
-                            fakes = report.fakes,
-                            deleted = report.deleted,
-                            "export run"
-                        );
+            let registry = registry.clone();
+            jobs.spawn(every(
+                JOB_EXPORT,
+                registry.clone(),
+                self.export_interval,
+                None,
+                stop_rx.clone(),
+                move || {
+                    let (exporter, lease, registry) =
+                        (exporter.clone(), lease.clone(), registry.clone());
+                    async move {
+                        let Some(Ok(report)) = lease.run(exporter.run_once()).await.map(|r| {
+                            r.inspect_err(|error| {
+                                tracing::warn!(%error, "export run failed; the next run retries");
+                            })
+                        }) else {
+                            return;
+                        };
+                        crate::internal::count_export(&registry, &report);
+                        if report.files > 0 || report.deleted > 0 {
+                            tracing::info!(
+                                files = report.files,
+                                keys = report.keys,
+                                fakes = report.fakes,
+                                deleted = report.deleted,
+                                "export run"
+                            );
+                        }
                     }
-                }
-            }));
+                },
+            ));
         }
         if let Some(federation) = &self.federation {
             let f = federation.clone();
             let lease = lease_for(JOB_FEDERATION_UPLOAD);
-            jobs.spawn(every(self.upload_interval, stop_rx.clone(), move || {
-                let (f, lease) = (f.clone(), lease.clone());
-                async move {
-                    if let Some(Err(error)) = lease.run(f.upload_once()).await {
-                        tracing::warn!(%error, "federation upload failed; will retry");
+            let r = registry.clone();
+            jobs.spawn(every(
+                JOB_FEDERATION_UPLOAD,
+                registry.clone(),
+                self.upload_interval,
+                None,
+                stop_rx.clone(),
+                move || {
+                    let (f, lease, r) = (f.clone(), lease.clone(), r.clone());
+                    async move {
+                        match lease.run(f.upload_once()).await {
+                            Some(Ok(report)) => crate::internal::count_upload(&r, &report),
+                            Some(Err(error)) => {
+                                tracing::warn!(%error, "federation upload failed; will retry");
+                            }
+                            None => {}
+                        }
                     }
-                }
-            }));
+                },
+            ));
             let f = federation.clone();
             let lease = lease_for(JOB_FEDERATION_DOWNLOAD);
             let wake = Some(self.wake_download.clone());
-            jobs.spawn(every_or_woken(self.download_interval, wake, stop_rx.clone(), move || {
-                let (f, lease) = (f.clone(), lease.clone());
-                async move {
-                    if let Some(Err(error)) = lease.run(f.download_once()).await {
-                        tracing::warn!(%error, "federation download failed; will retry");
+            let r = registry.clone();
+            jobs.spawn(every(
+                JOB_FEDERATION_DOWNLOAD,
+                registry.clone(),
+                self.download_interval,
+                wake,
+                stop_rx.clone(),
+                move || {
+                    let (f, lease, r) = (f.clone(), lease.clone(), r.clone());
+                    async move {
+                        match lease.run(f.download_once()).await {
+                            Some(Ok(report)) => crate::internal::count_download(&r, &report),
+                            Some(Err(error)) => {
+                                tracing::warn!(%error, "federation download failed; will retry");
+                            }
+                            None => {}
+                        }
                     }
-                }
-            }));
+                },
+            ));
         }
         {
             let lease = lease_for(JOB_RETENTION);
             let (store, clock) = (self.store.clone(), self.clock.clone());
             let retention = self.retention_days * 86_400;
-            jobs.spawn(every(Duration::from_hours(1), stop_rx.clone(), move || {
-                let (store, clock, lease) = (store.clone(), clock.clone(), lease.clone());
-                async move {
-                    let now = clock.now().seconds();
-                    match lease.run(store.purge(now - retention, now)).await {
-                        None | Some(Ok(0)) => {}
-                        Some(Ok(n)) => tracing::info!(keys = n, "retention purge"),
-                        Some(Err(error)) => tracing::warn!(%error, "retention purge failed"),
+            jobs.spawn(every(
+                JOB_RETENTION,
+                registry.clone(),
+                Duration::from_hours(1),
+                None,
+                stop_rx.clone(),
+                move || {
+                    let (store, clock, lease) = (store.clone(), clock.clone(), lease.clone());
+                    async move {
+                        let now = clock.now().seconds();
+                        match lease.run(store.purge(now - retention, now)).await {
+                            None | Some(Ok(0)) => {}
+                            Some(Ok(n)) => tracing::info!(keys = n, "retention purge"),
+                            Some(Err(error)) => tracing::warn!(%error, "retention purge failed"),
+                        }
                     }
-                }
-            }));
+                },
+            ));
         }
         {
             let issuers = self.issuers.clone();
             jobs.spawn(every(
+                JOB_JWKS_REFRESH,
+                registry.clone(),
                 Duration::from_secs(issuers.refresh_seconds()),
+                None,
                 stop_rx.clone(),
                 move || {
                     let issuers = issuers.clone();
@@ -418,7 +504,22 @@ impl Keyserver {
         if let (Some(federation), Some(callback)) = (&self.federation, self.callback) {
             spawn_callback_jobs(&mut jobs, federation.clone(), callback, &stop_rx);
         }
-        let server = herald_gateway::server::serve(self.listener, self.tls, self.router, shutdown);
+        if let Some(listener) = self.internal {
+            let probe = crate::internal::KeyserverProbe {
+                store: self.store.clone(),
+                federation: self.federation.is_some(),
+            };
+            let app = herald_runtime::internal::router(
+                Arc::new(probe),
+                registry,
+                crate::internal::OPENAPI,
+            );
+            let mut stop = stop_rx.clone();
+            jobs.spawn(herald_runtime::serve(listener, None, app, async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            }));
+        }
+        let server = herald_runtime::serve(self.listener, self.tls, self.router, shutdown);
         server.await;
         let _ = stop_tx.send(true);
         while jobs.join_next().await.is_some() {}
@@ -460,100 +561,10 @@ fn spawn_callback_jobs(
     let stopped = async move {
         let _ = stop.changed().await;
     };
-    jobs.spawn(herald_gateway::server::serve(
+    jobs.spawn(herald_runtime::serve(
         callback.listener,
         Some(callback.tls),
         callback.router,
         stopped,
     ));
-}
-
-/// A job's store lease: the job runs only in the instance holding it (several key servers on
-/// one database run each job once). The lease is renewed every third of its time to live while
-/// the job runs, so a long run keeps it; after a crash, another instance takes over once it
-/// expires; a clean stop releases it at once.
-#[derive(Clone)]
-struct Lease {
-    store: Store,
-    holder: String,
-    clock: Arc<dyn Clock>,
-    ttl: i64,
-    name: &'static str,
-}
-
-impl Lease {
-    async fn take(&self) -> bool {
-        match self
-            .store
-            .try_lease(self.name, &self.holder, self.clock.now().seconds(), self.ttl)
-            .await
-        {
-            Ok(got) => got,
-            Err(error) => {
-                tracing::warn!(%error, job = self.name, "lease failed");
-                false
-            }
-        }
-    }
-
-    /// Runs `job` if this instance holds (or takes) the lease; `None` when another one does.
-    async fn run<T>(&self, job: impl Future<Output = T>) -> Option<T> {
-        if !self.take().await {
-            return None;
-        }
-        let every = Duration::from_secs(u64::try_from(self.ttl / 3).unwrap_or(1).max(1));
-        let renew = async {
-            loop {
-                tokio::time::sleep(every).await;
-                if !self.take().await {
-                    tracing::warn!(job = self.name, "lease lost while running");
-                }
-            }
-        };
-        tokio::select! {
-            out = job => Some(out),
-            () = renew => None,
-        }
-    }
-}
-
-/// Runs `job` now and then every `interval` until `stop` turns true.
-async fn every<F, Fut>(interval: Duration, stop: tokio::sync::watch::Receiver<bool>, job: F)
-where
-    F: FnMut() -> Fut + Send,
-    Fut: Future<Output = ()> + Send,
-{
-    every_or_woken(interval, None, stop, job).await;
-}
-
-/// [`every`], and also at once when `wake` is notified.
-async fn every_or_woken<F, Fut>(
-    interval: Duration,
-    wake: Option<Arc<tokio::sync::Notify>>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-    mut job: F,
-) where
-    F: FnMut() -> Fut + Send,
-    Fut: Future<Output = ()> + Send,
-{
-    let woken = || {
-        let wake = wake.clone();
-        async move {
-            match wake {
-                Some(wake) => wake.notified().await,
-                None => std::future::pending().await,
-            }
-        }
-    };
-    loop {
-        job().await;
-        tokio::select! {
-            () = tokio::time::sleep(interval) => {}
-            () = woken() => {}
-            _ = stop.changed() => return,
-        }
-        if *stop.borrow() {
-            return;
-        }
-    }
 }

@@ -19,6 +19,11 @@ country = "DE"
 # TLS-terminating proxy (which must strip client IP addresses: the key server never stores them).
 listen = "0.0.0.0:8443"
 
+# The internal listener: plain HTTP with GET /health (200 after a database round trip while
+# every background job runs, else 503), GET /metrics (Prometheus text format) and
+# GET /openapi.json. Keep it on loopback or an internal network; leave it out to turn it off.
+# internal_listen = "127.0.0.1:9465"
+
 # Storage: a SQLite file (created if missing) or a PostgreSQL URL.
 database = "sqlite:/var/lib/herald/keyserver.db"
 
@@ -334,6 +339,9 @@ pub struct KeyserverConfig {
     /// Listen address.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// The internal listener's address (`/health`, `/metrics`, `/openapi.json`); `None` is off.
+    #[serde(default)]
+    pub internal_listen: Option<SocketAddr>,
     /// Database URL or path.
     pub database: String,
     /// Key retention, days.
@@ -425,9 +433,7 @@ impl KeyserverConfig {
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let table = herald_service::config::toml_with_env(text, PREFIX, env)?;
-        let config: Self =
-            table.try_into().map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
+        let config: Self = herald_service::config::parse_with_env(text, PREFIX, env)?;
         config.validate()?;
         Ok(config)
     }
@@ -444,6 +450,9 @@ impl KeyserverConfig {
                 "country {:?} is not an upper-case ISO 3166-1 alpha-2 code",
                 self.country
             ));
+        }
+        if self.internal_listen.is_some_and(|a| a == self.listen && a.port() != 0) {
+            return invalid("internal_listen must differ from listen".into());
         }
         if !(10..=30).contains(&self.retention_days) {
             return invalid(format!(

@@ -104,6 +104,7 @@ pub fn prepare(
     Ok(KeyserverConfig {
         country: country.as_str().to_owned(),
         listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+        internal_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         database: format!("sqlite:{}", ks.join("keyserver.db").display()),
         retention_days: 14,
         tls: Some(TlsFiles {

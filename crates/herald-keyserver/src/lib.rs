@@ -11,6 +11,7 @@
 //! - [`federation`]: outbox uploads in signed batches, the download walk with audit
 //!   verification.
 //! - [`api`], [`app`]: the router and the service with its jobs; [`dev`]: the dev folder.
+//! - [`internal`]: the internal listener's probe, metrics families and OpenAPI document.
 
 pub mod api;
 pub mod app;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod dev;
 pub mod export;
 pub mod federation;
+pub mod internal;
 pub mod publish;
 pub mod store;
 

@@ -8,6 +8,7 @@
 //! through [`Clock`], randomness through the caller.
 //!
 //! # Layout
+//! - `date`: [`Date`] and [`Zone`] (calendar dates and time zones on `jiff`), timestamp texts.
 //! - `time`: [`UnixTime`], [`IntervalNumber`] (ENIN), [`RollingPeriod`], [`Clock`], [`FixedClock`].
 //! - `key`: [`TemporaryExposureKey`], [`DiagnosisKey`], [`TransmissionRiskLevel`].
 //! - `report`: [`ReportType`], [`DaysSinceOnset`].
@@ -17,6 +18,7 @@
 
 pub mod cert;
 pub mod country;
+pub mod date;
 pub mod error;
 pub mod key;
 pub mod report;
@@ -24,6 +26,7 @@ pub mod time;
 
 pub use cert::CertThumbprint;
 pub use country::CountryCode;
+pub use date::{Date, Zone};
 pub use error::ModelError;
 pub use key::{DiagnosisKey, TemporaryExposureKey, TransmissionRiskLevel};
 pub use report::{DaysSinceOnset, ReportType};

@@ -46,6 +46,19 @@ pub fn toml_with_env(
     Ok(table)
 }
 
+/// [`toml_with_env`], then the result deserialised into `T`: an unknown or mistyped setting is
+/// refused with its name and line (the table is printed back to TOML and parsed again, so that
+/// the error points at the setting, whether it came from the file or the environment).
+pub fn parse_with_env<T: serde::de::DeserializeOwned>(
+    text: &str,
+    prefix: &str,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<T, ConfigError> {
+    let table = toml_with_env(text, prefix, env)?;
+    let merged = toml::to_string(&table).map_err(|e| ConfigError::Toml(e.to_string()))?;
+    toml::from_str(&merged).map_err(|e| ConfigError::Toml(e.to_string()))
+}
+
 /// Sets `path` in `table` to `value` (parsed as a TOML value when it is one, else a string).
 fn set_path(table: &mut toml::Table, path: &[String], value: &str) -> Result<(), ConfigError> {
     let Some((last, parents)) = path.split_last() else {
@@ -95,6 +108,21 @@ mod tests {
         assert_eq!(table["export"]["interval"].as_integer(), Some(7));
         assert_eq!(table["new"]["deep"]["flag"].as_bool(), Some(true));
         assert_eq!(table["list"].as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn a_mistyped_override_is_named() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)] // only deserialised
+        struct Config {
+            flag: bool,
+        }
+        let err = parse_with_env::<Config>("flag = true", "X_", env(&[("X_FLAG", "no")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("flag") && err.contains("boolean"), "{err}");
+        let ok: Config = parse_with_env("flag = false", "X_", env(&[("X_FLAG", "true")])).unwrap();
+        assert!(ok.flag);
     }
 
     #[test]

@@ -6,11 +6,9 @@
 //! - [`secrets`]: the secret files of a development world, created once with owner-only
 //!   permissions, and fresh random keys for them; [`dev`]: the names a dev verifier and a dev
 //!   key server agree on;
-//! - [`tls`]: a listener's TLS configuration;
 //! - [`chaff`]: how long a chaff answer waits.
 
 pub mod chaff;
 pub mod config;
 pub mod dev;
 pub mod secrets;
-pub mod tls;

@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use herald_service::chaff::LatencyTracker;
 use herald_wire::verification::{
     BatchIssueRequest, BatchIssueResponse, CertificateRequest, CertificateResponse,
@@ -61,16 +61,32 @@ pub fn router(service: Arc<Service>, settings: EdgeSettings) -> Router {
         certificate_latency: LatencyTracker::new(settings.chaff_max_latency),
         settings,
     });
-    Router::new()
-        .route("/api/verify", post(verify))
-        .route("/api/certificate", post(certificate))
-        .route("/api/issue", post(issue))
-        .route("/api/batch-issue", post(batch_issue))
-        .route("/api/checkcodestatus", post(check_code_status))
-        .route("/api/expirecode", post(expire_code))
-        .route("/.well-known/jwks.json", get(jwks))
-        .route("/health", get(health))
-        .with_state(state)
+    let mut router = Router::new();
+    for (_, path, handler) in routes() {
+        router = router.route(path, handler);
+    }
+    router.with_state(state)
+}
+
+/// Every API route as (method, path template): what [`router`] serves, and what the OpenAPI
+/// document ([`crate::internal::OPENAPI`]) must describe (the portal's pages are not an API).
+pub fn public_routes() -> Vec<(Method, &'static str)> {
+    routes().into_iter().map(|(method, path, _)| (method, path)).collect()
+}
+
+/// The routes: method, path template, handler. The one list both [`router`] and
+/// [`public_routes`] read.
+fn routes() -> Vec<(Method, &'static str, MethodRouter<Arc<ApiState>>)> {
+    vec![
+        (Method::POST, "/api/verify", post(verify)),
+        (Method::POST, "/api/certificate", post(certificate)),
+        (Method::POST, "/api/issue", post(issue)),
+        (Method::POST, "/api/batch-issue", post(batch_issue)),
+        (Method::POST, "/api/checkcodestatus", post(check_code_status)),
+        (Method::POST, "/api/expirecode", post(expire_code)),
+        (Method::GET, "/.well-known/jwks.json", get(jwks)),
+        (Method::GET, "/health", get(health)),
+    ]
 }
 
 /// An app-API answer body: its error fields and padding can be set.

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use axum::Router;
 use herald_model::Clock;
+use herald_runtime::jobs::every;
+use herald_runtime::metrics::JobOutcome;
 use tokio::net::TcpListener;
 
 use crate::api::{EdgeSettings, router};
@@ -74,6 +76,7 @@ fn ring(what: &str, files: &[KeyFile]) -> Result<KeyRing, StartError> {
 /// A verification service, bound and ready to serve.
 pub struct Verifier {
     listener: TcpListener,
+    internal: Option<TcpListener>,
     tls: Option<Arc<rustls::ServerConfig>>,
     router: Router,
     service: Arc<Service>,
@@ -94,8 +97,12 @@ impl Verifier {
         config.validate().map_err(|e| StartError::Invalid(e.to_string()))?;
         let tls = match &config.tls {
             Some(files) => Some(
-                herald_service::tls::server_tls(&read(&files.certificate)?, &read(&files.key)?)
-                    .map_err(StartError::Invalid)?,
+                herald_runtime::tls::server_config(
+                    &read(&files.certificate)?,
+                    &read(&files.key)?,
+                    herald_runtime::tls::ClientCertificates::None,
+                )
+                .map_err(|e| StartError::Invalid(e.to_string()))?,
             ),
             None => None,
         };
@@ -133,15 +140,39 @@ impl Verifier {
                 &config.country,
             ));
         }
+        let router = router.layer(axum::middleware::from_fn_with_state(
+            service.metrics().clone(),
+            herald_runtime::metrics::track_requests,
+        ));
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        Ok(Self { listener, tls, router, service, retention: config.api.retention_hours * 3600 })
+        let internal = match config.internal_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            listener,
+            internal,
+            tls,
+            router,
+            service,
+            retention: config.api.retention_hours * 3600,
+        })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.local_addr().ok()
+    }
+
+    /// The internal listener's bound address, when it is on.
+    pub fn internal_addr(&self) -> Option<SocketAddr> {
+        self.internal.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Whether it speaks TLS.
@@ -164,28 +195,57 @@ impl Verifier {
         self.service.register_api_key(name, kind, key).await
     }
 
-    /// Serves, and purges expired rows hourly, until `shutdown` resolves.
+    /// Serves (the public and, when configured, the internal listener), and purges expired
+    /// rows hourly, until `shutdown` resolves.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut jobs = tokio::task::JoinSet::new();
+        let registry = self.service.metrics().clone();
         let service = self.service.clone();
         let retention = self.retention;
-        let purge = tokio::spawn(async move {
-            loop {
-                let now = service.now();
-                match service.store().purge(now - retention, now).await {
-                    Ok((0, 0)) => {}
-                    Ok((codes, tokens)) => tracing::info!(codes, tokens, "retention purge"),
-                    Err(error) => tracing::warn!(%error, "retention purge failed"),
+        jobs.spawn(every(
+            JOB_PURGE,
+            registry.clone(),
+            Duration::from_hours(1),
+            None,
+            stop_rx.clone(),
+            move || {
+                let service = service.clone();
+                async move {
+                    let now = service.now();
+                    let outcome = match service.store().purge(now - retention, now).await {
+                        Ok((0, 0)) => JobOutcome::Ok,
+                        Ok((codes, tokens)) => {
+                            tracing::info!(codes, tokens, "retention purge");
+                            JobOutcome::Ok
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "retention purge failed");
+                            JobOutcome::Failed
+                        }
+                    };
+                    service.metrics().job_run(JOB_PURGE, outcome);
                 }
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_hours(1)) => {}
-                    _ = stop_rx.changed() => return,
-                }
-            }
-        });
-        herald_gateway::server::serve(self.listener, self.tls, self.router, shutdown).await;
+            },
+        ));
+        if let Some(listener) = self.internal {
+            let probe = crate::internal::VerifierProbe { store: self.service.store().clone() };
+            let app = herald_runtime::internal::router(
+                Arc::new(probe),
+                registry,
+                crate::internal::OPENAPI,
+            );
+            let mut stop = stop_rx.clone();
+            jobs.spawn(herald_runtime::serve(listener, None, app, async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            }));
+        }
+        herald_runtime::serve(self.listener, self.tls, self.router, shutdown).await;
         let _ = stop_tx.send(true);
-        let _ = purge.await;
+        while jobs.join_next().await.is_some() {}
         self.service.store().close().await;
     }
 }
+
+/// The retention job's name in metrics and `/health`.
+pub const JOB_PURGE: &str = "purge";

@@ -17,6 +17,10 @@ pub const EXAMPLE: &str = r#"# herald verification service.
 # The health authority's country (upper-case ISO 3166-1 alpha-2).
 country = "DE"
 listen = "0.0.0.0:8444"
+# The internal listener: plain HTTP with GET /health (200 after a database round trip while the
+# purge job runs, else 503), GET /metrics (Prometheus text format) and GET /openapi.json. Keep it
+# on loopback or an internal network; leave it out to turn it off.
+# internal_listen = "127.0.0.1:9466"
 # SQLite file (default backend) or postgres://user@host/db.
 database = "sqlite:/var/lib/herald/verifier/verifier.db"
 # Server secrets keying every stored hash (codes, API keys, token ids): files of 64 hex digits,
@@ -209,6 +213,9 @@ pub struct VerifierConfig {
     /// Listen address.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// The internal listener's address (`/health`, `/metrics`, `/openapi.json`); `None` is off.
+    #[serde(default)]
+    pub internal_listen: Option<SocketAddr>,
     /// Database URL or path.
     pub database: String,
     /// HMAC secret files, newest first.
@@ -350,9 +357,7 @@ impl VerifierConfig {
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let table = herald_service::config::toml_with_env(text, PREFIX, env)?;
-        let config: Self =
-            table.try_into().map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
+        let config: Self = herald_service::config::parse_with_env(text, PREFIX, env)?;
         config.validate()?;
         Ok(config)
     }
@@ -374,6 +379,9 @@ impl VerifierConfig {
                 "country {:?} is not an upper-case ISO 3166-1 alpha-2 code",
                 self.country
             ));
+        }
+        if self.internal_listen.is_some_and(|a| a == self.listen && a.port() != 0) {
+            return invalid("internal_listen must differ from listen".into());
         }
         if self.hmac_key_files.is_empty() {
             return invalid("hmac_key_files needs at least one file".into());

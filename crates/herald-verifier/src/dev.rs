@@ -89,6 +89,7 @@ pub fn prepare(
     let config = VerifierConfig {
         country: country.as_str().to_owned(),
         listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+        internal_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         database: format!("sqlite:{}", v.join("verifier.db").display()),
         hmac_key_files: vec![hmac],
         tls: Some(TlsFiles {

@@ -15,7 +15,8 @@
 //! - [`keys`]: token and certificate signing keys with rotation and the JWKS.
 //! - [`service`]: the flow (issue, verify, certificate) and its refusals; [`api`]: the HTTP
 //!   edge (padding, chaff, error boundary); [`app`]: the service on a listener; [`dev`]: the
-//!   dev folder.
+//!   dev folder; [`internal`]: the internal listener's probe, metrics families and OpenAPI
+//!   document.
 //!
 //! The JSON codecs are `herald_wire::verification`; the JWT codecs `herald_wire::jwt`.
 
@@ -24,6 +25,7 @@ pub mod app;
 pub mod codes;
 pub mod config;
 pub mod dev;
+pub mod internal;
 pub mod keys;
 pub mod portal;
 pub mod secret;

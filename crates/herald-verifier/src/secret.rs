@@ -104,6 +104,30 @@ fn mac(key: &[u8; 32], purpose: Purpose, value: &[u8]) -> Hash {
     mac.finalize().into_bytes().into()
 }
 
+/// The portal's keyed hashes (sessions, CSRF tokens, the login limit, TOTP sealing) under the
+/// same server secrets, each purpose with its own label.
+impl herald_webkit::Keyring for Secrets {
+    fn macs(&self, purpose: herald_webkit::Purpose, data: &[u8]) -> Vec<[u8; 32]> {
+        self.hashes(Purpose::of(purpose), data)
+    }
+
+    fn mac(&self, purpose: herald_webkit::Purpose, data: &[u8]) -> [u8; 32] {
+        self.hash(Purpose::of(purpose), data)
+    }
+}
+
+impl Purpose {
+    /// The label of a web-kit purpose.
+    fn of(purpose: herald_webkit::Purpose) -> Self {
+        match purpose {
+            herald_webkit::Purpose::Session => Self::Session,
+            herald_webkit::Purpose::Csrf => Self::Csrf,
+            herald_webkit::Purpose::LoginLimit => Self::LoginLimit,
+            herald_webkit::Purpose::TotpSeal => Self::TotpSeal,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,16 +11,15 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use herald_model::{Clock, UnixTime};
+use herald_model::{Clock, Date, UnixTime};
 use herald_wire::jwt::{
     self, Audience, ClaimsError, Jwt, JwtError, TokenSubject, VerificationCertificateClaims,
     VerificationTokenClaims,
 };
 use herald_wire::publish::VerificationReportType;
 use herald_wire::verification::{
-    CertificateRequest, CertificateResponse, CodeStatusResponse, Day, ErrorCode, IssueRequest,
-    IssueResponse, TestType, VerifyRequest, VerifyResponse, accepted_types, format_date,
-    parse_date, rfc1123,
+    CertificateRequest, CertificateResponse, CodeStatusResponse, ErrorCode, IssueRequest,
+    IssueResponse, TestType, VerifyRequest, VerifyResponse, accepted_types, parse_date,
 };
 use rand::Rng as _;
 use subtle::ConstantTimeEq as _;
@@ -114,6 +113,7 @@ pub struct Service {
     settings: FlowSettings,
     clock: Arc<dyn Clock>,
     limiter: FailureLimiter,
+    metrics: Arc<herald_runtime::Registry>,
 }
 
 impl std::fmt::Debug for Service {
@@ -140,7 +140,13 @@ impl Service {
             settings,
             clock,
             limiter: FailureLimiter::default(),
+            metrics: crate::internal::registry(),
         }
+    }
+
+    /// The process's metrics (the API, the portal and the jobs count into it).
+    pub fn metrics(&self) -> &Arc<herald_runtime::Registry> {
+        &self.metrics
     }
 
     /// The store.
@@ -161,6 +167,11 @@ impl Service {
     /// Counts codes issued or claimed today in the daily statistics; a failure is logged, not
     /// fatal (the code itself is stored).
     async fn count(&self, issued: i64, claimed: i64) {
+        for (event, n) in [("issued", issued), ("claimed", claimed)] {
+            if n > 0 {
+                self.metrics.add(&crate::internal::CODES, event, n.unsigned_abs());
+            }
+        }
         let day = self.now().div_euclid(86_400);
         if let Err(error) = self.store.add_stats(day, issued, claimed).await {
             tracing::warn!(%error, "code statistics not updated");
@@ -317,10 +328,10 @@ impl Service {
                     return Ok(IssueResponse {
                         uuid,
                         code: short,
-                        expires_at: rfc1123(UnixTime(short_expires_at)),
+                        expires_at: UnixTime(short_expires_at).rfc1123(),
                         expires_at_timestamp: short_expires_at,
                         long_code: long,
-                        long_expires_at: rfc1123(UnixTime(long_expires_at)),
+                        long_expires_at: UnixTime(long_expires_at).rfc1123(),
                         long_expires_at_timestamp: long_expires_at,
                         ..IssueResponse::default()
                     });
@@ -338,10 +349,12 @@ impl Service {
         Err(ApiError::internal("insert_code", &"code collisions on every retry"))
     }
 
-    fn day(&self, field: &str, text: Option<&str>, today: Day) -> Result<Option<Day>, ApiError> {
+    fn day(&self, field: &str, text: Option<&str>, today: i64) -> Result<Option<Date>, ApiError> {
         let Some(text) = text.filter(|t| !t.is_empty()) else { return Ok(None) };
         let invalid = |m: String| ApiError::new(ErrorCode::InvalidDate, m);
-        let day = parse_date(text).ok_or_else(|| invalid(format!("{field} must be YYYY-MM-DD")))?;
+        let date =
+            parse_date(text).ok_or_else(|| invalid(format!("{field} must be YYYY-MM-DD")))?;
+        let day = date.utc_day();
         if day > today {
             return Err(invalid(format!("{field} is in the future")));
         }
@@ -351,7 +364,7 @@ impl Service {
                 self.settings.codes.max_date_age_days
             )));
         }
-        Ok(Some(day))
+        Ok(Some(date))
     }
 
     /// `/api/checkcodestatus`.
@@ -386,6 +399,7 @@ impl Service {
         let now = self.now();
         let s = &self.settings;
         if self.limiter.locked(api_key, now, s.failure_limit, s.failure_window) {
+            self.metrics.increment(&crate::internal::TRIPS, "verify_lockout");
             tracing::warn!(api_key, "verify refused: too many failed attempts with this key");
             return Err(ApiError::new(
                 ErrorCode::QuotaExceeded,
@@ -400,6 +414,7 @@ impl Service {
         })?;
         let failed = |code: ErrorCode, message: &str| {
             self.limiter.fail(api_key, now, s.failure_window);
+            self.metrics.increment(&crate::internal::CODES, "verify_failed");
             tracing::info!(api_key, error_code = code.as_str(), "verify refused");
             ApiError::new(code, message)
         };
@@ -440,8 +455,8 @@ impl Service {
         };
         let subject = TokenSubject {
             test_type: row.test_type.as_str().to_owned(),
-            symptom_date: row.symptom_day.map(format_date),
-            test_date: row.test_day.map(format_date),
+            symptom_date: row.symptom_day.map(|d| d.to_string()),
+            test_date: row.test_day.map(|d| d.to_string()),
         };
         let claims = VerificationTokenClaims {
             issuer: s.token_issuer.clone(),
@@ -508,7 +523,7 @@ impl Service {
             .symptom_date
             .as_deref()
             .and_then(parse_date)
-            .and_then(|day| u32::try_from(day * 144).ok());
+            .and_then(|date| u32::try_from(date.utc_day() * 144).ok());
         let certificate = VerificationCertificateClaims {
             issuer: s.certificate_issuer.clone(),
             audience: Audience::One(s.certificate_audience.clone()),

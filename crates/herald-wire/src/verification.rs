@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use herald_model::UnixTime;
+use herald_model::Date;
 
 /// The largest request body the service reads, in bytes (a batch of 10 issue requests with
 /// padding fits easily).
@@ -449,92 +449,16 @@ pub fn encode<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-/// A calendar day: days since 1970-01-01 (UTC).
-pub type Day = i64;
-
-/// Parses `YYYY-MM-DD` (a real calendar date, years 1970..=9999).
-pub fn parse_date(text: &str) -> Option<Day> {
-    let b = text.as_bytes();
-    if b.len() != 10 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
-        return None;
-    }
-    let num = |s: &str| -> Option<i64> {
-        if s.bytes().all(|c| c.is_ascii_digit()) { s.parse().ok() } else { None }
-    };
-    let y = num(text.get(0..4)?)?;
-    let m = num(text.get(5..7)?)?;
-    let d = num(text.get(8..10)?)?;
-    if y < 1970 || !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
-        return None;
-    }
-    Some(days_from_civil(y, m, d))
-}
-
-/// `YYYY-MM-DD` of a day.
-pub fn format_date(day: Day) -> String {
-    let (y, m, d) = civil_from_days(day);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// RFC 1123 with `UTC` (Go's `time.RFC1123` of a UTC time), e.g.
-/// `Sat, 28 Nov 2026 20:47:00 UTC`.
-pub fn rfc1123(t: UnixTime) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let secs = t.seconds();
-    let day = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(day);
-    let weekday = DAYS
-        .get(usize::try_from(day.rem_euclid(7)).unwrap_or_default())
-        .copied()
-        .unwrap_or_default();
-    let month = MONTHS.get(usize::try_from(m - 1).unwrap_or_default()).copied().unwrap_or_default();
-    format!(
-        "{weekday}, {d:02} {month} {y:04} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Howard Hinnant's `days_from_civil`.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Howard Hinnant's `civil_from_days`.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
+/// Parses a request's `YYYY-MM-DD` (a real calendar date, years 1970..=9999). A date prints
+/// back as `YYYY-MM-DD` with `Display`.
+pub fn parse_date(text: &str) -> Option<Date> {
+    Date::parse_iso(text).filter(|d| d.year() >= 1970)
 }
 
 #[cfg(test)]
 mod tests {
+    use herald_model::UnixTime;
+
     use super::*;
 
     #[test]
@@ -606,10 +530,12 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(parse_date("1970-01-01"), Some(0));
-        assert_eq!(parse_date("2026-11-28"), Some(20_785));
+        let day = |text: &str| parse_date(text).map(Date::utc_day);
+        let format_date = |day| Date::from_utc_day(day).unwrap().to_string();
+        assert_eq!(day("1970-01-01"), Some(0));
+        assert_eq!(day("2026-11-28"), Some(20_785));
         assert_eq!(format_date(20_785), "2026-11-28");
-        assert_eq!(parse_date("2024-02-29").map(format_date).as_deref(), Some("2024-02-29"));
+        assert_eq!(parse_date("2024-02-29").map(|d| d.to_string()).as_deref(), Some("2024-02-29"));
         for bad in [
             "2023-02-29",
             "2026-13-01",
@@ -622,10 +548,10 @@ mod tests {
         ] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
-        assert_eq!(rfc1123(UnixTime(0)), "Thu, 01 Jan 1970 00:00:00 UTC");
-        assert_eq!(rfc1123(UnixTime(1_795_898_820)), "Sat, 28 Nov 2026 20:47:00 UTC");
-        for day in [0, 1, 59, 60, 365, 10_000, 20_785, 2_932_896] {
-            assert_eq!(parse_date(&format_date(day)), Some(day));
+        assert_eq!(UnixTime(0).rfc1123(), "Thu, 01 Jan 1970 00:00:00 UTC");
+        assert_eq!(UnixTime(1_795_898_820).rfc1123(), "Sat, 28 Nov 2026 20:47:00 UTC");
+        for d in [0, 1, 59, 60, 365, 10_000, 20_785, 2_932_896] {
+            assert_eq!(day(&format_date(d)), Some(d));
         }
     }
 }

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use herald_gateway::client::{Answer, EfgsClient};
 use herald_model::{Clock as _, CountryCode};
+use herald_runtime::{Answer, HttpsClient};
 use herald_trust::{AnchorCertificate, layout};
 use herald_wire::cms::{SignerCertificate, SigningIdentity};
 use herald_wire::efgs::{self, EfgsKey};
@@ -96,13 +96,13 @@ fn read(path: &Path, what: &str) -> Result<String> {
 }
 
 /// The client, the acting country, and the dev folder if any.
-fn connect(args: &ConnectArgs) -> Result<(EfgsClient, Option<CountryCode>, Option<&Path>)> {
+fn connect(args: &ConnectArgs) -> Result<(HttpsClient, Option<CountryCode>, Option<&Path>)> {
     if let Some(dir) = &args.dev {
         let country: CountryCode =
             args.country.as_deref().unwrap_or_default().parse().context("--country")?;
         let url =
             read(&dir.join("gateway").join("url"), "gateway URL (is the dev gateway running?)")?;
-        let client = EfgsClient::new(
+        let client = HttpsClient::new(
             url.trim(),
             &read(&dir.join(layout::ca_cert()), "CA")?,
             Some((
@@ -117,7 +117,7 @@ fn connect(args: &ConnectArgs) -> Result<(EfgsClient, Option<CountryCode>, Optio
     else {
         bail!("give --dev DIR --country CC, or --gateway, --ca, --client-cert and --client-key");
     };
-    let client = EfgsClient::new(
+    let client = HttpsClient::new(
         url,
         &read(ca, "CA")?,
         Some((&read(cert, "client certificate")?, &read(key, "client key")?)),
@@ -226,8 +226,7 @@ fn generated(
 
 fn today() -> String {
     let now = crate::SystemClock.now();
-    let (y, m, d) = herald_gateway::api::civil_date(now);
-    format!("{y:04}-{m:02}-{d:02}")
+    herald_model::Date::of(now).to_string()
 }
 
 pub(crate) async fn download(args: DownloadArgs) -> Result<()> {
@@ -284,7 +283,7 @@ pub(crate) async fn download(args: DownloadArgs) -> Result<()> {
 /// §3.4; the key server's federation client does the same), own country skipped; any upload
 /// that does not verify fails the download.
 async fn verify_batch(
-    client: &EfgsClient,
+    client: &HttpsClient,
     date: &str,
     tag: &str,
     keys: &[EfgsKey],

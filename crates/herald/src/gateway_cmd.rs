@@ -11,6 +11,7 @@ use herald_model::{CertThumbprint, Clock, CountryCode};
 use herald_trust::{AnchorCertificate, TrustAnchor, TrustEntry, TrustKind, TrustList, layout};
 
 use crate::SystemClock;
+use crate::dev_files::{UrlFiles, announce_internal};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum GatewayCommand {
@@ -39,6 +40,10 @@ pub(crate) struct ServeArgs {
     /// Listening address in dev mode (default 127.0.0.1 and a free port).
     #[arg(long, value_name = "ADDR:PORT", requires = "dev")]
     listen: Option<String>,
+    /// Storage in dev mode instead of DIR/gateway/gateway.db: a PostgreSQL URL
+    /// (`postgres://user@host/db`) or a SQLite file.
+    #[arg(long, value_name = "URL", requires = "dev")]
+    database: Option<String>,
 }
 
 /// Where the trust list lives.
@@ -161,13 +166,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let (config, dev_dir) = match (&args.config, &args.dev) {
         (Some(path), _) => {
             let text = read(path, "configuration")?;
-            let config = GatewayConfig::from_toml(&text, |k| std::env::var(k).ok())
+            let config = GatewayConfig::from_toml(&text, std::env::vars())
                 .with_context(|| path.display().to_string())?;
             (config, None)
         }
         (None, Some(dir)) => {
             let (config, trusted) =
-                prepare_dev(dir, args.listen.as_deref(), clock.as_ref()).await?;
+                prepare_dev(dir, args.listen.as_deref(), args.database.as_deref(), clock.as_ref())
+                    .await?;
             eprintln!("dev world {}: {trusted} certificates trusted", dir.display());
             (config, Some(dir.join("gateway")))
         }
@@ -178,33 +184,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{addr}");
     let internal_url = gateway.internal_addr().map(|addr| format!("http://{addr}"));
-    // In dev mode: DIR/gateway/url and DIR/gateway/internal-url, removed on a clean stop. The
-    // internal URL is written first, so a tool that waits for `url` finds both.
-    let mut written = Vec::new();
-    if let Some(dir) = &dev_dir {
-        for (name, value) in
-            [("internal-url", internal_url.as_deref()), ("url", Some(url.as_str()))]
-        {
-            let file = dir.join(name);
-            let Some(value) = value else {
-                let _ = std::fs::remove_file(&file);
-                continue;
-            };
-            std::fs::write(&file, value)
-                .with_context(|| format!("cannot write {}", file.display()))?;
-            written.push(file);
-        }
-    }
+    let written = UrlFiles::write(dev_dir.as_deref(), &url, internal_url.as_deref())?;
     eprintln!("herald gateway listening on {url} ({} storage)", gateway.store().backend());
-    if let Some(internal_url) = &internal_url {
-        eprintln!(
-            "herald gateway internal listener on {internal_url} (/health, /metrics, /openapi.json)"
-        );
-    }
+    announce_internal("gateway", internal_url.as_deref());
     gateway.run_until_stopped(shutdown_signal()).await;
-    for file in &written {
-        let _ = std::fs::remove_file(file);
-    }
+    written.remove();
     eprintln!("herald gateway stopped");
     Ok(())
 }
@@ -236,6 +220,7 @@ pub(crate) async fn shutdown_signal() {
 pub(crate) async fn prepare_dev(
     dir: &Path,
     listen: Option<&str>,
+    database: Option<&str>,
     clock: &dyn Clock,
 ) -> Result<(GatewayConfig, usize)> {
     if !dir.join(layout::ca_cert()).exists() {
@@ -243,7 +228,10 @@ pub(crate) async fn prepare_dev(
             ["DE", "NL", "FR"].iter().filter_map(|c| c.parse().ok()).collect();
         crate::pki_cmd::write_dev_pki(dir, &countries, clock.now(), false)?;
     }
-    let database = format!("sqlite:{}", dir.join("gateway").join("gateway.db").display());
+    let database = database.map_or_else(
+        || format!("sqlite:{}", dir.join("gateway").join("gateway.db").display()),
+        str::to_owned,
+    );
     let at_rest_key = dir.join("gateway").join("at-rest.key");
     ensure_at_rest_key(&at_rest_key)?;
     let store = Store::open(&database).await?;
@@ -288,7 +276,7 @@ pub(crate) async fn prepare_dev(
         cert = dir.join(layout::gateway_cert()).display().to_string(),
         key = dir.join(layout::gateway_key()).display().to_string(),
     );
-    Ok((GatewayConfig::from_toml(&toml, |_| None)?, trusted))
+    Ok((GatewayConfig::from_toml(&toml, std::iter::empty())?, trusted))
 }
 
 /// Creates the dev at-rest key (32 bytes from the OS RNG, hex, mode 0600) unless it exists.
@@ -334,7 +322,7 @@ fn to_entry(r: &TrustRow) -> TrustEntry {
 async fn open_store(args: &StoreArgs) -> Result<Store> {
     let url = match (&args.config, &args.database, &args.dev) {
         (Some(path), _, _) => {
-            GatewayConfig::from_toml(&read(path, "configuration")?, |k| std::env::var(k).ok())
+            GatewayConfig::from_toml(&read(path, "configuration")?, std::env::vars())
                 .with_context(|| path.display().to_string())?
                 .database
         }

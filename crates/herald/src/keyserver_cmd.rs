@@ -11,6 +11,7 @@ use herald_keyserver::{Keyserver, dev};
 use herald_model::{Clock, CountryCode};
 
 use crate::SystemClock;
+use crate::dev_files::{UrlFiles, announce_internal};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeyserverCommand {
@@ -29,7 +30,8 @@ pub(crate) struct ServeArgs {
     /// Development mode on the shared dev folder (see specs/dev-world.md): keys, exports and
     /// SQLite under DIR/<CC>/keyserver, TLS with DIR/<CC>/server.pem, joins the gateway of
     /// DIR/gateway/url, trusts the verifier of DIR/<CC>/verifier/url through its JWKS, serves the
-    /// exports under /exports/, and writes DIR/<CC>/keyserver/url.
+    /// exports under /exports/, and writes DIR/<CC>/keyserver/url and internal-url (the internal
+    /// listener's /health, /metrics and /openapi.json on a free loopback port).
     #[arg(long, value_name = "DIR", requires = "country")]
     dev: Option<PathBuf>,
     /// The country (dev mode).
@@ -38,6 +40,10 @@ pub(crate) struct ServeArgs {
     /// Listening address in dev mode (default 127.0.0.1 and a free port).
     #[arg(long, value_name = "ADDR:PORT", requires = "dev")]
     listen: Option<SocketAddr>,
+    /// Storage in dev mode instead of DIR/<CC>/keyserver/keyserver.db: a PostgreSQL URL
+    /// (`postgres://user@host/db`) or a SQLite file.
+    #[arg(long, value_name = "URL", requires = "dev")]
+    database: Option<String>,
 }
 
 pub(crate) async fn run(cmd: KeyserverCommand) -> Result<()> {
@@ -52,7 +58,7 @@ pub(crate) async fn run(cmd: KeyserverCommand) -> Result<()> {
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (config, url_file) = match (&args.config, &args.dev) {
+    let (config, dev_dir) = match (&args.config, &args.dev) {
         (Some(path), _) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read configuration {}", path.display()))?;
@@ -67,8 +73,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 .unwrap_or_default()
                 .parse()
                 .context("--country must be an upper-case ISO 3166-1 alpha-2 code")?;
-            let config = dev::prepare(dir, country, args.listen)?;
-            (config, Some(dev::keyserver_dir(dir, country).join("url")))
+            let mut config = dev::prepare(dir, country, args.listen)?;
+            if let Some(database) = &args.database {
+                config.database.clone_from(database);
+            }
+            (config, Some(dev::keyserver_dir(dir, country)))
         }
         (None, None) => bail!("give --config <FILE> or --dev <DIR> --country <CC>"),
     };
@@ -76,9 +85,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let addr = keyserver.local_addr().context("the listener has no address")?;
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{addr}");
-    if let Some(file) = &url_file {
-        std::fs::write(file, &url).with_context(|| format!("cannot write {}", file.display()))?;
-    }
+    let internal_url = keyserver.internal_addr().map(|addr| format!("http://{addr}"));
+    let written = UrlFiles::write(dev_dir.as_deref(), &url, internal_url.as_deref())?;
     eprintln!(
         "herald key server {} listening on {url} ({} storage, exports to {}, federation {})",
         config.country,
@@ -86,10 +94,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         keyserver.exporter().blobs().description(),
         if keyserver.federation().is_some() { "on" } else { "off" }
     );
+    announce_internal("key server", internal_url.as_deref());
     keyserver.run_until_stopped(crate::gateway_cmd::shutdown_signal()).await;
-    if let Some(file) = &url_file {
-        let _ = std::fs::remove_file(file);
-    }
+    written.remove();
     eprintln!("herald key server stopped");
     Ok(())
 }

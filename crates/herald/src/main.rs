@@ -4,6 +4,7 @@
 
 mod bench;
 mod demo;
+mod dev_files;
 mod efgs_client_cmd;
 mod efgs_cmd;
 mod export_cmd;

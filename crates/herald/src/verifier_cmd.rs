@@ -13,6 +13,7 @@ use herald_verifier::store::{ApiKeyKind, Role};
 use herald_verifier::{Verifier, dev};
 
 use crate::SystemClock;
+use crate::dev_files::{UrlFiles, announce_internal};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum VerifierCommand {
@@ -93,7 +94,8 @@ pub(crate) struct ServeArgs {
     config: Option<PathBuf>,
     /// Development mode on the shared dev folder (see specs/dev-world.md): SQLite, API keys,
     /// HMAC secret and signing keys under DIR/<CC>/verifier, TLS with DIR/<CC>/server.pem,
-    /// certificates for the country's dev key server, and DIR/<CC>/verifier/url once listening.
+    /// certificates for the country's dev key server, and DIR/<CC>/verifier/url and internal-url
+    /// (the internal listener's /health, /metrics and /openapi.json) once listening.
     #[arg(long, value_name = "DIR", requires = "country")]
     dev: Option<PathBuf>,
     /// The country (dev mode).
@@ -102,6 +104,10 @@ pub(crate) struct ServeArgs {
     /// Listening address in dev mode (default 127.0.0.1 and a free port).
     #[arg(long, value_name = "ADDR:PORT", requires = "dev")]
     listen: Option<SocketAddr>,
+    /// Storage in dev mode instead of DIR/<CC>/verifier/verifier.db: a PostgreSQL URL
+    /// (`postgres://user@host/db`) or a SQLite file.
+    #[arg(long, value_name = "URL", requires = "dev")]
+    database: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -267,7 +273,7 @@ async fn user(cmd: UserCommand) -> Result<()> {
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (config, dev_keys, url_file) = match (&args.config, &args.dev) {
+    let (config, dev_keys, dev_dir) = match (&args.config, &args.dev) {
         (Some(path), _) => (load(path)?, None, None),
         (None, Some(dir)) => {
             let country: CountryCode = args
@@ -276,8 +282,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 .unwrap_or_default()
                 .parse()
                 .context("--country must be an upper-case ISO 3166-1 alpha-2 code")?;
-            let (config, keys) = dev::prepare(dir, country, args.listen)?;
-            (config, Some(keys), Some(dev::verifier_dir(dir, country).join("url")))
+            let (mut config, keys) = dev::prepare(dir, country, args.listen)?;
+            if let Some(database) = &args.database {
+                config.database.clone_from(database);
+            }
+            (config, Some(keys), Some(dev::verifier_dir(dir, country)))
         }
         (None, None) => bail!("give --config <FILE> or --dev <DIR> --country <CC>"),
     };
@@ -296,9 +305,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let addr = verifier.local_addr().context("the listener has no address")?;
     let scheme = if verifier.tls() { "https" } else { "http" };
     let url = format!("{scheme}://{addr}");
-    if let Some(file) = &url_file {
-        std::fs::write(file, &url).with_context(|| format!("cannot write {}", file.display()))?;
-    }
+    let internal_url = verifier.internal_addr().map(|addr| format!("http://{addr}"));
+    let written = UrlFiles::write(dev_dir.as_deref(), &url, internal_url.as_deref())?;
     eprintln!(
         "herald verifier {} listening on {url} ({} storage, certificates for {})",
         config.country,
@@ -308,10 +316,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if config.portal.enabled {
         eprintln!("case-worker portal: {url}/portal/");
     }
+    announce_internal("verifier", internal_url.as_deref());
     verifier.run_until_stopped(crate::gateway_cmd::shutdown_signal()).await;
-    if let Some(file) = &url_file {
-        let _ = std::fs::remove_file(file);
-    }
+    written.remove();
     eprintln!("herald verifier stopped");
     Ok(())
 }

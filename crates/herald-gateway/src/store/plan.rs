@@ -63,23 +63,8 @@ pub(crate) fn pack(counts: &[u64], max_keys: u64) -> usize {
 
 /// The download-batch tag `yyyyMMdd-N` for UTC day number `day` (days since 1970-01-01).
 pub(crate) fn download_tag(day: i64, n: i64) -> String {
-    let (year, month, day_of_month) = civil_from_days(day);
-    format!("{year:04}{month:02}{day_of_month:02}-{n}")
-}
-
-/// The proleptic Gregorian date of a day number (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day_of_month = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day_of_month)
+    let date = herald_model::Date::of(herald_model::UnixTime(day.saturating_mul(86_400)));
+    format!("{}-{n}", date.compact())
 }
 
 #[cfg(test)]
@@ -96,6 +81,10 @@ mod tests {
         assert_eq!(download_tag(10_957, 1), "20000101-1");
         assert_eq!(download_tag(-1, 1), "19691231-1");
         // Every day of 400 years is one more than the day before.
+        let civil_from_days = |day| {
+            let date = herald_model::Date::from_utc_day(day).unwrap();
+            (i64::from(date.year()), i64::from(date.month()), i64::from(date.day()))
+        };
         let mut previous = civil_from_days(-1);
         for day in 0..146_097 {
             let (y, m, d) = civil_from_days(day);

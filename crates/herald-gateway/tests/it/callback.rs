@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use axum::extract::RawQuery;
 use axum::http::{HeaderMap, StatusCode};
-use herald_gateway::client::{Answer, EfgsClient};
-use herald_gateway::identity::PeerInfo;
 use herald_gateway::store::{TrustKind as StoreKind, TrustRow};
 use herald_model::{CountryCode, UnixTime};
+use herald_runtime::PeerInfo;
+use herald_runtime::{Answer, HttpsClient};
 use herald_trust::{TrustAnchor, TrustKind};
 use herald_wire::efgs;
 use hyper::Method;
@@ -25,7 +25,7 @@ fn encode(url: &str) -> String {
     url::form_urlencoded::byte_serialize(url.as_bytes()).collect()
 }
 
-async fn put(client: &EfgsClient, id: &str, url: Option<&str>) -> Answer {
+async fn put(client: &HttpsClient, id: &str, url: Option<&str>) -> Answer {
     let path = match url {
         Some(url) => format!("/diagnosiskeys/callback/{id}?url={}", encode(url)),
         None => format!("/diagnosiskeys/callback/{id}"),
@@ -33,14 +33,14 @@ async fn put(client: &EfgsClient, id: &str, url: Option<&str>) -> Answer {
     client.request(Method::PUT, &path, &[], vec![]).await.unwrap()
 }
 
-async fn list(client: &EfgsClient) -> serde_json::Value {
+async fn list(client: &HttpsClient) -> serde_json::Value {
     let answer = client.request(Method::GET, "/diagnosiskeys/callback", &[], vec![]).await.unwrap();
     assert_eq!(answer.status, 200);
     assert_eq!(answer.header("content-type"), Some("application/json"));
     serde_json::from_slice(&answer.body).unwrap()
 }
 
-async fn delete(client: &EfgsClient, id: &str) -> Answer {
+async fn delete(client: &HttpsClient, id: &str) -> Answer {
     client
         .request(Method::DELETE, &format!("/diagnosiskeys/callback/{id}"), &[], vec![])
         .await
@@ -195,14 +195,18 @@ impl Receiver {
                 },
             ),
         );
-        let tls = herald_gateway::server::tls_config(cert_pem, key_pem).unwrap();
+        let tls = herald_runtime::tls::server_config(
+            cert_pem,
+            key_pem,
+            herald_runtime::tls::ClientCertificates::PinnedByThumbprint,
+        )
+        .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("https://{}/efgs/callback", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel();
-        let task =
-            tokio::spawn(herald_gateway::server::serve(listener, Some(tls), app, async move {
-                let _ = stopped.await;
-            }));
+        let task = tokio::spawn(herald_runtime::serve(listener, Some(tls), app, async move {
+            let _ = stopped.await;
+        }));
         Self { url, seen, stop: Some(stop), task: Some(task) }
     }
 
@@ -417,7 +421,7 @@ async fn efgs_compatible_mode_accepts_any_trusted_authentication_certificate() {
     world.stop().await;
 }
 
-async fn list_query(client: &EfgsClient, query: &str) -> (u16, serde_json::Value) {
+async fn list_query(client: &HttpsClient, query: &str) -> (u16, serde_json::Value) {
     let answer = client
         .request(Method::GET, &format!("/diagnosiskeys/callback{query}"), &[], vec![])
         .await

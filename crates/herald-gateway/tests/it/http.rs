@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use herald_gateway::client::{Answer, EfgsClient};
 use herald_gateway::store::{Store, TrustKind as StoreKind, TrustRow};
 use herald_gateway::{Gateway, GatewayConfig};
 use herald_model::{
     Clock, CountryCode, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey, UnixTime,
 };
+use herald_runtime::{Answer, HttpsClient};
 use herald_trust::{DevPki, DevValidity, TrustAnchor, TrustKind, generate_dev_pki};
 use herald_wire::cms::SigningIdentity;
 use herald_wire::efgs::{self, DaysSinceOnset, EfgsKey, TransmissionRisk};
@@ -122,7 +122,7 @@ impl World {
             key = dir.path().join("gateway/server.key.pem").display().to_string(),
             extra = extra.replace("$DIR", &dir.path().display().to_string()),
         );
-        let config = GatewayConfig::from_toml(&toml, |_| None).unwrap();
+        let config = GatewayConfig::from_toml(&toml, std::iter::empty()).unwrap();
         let clock = Arc::new(TestClock(AtomicI64::new(NOW)));
         let launched = launch(&config, clock.clone()).await;
         Self {
@@ -147,23 +147,23 @@ impl World {
         launched.url
     }
 
-    pub(crate) fn client_at(&self, url: &str, c: &str) -> EfgsClient {
+    pub(crate) fn client_at(&self, url: &str, c: &str) -> HttpsClient {
         let id = &self.pki.countries.iter().find(|x| x.country.as_str() == c).unwrap().auth;
-        EfgsClient::new(url, &self.ca(), Some((id.cert_pem(), id.key().expose_secret()))).unwrap()
+        HttpsClient::new(url, &self.ca(), Some((id.cert_pem(), id.key().expose_secret()))).unwrap()
     }
 
     pub(crate) fn ca(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("ca.pem")).unwrap()
     }
 
-    pub(crate) fn client(&self, c: &str) -> EfgsClient {
+    pub(crate) fn client(&self, c: &str) -> HttpsClient {
         let id = &self.pki.countries.iter().find(|x| x.country.as_str() == c).unwrap().auth;
-        EfgsClient::new(&self.url, &self.ca(), Some((id.cert_pem(), id.key().expose_secret())))
+        HttpsClient::new(&self.url, &self.ca(), Some((id.cert_pem(), id.key().expose_secret())))
             .unwrap()
     }
 
-    pub(crate) fn anonymous(&self) -> EfgsClient {
-        EfgsClient::new(&self.url, &self.ca(), None).unwrap()
+    pub(crate) fn anonymous(&self) -> HttpsClient {
+        HttpsClient::new(&self.url, &self.ca(), None).unwrap()
     }
 
     pub(crate) fn signer(&self, c: &str) -> SigningIdentity {
@@ -238,7 +238,7 @@ pub(crate) fn sign(world: &World, signer: &str, keys: &[EfgsKey]) -> String {
 }
 
 pub(crate) async fn upload(
-    client: &EfgsClient,
+    client: &HttpsClient,
     tag: &str,
     signature: &str,
     body: Vec<u8>,
@@ -262,7 +262,7 @@ pub(crate) async fn upload(
 
 const PROTOBUF: &str = "application/protobuf; version=1.0";
 
-async fn download(client: &EfgsClient, date: &str, tag: Option<&str>) -> Answer {
+async fn download(client: &HttpsClient, date: &str, tag: Option<&str>) -> Answer {
     let mut headers = vec![("accept", PROTOBUF)];
     if let Some(tag) = tag {
         headers.push(("batchTag", tag));
@@ -274,7 +274,7 @@ async fn download(client: &EfgsClient, date: &str, tag: Option<&str>) -> Answer 
 }
 
 /// Waits for the batching job (it runs within a second of an upload).
-async fn download_when_batched(client: &EfgsClient, date: &str) -> Answer {
+async fn download_when_batched(client: &HttpsClient, date: &str) -> Answer {
     for _ in 0..100 {
         let answer = download(client, date, None).await;
         if answer.status != 404 {
@@ -854,7 +854,7 @@ async fn proxy_mode_believes_only_the_proxy() {
             world.config.anchor_certificate.display().to_string(),
             world.config.at_rest.key_file.as_ref().unwrap().display().to_string(),
         );
-        GatewayConfig::from_toml(&toml, |_| None).unwrap()
+        GatewayConfig::from_toml(&toml, std::iter::empty()).unwrap()
     };
     let Launched { url, stop, task, .. } =
         launch(&config_for("127.0.0.1"), world.clock.clone()).await;
@@ -961,7 +961,7 @@ async fn proxy_mode_accepts_the_whole_certificate() {
             world.config.anchor_certificate.display().to_string(),
             world.config.at_rest.key_file.as_ref().unwrap().display().to_string(),
         );
-        GatewayConfig::from_toml(&toml, |_| None).unwrap()
+        GatewayConfig::from_toml(&toml, std::iter::empty()).unwrap()
     };
     let der_b64 =
         |pem: &str| STANDARD.encode(herald_trust::Cert::from_pem(pem.as_bytes()).unwrap().der());

@@ -3,8 +3,8 @@
 //! each upload's keys must verify against its `batchSignature` made by its signing certificate,
 //! whose thumbprint the audit names, and which the operator signed with the trust anchor.
 
-use herald_gateway::client::EfgsClient;
 use herald_model::CountryCode;
+use herald_runtime::HttpsClient;
 use herald_trust::AnchorCertificate;
 use herald_wire::cms::SignerCertificate;
 use herald_wire::efgs::{self, EfgsKey};
@@ -17,7 +17,7 @@ use hyper::Method;
 pub enum AuditError {
     /// The gateway could not be reached.
     #[error("audit request: {0}")]
-    Client(#[from] herald_gateway::client::ClientError),
+    Client(#[from] herald_runtime::ClientError),
     /// The gateway answered with an error status.
     #[error("audit answered {0}")]
     Status(u16),
@@ -41,7 +41,7 @@ pub struct AuditedUpload {
 /// Audits the download batch `tag` of `date`: returns the keys whose upload verified, and a
 /// description of every upload.
 pub async fn verify_download_batch<'k>(
-    client: &EfgsClient,
+    client: &HttpsClient,
     date: &str,
     tag: &str,
     keys: &'k [EfgsKey],
@@ -54,7 +54,7 @@ pub async fn verify_download_batch<'k>(
 
 /// [`verify_download_batch`] with the per-upload report.
 pub async fn audit_download_batch<'k>(
-    client: &EfgsClient,
+    client: &HttpsClient,
     date: &str,
     tag: &str,
     keys: &'k [EfgsKey],

@@ -16,8 +16,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use herald_gateway::identity::PeerInfo;
 use herald_model::CertThumbprint;
+use herald_runtime::PeerInfo;
 use tokio::sync::Notify;
 
 /// The path the receiver answers on.
@@ -82,7 +82,7 @@ async fn receive(
     let Some(date) = query.get("date") else {
         return answer(StatusCode::BAD_REQUEST, "missing query parameter date");
     };
-    if herald_gateway::api::parse_civil_date(date).is_none() {
+    if herald_model::Date::parse_iso(date).is_none() {
         return answer(StatusCode::BAD_REQUEST, "date must be a calendar date yyyy-MM-dd");
     }
     tracing::info!(batch_tag = %tag, %date, "gateway callback: new download batch");

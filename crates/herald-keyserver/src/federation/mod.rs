@@ -17,10 +17,10 @@ pub mod callback;
 
 use std::sync::Arc;
 
-use herald_gateway::client::{Answer, EfgsClient};
 use herald_model::{
     Clock, CountryCode, ReportType, TemporaryExposureKey, TransmissionRiskLevel, UnixTime,
 };
+use herald_runtime::{Answer, HttpsClient};
 use herald_trust::AnchorCertificate;
 use herald_wire::cms::SigningIdentity;
 use herald_wire::efgs::{self, DaysSinceOnset, DsosMeaning, EfgsKey, TransmissionRisk};
@@ -42,7 +42,7 @@ pub enum FederationError {
     Store(#[from] StoreError),
     /// The gateway could not be reached.
     #[error("gateway: {0}")]
-    Client(#[from] herald_gateway::client::ClientError),
+    Client(#[from] herald_runtime::ClientError),
     /// Signing the batch failed.
     #[error("signing the batch: {0}")]
     Sign(String),
@@ -85,7 +85,7 @@ pub struct DownloadReport {
 /// The federation client of one key server.
 pub struct Federation {
     store: Store,
-    client: EfgsClient,
+    client: HttpsClient,
     identity: SigningIdentity,
     country: CountryCode,
     anchor: Option<AnchorCertificate>,
@@ -141,10 +141,9 @@ fn percent_encode(text: &str) -> String {
     })
 }
 
-/// `yyyy-MM-dd` of a UTC day number (the gateway's calendar arithmetic).
+/// `yyyy-MM-dd` of a UTC day number.
 pub fn civil_date(day: i64) -> String {
-    let (y, m, d) = herald_gateway::api::civil_date(UnixTime(day.saturating_mul(86_400)));
-    format!("{y:04}-{m:02}-{d:02}")
+    herald_model::Date::of(UnixTime(day.saturating_mul(86_400))).to_string()
 }
 
 impl Federation {
@@ -152,7 +151,7 @@ impl Federation {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
-        client: EfgsClient,
+        client: HttpsClient,
         identity: SigningIdentity,
         country: CountryCode,
         anchor: Option<AnchorCertificate>,

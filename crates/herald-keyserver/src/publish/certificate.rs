@@ -11,8 +11,8 @@
 use std::path::PathBuf;
 use std::sync::RwLock;
 
-use herald_gateway::client::EfgsClient;
 use herald_model::UnixTime;
+use herald_runtime::HttpsClient;
 use herald_wire::jwt::{Jwt, VerificationCertificateClaims, parse_jwks};
 use herald_wire::publish::{PublishKey, VerificationReportType, tekmac};
 use hyper::Method;
@@ -81,7 +81,7 @@ impl IssuerState {
         let rest = url.strip_prefix("https://").ok_or_else(|| format!("{url} is not https"))?;
         let (authority, path) =
             rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
-        let client = EfgsClient::new(
+        let client = HttpsClient::new(
             &format!("https://{authority}"),
             self.ca_pem.as_deref().unwrap_or_default(),
             None,

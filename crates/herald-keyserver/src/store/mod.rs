@@ -18,7 +18,6 @@ mod postgres;
 mod sqlite;
 
 pub use herald_db::DbError as StoreError;
-use herald_db::Pools;
 use herald_model::{CountryCode, TemporaryExposureKey};
 
 /// The report types of a verification certificate (key-server.md §3.5), as stored.
@@ -244,49 +243,15 @@ pub struct OutboxBatch {
     pub attempts: i64,
 }
 
-/// The key server's storage. Cloning is cheap and shares the pool.
-#[derive(Clone, Debug)]
-pub struct Store {
-    pools: Pools,
-}
-
-static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
-macro_rules! dispatch {
-    ($self:ident, $op:ident $(, $arg:expr)*) => {
-        match &$self.pools {
-            Pools::Sqlite(pool) => sqlite::ops::$op(pool, $($arg),*).await,
-            Pools::Postgres(pool) => postgres::ops::$op(pool, $($arg),*).await,
-        }
-    };
+herald_db::service_store! {
+    /// The key server's storage.
+    pub struct Store;
 }
 
 impl Store {
-    /// Opens a database (`postgres://…`, or a SQLite path, `sqlite:` URL or `:memory:`) and
-    /// applies the migrations.
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
-        Ok(Self { pools: Pools::open(url, &SQLITE, &POSTGRES).await? })
-    }
-
-    /// `"sqlite"` or `"postgres"`.
-    pub fn backend(&self) -> &'static str {
-        self.pools.backend()
-    }
-
-    /// Closes the pool.
-    pub async fn close(&self) {
-        self.pools.close().await;
-    }
-
-    /// A database round trip, for `/health`.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        dispatch!(self, ping)
-    }
-
     /// Whether a verification certificate (its SHA-256) was already used.
     pub async fn certificate_used(&self, hash: &[u8; 32]) -> Result<bool, StoreError> {
-        dispatch!(self, certificate_used, hash)
+        herald_db::dispatch!(&self.pools, certificate_used, hash)
     }
 
     /// The stored keys among `keys` (for revisions).
@@ -294,12 +259,12 @@ impl Store {
         &self,
         keys: &[TemporaryExposureKey],
     ) -> Result<Vec<StoredKey>, StoreError> {
-        dispatch!(self, existing_keys, keys)
+        herald_db::dispatch!(&self.pools, existing_keys, keys)
     }
 
     /// Writes one accepted publish atomically.
     pub async fn publish(&self, write: &PublishWrite) -> Result<PublishOutcome, StoreError> {
-        dispatch!(self, publish, write)
+        herald_db::dispatch!(&self.pools, publish, write)
     }
 
     /// Inserts federated or generated keys (existing keys are skipped); returns how many were new.
@@ -308,7 +273,7 @@ impl Store {
         keys: &[StoredKey],
         federate_not_before: Option<i64>,
     ) -> Result<usize, StoreError> {
-        dispatch!(self, insert_keys, keys, federate_not_before)
+        herald_db::dispatch!(&self.pools, insert_keys, keys, federate_not_before)
     }
 
     /// Number of keys released (or revised) in `[start, end)`.
@@ -318,7 +283,7 @@ impl Store {
         start: i64,
         end: i64,
     ) -> Result<i64, StoreError> {
-        dispatch!(self, count_window, which, start, end)
+        herald_db::dispatch!(&self.pools, count_window, which, start, end)
     }
 
     /// Keys released (or revised) in `window` = `[start, end)` whose bytes lie in `keys`, in
@@ -332,12 +297,12 @@ impl Store {
         after: Option<&PageCursor>,
         limit: i64,
     ) -> Result<Vec<StoredKey>, StoreError> {
-        dispatch!(self, window_page, which, window, keys, after, limit)
+        herald_db::dispatch!(&self.pools, window_page, which, window, keys, after, limit)
     }
 
     /// The earliest release time of any stored key.
     pub async fn earliest_release(&self) -> Result<Option<i64>, StoreError> {
-        dispatch!(self, earliest_release)
+        herald_db::dispatch!(&self.pools, earliest_release)
     }
 
     /// Creates the export batches of `config` for the windows `[s, s + period)` with `s` in
@@ -348,17 +313,17 @@ impl Store {
         starts: &[i64],
         period: i64,
     ) -> Result<(), StoreError> {
-        dispatch!(self, create_export_batches, config, starts, period)
+        herald_db::dispatch!(&self.pools, create_export_batches, config, starts, period)
     }
 
     /// The latest window end of `config`, if it has any batch.
     pub async fn last_export_end(&self, config: &str) -> Result<Option<i64>, StoreError> {
-        dispatch!(self, last_export_end, config)
+        herald_db::dispatch!(&self.pools, last_export_end, config)
     }
 
     /// Open batches of `config`, oldest first.
     pub async fn open_export_batches(&self, config: &str) -> Result<Vec<ExportBatch>, StoreError> {
-        dispatch!(self, open_export_batches, config)
+        herald_db::dispatch!(&self.pools, open_export_batches, config)
     }
 
     /// Records a batch's files and marks it complete.
@@ -367,34 +332,34 @@ impl Store {
         batch_id: i64,
         files: &[ExportFileRow],
     ) -> Result<(), StoreError> {
-        dispatch!(self, complete_export_batch, batch_id, files)
+        herald_db::dispatch!(&self.pools, complete_export_batch, batch_id, files)
     }
 
     /// The names of the complete files of `config`, sorted (the index).
     pub async fn index_files(&self, config: &str) -> Result<Vec<String>, StoreError> {
-        dispatch!(self, index_files, config)
+        herald_db::dispatch!(&self.pools, index_files, config)
     }
 
     /// Marks the files of `config`'s batches that ended before `cutoff` for deletion; returns
     /// how many.
     pub async fn mark_expired_files(&self, config: &str, cutoff: i64) -> Result<u64, StoreError> {
-        dispatch!(self, mark_expired_files, config, cutoff)
+        herald_db::dispatch!(&self.pools, mark_expired_files, config, cutoff)
     }
 
     /// Files marked for deletion (for the blob cleanup).
     pub async fn files_to_delete(&self, config: &str) -> Result<Vec<String>, StoreError> {
-        dispatch!(self, files_to_delete, config)
+        herald_db::dispatch!(&self.pools, files_to_delete, config)
     }
 
     /// Forgets a deleted file (after its blob is gone).
     pub async fn file_deleted(&self, name: &str) -> Result<(), StoreError> {
-        dispatch!(self, file_deleted, name)
+        herald_db::dispatch!(&self.pools, file_deleted, name)
     }
 
     /// Deletes keys released before `cutoff` and expired certificate hashes; returns the keys
     /// deleted.
     pub async fn purge(&self, cutoff: i64, now: i64) -> Result<u64, StoreError> {
-        dispatch!(self, purge, cutoff, now)
+        herald_db::dispatch!(&self.pools, purge, cutoff, now)
     }
 
     /// Takes (or renews) the named job lease until `now + ttl` for `holder`.
@@ -405,7 +370,7 @@ impl Store {
         now: i64,
         ttl: i64,
     ) -> Result<bool, StoreError> {
-        dispatch!(self, try_lease, name, holder, now, ttl)
+        herald_db::dispatch!(&self.pools, try_lease, name, holder, now, ttl)
     }
 
     /// The pending federation batch (earlier attempts failed), or a new one reserved from up to
@@ -417,12 +382,12 @@ impl Store {
         min_keys: i64,
         max_keys: i64,
     ) -> Result<Option<OutboxBatch>, StoreError> {
-        dispatch!(self, next_outbox_batch, tag, now, min_keys, max_keys)
+        herald_db::dispatch!(&self.pools, next_outbox_batch, tag, now, min_keys, max_keys)
     }
 
     /// The batch landed (201, or 409 for a retried tag): its keys are uploaded.
     pub async fn outbox_batch_done(&self, tag: &str) -> Result<(), StoreError> {
-        dispatch!(self, outbox_batch_done, tag)
+        herald_db::dispatch!(&self.pools, outbox_batch_done, tag)
     }
 
     /// A 207: `resend` keys go back to the outbox (a new batch takes them), the others are done.
@@ -431,7 +396,7 @@ impl Store {
         tag: &str,
         resend: &[TemporaryExposureKey],
     ) -> Result<(), StoreError> {
-        dispatch!(self, outbox_batch_split, tag, resend)
+        herald_db::dispatch!(&self.pools, outbox_batch_split, tag, resend)
     }
 
     /// The attempt failed; try again after `next_try`, or give up (the keys go back to the
@@ -442,22 +407,22 @@ impl Store {
         next_try: i64,
         give_up: bool,
     ) -> Result<(), StoreError> {
-        dispatch!(self, outbox_batch_failed, tag, next_try, give_up)
+        herald_db::dispatch!(&self.pools, outbox_batch_failed, tag, next_try, give_up)
     }
 
     /// Gives up every lease `holder` has (a clean stop: others need not wait for expiry).
     pub async fn release_leases(&self, holder: &str) -> Result<(), StoreError> {
-        dispatch!(self, release_leases, holder)
+        herald_db::dispatch!(&self.pools, release_leases, holder)
     }
 
     /// Outbox counts: (waiting, in a pending batch, uploaded).
     pub async fn outbox_counts(&self) -> Result<(i64, i64, i64), StoreError> {
-        dispatch!(self, outbox_counts)
+        herald_db::dispatch!(&self.pools, outbox_counts)
     }
 
     /// The last processed download batch tag of a gateway day.
     pub async fn download_cursor(&self, day: &str) -> Result<Option<String>, StoreError> {
-        dispatch!(self, download_cursor, day)
+        herald_db::dispatch!(&self.pools, download_cursor, day)
     }
 
     /// Imports one downloaded batch's valid keys and advances the day's cursor, atomically.
@@ -470,12 +435,21 @@ impl Store {
         keys: &[StoredKey],
         now: i64,
     ) -> Result<usize, StoreError> {
-        dispatch!(self, import_download_batch, day, tag, state, received, keys, now)
+        herald_db::dispatch!(
+            &self.pools,
+            import_download_batch,
+            day,
+            tag,
+            state,
+            received,
+            keys,
+            now
+        )
     }
 
     /// Whether a download batch was already processed.
     pub async fn download_seen(&self, tag: &str) -> Result<bool, StoreError> {
-        dispatch!(self, download_seen, tag)
+        herald_db::dispatch!(&self.pools, download_seen, tag)
     }
 }
 
@@ -499,4 +473,18 @@ pub(crate) fn regions_column(regions: &[String]) -> String {
 /// Regions from `,DE,NL,`.
 pub(crate) fn parse_regions(column: &str) -> Vec<String> {
     column.split(',').filter(|r| !r.is_empty()).map(str::to_owned).collect()
+}
+
+impl herald_runtime::jobs::LeaseStore for Store {
+    type Error = StoreError;
+
+    fn try_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        now: i64,
+        ttl: i64,
+    ) -> impl std::future::Future<Output = Result<bool, StoreError>> + Send {
+        Store::try_lease(self, job, holder, now, ttl)
+    }
 }

@@ -92,14 +92,6 @@ fn decode_all(rows: Vec<KeyColumns>) -> Result<Vec<StoredKey>, DbError> {
     rows.into_iter().map(KeyColumns::into_key).collect()
 }
 
-pub(crate) async fn ping(pool: &Pool<Db>) -> Result<(), StoreError> {
-    run_tx("ping", || async {
-        let _: i64 = sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(pool).await?;
-        Ok(())
-    })
-    .await
-}
-
 pub(crate) async fn certificate_used(pool: &Pool<Db>, hash: &[u8; 32]) -> Result<bool, StoreError> {
     run_tx("certificate_used", || async {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM used_certificate WHERE hash = $1")

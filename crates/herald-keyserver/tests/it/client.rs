@@ -158,7 +158,7 @@ pub(crate) async fn publish(
     ca: &str,
     body: &serde_json::Value,
 ) -> (u16, serde_json::Value) {
-    let client = herald_gateway::client::EfgsClient::new(url, ca, None).unwrap();
+    let client = herald_runtime::HttpsClient::new(url, ca, None).unwrap();
     let answer = client
         .request(
             hyper::Method::POST,

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use herald_gateway::client::EfgsClient;
 use herald_keyserver::export::Exporter;
 use herald_keyserver::federation::Federation;
+use herald_runtime::HttpsClient;
 use herald_wire::export::{ReadLimits, public_key_from_pem, read_zip};
 use hyper::Method;
 
@@ -148,7 +148,7 @@ async fn a_gateway_callback_brings_foreign_keys_without_polling() {
     let gateway_url = world.gateway.as_ref().unwrap().url.clone();
     let nl_auth = std::fs::read_to_string(world.path().join("NL/auth.pem")).unwrap();
     let nl_key = std::fs::read_to_string(world.path().join("NL/auth.key.pem")).unwrap();
-    let nl_client = EfgsClient::new(&gateway_url, &ca, Some((&nl_auth, &nl_key))).unwrap();
+    let nl_client = HttpsClient::new(&gateway_url, &ca, Some((&nl_auth, &nl_key))).unwrap();
     let mut subscriptions = serde_json::Value::Null;
     for _ in 0..50 {
         let answer = nl_client
@@ -192,15 +192,15 @@ async fn a_gateway_callback_brings_foreign_keys_without_polling() {
     let callback_url = subscriptions[0]["url"].as_str().unwrap();
     let base = callback_url.trim_end_matches("/federation/callback");
     let pem = |p: &str| std::fs::read_to_string(world.path().join(p)).unwrap();
-    let as_gateway = EfgsClient::new(
+    let as_gateway = HttpsClient::new(
         base,
         &ca,
         Some((&pem("gateway/server.pem"), &pem("gateway/server.key.pem"))),
     )
     .unwrap();
     let as_de =
-        EfgsClient::new(base, &ca, Some((&pem("DE/auth.pem"), &pem("DE/auth.key.pem")))).unwrap();
-    let anonymous = EfgsClient::new(base, &ca, None).unwrap();
+        HttpsClient::new(base, &ca, Some((&pem("DE/auth.pem"), &pem("DE/auth.key.pem")))).unwrap();
+    let anonymous = HttpsClient::new(base, &ca, None).unwrap();
     let good = "/federation/callback?batchTag=20261128-1&date=2026-11-28";
     for (client, path, want) in [
         (&as_gateway, good, 200),

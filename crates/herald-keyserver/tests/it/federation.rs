@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use herald_gateway::client::EfgsClient;
 use herald_model::{
     CountryCode, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey, UnixTime,
 };
+use herald_runtime::HttpsClient;
 use herald_wire::cms::SigningIdentity;
 use herald_wire::efgs::{self, DaysSinceOnset, EfgsKey, TransmissionRisk};
 use hyper::Method;
@@ -56,7 +56,7 @@ async fn a_207_re_sends_what_the_gateway_could_store_and_not_the_duplicate() {
 
     // The first key reaches the gateway on another way first (a second DE system, say).
     let gateway_url = world.gateway.as_ref().unwrap().url.clone();
-    let de_client = EfgsClient::new(
+    let de_client = HttpsClient::new(
         &gateway_url,
         &ca,
         Some((&pem(&world, "DE/auth.pem"), &pem(&world, "DE/auth.key.pem"))),
@@ -96,7 +96,7 @@ async fn a_207_re_sends_what_the_gateway_could_store_and_not_the_duplicate() {
     assert_eq!((report.requeued, report.batches, report.keys), (2, 1, 2), "{report:?}");
 
     // NL sees each key once.
-    let nl_client = EfgsClient::new(
+    let nl_client = HttpsClient::new(
         &gateway_url,
         &ca,
         Some((&pem(&world, "NL/auth.pem"), &pem(&world, "NL/auth.key.pem"))),
@@ -164,15 +164,16 @@ async fn troubled_gateway(
             }
         }),
     );
-    let tls = herald_gateway::server::tls_config(
+    let tls = herald_runtime::tls::server_config(
         &pem(world, "gateway/server.pem"),
         &pem(world, "gateway/server.key.pem"),
+        herald_runtime::tls::ClientCertificates::PinnedByThumbprint,
     )
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(herald_gateway::server::serve(listener, Some(tls), router, async move {
+    tokio::spawn(herald_runtime::serve(listener, Some(tls), router, async move {
         let _ = stopped.await;
     }));
     (url, tags, stop)

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use herald_db::testing::Backend;
-use herald_gateway::client::EfgsClient;
+use herald_runtime::HttpsClient;
 use herald_wire::export::{ReadLimits, read_zip};
 use hyper::Method;
 
@@ -21,9 +21,12 @@ use crate::world::{World, system_now};
 async fn downloaded_as_nl(world: &World, date: &str) -> HashMap<[u8; 16], usize> {
     let pem = |p: &str| std::fs::read_to_string(world.path().join(p)).unwrap();
     let url = world.gateway.as_ref().unwrap().url.clone();
-    let nl =
-        EfgsClient::new(&url, &pem("ca.pem"), Some((&pem("NL/auth.pem"), &pem("NL/auth.key.pem"))))
-            .unwrap();
+    let nl = HttpsClient::new(
+        &url,
+        &pem("ca.pem"),
+        Some((&pem("NL/auth.pem"), &pem("NL/auth.key.pem"))),
+    )
+    .unwrap();
     let mut seen = HashMap::new();
     let mut tag: Option<String> = None;
     for _ in 0..1000 {

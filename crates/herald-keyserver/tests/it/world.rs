@@ -114,7 +114,7 @@ impl World {
             cert = dir.join(layout::gateway_cert()).display().to_string(),
             key = dir.join(layout::gateway_key()).display().to_string(),
         );
-        let config = GatewayConfig::from_toml(&toml, |_| None).unwrap();
+        let config = GatewayConfig::from_toml(&toml, std::iter::empty()).unwrap();
         let gateway = Gateway::build(&config, self.clock()).await.unwrap();
         let url = format!("https://{}", gateway.local_addr().unwrap());
         std::fs::write(dir.join("gateway").join("url"), &url).unwrap();

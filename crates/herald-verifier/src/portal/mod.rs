@@ -20,25 +20,32 @@
 //! - **Headers**: a strict Content-Security-Policy (no script at all), `X-Frame-Options: DENY`,
 //!   `Referrer-Policy: no-referrer`, `Cache-Control: no-store` on every answer.
 //!
-//! [`views`] renders the pages (maud escapes every value); [`auth`] holds the credential code.
+//! The sessions, CSRF checks, roles, headers and credentials are `herald_webkit`'s: every page
+//! and form is added through its [`Pages`], so a handler without its session (and a form
+//! without its CSRF check) does not compile. [`views`] renders the pages (maud escapes every
+//! value).
 
 // Handlers return early with a ready answer (`Result<_, Response>`); boxing it buys nothing.
 #![allow(clippy::result_large_err)]
 
-pub mod auth;
 pub mod views;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+pub use herald_webkit::auth;
+
+use std::sync::Arc;
 
 use axum::Form;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use base64::Engine as _;
+use herald_webkit::{
+    Access, BoxFuture, Keyring, LoginLimiter, NoFields, NoQuery, Pages, PasswordHasher, PortalUser,
+    Refusal, Session, cookie, set_cookie,
+};
 use maud::Markup;
 use serde::Deserialize;
 use zeroize::Zeroizing;
@@ -54,8 +61,7 @@ pub const SESSION_COOKIE: &str = "herald_portal";
 /// The pre-login cookie the login form's CSRF token is bound to.
 pub const LOGIN_COOKIE: &str = "herald_portal_login";
 /// The Content-Security-Policy of every portal answer.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub const CSP: &str = herald_webkit::CSP;
 
 /// The issuer name of portal-issued codes: `portal:<user>`.
 pub fn issuer(user: &str) -> String {
@@ -143,60 +149,72 @@ pub async fn record(service: &Service, actor: &str, action: &str, subject: &str)
     }
 }
 
-/// Login attempts per user name in 15-minute windows (in memory).
-#[derive(Debug, Default)]
-struct LoginLimiter {
-    windows: Mutex<HashMap<[u8; 32], (i64, u32)>>,
-}
-
-impl LoginLimiter {
-    /// Counts an attempt; `false` when the name is over its limit.
-    fn attempt(&self, key: [u8; 32], now: i64, limit: u32) -> bool {
-        let Ok(mut windows) = self.windows.lock() else { return false };
-        if windows.len() > 100_000 {
-            windows.retain(|_, (start, _)| now < *start + 900);
-        }
-        let entry = windows.entry(key).or_insert((now, 0));
-        if now >= entry.0 + 900 {
-            *entry = (now, 0);
-        }
-        entry.1 = entry.1.saturating_add(1);
-        entry.1 <= limit
-    }
-}
-
 /// The portal's state.
 pub struct Portal {
     service: Arc<Service>,
     settings: PortalSettings,
     country: String,
     limiter: LoginLimiter,
-    dummy_hash: String,
-    /// argon2 runs on blocking threads, at most this many at once (19 MiB each): a flood of
-    /// logins queues instead of exhausting memory or stalling the async workers.
-    hashing: tokio::sync::Semaphore,
+    /// argon2 on blocking threads, at most [`HASHING_SLOTS`] at once.
+    passwords: PasswordHasher,
 }
 
 /// Concurrent argon2 computations.
 const HASHING_SLOTS: usize = 2;
 
-impl Portal {
-    /// Checks a password against a PHC string off the async workers.
-    async fn password_matches(&self, password: &str, hash: &str) -> bool {
-        let Ok(_slot) = self.hashing.acquire().await else { return false };
-        let (password, hash) = (Zeroizing::new(password.to_owned()), hash.to_owned());
-        tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-            .await
-            .unwrap_or(false)
+impl PortalUser for UserRow {
+    fn name(&self) -> &str {
+        &self.name
     }
 
-    /// Hashes a password off the async workers.
-    async fn hash(&self, password: &str) -> Result<String, String> {
-        let _slot = self.hashing.acquire().await.map_err(|e| e.to_string())?;
-        let password = Zeroizing::new(password.to_owned());
-        tokio::task::spawn_blocking(move || auth::hash_password(&password))
-            .await
-            .map_err(|e| e.to_string())?
+    fn is_admin(&self) -> bool {
+        self.role == Role::Administrator
+    }
+
+    fn must_change_password(&self) -> bool {
+        self.password_change_required
+    }
+}
+
+impl herald_webkit::Portal for Portal {
+    type User = UserRow;
+
+    const SESSION_COOKIE: &'static str = SESSION_COOKIE;
+    const LOGIN_PATH: &'static str = "/portal/login";
+    const PASSWORD_PATH: &'static str = "/portal/password";
+
+    fn keyring(&self) -> &dyn Keyring {
+        self.service.secrets()
+    }
+
+    fn session_user(
+        &self,
+        session_hash: [u8; 32],
+    ) -> BoxFuture<'_, Result<Option<UserRow>, String>> {
+        Box::pin(async move {
+            let now = self.service.now();
+            self.service.store().session_user(&session_hash, now).await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn refusal(&self, refusal: Refusal, session: Option<&Ctx>) -> Response {
+        let nav = session.map(nav);
+        match refusal {
+            Refusal::Forbidden => plain_page(
+                refusal.status(),
+                "Not allowed",
+                "This page is for administrators.",
+                nav.as_ref(),
+            ),
+            Refusal::Csrf => csrf_refused(nav.as_ref()),
+            Refusal::BadForm => plain_page(
+                refusal.status(),
+                "Refused",
+                "The form's fields could not be read. Reload the page and try again.",
+                nav.as_ref(),
+            ),
+            Refusal::Internal => internal("session", &"storage failed"),
+        }
     }
 }
 
@@ -213,66 +231,36 @@ pub fn router(service: Arc<Service>, settings: PortalSettings, country: &str) ->
         settings,
         country: country.to_owned(),
         limiter: LoginLimiter::default(),
-        dummy_hash: auth::dummy_hash(),
-        hashing: tokio::sync::Semaphore::new(HASHING_SLOTS),
+        passwords: PasswordHasher::new(HASHING_SLOTS),
     });
-    Router::new()
-        .route("/portal", get(|| async { Redirect::to("/portal/") }))
-        .route("/portal/", get(home))
-        .route("/portal/style.css", get(style))
-        .route("/portal/login", get(login_form).post(login))
-        .route("/portal/logout", post(logout))
-        .route("/portal/password", get(password_form).post(password_change))
-        .route("/portal/issue", post(issue))
-        .route("/portal/status", get(status))
-        .route("/portal/expire", post(expire))
-        .route("/portal/stats", get(stats))
-        .route("/portal/audit", get(audit))
-        .route("/portal/users", get(users).post(user_add))
-        .route("/portal/users/unlock", post(user_unlock))
-        .route("/portal/users/disable", post(user_disable))
-        .route("/portal/api-keys", get(api_keys).post(api_key_add))
-        .route("/portal/api-keys/revoke", post(api_key_revoke))
-        .route("/portal/settings", get(settings_page))
+    Pages::new()
+        .public("/portal", get(|| async { Redirect::to("/portal/") }))
+        .public("/portal/style.css", get(style))
+        .public("/portal/login", get(login_form).post(login))
+        .page("/portal/", Access::Member, home)
+        .form("/portal/logout", Access::PasswordChange, logout)
+        .page("/portal/password", Access::PasswordChange, password_form)
+        .form("/portal/password", Access::PasswordChange, password_change)
+        .form("/portal/issue", Access::Member, issue)
+        .page("/portal/status", Access::Member, status)
+        .form("/portal/expire", Access::Member, expire)
+        .page("/portal/stats", Access::Member, stats)
+        .page("/portal/audit", Access::Admin, audit)
+        .page("/portal/users", Access::Admin, users)
+        .form("/portal/users", Access::Admin, user_add)
+        .form("/portal/users/unlock", Access::Admin, user_unlock)
+        .form("/portal/users/disable", Access::Admin, user_disable)
+        .page("/portal/api-keys", Access::Admin, api_keys)
+        .form("/portal/api-keys", Access::Admin, api_key_add)
+        .form("/portal/api-keys/revoke", Access::Admin, api_key_revoke)
+        .page("/portal/settings", Access::Admin, settings_page)
+        .into_router(portal)
         .layer(DefaultBodyLimit::max(16 * 1024))
-        .layer(middleware::from_fn(security_headers))
-        .with_state(portal)
-}
-
-async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+        .layer(middleware::from_fn(herald_webkit::security_headers))
 }
 
 async fn style() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], views::STYLE).into_response()
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-fn set_cookie(name: &str, value: &str, max_age: i64) -> (header::HeaderName, String) {
-    (
-        header::SET_COOKIE,
-        format!(
-            "{name}={value}; Secure; HttpOnly; SameSite=Strict; Path=/portal; Max-Age={max_age}"
-        ),
-    )
 }
 
 fn html(status: StatusCode, markup: Markup) -> Response {
@@ -288,60 +276,12 @@ fn internal(what: &str, error: &dyn std::fmt::Display) -> Response {
     plain_page(StatusCode::INTERNAL_SERVER_ERROR, "Error", "Internal error; try again later.", None)
 }
 
-/// A logged-in user and the session's CSRF token.
-struct Ctx {
-    user: UserRow,
-    sid: String,
-    csrf: String,
-}
+/// A checked session of a portal user.
+type Ctx = Session<UserRow>;
 
-impl Ctx {
-    fn nav(&self) -> Nav<'_> {
-        Nav { user: &self.user, csrf: &self.csrf }
-    }
-}
-
-/// The session's user; a redirect to the login page without one, to the password page while
-/// the one-time password is not replaced, and 403 when `admin` is needed and missing.
-async fn require(
-    p: &Portal,
-    headers: &HeaderMap,
-    admin: bool,
-    password_page: bool,
-) -> Result<Ctx, Response> {
-    let Some(sid) = cookie(headers, SESSION_COOKIE) else {
-        return Err(Redirect::to("/portal/login").into_response());
-    };
-    let hash = p.service.secrets().hash(Purpose::Session, sid.as_bytes());
-    let user = match p.service.store().session_user(&hash, p.service.now()).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return Err(Redirect::to("/portal/login").into_response()),
-        Err(e) => return Err(internal("session", &e)),
-    };
-    let csrf = auth::csrf_token(p.service.secrets(), &sid);
-    let ctx = Ctx { user, sid, csrf };
-    if ctx.user.password_change_required && !password_page {
-        return Err(Redirect::to("/portal/password").into_response());
-    }
-    if admin && ctx.user.role != Role::Administrator {
-        return Err(plain_page(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            "This page is for administrators.",
-            Some(&ctx.nav()),
-        ));
-    }
-    Ok(ctx)
-}
-
-/// 403 unless `token` is the session's CSRF token.
-fn check_csrf(p: &Portal, ctx: &Ctx, token: &str) -> Result<(), Response> {
-    if auth::csrf_ok(p.service.secrets(), &ctx.sid, token) {
-        Ok(())
-    } else {
-        tracing::warn!(user = %ctx.user.name, "portal form refused: CSRF token missing or wrong");
-        Err(csrf_refused(Some(&ctx.nav())))
-    }
+/// The navigation bar of a session's pages.
+fn nav(ctx: &Ctx) -> Nav<'_> {
+    Nav { user: &ctx.user, csrf: &ctx.csrf }
 }
 
 fn csrf_refused(nav: Option<&Nav<'_>>) -> Response {
@@ -372,10 +312,7 @@ async fn login_form(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Respons
     let mut response =
         html(StatusCode::OK, views::page("Log in", None, &views::login(&csrf, "", None)));
     if fresh {
-        let (name, v) = set_cookie(LOGIN_COOKIE, &value, 3600);
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            response.headers_mut().append(name, v);
-        }
+        set_cookie(&mut response, LOGIN_COOKIE, &value, "/portal", 3600);
     }
     response
 }
@@ -431,6 +368,7 @@ async fn login(
     let now = p.service.now();
     let key = p.service.secrets().hash(Purpose::LoginLimit, name.to_lowercase().as_bytes());
     if !p.limiter.attempt(key, now, p.settings.login_attempts_per_15_minutes) {
+        p.service.metrics().increment(&crate::internal::TRIPS, "portal_login_rate");
         tracing::warn!("portal login refused: too many attempts for one user name");
         return again(
             StatusCode::TOO_MANY_REQUESTS,
@@ -443,21 +381,21 @@ async fn login(
     };
     let Some(user) = user else {
         // The same work as for a real user; the typed name is not logged (it may be a password).
-        let _ = p.password_matches(&f.password, &p.dummy_hash).await;
+        p.passwords.matches_nobody(&f.password).await;
         tracing::info!("portal login failed: unknown user");
         return again(StatusCode::UNAUTHORIZED, generic);
     };
     let locked_message = "This account is locked after repeated failed logins. An administrator \
                           can unlock it.";
     if user.disabled {
-        let _ = p.password_matches(&f.password, &p.dummy_hash).await;
+        p.passwords.matches_nobody(&f.password).await;
         return again(StatusCode::UNAUTHORIZED, generic);
     }
     if user.locked(now) {
         tracing::info!(user = %user.name, "portal login refused: account locked");
         return again(StatusCode::FORBIDDEN, locked_message);
     }
-    let password_ok = p.password_matches(&f.password, &user.password_hash).await;
+    let password_ok = p.passwords.matches(&f.password, &user.password_hash).await;
     let step = if password_ok {
         auth::open(p.service.secrets(), &user.name, &user.totp_secret)
             .and_then(|secret| auth::totp_step(&secret, &f.totp, now))
@@ -488,6 +426,7 @@ async fn login(
         tracing::info!(user = %user.name, "portal login failed");
         if after.is_some_and(|u| u.locked(now)) {
             record(&p.service, &user.name, "user.locked", &user.name).await;
+            p.service.metrics().increment(&crate::internal::TRIPS, "portal_account_locked");
             tracing::warn!(user = %user.name, "portal account locked after failed logins");
             return again(StatusCode::FORBIDDEN, locked_message);
         }
@@ -499,64 +438,40 @@ async fn login(
     start_session(&p, &user, target).await
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
-async fn logout(
-    State(p): State<Arc<Portal>>,
-    headers: HeaderMap,
-    Form(f): Form<CsrfOnly>,
-) -> Response {
-    let ctx = tri!(require(&p, &headers, false, true).await);
-    tri!(check_csrf(&p, &ctx, &f.csrf));
-    let hash = p.service.secrets().hash(Purpose::Session, ctx.sid.as_bytes());
+async fn logout(p: Arc<Portal>, ctx: Ctx, _: NoFields) -> Response {
+    let hash = ctx.hash(p.service.secrets());
     if let Err(e) = p.service.store().delete_session(&hash).await {
         return internal("delete_session", &e);
     }
     record(&p.service, &ctx.user.name, "logout", "").await;
     let mut response = Redirect::to("/portal/login").into_response();
-    let (name, value) = set_cookie(SESSION_COOKIE, "", 0);
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        response.headers_mut().append(name, v);
-    }
+    set_cookie(&mut response, SESSION_COOKIE, "", "/portal", 0);
     response
 }
 
-async fn password_form(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
-    let ctx = tri!(require(&p, &headers, false, true).await);
+async fn password_form(_: Arc<Portal>, ctx: Ctx, _: NoQuery) -> Response {
     html(
         StatusCode::OK,
-        views::page("Choose a password", Some(&ctx.nav()), &views::password(&ctx.csrf, None)),
+        views::page("Choose a password", Some(&nav(&ctx)), &views::password(&ctx.csrf, None)),
     )
 }
 
 #[derive(Deserialize)]
 struct PasswordFields {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     new: SecretField,
     #[serde(default)]
     repeat: SecretField,
 }
 
-async fn password_change(
-    State(p): State<Arc<Portal>>,
-    headers: HeaderMap,
-    Form(f): Form<PasswordFields>,
-) -> Response {
-    let ctx = tri!(require(&p, &headers, false, true).await);
-    tri!(check_csrf(&p, &ctx, &f.csrf));
+async fn password_change(p: Arc<Portal>, ctx: Ctx, f: PasswordFields) -> Response {
     let problem = if f.new.chars().count() < auth::MIN_PASSWORD {
         Some(format!("The password must have at least {} characters.", auth::MIN_PASSWORD))
     } else if f.new.len() > 256 {
         Some("The password must have at most 256 bytes.".to_owned())
     } else if *f.new != *f.repeat {
         Some("The two passwords differ.".to_owned())
-    } else if p.password_matches(&f.new, &ctx.user.password_hash).await {
+    } else if p.passwords.matches(&f.new, &ctx.user.password_hash).await {
         Some("Choose a password different from the one-time password.".to_owned())
     } else {
         None
@@ -566,12 +481,12 @@ async fn password_change(
             StatusCode::BAD_REQUEST,
             views::page(
                 "Choose a password",
-                Some(&ctx.nav()),
+                Some(&nav(&ctx)),
                 &views::password(&ctx.csrf, Some(&problem)),
             ),
         );
     }
-    let hash = match p.hash(&f.new).await {
+    let hash = match p.passwords.hash(&f.new).await {
         Ok(h) => h,
         Err(e) => return internal("hash_password", &e),
     };
@@ -593,13 +508,8 @@ async fn start_session(p: &Portal, user: &UserRow, target: &str) -> Response {
         return internal("add_session", &e);
     }
     let mut response = Redirect::to(target).into_response();
-    for (name, value) in
-        [set_cookie(SESSION_COOKIE, &sid, lifetime), set_cookie(LOGIN_COOKIE, "", 0)]
-    {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            response.headers_mut().append(name, v);
-        }
-    }
+    set_cookie(&mut response, SESSION_COOKIE, &sid, "/portal", lifetime);
+    set_cookie(&mut response, LOGIN_COOKIE, "", "/portal", 0);
     response
 }
 
@@ -623,11 +533,10 @@ impl Portal {
     }
 }
 
-async fn home(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
-    let ctx = tri!(require(&p, &headers, false, false).await);
+async fn home(p: Arc<Portal>, ctx: Ctx, _: NoQuery) -> Response {
     let usage = tri!(p.usage(&ctx.user.name).await);
     let form = views::issue_form(&ctx.csrf, &p.test_types(), &IssueFields::default(), &usage, None);
-    html(StatusCode::OK, views::page("Issue a verification code", Some(&ctx.nav()), &form))
+    html(StatusCode::OK, views::page("Issue a verification code", Some(&nav(&ctx)), &form))
 }
 
 fn qr(text: &str) -> Option<String> {
@@ -643,20 +552,15 @@ fn qr(text: &str) -> Option<String> {
     ))
 }
 
-async fn issue(
-    State(p): State<Arc<Portal>>,
-    headers: HeaderMap,
-    Form(f): Form<IssueFields>,
-) -> Response {
-    let ctx = tri!(require(&p, &headers, false, false).await);
-    tri!(check_csrf(&p, &ctx, &f.csrf));
+async fn issue(p: Arc<Portal>, ctx: Ctx, f: IssueFields) -> Response {
     let usage = tri!(p.usage(&ctx.user.name).await);
     let form = |status: StatusCode, usage: &Usage, error: &str| {
         let fields = IssueFields { csrf: String::new(), ..f.clone() };
         let form = views::issue_form(&ctx.csrf, &p.test_types(), &fields, usage, Some(error));
-        html(status, views::page("Issue a verification code", Some(&ctx.nav()), &form))
+        html(status, views::page("Issue a verification code", Some(&nav(&ctx)), &form))
     };
     if usage.user >= usage.user_limit || usage.global >= usage.global_limit {
+        p.service.metrics().increment(&crate::internal::TRIPS, "portal_issue_limit");
         tracing::warn!(user = %ctx.user.name, "portal issue refused: hourly limit reached");
         record(&p.service, &ctx.user.name, "code.issue.refused", "hourly limit").await;
         return form(
@@ -699,7 +603,7 @@ async fn issue(
         sms: &sms,
         qr: qr.as_deref(),
     });
-    html(StatusCode::OK, views::page("Verification code", Some(&ctx.nav()), &page))
+    html(StatusCode::OK, views::page("Verification code", Some(&nav(&ctx)), &page))
 }
 
 #[derive(Deserialize)]
@@ -708,12 +612,7 @@ struct UuidQuery {
     uuid: String,
 }
 
-async fn status(
-    State(p): State<Arc<Portal>>,
-    headers: HeaderMap,
-    Query(q): Query<UuidQuery>,
-) -> Response {
-    let ctx = tri!(require(&p, &headers, false, false).await);
+async fn status(p: Arc<Portal>, ctx: Ctx, q: UuidQuery) -> Response {
     let uuid = q.uuid.trim().to_ascii_lowercase();
     let now = p.service.now();
     let (row, error) = if uuid.is_empty() {
@@ -732,36 +631,27 @@ async fn status(
     };
     let page = views::status(&ctx.csrf, &uuid, row.as_ref(), now, error.as_deref());
     let status = if error.is_some() { StatusCode::NOT_FOUND } else { StatusCode::OK };
-    html(status, views::page("Code status", Some(&ctx.nav()), &page))
+    html(status, views::page("Code status", Some(&nav(&ctx)), &page))
 }
 
 #[derive(Deserialize)]
 struct UuidForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     uuid: String,
 }
 
-async fn expire(
-    State(p): State<Arc<Portal>>,
-    headers: HeaderMap,
-    Form(f): Form<UuidForm>,
-) -> Response {
-    let ctx = tri!(require(&p, &headers, false, false).await);
-    tri!(check_csrf(&p, &ctx, &f.csrf));
+async fn expire(p: Arc<Portal>, ctx: Ctx, f: UuidForm) -> Response {
     let uuid = f.uuid.trim().to_ascii_lowercase();
     match p.service.expire(&uuid, &issuer(&ctx.user.name)).await {
         Ok(_) => {
             record(&p.service, &ctx.user.name, "code.expire", &uuid).await;
             Redirect::to(&format!("/portal/status?uuid={uuid}")).into_response()
         }
-        Err(e) => plain_page(StatusCode::NOT_FOUND, "Code status", &e.message, Some(&ctx.nav())),
+        Err(e) => plain_page(StatusCode::NOT_FOUND, "Code status", &e.message, Some(&nav(&ctx))),
     }
 }
 
-async fn stats(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
-    let ctx = tri!(require(&p, &headers, false, false).await);
+async fn stats(p: Arc<Portal>, ctx: Ctx, _: NoQuery) -> Response {
     let today = p.service.now().div_euclid(86_400);
     let first = today - 13;
     let rows = match p.service.store().stats(first).await {
@@ -777,16 +667,15 @@ async fn stats(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
             })
         })
         .collect();
-    html(StatusCode::OK, views::page("Statistics", Some(&ctx.nav()), &views::stats(&days)))
+    html(StatusCode::OK, views::page("Statistics", Some(&nav(&ctx)), &views::stats(&days)))
 }
 
-async fn audit(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
-    let ctx = tri!(require(&p, &headers, true, false).await);
+async fn audit(p: Arc<Portal>, ctx: Ctx, _: NoQuery) -> Response {
     let events = match p.service.store().audit_events(200).await {
         Ok(e) => e,
         Err(e) => return internal("audit_events", &e),
     };
-    html(StatusCode::OK, views::page("Audit log", Some(&ctx.nav()), &views::audit(&events)))
+    html(StatusCode::OK, views::page("Audit log", Some(&nav(&ctx)), &views::audit(&events)))
 }
 
 async fn users_page(
@@ -801,31 +690,22 @@ async fn users_page(
         Err(e) => return internal("users", &e),
     };
     let page = views::users(&ctx.csrf, &users, p.service.now(), created, error);
-    html(status, views::page("Users", Some(&ctx.nav()), &page))
+    html(status, views::page("Users", Some(&nav(ctx)), &page))
 }
 
-async fn users(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
-    let ctx = tri!(require(&p, &headers, true, false).await);
+async fn users(p: Arc<Portal>, ctx: Ctx, _: NoQuery) -> Response {
     users_page(&p, &ctx, StatusCode::OK, None, None).await
 }
 
 #[derive(Deserialize)]
 struct UserFields {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
     #[serde(default)]
     role: String,
 }
 
-async fn user_add(
-    State(p): State<Arc<Portal>>,
-    headers: HeaderMap,
-    Form(f): Form<UserFields>,
-) -> Response {
-    let ctx = tri!(require(&p, &headers, true, false).await);
-    tri!(check_csrf(&p, &ctx, &f.csrf));
+async fn user_add(p: Arc<Portal>, ctx: Ctx, f: UserFields) -> Response {
     let Some(role) = Role::parse(&f.role) else {
         return users_page(&p, &ctx, StatusCode::BAD_REQUEST, None, Some("Unknown role.")).await;
     };
@@ -850,18 +730,10 @@ async fn user_add(
 #[derive(Deserialize)]
 struct NameForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
 }
 
-async fn user_unlock(
-    State(p): State<Arc<Portal>>,
-    headers: HeaderMap,
-    Form(f): Form<NameForm>,
-) -> Response {
-    let ctx = tri!(require(&p, &headers, true, false).await);
-    tri!(check_csrf(&p, &ctx, &f.csrf));
+async fn user_unlock(p: Arc<Portal>, ctx: Ctx, f: NameForm) -> Response {
     let changed = p.service.store().unlock_user(&f.name).await;
     user_changed(&p, &ctx, &f.name, "user.unlock", changed).await
 }
@@ -885,13 +757,7 @@ async fn user_changed(
     }
 }
 
-async fn user_disable(
-    State(p): State<Arc<Portal>>,
-    headers: HeaderMap,
-    Form(f): Form<NameForm>,
-) -> Response {
-    let ctx = tri!(require(&p, &headers, true, false).await);
-    tri!(check_csrf(&p, &ctx, &f.csrf));
+async fn user_disable(p: Arc<Portal>, ctx: Ctx, f: NameForm) -> Response {
     if f.name == ctx.user.name {
         return users_page(
             &p,
@@ -921,34 +787,25 @@ async fn api_keys_page(
         status,
         views::page(
             "API keys",
-            Some(&ctx.nav()),
+            Some(&nav(ctx)),
             &views::api_keys(&ctx.csrf, &keys, created, error),
         ),
     )
 }
 
-async fn api_keys(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
-    let ctx = tri!(require(&p, &headers, true, false).await);
+async fn api_keys(p: Arc<Portal>, ctx: Ctx, _: NoQuery) -> Response {
     api_keys_page(&p, &ctx, StatusCode::OK, None, None).await
 }
 
 #[derive(Deserialize)]
 struct KeyFields {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
     #[serde(default)]
     kind: String,
 }
 
-async fn api_key_add(
-    State(p): State<Arc<Portal>>,
-    headers: HeaderMap,
-    Form(f): Form<KeyFields>,
-) -> Response {
-    let ctx = tri!(require(&p, &headers, true, false).await);
-    tri!(check_csrf(&p, &ctx, &f.csrf));
+async fn api_key_add(p: Arc<Portal>, ctx: Ctx, f: KeyFields) -> Response {
     let name = f.name.trim();
     let (kind, prefix) = match ApiKeyKind::parse(&f.kind) {
         Some(ApiKeyKind::Admin) => (ApiKeyKind::Admin, "hva_"),
@@ -994,13 +851,7 @@ async fn api_key_add(
     }
 }
 
-async fn api_key_revoke(
-    State(p): State<Arc<Portal>>,
-    headers: HeaderMap,
-    Form(f): Form<NameForm>,
-) -> Response {
-    let ctx = tri!(require(&p, &headers, true, false).await);
-    tri!(check_csrf(&p, &ctx, &f.csrf));
+async fn api_key_revoke(p: Arc<Portal>, ctx: Ctx, f: NameForm) -> Response {
     match p.service.store().revoke_api_key(&f.name).await {
         Ok(_) => {
             record(&p.service, &ctx.user.name, "apikey.revoke", &f.name).await;
@@ -1023,8 +874,7 @@ fn published_kids(jwks: &str) -> String {
     kids.join(", ")
 }
 
-async fn settings_page(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
-    let ctx = tri!(require(&p, &headers, true, false).await);
+async fn settings_page(p: Arc<Portal>, ctx: Ctx, _: NoQuery) -> Response {
     let s = p.service.settings();
     let rows = [
         ("Allowed test types", p.test_types().join(", ")),
@@ -1045,5 +895,5 @@ async fn settings_page(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Resp
         ("SMS link base", p.settings.link_base.clone()),
         ("Certificate signing keys (JWKS kid)", published_kids(&p.service.jwks())),
     ];
-    html(StatusCode::OK, views::page("Settings", Some(&ctx.nav()), &views::settings(&rows)))
+    html(StatusCode::OK, views::page("Settings", Some(&nav(&ctx)), &views::settings(&rows)))
 }

@@ -1,6 +1,7 @@
 //! The portal's pages (maud: every interpolated value is HTML-escaped). No inline script or
 //! style: the Content-Security-Policy allows only `/portal/style.css` and `data:` images.
 
+use herald_model::{Date, UnixTime};
 use maud::{DOCTYPE, Markup, html};
 
 use crate::store::{ApiKeyInfo, AuditRow, CodeRow, DayStats, Role, UserRow};
@@ -268,16 +269,15 @@ pub fn status(
     }
 }
 
+/// The date of a UTC day number (statistics rows).
+fn day_date(day: i64) -> Date {
+    Date::of(UnixTime(day.saturating_mul(86_400)))
+}
+
 /// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
 pub fn time(t: i64) -> String {
-    let day = t.div_euclid(86_400);
     let rest = t.rem_euclid(86_400);
-    format!(
-        "{} {:02}:{:02} UTC",
-        herald_wire::verification::format_date(day),
-        rest / 3600,
-        rest % 3600 / 60
-    )
+    format!("{} {:02}:{:02} UTC", Date::of(UnixTime(t)), rest / 3600, rest % 3600 / 60)
 }
 
 /// The statistics page: a bar chart and a table of the last days.
@@ -303,14 +303,14 @@ pub fn stats(days: &[DayStats]) -> Markup {
                     title { (d.claimed) " claimed" }
                 }
                 text x=(x) y=(height + 26) font-size="10" {
-                    (herald_wire::verification::format_date(d.day).get(8..).unwrap_or_default())
+                    (format!("{:02}", day_date(d.day).day()))
                 }
             }
         }
         table.card #stats {
             tr { th { "Day" } th { "Issued" } th { "Claimed" } }
             @for d in days.iter().rev() {
-                tr { td { (herald_wire::verification::format_date(d.day)) } td.issued { (d.issued) } td.claimed { (d.claimed) } }
+                tr { td { (day_date(d.day)) } td.issued { (d.issued) } td.claimed { (d.claimed) } }
             }
         }
     }

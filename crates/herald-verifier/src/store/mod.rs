@@ -19,8 +19,8 @@ mod postgres;
 mod sqlite;
 
 pub use herald_db::DbError as StoreError;
-use herald_db::Pools;
-use herald_wire::verification::{Day, TestType};
+use herald_model::Date;
+use herald_wire::verification::TestType;
 
 /// A keyed hash (HMAC-SHA256) as stored.
 pub type Hash = [u8; 32];
@@ -78,9 +78,9 @@ pub struct NewCode {
     /// The test type.
     pub test_type: TestType,
     /// The symptom onset day.
-    pub symptom_day: Option<Day>,
+    pub symptom_day: Option<Date>,
     /// The test day.
-    pub test_day: Option<Day>,
+    pub test_day: Option<Date>,
     /// The issuing API key's name.
     pub issuer: String,
     /// The caller's issuer id.
@@ -99,9 +99,9 @@ pub struct CodeRow {
     /// The test type.
     pub test_type: TestType,
     /// The symptom onset day.
-    pub symptom_day: Option<Day>,
+    pub symptom_day: Option<Date>,
     /// The test day.
-    pub test_day: Option<Day>,
+    pub test_day: Option<Date>,
     /// Unix seconds.
     pub short_expires_at: i64,
     /// Unix seconds.
@@ -256,46 +256,12 @@ pub struct ApiKeyInfo {
     pub revoked: bool,
 }
 
-/// The verification service's storage. Cloning is cheap and shares the pool.
-#[derive(Clone, Debug)]
-pub struct Store {
-    pools: Pools,
-}
-
-static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
-macro_rules! dispatch {
-    ($self:ident, $op:ident $(, $arg:expr)*) => {
-        match &$self.pools {
-            Pools::Sqlite(pool) => sqlite::ops::$op(pool, $($arg),*).await,
-            Pools::Postgres(pool) => postgres::ops::$op(pool, $($arg),*).await,
-        }
-    };
+herald_db::service_store! {
+    /// The verification service's storage.
+    pub struct Store;
 }
 
 impl Store {
-    /// Opens a database (`postgres://…`, or a SQLite path, `sqlite:` URL or `:memory:`) and
-    /// applies the migrations.
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
-        Ok(Self { pools: Pools::open(url, &SQLITE, &POSTGRES).await? })
-    }
-
-    /// `"sqlite"` or `"postgres"`.
-    pub fn backend(&self) -> &'static str {
-        self.pools.backend()
-    }
-
-    /// Closes the pool.
-    pub async fn close(&self) {
-        self.pools.close().await;
-    }
-
-    /// A database round trip, for `/health`.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        dispatch!(self, ping)
-    }
-
     /// Stores an API key's hash unless one with this hash or name exists; returns whether it
     /// was stored.
     pub async fn add_api_key(
@@ -305,22 +271,22 @@ impl Store {
         kind: ApiKeyKind,
         created_at: i64,
     ) -> Result<bool, StoreError> {
-        dispatch!(self, add_api_key, hash, name, kind, created_at)
+        herald_db::dispatch!(&self.pools, add_api_key, hash, name, kind, created_at)
     }
 
     /// The API key with this hash.
     pub async fn api_key(&self, hash: &Hash) -> Result<Option<ApiKeyRow>, StoreError> {
-        dispatch!(self, api_key, hash)
+        herald_db::dispatch!(&self.pools, api_key, hash)
     }
 
     /// Revokes the named API key; returns whether it existed.
     pub async fn revoke_api_key(&self, name: &str) -> Result<bool, StoreError> {
-        dispatch!(self, revoke_api_key, name)
+        herald_db::dispatch!(&self.pools, revoke_api_key, name)
     }
 
     /// Stores a new code.
     pub async fn insert_code(&self, code: &NewCode) -> Result<InsertOutcome, StoreError> {
-        dispatch!(self, insert_code, code)
+        herald_db::dispatch!(&self.pools, insert_code, code)
     }
 
     /// Finds the code whose short or long hash is one of `hashes` (one per server secret),
@@ -331,49 +297,49 @@ impl Store {
         accept: &[TestType],
         now: i64,
     ) -> Result<ClaimOutcome, StoreError> {
-        dispatch!(self, claim_code, hashes, accept, now)
+        herald_db::dispatch!(&self.pools, claim_code, hashes, accept, now)
     }
 
     /// The code with this UUID.
     pub async fn code_status(&self, uuid: &str) -> Result<Option<CodeRow>, StoreError> {
-        dispatch!(self, code_status, uuid)
+        herald_db::dispatch!(&self.pools, code_status, uuid)
     }
 
     /// Expires the code with this UUID now (both forms); returns it as it is afterwards.
     pub async fn expire_code(&self, uuid: &str, now: i64) -> Result<Option<CodeRow>, StoreError> {
-        dispatch!(self, expire_code, uuid, now)
+        herald_db::dispatch!(&self.pools, expire_code, uuid, now)
     }
 
     /// Records a redeemed token id hash (kept until `expires_at`); returns `false` when it was
     /// redeemed before.
     pub async fn use_token(&self, hash: &Hash, expires_at: i64) -> Result<bool, StoreError> {
-        dispatch!(self, use_token, hash, expires_at)
+        herald_db::dispatch!(&self.pools, use_token, hash, expires_at)
     }
 
     /// Deletes codes whose both forms expired before `cutoff`, and token hashes expired before
     /// `now`; returns (codes, tokens) deleted.
     pub async fn purge(&self, cutoff: i64, now: i64) -> Result<(u64, u64), StoreError> {
-        dispatch!(self, purge, cutoff, now)
+        herald_db::dispatch!(&self.pools, purge, cutoff, now)
     }
 
     /// Every API key, by name.
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, StoreError> {
-        dispatch!(self, list_api_keys)
+        herald_db::dispatch!(&self.pools, list_api_keys)
     }
 
     /// Stores a portal user unless the name exists; returns whether it was stored.
     pub async fn add_user(&self, user: &NewUser) -> Result<bool, StoreError> {
-        dispatch!(self, add_user, user)
+        herald_db::dispatch!(&self.pools, add_user, user)
     }
 
     /// The user with this name.
     pub async fn user(&self, name: &str) -> Result<Option<UserRow>, StoreError> {
-        dispatch!(self, user, name)
+        herald_db::dispatch!(&self.pools, user, name)
     }
 
     /// Every user, by name.
     pub async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
-        dispatch!(self, users)
+        herald_db::dispatch!(&self.pools, users)
     }
 
     /// Counts a failed login; locks the account (until `lock_until`) when it reaches `limit`.
@@ -384,23 +350,23 @@ impl Store {
         limit: i64,
         lock_until: i64,
     ) -> Result<Option<UserRow>, StoreError> {
-        dispatch!(self, login_failed, id, limit, lock_until)
+        herald_db::dispatch!(&self.pools, login_failed, id, limit, lock_until)
     }
 
     /// Records a successful login with TOTP step `step`; `false` when that step (or a later
     /// one) was used before, i.e. the TOTP code is replayed.
     pub async fn login_succeeded(&self, id: i64, step: i64) -> Result<bool, StoreError> {
-        dispatch!(self, login_succeeded, id, step)
+        herald_db::dispatch!(&self.pools, login_succeeded, id, step)
     }
 
     /// Unlocks a user (and forgets failed logins); returns whether it exists.
     pub async fn unlock_user(&self, name: &str) -> Result<bool, StoreError> {
-        dispatch!(self, unlock_user, name)
+        herald_db::dispatch!(&self.pools, unlock_user, name)
     }
 
     /// Disables or enables a user and ends its sessions; returns whether it exists.
     pub async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<bool, StoreError> {
-        dispatch!(self, set_user_disabled, name, disabled)
+        herald_db::dispatch!(&self.pools, set_user_disabled, name, disabled)
     }
 
     /// Replaces a user's password hash and ends all its sessions.
@@ -410,7 +376,7 @@ impl Store {
         password_hash: &str,
         change_required: bool,
     ) -> Result<(), StoreError> {
-        dispatch!(self, set_password, id, password_hash, change_required)
+        herald_db::dispatch!(&self.pools, set_password, id, password_hash, change_required)
     }
 
     /// Stores a session (its id hashed).
@@ -420,27 +386,27 @@ impl Store {
         user_id: i64,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        dispatch!(self, add_session, hash, user_id, expires_at)
+        herald_db::dispatch!(&self.pools, add_session, hash, user_id, expires_at)
     }
 
     /// The user of an unexpired session.
     pub async fn session_user(&self, hash: &Hash, now: i64) -> Result<Option<UserRow>, StoreError> {
-        dispatch!(self, session_user, hash, now)
+        herald_db::dispatch!(&self.pools, session_user, hash, now)
     }
 
     /// Ends a session.
     pub async fn delete_session(&self, hash: &Hash) -> Result<(), StoreError> {
-        dispatch!(self, delete_session, hash)
+        herald_db::dispatch!(&self.pools, delete_session, hash)
     }
 
     /// Appends an audit event.
     pub async fn audit(&self, event: &AuditRow) -> Result<(), StoreError> {
-        dispatch!(self, audit, event)
+        herald_db::dispatch!(&self.pools, audit, event)
     }
 
     /// The newest `limit` audit events, newest first.
     pub async fn audit_events(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
-        dispatch!(self, audit_events, limit)
+        herald_db::dispatch!(&self.pools, audit_events, limit)
     }
 
     /// How many `action` events since `since` (by `actor` if given).
@@ -450,16 +416,16 @@ impl Store {
         actor: Option<&str>,
         since: i64,
     ) -> Result<i64, StoreError> {
-        dispatch!(self, audit_count, action, actor, since)
+        herald_db::dispatch!(&self.pools, audit_count, action, actor, since)
     }
 
     /// Adds to a day's statistics.
     pub async fn add_stats(&self, day: i64, issued: i64, claimed: i64) -> Result<(), StoreError> {
-        dispatch!(self, add_stats, day, issued, claimed)
+        herald_db::dispatch!(&self.pools, add_stats, day, issued, claimed)
     }
 
     /// The statistics of days from `first` on, oldest first.
     pub async fn stats(&self, first: i64) -> Result<Vec<DayStats>, StoreError> {
-        dispatch!(self, stats, first)
+        herald_db::dispatch!(&self.pools, stats, first)
     }
 }

@@ -3,6 +3,7 @@
 //! Every operation runs through [`run_tx`]. Nothing here logs a hash.
 
 use herald_db::{DbError, run_tx};
+use herald_model::Date;
 use herald_wire::verification::TestType;
 use sqlx::Pool;
 
@@ -26,6 +27,15 @@ struct CodeColumns {
     claimed: bool,
 }
 
+/// A stored day number (days since 1970-01-01) as a date.
+fn stored_day(column: &'static str, day: Option<i64>) -> Result<Option<Date>, DbError> {
+    day.map(|day| {
+        Date::from_utc_day(day)
+            .ok_or_else(|| DbError::corrupt("verification_code", column, &"day out of range"))
+    })
+    .transpose()
+}
+
 impl CodeColumns {
     fn into_row(self) -> Result<CodeRow, DbError> {
         let test_type = TestType::parse(&self.test_type).ok_or_else(|| {
@@ -34,21 +44,13 @@ impl CodeColumns {
         Ok(CodeRow {
             uuid: self.uuid,
             test_type,
-            symptom_day: self.symptom_day,
-            test_day: self.test_day,
+            symptom_day: stored_day("symptom_day", self.symptom_day)?,
+            test_day: stored_day("test_day", self.test_day)?,
             short_expires_at: self.short_expires_at,
             long_expires_at: self.long_expires_at,
             claimed: self.claimed,
         })
     }
-}
-
-pub(crate) async fn ping(pool: &Pool<Db>) -> Result<(), StoreError> {
-    run_tx("ping", || async {
-        let _: i64 = sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(pool).await?;
-        Ok(())
-    })
-    .await
 }
 
 pub(crate) async fn add_api_key(
@@ -137,8 +139,8 @@ pub(crate) async fn insert_code(
         .bind(code.short_hash.to_vec())
         .bind(code.long_hash.to_vec())
         .bind(code.test_type.as_str())
-        .bind(code.symptom_day)
-        .bind(code.test_day)
+        .bind(code.symptom_day.map(Date::utc_day))
+        .bind(code.test_day.map(Date::utc_day))
         .bind(&code.issuer)
         .bind(code.external_issuer_id.as_deref())
         .bind(code.short_expires_at)

@@ -394,7 +394,7 @@ async fn bad_input_and_abuse_are_refused_and_change_nothing() {
             "date in the future",
             "/api/issue",
             Key::Admin,
-            &json!({"testType": "confirmed", "testDate": herald_wire::verification::format_date(now / 86_400 + 2)}),
+            &json!({"testType": "confirmed", "testDate": herald_model::Date::of(herald_model::UnixTime(now + 2 * 86_400)).to_string()}),
             400,
             "invalid_date",
         ),

@@ -204,7 +204,7 @@ async fn batch_issue_and_expire() {
 async fn chaff_is_indistinguishable() {
     let dir = dev_world(&["DE"]);
     let v = start(dir.path(), "DE", |_| {}).await;
-    let shape = |a: &herald_gateway::client::Answer| {
+    let shape = |a: &herald_runtime::Answer| {
         let mut headers: Vec<(String, String)> = a
             .headers
             .iter()

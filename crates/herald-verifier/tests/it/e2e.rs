@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use herald_gateway::client::EfgsClient;
 use herald_keyserver::Keyserver;
 use herald_model::{Clock, CountryCode};
+use herald_runtime::HttpsClient;
 use herald_wire::publish::PublishKey;
 use herald_wire::publish::tekmac::{CleartextForm, compute};
 use hyper::Method;
@@ -23,7 +23,7 @@ use crate::support::{dev_world, start};
 use crate::web::{Web, body, make_user, text_of};
 
 async fn publish(url: &str, ca: &str, body: &Value) -> (u16, Value) {
-    let client = EfgsClient::new(url, ca, None).unwrap();
+    let client = HttpsClient::new(url, ca, None).unwrap();
     let answer = client
         .request(
             Method::POST,

@@ -90,7 +90,7 @@ fn pages_match_their_snapshots() {
     let row = CodeRow {
         uuid: issued.uuid.into(),
         test_type: TestType::Confirmed,
-        symptom_day: Some(20_785),
+        symptom_day: herald_model::Date::from_utc_day(20_785),
         test_day: None,
         short_expires_at: NOW + 900,
         long_expires_at: NOW + 86_400,

@@ -46,7 +46,7 @@ fn code(n: u8, uuid: &str, test_type: TestType) -> NewCode {
         short_hash: [n; 32],
         long_hash: [n ^ 0x80; 32],
         test_type,
-        symptom_day: Some(20_780),
+        symptom_day: herald_model::Date::from_utc_day(20_780),
         test_day: None,
         issuer: "dev-admin".into(),
         external_issuer_id: Some("lab".into()),
@@ -65,7 +65,7 @@ async fn codes_are_claimed_once(backend: Backend) {
         panic!("claim")
     };
     assert_eq!(row.test_type, TestType::Likely);
-    assert_eq!(row.symptom_day, Some(20_780));
+    assert_eq!(row.symptom_day.map(herald_model::Date::utc_day), Some(20_780));
     assert!(row.claimed);
     // The other form of the same code is used up too.
     assert_eq!(

@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use herald_gateway::client::{Answer, EfgsClient};
 use herald_model::{Clock, CountryCode, ManualClock, UnixTime};
+use herald_runtime::{Answer, HttpsClient};
 use herald_trust::{DevValidity, generate_dev_pki};
 use herald_verifier::Verifier;
 use herald_verifier::config::VerifierConfig;
@@ -87,7 +87,7 @@ pub(crate) async fn start(
 
 /// Today (UTC) as `YYYY-MM-DD`.
 pub(crate) fn today(now: i64) -> String {
-    herald_wire::verification::format_date(now.div_euclid(86_400))
+    herald_model::Date::of(herald_model::UnixTime(now)).to_string()
 }
 
 impl Running {
@@ -112,7 +112,7 @@ impl Running {
         extra: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Answer {
-        let client = EfgsClient::new(&self.url, &self.ca, None).unwrap();
+        let client = HttpsClient::new(&self.url, &self.ca, None).unwrap();
         let mut headers: Vec<(&str, &str)> = vec![("content-type", "application/json")];
         if let Some(k) = key {
             headers.push(("x-api-key", k));
@@ -130,7 +130,7 @@ impl Running {
     }
 
     pub(crate) async fn get(&self, path: &str) -> Answer {
-        let client = EfgsClient::new(&self.url, &self.ca, None).unwrap();
+        let client = HttpsClient::new(&self.url, &self.ca, None).unwrap();
         client.request(Method::GET, path, &[], Vec::new()).await.unwrap()
     }
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use herald_gateway::client::{Answer, EfgsClient};
+use herald_runtime::{Answer, HttpsClient};
 use herald_verifier::portal::{self, auth};
 use herald_verifier::store::Role;
 use hyper::Method;
@@ -72,7 +72,7 @@ pub(crate) fn text_of(html: &str, id: &str) -> Option<String> {
 
 /// A browser-like client: keeps the cookies the portal sets.
 pub(crate) struct Web {
-    client: EfgsClient,
+    client: HttpsClient,
     pub(crate) cookies: BTreeMap<String, String>,
     pub(crate) set_cookies: Vec<String>,
 }
@@ -80,7 +80,7 @@ pub(crate) struct Web {
 impl Web {
     pub(crate) fn new(v: &Running) -> Self {
         Self {
-            client: EfgsClient::new(&v.url, &v.ca, None).unwrap(),
+            client: HttpsClient::new(&v.url, &v.ca, None).unwrap(),
             cookies: BTreeMap::new(),
             set_cookies: Vec::new(),
         }

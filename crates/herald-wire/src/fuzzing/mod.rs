@@ -24,7 +24,7 @@ pub fn fuzz_keys_json(data: &[u8]) {
 pub fn fuzz_verification_json(data: &[u8]) {
     use crate::verification::{
         BatchIssueRequest, CertificateRequest, IssueRequest, UuidRequest, VerifyRequest, decode,
-        format_date, parse_date,
+        parse_date,
     };
     if let Ok(r) = decode::<VerifyRequest>(data) {
         let _ = crate::verification::accepted_types(&r.accept);
@@ -33,7 +33,7 @@ pub fn fuzz_verification_json(data: &[u8]) {
     if let Ok(r) = decode::<IssueRequest>(data) {
         for date in [r.symptom_date, r.test_date].into_iter().flatten() {
             if let Some(day) = parse_date(&date) {
-                assert_eq!(format_date(day), date, "date round trip");
+                assert_eq!(day.to_string(), date, "date round trip");
             }
         }
     }

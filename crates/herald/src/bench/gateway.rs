@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail, ensure};
 use herald_gateway::Gateway;
 use herald_gateway::api::MAX_UPLOAD_KEYS;
-use herald_gateway::client::EfgsClient;
 use herald_gateway::config::AtRestConfig;
 use herald_gateway::store::{INSERT_CHUNK_KEYS, Store, sqlite_writer_options};
 use herald_model::{
     Clock, CountryCode, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey, UnixTime,
 };
+use herald_runtime::HttpsClient;
 use herald_trust::layout;
 use herald_wire::cms::SigningIdentity;
 use herald_wire::efgs::{self, DaysSinceOnset, EfgsKey, TransmissionRisk};
@@ -70,7 +70,8 @@ pub(crate) async fn run(args: &GatewayBench) -> Result<()> {
     let now = clock.now();
 
     // The dev world: PKI, trust list, configuration (127.0.0.1, a free port, SQLite).
-    let (mut config, _) = crate::gateway_cmd::prepare_dev(dir.path(), None, clock.as_ref()).await?;
+    let (mut config, _) =
+        crate::gateway_cmd::prepare_dev(dir.path(), None, None, clock.as_ref()).await?;
     if args.plaintext {
         config.at_rest = AtRestConfig { key_file: None, previous_key_files: Vec::new() };
     }
@@ -92,10 +93,10 @@ pub(crate) async fn run(args: &GatewayBench) -> Result<()> {
         bail!("the benchmark's country codes do not parse");
     };
     let ca = read(layout::ca_cert())?;
-    let client = |c: CountryCode| -> Result<EfgsClient> {
+    let client = |c: CountryCode| -> Result<HttpsClient> {
         let cert = read(layout::auth_cert(c))?;
         let key = read(layout::auth_key(c))?;
-        Ok(EfgsClient::new(&url, &ca, Some((&cert, &key)))?)
+        Ok(HttpsClient::new(&url, &ca, Some((&cert, &key)))?)
     };
     let (de_client, nl_client) = (client(de)?, client(nl)?);
     let signer = SigningIdentity::from_pem(
@@ -193,7 +194,7 @@ fn sign_batches(
 /// Uploads every batch with `concurrency` tasks taking from one queue; the seconds from the
 /// first request to the last answer.
 async fn ingest(
-    client: &EfgsClient,
+    client: &HttpsClient,
     batches: VecDeque<SignedBatch>,
     concurrency: usize,
 ) -> Result<f64> {
@@ -214,9 +215,8 @@ async fn ingest(
 
 /// Downloads today's batches, walking the `nextBatchTag` chain: the seconds taken and the
 /// bodies, decoded later.
-async fn download(client: &EfgsClient, now: UnixTime) -> Result<(f64, Vec<Bytes>)> {
-    let (y, m, d) = herald_gateway::api::civil_date(now);
-    let path = format!("/diagnosiskeys/download/{y:04}-{m:02}-{d:02}");
+async fn download(client: &HttpsClient, now: UnixTime) -> Result<(f64, Vec<Bytes>)> {
+    let path = format!("/diagnosiskeys/download/{}", herald_model::Date::of(now));
     let started = Instant::now();
     let mut bodies = Vec::new();
     let mut tag: Option<String> = None;
@@ -288,7 +288,7 @@ fn random_key(
 
 /// Uploads batches from `queue` until it is empty; every upload must be stored (201).
 async fn upload_all(
-    client: &EfgsClient,
+    client: &HttpsClient,
     queue: &tokio::sync::Mutex<VecDeque<SignedBatch>>,
 ) -> Result<()> {
     loop {

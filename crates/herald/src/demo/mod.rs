@@ -260,7 +260,7 @@ impl Run {
             ));
             let mut row = DayRow {
                 day: day.day,
-                date: herald_wire::verification::format_date(midnight.utc_day()),
+                date: herald_model::Date::of(midnight).to_string(),
                 contacts: day.contacts,
                 cross_border_contacts: day.cross_border_contacts,
                 sightings: day.sightings,
@@ -535,7 +535,7 @@ impl Run {
             days: args.days,
             seed: args.seed,
             noise_db: args.noise_db,
-            start_date: herald_wire::verification::format_date(self.sim.midnight(0).utc_day()),
+            start_date: herald_model::Date::of(self.sim.midnight(0)).to_string(),
             infections: people.iter().filter(|p| p.health != Health::Susceptible).count(),
             positives: per_country.iter().map(|c| c.positives).sum(),
             uploads: self.uploads.len(),
@@ -595,8 +595,8 @@ async fn download_new(
 /// One country's endpoints, as an upload task needs them.
 #[derive(Clone)]
 struct Flow {
-    verifier: herald_gateway::client::EfgsClient,
-    keyserver: herald_gateway::client::EfgsClient,
+    verifier: herald_runtime::HttpsClient,
+    keyserver: herald_runtime::HttpsClient,
     admin_key: String,
     device_key: String,
     app_id: String,
@@ -610,7 +610,7 @@ fn field<'a>(answer: &'a Value, name: &str) -> Result<&'a str> {
 }
 
 async fn call(
-    client: &herald_gateway::client::EfgsClient,
+    client: &herald_runtime::HttpsClient,
     path: &str,
     key: Option<&str>,
     body: String,
@@ -645,7 +645,7 @@ impl Flow {
         seed: u64,
     ) -> Result<Vec<herald_model::DiagnosisKey>> {
         let mut rng = StdRng::seed_from_u64(seed);
-        let onset = herald_wire::verification::format_date(onset_day);
+        let onset = herald_model::Date::of(herald_model::UnixTime(onset_day * 86_400)).to_string();
         let issue =
             serde_json::json!({"testType": "confirmed", "symptomDate": onset, "tzOffset": 0})
                 .to_string();

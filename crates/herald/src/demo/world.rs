@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
-use herald_gateway::client::{Answer, EfgsClient};
 use herald_gateway::{Gateway, GatewayConfig};
 use herald_keyserver::Keyserver;
 use herald_keyserver::export::Exporter;
 use herald_keyserver::federation::Federation;
 use herald_model::{Clock, CountryCode, ManualClock, UnixTime};
+use herald_runtime::{Answer, HttpsClient};
 use herald_trust::{DevValidity, generate_dev_pki};
 use herald_verifier::Verifier;
 use herald_verifier::store::ApiKeyKind;
@@ -26,11 +26,11 @@ use tokio::task::JoinHandle;
 pub(crate) struct Country {
     pub(crate) code: CountryCode,
     /// The verification service (case workers with the admin key, apps with the device key).
-    pub(crate) verifier: EfgsClient,
+    pub(crate) verifier: HttpsClient,
     pub(crate) admin_key: String,
     pub(crate) device_key: String,
     /// The key server (publish, and the export files it serves).
-    pub(crate) keyserver: EfgsClient,
+    pub(crate) keyserver: HttpsClient,
     /// The key server's export public key, which the country's app ships with.
     pub(crate) export_key: VerifyingKey,
     /// The app's healthAuthorityID.
@@ -90,7 +90,7 @@ impl World {
 
         // The gateway, trusting every country's certificates.
         let (config, _): (GatewayConfig, usize) =
-            crate::gateway_cmd::prepare_dev(dir, None, clock.as_ref()).await?;
+            crate::gateway_cmd::prepare_dev(dir, None, None, clock.as_ref()).await?;
         let gateway = Gateway::build(&config, dyn_clock.clone()).await?;
         let gateway_url =
             format!("https://{}", gateway.local_addr().context("the gateway has no address")?);
@@ -148,10 +148,10 @@ impl World {
             )?;
             out.push(Country {
                 code,
-                verifier: EfgsClient::new(&verifier_url, &ca_pem, None)?,
+                verifier: HttpsClient::new(&verifier_url, &ca_pem, None)?,
                 admin_key: keys.admin.clone(),
                 device_key: keys.device.clone(),
-                keyserver: EfgsClient::new(&keyserver_url, &ca_pem, None)?,
+                keyserver: HttpsClient::new(&keyserver_url, &ca_pem, None)?,
                 export_key: herald_wire::export::public_key_from_pem(&export_pem)?,
                 app_id: herald_keyserver::dev::dev_app_id(code),
                 exporter,
@@ -182,7 +182,7 @@ async fn hold_jobs(database: &str, now: UnixTime) -> Result<()> {
 
 /// A JSON POST; the answer whatever its status.
 pub(crate) async fn post(
-    client: &EfgsClient,
+    client: &HttpsClient,
     path: &str,
     api_key: Option<&str>,
     chaff: bool,
@@ -199,7 +199,7 @@ pub(crate) async fn post(
 }
 
 /// A GET that must answer 200.
-pub(crate) async fn get(client: &EfgsClient, path: &str) -> Result<Vec<u8>> {
+pub(crate) async fn get(client: &HttpsClient, path: &str) -> Result<Vec<u8>> {
     let answer = client.request(Method::GET, path, &[], Vec::new()).await?;
     if answer.status.as_u16() != 200 {
         anyhow::bail!("GET {path}: HTTP {}", answer.status);

@@ -27,38 +27,70 @@ fn pure_crates_have_no_io_dependencies() {
     }
 }
 
-/// Service boundaries: the key server and the gateway never depend on the verification service
-/// (they trust it only through its JWKS over HTTPS), nor the verification service on the key
-/// server (what both need is in herald-service).
+/// The service crates.
+const SERVICES: [&str; 3] = ["herald-gateway", "herald-keyserver", "herald-verifier"];
+
+fn normal_tree(krate: &str) -> String {
+    let out = Command::new(env!("CARGO"))
+        .args(["tree", "--offline", "-e", "normal", "--prefix", "none", "-p", krate])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(out.status.success(), "cargo tree -p {krate}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn depends(tree: &str, name: &str) -> bool {
+    tree.lines().any(|l| l.split(' ').next() == Some(name))
+}
+
+/// Service boundaries: no service crate depends on another (what they share is below them:
+/// herald-runtime, herald-service, herald-db); the key server and the gateway trust the
+/// verification service only through its JWKS over HTTPS.
 #[test]
-fn services_depend_in_one_direction() {
-    let tree_of = |krate: &str| {
-        let out = Command::new(env!("CARGO"))
-            .args(["tree", "--offline", "-e", "normal", "--prefix", "none", "-p", krate])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .expect("cargo tree runs");
-        assert!(out.status.success(), "cargo tree -p {krate}");
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let depends = |tree: &str, name: &str| tree.lines().any(|l| l.split(' ').next() == Some(name));
+fn no_service_depends_on_another() {
     // The check sees dependencies at all.
-    assert!(depends(&tree_of("herald-verifier"), "herald-db"));
+    assert!(depends(&normal_tree("herald-verifier"), "herald-db"));
+    assert!(depends(&normal_tree("herald-keyserver"), "herald-runtime"));
+    for krate in SERVICES {
+        let tree = normal_tree(krate);
+        for other in SERVICES.iter().filter(|other| **other != krate) {
+            assert!(!depends(&tree, other), "{krate} depends on {other}:\n{tree}");
+        }
+    }
+}
+
+/// The shared layers sit below every service: the runtime (tokio, HTTP, TLS) knows no service
+/// and no store; herald-service (configuration, dev-world secrets) does no async I/O; the pure
+/// crates know neither.
+#[test]
+fn shared_layers_sit_below_the_services() {
     for (krate, forbidden) in [
-        ("herald-keyserver", "herald-verifier"),
-        ("herald-gateway", "herald-verifier"),
-        ("herald-gateway", "herald-keyserver"),
-        ("herald-wire", "herald-verifier"),
-        ("herald-db", "herald-verifier"),
-        ("herald-verifier", "herald-keyserver"),
-        // The shared service plumbing sits below every service and does no async I/O.
-        ("herald-service", "herald-gateway"),
-        ("herald-service", "herald-keyserver"),
-        ("herald-service", "herald-verifier"),
-        ("herald-service", "herald-db"),
-        ("herald-service", "tokio"),
+        (
+            "herald-runtime",
+            &["herald-gateway", "herald-keyserver", "herald-verifier", "herald-db", "sqlx"][..],
+        ),
+        (
+            "herald-service",
+            &[
+                "herald-gateway",
+                "herald-keyserver",
+                "herald-verifier",
+                "herald-db",
+                "herald-runtime",
+                "tokio",
+            ][..],
+        ),
+        (
+            "herald-db",
+            &["herald-gateway", "herald-keyserver", "herald-verifier", "herald-runtime"][..],
+        ),
+        ("herald-wire", &["herald-runtime", "herald-db", "herald-service"][..]),
     ] {
-        let tree = tree_of(krate);
-        assert!(!depends(&tree, forbidden), "{krate} depends on {forbidden}:\n{tree}");
+        let tree = normal_tree(krate);
+        assert!(tree.lines().count() > 1, "{krate}: cargo tree printed nothing useful:\n{tree}");
+        for name in forbidden {
+            assert!(!depends(&tree, name), "{krate} depends on {name}:\n{tree}");
+        }
     }
 }

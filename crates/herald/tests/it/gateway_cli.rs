@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use herald_gateway::client::{Answer, EfgsClient};
 use herald_gateway::store::Store;
 use herald_model::{
     CountryCode, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey, UnixTime,
 };
+use herald_runtime::{Answer, HttpsClient};
 use herald_trust::layout;
 use herald_wire::cms::SigningIdentity;
 use herald_wire::efgs::{self, DaysSinceOnset, EfgsKey, TransmissionRisk};
@@ -74,10 +74,10 @@ impl Server {
         }
     }
 
-    pub(crate) fn client(&self, c: &str) -> EfgsClient {
+    pub(crate) fn client(&self, c: &str) -> HttpsClient {
         let read = |p: PathBuf| std::fs::read_to_string(self.dir.join(p)).unwrap();
         let cc = country(c);
-        EfgsClient::new(
+        HttpsClient::new(
             &self.url,
             &read(layout::ca_cert()),
             Some((&read(layout::auth_cert(cc)), &read(layout::auth_key(cc)))),
@@ -141,7 +141,7 @@ fn batch(dir: &Path, rng: &mut rand::rngs::StdRng, tag: String, n: usize) -> Bat
     Batch { tag, signature, keys }
 }
 
-async fn upload(client: &EfgsClient, batch: &Batch) -> Result<Answer, String> {
+async fn upload(client: &HttpsClient, batch: &Batch) -> Result<Answer, String> {
     client
         .request(
             Method::POST,
@@ -331,7 +331,7 @@ async fn join_all<T: Send + 'static>(tasks: Vec<tokio::task::JoinHandle<T>>) -> 
 }
 
 /// A plain-HTTP GET with `Connection: close`: status and body.
-fn http_get(base: &str, path: &str) -> (u16, String) {
+pub(crate) fn http_get(base: &str, path: &str) -> (u16, String) {
     use std::io::{Read as _, Write as _};
     let addr = base.strip_prefix("http://").unwrap();
     let mut tcp = std::net::TcpStream::connect(addr).unwrap();
@@ -499,5 +499,5 @@ fn trust_commands_manage_the_dev_trust_list() {
         assert!(example.contains(setting), "{setting} is not in the example");
     }
     assert!(table.contains_key("at_rest_key_file"), "{example}");
-    herald_gateway::GatewayConfig::from_toml(&example, |_| None).unwrap();
+    herald_gateway::GatewayConfig::from_toml(&example, std::iter::empty()).unwrap();
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use herald_gateway::client::EfgsClient;
+use herald_runtime::HttpsClient;
 use hyper::Method;
 
 use crate::gateway_cli::{Server, runtime};
@@ -68,7 +68,7 @@ fn the_dev_key_server_joins_the_dev_gateway_and_stops_cleanly() {
     let mut ks = Keyserver::start(dir.path(), "DE");
     let log_path = dir.path().join("keyserver-DE.log");
     let ca = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
-    let client = EfgsClient::new(&ks.url, &ca, None).unwrap();
+    let client = HttpsClient::new(&ks.url, &ca, None).unwrap();
     let rt = runtime();
     let health = rt.block_on(client.request(Method::GET, "/health", &[], Vec::new())).unwrap();
     assert_eq!(health.status, 200);
@@ -99,6 +99,35 @@ fn the_dev_key_server_joins_the_dev_gateway_and_stops_cleanly() {
     );
     // The dev folder holds what the dev world promises.
     let ks_dir = dir.path().join("DE").join("keyserver");
+    // The internal listener of dev mode: health with every job alive, the publish answers in
+    // the metrics, the OpenAPI document.
+    let internal = std::fs::read_to_string(ks_dir.join("internal-url")).unwrap();
+    assert!(internal.starts_with("http://127.0.0.1:"), "{internal}");
+    let (status, health) = crate::gateway_cli::http_get(&internal, "/health");
+    assert_eq!(status, 200, "{health}");
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(
+        (health["status"].as_str(), health["federation"].as_bool()),
+        (Some("ok"), Some(true))
+    );
+    for job in herald_keyserver::app::JOBS {
+        assert_eq!(health["jobs"][job]["alive"], true, "{job}: {health}");
+    }
+    let (status, metrics) = crate::gateway_cli::http_get(&internal, "/metrics");
+    assert_eq!(status, 200);
+    for line in [
+        "herald_keyserver_http_requests_total{route=\"/v1/publish\",method=\"POST\",status=\"200\"} 1",
+        "herald_keyserver_http_requests_total{route=\"/v1/publish\",method=\"POST\",status=\"401\"} 1",
+        "herald_keyserver_job_alive{job=\"export\"} 1",
+        "herald_keyserver_database_up 1",
+        "# TYPE herald_keyserver_federation_outbox_keys gauge",
+        "# TYPE herald_keyserver_export_total counter",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing {line:?} in\n{metrics}");
+    }
+    let (status, openapi) = crate::gateway_cli::http_get(&internal, "/openapi.json");
+    assert_eq!(status, 200);
+    assert_eq!(openapi, herald_keyserver::internal::OPENAPI);
     for file in
         ["keyserver.db", "export-signing.key.pem", "export-signing.pub.pem", "revision-token.key"]
     {
@@ -125,6 +154,7 @@ fn the_dev_key_server_joins_the_dev_gateway_and_stops_cleanly() {
     assert!(status.success(), "{status}: {log}");
     assert!(log.contains("federation on"), "{log}");
     assert!(!ks_dir.join("url").exists());
+    assert!(!ks_dir.join("internal-url").exists());
     assert!(log.contains("herald key server stopped"), "{log}");
     // Nothing secret in the log.
     assert!(!log.contains("PRIVATE KEY"));
@@ -298,8 +328,7 @@ fn sigkill_during_federation_uploads_sends_every_key_exactly_once() {
 
     // Everything the gateway has for today, downloaded as NL: each key once, all of ours there.
     let nl = gateway.client("NL");
-    let (y, m, d) = herald_gateway::api::civil_date(herald_model::UnixTime(now));
-    let date = format!("{y:04}-{m:02}-{d:02}");
+    let date = herald_model::Date::of(herald_model::UnixTime(now)).to_string();
     let mut seen: std::collections::HashMap<[u8; 16], usize> = std::collections::HashMap::new();
     let mut tag: Option<String> = None;
     let mut batches = 0;

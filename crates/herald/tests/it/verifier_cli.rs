@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use herald_gateway::client::EfgsClient;
+use herald_runtime::HttpsClient;
 use hyper::Method;
 use p256::pkcs8::{EncodePrivateKey as _, LineEnding};
 
@@ -86,7 +86,7 @@ fn the_dev_verifier_serves_the_flow_and_stops_cleanly() {
     let admin = std::fs::read_to_string(vdir.join("admin-api-key")).unwrap().trim().to_owned();
     let device = std::fs::read_to_string(vdir.join("device-api-key")).unwrap().trim().to_owned();
     let ca = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
-    let client = EfgsClient::new(&v.url, &ca, None).unwrap();
+    let client = HttpsClient::new(&v.url, &ca, None).unwrap();
     let rt = runtime();
     let post = |path: &str, key: &str, body: serde_json::Value| {
         let answer = rt
@@ -113,6 +113,33 @@ fn the_dev_verifier_serves_the_flow_and_stops_cleanly() {
     let (status, _) = post("/api/verify", &device, serde_json::json!({"code": code}));
     assert_eq!(status, 400, "a code is used once");
 
+    // The internal listener of dev mode: health with the purge job alive, the requests and the
+    // codes in the metrics, the OpenAPI document of the API.
+    let internal = std::fs::read_to_string(vdir.join("internal-url")).unwrap();
+    assert!(internal.starts_with("http://127.0.0.1:"), "{internal}");
+    let (status, health) = crate::gateway_cli::http_get(&internal, "/health");
+    assert_eq!(status, 200, "{health}");
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["backend"], "sqlite");
+    assert_eq!(health["jobs"]["purge"]["alive"], true, "{health}");
+    let (status, metrics) = crate::gateway_cli::http_get(&internal, "/metrics");
+    assert_eq!(status, 200);
+    for line in [
+        "herald_verifier_codes_total{event=\"issued\"} 1",
+        "herald_verifier_codes_total{event=\"claimed\"} 1",
+        "herald_verifier_http_requests_total{route=\"/api/verify\",method=\"POST\",status=\"200\"} 1",
+        "herald_verifier_http_requests_total{route=\"/api/verify\",method=\"POST\",status=\"400\"} 1",
+        "herald_verifier_job_alive{job=\"purge\"} 1",
+        "herald_verifier_database_up 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing {line:?} in\n{metrics}");
+    }
+    assert!(!metrics.contains(&code), "a code in the metrics");
+    let (status, openapi) = crate::gateway_cli::http_get(&internal, "/openapi.json");
+    assert_eq!(status, 200);
+    assert_eq!(openapi, herald_verifier::internal::OPENAPI);
+
     let kill = Command::new("kill").args(["-TERM", &v.child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     let started = Instant::now();
@@ -126,6 +153,7 @@ fn the_dev_verifier_serves_the_flow_and_stops_cleanly() {
     let log = std::fs::read_to_string(dir.path().join("verifier.log")).unwrap();
     assert!(status.success(), "{status}: {log}");
     assert!(!vdir.join("url").exists(), "the url file is removed on shutdown");
+    assert!(!vdir.join("internal-url").exists(), "the internal-url file is removed on shutdown");
     assert!(log.contains("herald verifier stopped"), "{log}");
     for secret in [&admin, &device, &code, &issued["longCode"].as_str().unwrap().to_owned()] {
         assert!(!log.contains(secret.as_str()), "a secret in the log: {log}");
@@ -135,7 +163,7 @@ fn the_dev_verifier_serves_the_flow_and_stops_cleanly() {
 fn today() -> String {
     let secs =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    herald_wire::verification::format_date(i64::try_from(secs / 86_400).unwrap())
+    herald_model::Date::of(herald_model::UnixTime(i64::try_from(secs).unwrap())).to_string()
 }
 
 #[test]

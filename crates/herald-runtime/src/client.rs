@@ -1,14 +1,13 @@
-//! A client for any EFGS-compatible gateway: HTTPS with a client certificate, one request per
-//! connection. Used by `herald efgs upload|download|audit` and by the tests.
-
-use std::sync::Arc;
+//! An HTTPS client for herald's services and any EFGS-compatible gateway: the server checked
+//! against given CA certificates, an optional client certificate (mTLS), one request per
+//! connection, any status an [`Answer`]. The key server's federation, `herald efgs
+//! upload|download|audit`, the demo and the tests use it.
 
 use axum::body::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -16,8 +15,8 @@ use tokio_rustls::TlsConnector;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// The gateway URL is not `https://host:port[/prefix]`.
-    #[error("gateway URL {0:?} must look like https://host:port")]
+    /// The base URL is not `https://host:port[/prefix]`.
+    #[error("URL {0:?} must look like https://host:port")]
     Url(String),
     /// Certificates or keys could not be read.
     #[error("TLS material: {0}")]
@@ -26,7 +25,7 @@ pub enum ClientError {
     #[error("TLS: {0}")]
     Tls(String),
     /// Connecting or talking HTTP failed.
-    #[error("cannot reach the gateway: {0}")]
+    #[error("cannot reach the server: {0}")]
     Io(String),
 }
 
@@ -48,22 +47,22 @@ impl Answer {
     }
 }
 
-/// Talks to one gateway as one national backend.
+/// Talks to one HTTPS service (a gateway, as one national backend; a verifier; a key server).
 #[derive(Clone)]
-pub struct EfgsClient {
+pub struct HttpsClient {
     host: String,
     port: u16,
     prefix: String,
     tls: TlsConnector,
 }
 
-impl std::fmt::Debug for EfgsClient {
+impl std::fmt::Debug for HttpsClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "EfgsClient(https://{}:{}{})", self.host, self.port, self.prefix)
+        write!(f, "HttpsClient(https://{}:{}{})", self.host, self.port, self.prefix)
     }
 }
 
-impl EfgsClient {
+impl HttpsClient {
     /// A client for `base_url` that trusts `ca_pem` for the server and presents the client
     /// certificate (`cert_pem`, PKCS#8 `key_pem`); `None` sends no client certificate.
     pub fn new(
@@ -81,32 +80,11 @@ impl EfgsClient {
             .rsplit_once(':')
             .and_then(|(h, p)| Some((h.to_owned(), p.parse().ok()?)))
             .ok_or_else(|| ClientError::Url(base_url.to_owned()))?;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-            let cert = cert.map_err(|e| ClientError::Pem(e.to_string()))?;
-            roots.add(cert).map_err(|e| ClientError::Pem(e.to_string()))?;
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ClientError::Tls(e.to_string()))?
-            .with_root_certificates(roots);
-        let mut config = match client {
-            Some((cert_pem, key_pem)) => {
-                let chain: Vec<CertificateDer<'static>> =
-                    CertificateDer::pem_slice_iter(cert_pem.as_bytes())
-                        .collect::<Result<_, _>>()
-                        .map_err(|e| ClientError::Pem(e.to_string()))?;
-                let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
-                    .map_err(|e| ClientError::Pem(e.to_string()))?;
-                builder
-                    .with_client_auth_cert(chain, key)
-                    .map_err(|e| ClientError::Tls(e.to_string()))?
-            }
-            None => builder.with_no_client_auth(),
-        };
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Self { host, port, prefix, tls: TlsConnector::from(Arc::new(config)) })
+        let config = crate::tls::client_config(ca_pem, client).map_err(|e| match e {
+            crate::tls::TlsError::Pem(e) => ClientError::Pem(e),
+            crate::tls::TlsError::Tls(e) => ClientError::Tls(e.to_string()),
+        })?;
+        Ok(Self { host, port, prefix, tls: TlsConnector::from(config) })
     }
 
     /// One request; any status is an [`Answer`].

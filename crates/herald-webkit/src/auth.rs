@@ -1,5 +1,6 @@
-//! The portal's credentials: argon2id passwords, RFC 6238 TOTP (HMAC-SHA1, 30 s, 6 digits),
-//! TOTP secrets sealed with AES-256-GCM, random session ids and CSRF tokens.
+//! A portal's credentials: argon2id passwords, RFC 6238 TOTP (HMAC-SHA1, 30 s, 6 digits),
+//! TOTP secrets sealed with AES-256-GCM, random session ids and CSRF tokens, all keyed by the
+//! service's [`Keyring`].
 //!
 //! Nothing here logs. Secrets are returned in [`Zeroizing`] buffers where they are held.
 
@@ -12,7 +13,7 @@ use sha1::Sha1;
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
-use crate::secret::{Purpose, Secrets};
+use crate::{Keyring, Purpose};
 
 /// The TOTP time step (RFC 6238 default).
 pub const TOTP_STEP: i64 = 30;
@@ -159,8 +160,8 @@ fn seal_key(key: &[u8; 32]) -> Option<LessSafeKey> {
 }
 
 /// Seals a TOTP secret under the newest server secret, bound to the user name.
-pub fn seal(secrets: &Secrets, user: &str, secret: &[u8]) -> Result<Vec<u8>, String> {
-    let key = Zeroizing::new(secrets.hash(Purpose::TotpSeal, b""));
+pub fn seal(secrets: &dyn Keyring, user: &str, secret: &[u8]) -> Result<Vec<u8>, String> {
+    let key = Zeroizing::new(secrets.mac(Purpose::TotpSeal, b""));
     let key = seal_key(&key).ok_or("sealing key unusable")?;
     let mut nonce = [0u8; NONCE_LEN];
     rand::rng().fill_bytes(&mut nonce);
@@ -177,9 +178,9 @@ pub fn seal(secrets: &Secrets, user: &str, secret: &[u8]) -> Result<Vec<u8>, Str
 }
 
 /// Opens a sealed TOTP secret (trying every server secret).
-pub fn open(secrets: &Secrets, user: &str, sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+pub fn open(secrets: &dyn Keyring, user: &str, sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     let (nonce, data) = sealed.split_at_checked(NONCE_LEN)?;
-    for key in secrets.hashes(Purpose::TotpSeal, b"") {
+    for key in secrets.macs(Purpose::TotpSeal, b"") {
         let key = Zeroizing::new(key);
         let Some(key) = seal_key(&key) else { continue };
         let Ok(nonce) = Nonce::try_assume_unique_for_key(nonce) else { return None };
@@ -193,15 +194,15 @@ pub fn open(secrets: &Secrets, user: &str, sealed: &[u8]) -> Option<Zeroizing<Ve
 
 /// The CSRF token bound to a session id (or a login cookie): a keyed hash of it, so it needs no
 /// storage and cannot be computed without the server secret.
-pub fn csrf_token(secrets: &Secrets, bound_to: &str) -> String {
-    herald_model::key::to_hex(&secrets.hash(Purpose::Csrf, bound_to.as_bytes()))
+pub fn csrf_token(secrets: &dyn Keyring, bound_to: &str) -> String {
+    herald_model::key::to_hex(&secrets.mac(Purpose::Csrf, bound_to.as_bytes()))
 }
 
 /// Whether `token` is the CSRF token of `bound_to` (under any server secret), in constant time.
-pub fn csrf_ok(secrets: &Secrets, bound_to: &str, token: &str) -> bool {
+pub fn csrf_ok(secrets: &dyn Keyring, bound_to: &str, token: &str) -> bool {
     !bound_to.is_empty()
         && secrets
-            .hashes(Purpose::Csrf, bound_to.as_bytes())
+            .macs(Purpose::Csrf, bound_to.as_bytes())
             .iter()
             .any(|h| bool::from(herald_model::key::to_hex(h).as_bytes().ct_eq(token.as_bytes())))
 }
@@ -209,6 +210,28 @@ pub fn csrf_ok(secrets: &Secrets, bound_to: &str, token: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A keyring of HMAC-SHA256 keys, newest first (the services' own are alike).
+    struct Keys(Vec<[u8; 32]>);
+
+    impl Keyring for Keys {
+        fn mac(&self, purpose: Purpose, data: &[u8]) -> [u8; 32] {
+            self.macs(purpose, data)[0]
+        }
+
+        fn macs(&self, purpose: Purpose, data: &[u8]) -> Vec<[u8; 32]> {
+            use hmac::Mac as _;
+            self.0
+                .iter()
+                .map(|k| {
+                    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(k).unwrap();
+                    mac.update(format!("{purpose:?}").as_bytes());
+                    mac.update(data);
+                    mac.finalize().into_bytes().into()
+                })
+                .collect()
+        }
+    }
 
     #[test]
     fn rfc6238_vectors() {
@@ -235,12 +258,12 @@ mod tests {
 
     #[test]
     fn sealing_round_trip() {
-        let s = Secrets::from_hex(&["11".repeat(32)]).unwrap();
+        let s = Keys(vec![[0x11; 32]]);
         let sealed = seal(&s, "alice", b"secret!").unwrap();
         assert!(!sealed.windows(7).any(|w| w == b"secret!"));
         assert_eq!(open(&s, "alice", &sealed).unwrap().as_slice(), b"secret!");
         assert!(open(&s, "bob", &sealed).is_none(), "bound to the user");
-        let rotated = Secrets::from_hex(&["22".repeat(32), "11".repeat(32)]).unwrap();
+        let rotated = Keys(vec![[0x22; 32], [0x11; 32]]);
         assert!(open(&rotated, "alice", &sealed).is_some());
     }
 
@@ -251,7 +274,7 @@ mod tests {
         assert!(verify_password("correct horse battery", &h));
         assert!(!verify_password("wrong", &h));
         assert!(!verify_password("x", "not a hash"));
-        let s = Secrets::from_hex(&["11".repeat(32)]).unwrap();
+        let s = Keys(vec![[0x11; 32]]);
         let t = csrf_token(&s, "session");
         assert!(csrf_ok(&s, "session", &t));
         assert!(!csrf_ok(&s, "other", &t));

@@ -1,0 +1,65 @@
+//! The verifier's side of the internal listener (`herald_runtime::internal`): its counter
+//! families, the store probe behind `/health` and `/metrics`, and the OpenAPI document of its
+//! API.
+
+use std::sync::Arc;
+
+use herald_runtime::internal::{BoxFuture, Probe};
+use herald_runtime::metrics::{CounterFamily, Registry};
+use serde_json::{Map, Value};
+
+use crate::store::Store;
+
+/// The OpenAPI 3.0 document of the API (the portal's HTML pages are not an API), written by
+/// hand. A test checks that it describes every API route and nothing else.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// `herald_verifier_codes_total{event}`: issued, claimed, verify_failed.
+pub static CODES: CounterFamily = CounterFamily {
+    name: "herald_verifier_codes_total",
+    label: "event",
+    help: "Verification codes issued and claimed, and failed verify attempts.",
+};
+/// `herald_verifier_limit_trips_total{limit}`: verify_lockout, portal_login_rate,
+/// portal_account_locked, portal_issue_limit.
+pub static TRIPS: CounterFamily = CounterFamily {
+    name: "herald_verifier_limit_trips_total",
+    label: "limit",
+    help: "Requests refused by a rate limit or lockout: verify_lockout (per device API key), portal_login_rate (per user name), portal_account_locked, portal_issue_limit (hourly).",
+};
+
+/// A fresh registry with the verifier's families.
+pub fn registry() -> Arc<Registry> {
+    Arc::new(Registry::new("herald_verifier", &[&CODES, &TRIPS]))
+}
+
+/// What `/health` reads: the store.
+pub struct VerifierProbe {
+    /// Storage.
+    pub store: Store,
+}
+
+impl Probe for VerifierProbe {
+    fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<Map<String, Value>, String>> {
+        Box::pin(async move {
+            self.store.ping().await.map_err(|e| e.to_string())?;
+            Ok(Map::new())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The document describes exactly the routes the router serves, each fully.
+    #[test]
+    fn the_openapi_document_describes_every_public_route() {
+        let routes = crate::api::public_routes();
+        if let Err(problems) = herald_runtime::internal::check_openapi(super::OPENAPI, &routes) {
+            panic!("openapi.json:\n{problems}");
+        }
+    }
+}
