@@ -60,14 +60,9 @@ pub enum StartError {
     /// The operating system's random number generator failed (at-rest nonces need it).
     #[error("the operating system's random number generator failed: {0}")]
     Random(String),
-    /// The listening address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    /// A listener could not be bound.
+    #[error(transparent)]
+    Bind(#[from] herald_runtime::server::BindError),
 }
 
 fn read(path: &std::path::Path) -> Result<String, StartError> {
@@ -152,17 +147,8 @@ impl Gateway {
         let at_rest = at_rest(&config.at_rest)?;
         let store = Store::open(&config.database).await?.with_at_rest(at_rest);
         store.apply_at_rest().await?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        let internal = match config.internal_listen {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Bind { addr, source })?,
-            ),
-            None => None,
-        };
+        let listener = herald_runtime::server::bind(config.listen).await?;
+        let internal = herald_runtime::server::bind_optional(config.internal_listen).await?;
         let anchor = Arc::new(anchor);
         let metrics = Arc::new(Metrics::default());
         let batched = Arc::new(tokio::sync::Notify::new());

@@ -257,9 +257,7 @@ impl GatewayConfig {
                     .map_err(|_| invalid(format!("internal_listen: {text:?} is not ip:port")))?,
             ),
         };
-        if internal_listen.is_some_and(|a| a == listen && a.port() != 0) {
-            return Err(invalid("internal_listen must differ from listen".into()));
-        }
+        herald_service::config::check_listeners(listen, internal_listen)?;
         let database = raw.database.take().ok_or_else(|| invalid("database is required".into()))?;
         let anchor_certificate = raw
             .anchor_certificate

@@ -43,14 +43,9 @@ pub enum StartError {
     /// The export object store could not be opened.
     #[error(transparent)]
     Blob(#[from] crate::export::BlobError),
-    /// The listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    /// A listener could not be bound.
+    #[error(transparent)]
+    Bind(#[from] herald_runtime::server::BindError),
 }
 
 pub(crate) fn read(path: &Path) -> Result<String, StartError> {
@@ -251,17 +246,8 @@ impl Keyserver {
             registry.clone(),
             herald_runtime::metrics::track_requests,
         ));
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        let internal = match config.internal_listen {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Bind { addr, source })?,
-            ),
-            None => None,
-        };
+        let listener = herald_runtime::server::bind(config.listen).await?;
+        let internal = herald_runtime::server::bind_optional(config.internal_listen).await?;
         let holder =
             format!("{}-{}", std::process::id(), listener.local_addr().map_or(0, |a| a.port()));
         let wake_download = Arc::new(tokio::sync::Notify::new());
@@ -278,11 +264,10 @@ impl Keyserver {
                     herald_runtime::tls::ClientCertificates::PinnedByThumbprint,
                 )
                 .map_err(|e| StartError::Invalid(format!("callback listener: {e}")))?;
-                let listener = TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Bind { addr, source })?;
-                let bound =
-                    listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+                let listener = herald_runtime::server::bind(addr).await?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(|source| herald_runtime::server::BindError { addr, source })?;
                 let url = match &f.callback_url {
                     Some(url) => url.clone(),
                     None if bound.ip().is_unspecified() => {

@@ -441,19 +441,8 @@ impl KeyserverConfig {
     #[allow(clippy::too_many_lines)] // one check per setting, in file order
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: String| Err(ConfigError::Invalid(m));
-        if self
-            .country
-            .parse::<herald_model::CountryCode>()
-            .map_or(true, |c| c.as_str() != self.country)
-        {
-            return invalid(format!(
-                "country {:?} is not an upper-case ISO 3166-1 alpha-2 code",
-                self.country
-            ));
-        }
-        if self.internal_listen.is_some_and(|a| a == self.listen && a.port() != 0) {
-            return invalid("internal_listen must differ from listen".into());
-        }
+        herald_service::config::country(&self.country)?;
+        herald_service::config::check_listeners(self.listen, self.internal_listen)?;
         if !(10..=30).contains(&self.retention_days) {
             return invalid(format!(
                 "retention_days must be in 10..=30, got {}",

@@ -14,6 +14,29 @@ use rustls::ServerConfig;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+/// A listener could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct BindError {
+    /// The address.
+    pub addr: SocketAddr,
+    /// The OS error.
+    pub source: std::io::Error,
+}
+
+/// Binds a listener on `addr`; the error names the address.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
+    TcpListener::bind(addr).await.map_err(|source| BindError { addr, source })
+}
+
+/// Binds the internal listener when it is configured.
+pub async fn bind_optional(addr: Option<SocketAddr>) -> Result<Option<TcpListener>, BindError> {
+    match addr {
+        Some(addr) => bind(addr).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 /// What the connection carried, attached to every request as an `axum::Extension`.
 #[derive(Debug, Clone, Default)]
 pub struct PeerInfo {

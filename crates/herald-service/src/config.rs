@@ -46,6 +46,26 @@ pub fn toml_with_env(
     Ok(table)
 }
 
+/// A service's `country`: an upper-case ISO 3166-1 alpha-2 code, as its type.
+pub fn country(text: &str) -> Result<herald_model::CountryCode, ConfigError> {
+    text.parse::<herald_model::CountryCode>().ok().filter(|c| c.as_str() == text).ok_or_else(|| {
+        ConfigError::Invalid(format!(
+            "country {text:?} is not an upper-case ISO 3166-1 alpha-2 code"
+        ))
+    })
+}
+
+/// The internal listener must not take the public listener's address.
+pub fn check_listeners(
+    listen: std::net::SocketAddr,
+    internal: Option<std::net::SocketAddr>,
+) -> Result<(), ConfigError> {
+    if internal.is_some_and(|a| a == listen && a.port() != 0) {
+        return Err(ConfigError::Invalid("internal_listen must differ from listen".into()));
+    }
+    Ok(())
+}
+
 /// [`toml_with_env`], then the result deserialised into `T`: an unknown or mistyped setting is
 /// refused with its name and line (the table is printed back to TOML and parsed again, so that
 /// the error points at the setting, whether it came from the file or the environment).

@@ -38,14 +38,9 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    /// A listener could not be bound.
+    #[error(transparent)]
+    Bind(#[from] herald_runtime::server::BindError),
 }
 
 fn read(path: &Path) -> Result<String, StartError> {
@@ -144,17 +139,8 @@ impl Verifier {
             service.metrics().clone(),
             herald_runtime::metrics::track_requests,
         ));
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        let internal = match config.internal_listen {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Bind { addr, source })?,
-            ),
-            None => None,
-        };
+        let listener = herald_runtime::server::bind(config.listen).await?;
+        let internal = herald_runtime::server::bind_optional(config.internal_listen).await?;
         Ok(Self {
             listener,
             internal,

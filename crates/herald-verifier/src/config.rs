@@ -370,19 +370,8 @@ impl VerifierConfig {
     /// Checks ranges and consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: String| Err(ConfigError::Invalid(m));
-        if self
-            .country
-            .parse::<herald_model::CountryCode>()
-            .map_or(true, |c| c.as_str() != self.country)
-        {
-            return invalid(format!(
-                "country {:?} is not an upper-case ISO 3166-1 alpha-2 code",
-                self.country
-            ));
-        }
-        if self.internal_listen.is_some_and(|a| a == self.listen && a.port() != 0) {
-            return invalid("internal_listen must differ from listen".into());
-        }
+        herald_service::config::country(&self.country)?;
+        herald_service::config::check_listeners(self.listen, self.internal_listen)?;
         if self.hmac_key_files.is_empty() {
             return invalid("hmac_key_files needs at least one file".into());
         }

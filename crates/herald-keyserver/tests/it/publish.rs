@@ -20,7 +20,7 @@ use tower::ServiceExt as _;
 use crate::client::{
     AppKey, body, certificate, es256_header, issuer_key, issuer_public_pem, jwt, past_keys, tekmac,
 };
-use crate::world::system_now;
+use crate::support::system_now;
 
 const ISS: &str = "herald-verifier-de";
 const AUD: &str = "herald-keyserver-de";

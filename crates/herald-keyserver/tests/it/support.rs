@@ -31,3 +31,11 @@ pub(crate) fn local_key(n: u32, day: i64, created_at: i64) -> StoredKey {
         revision: None,
     }
 }
+
+/// The system clock's Unix seconds.
+pub(crate) fn system_now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+    )
+    .unwrap()
+}

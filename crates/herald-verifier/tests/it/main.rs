@@ -14,7 +14,6 @@
 mod abuse;
 mod api;
 mod browser;
-mod e2e;
 mod logs;
 mod pages;
 mod portal;

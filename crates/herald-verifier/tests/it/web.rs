@@ -7,7 +7,7 @@ use herald_verifier::portal::{self, auth};
 use herald_verifier::store::Role;
 use hyper::Method;
 
-use crate::support::Running;
+use super::support::Running;
 
 /// A user made for a test, with its current password and TOTP secret.
 pub(crate) struct TestUser {

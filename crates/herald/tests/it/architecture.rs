@@ -31,8 +31,13 @@ fn pure_crates_have_no_io_dependencies() {
 const SERVICES: [&str; 3] = ["herald-gateway", "herald-keyserver", "herald-verifier"];
 
 fn normal_tree(krate: &str) -> String {
+    tree(krate, "normal")
+}
+
+/// `cargo tree` of `krate` over the dependency `edges` (`normal`, `normal,dev`).
+fn tree(krate: &str, edges: &str) -> String {
     let out = Command::new(env!("CARGO"))
-        .args(["tree", "--offline", "-e", "normal", "--prefix", "none", "-p", krate])
+        .args(["tree", "--offline", "-e", edges, "--prefix", "none", "-p", krate])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo tree runs");
@@ -44,30 +49,35 @@ fn depends(tree: &str, name: &str) -> bool {
     tree.lines().any(|l| l.split(' ').next() == Some(name))
 }
 
-/// Service boundaries: no service crate depends on another (what they share is below them:
-/// herald-runtime, herald-service, herald-db); the key server and the gateway trust the
-/// verification service only through its JWKS over HTTPS.
+/// Service boundaries: no service crate depends on another, not even for its tests (what they
+/// share is below them: herald-runtime, herald-webkit, herald-service, herald-db; tests of
+/// services together are in this crate); the key server and the gateway trust the verification
+/// service only through its JWKS over HTTPS.
 #[test]
 fn no_service_depends_on_another() {
-    // The check sees dependencies at all.
-    assert!(depends(&normal_tree("herald-verifier"), "herald-db"));
-    assert!(depends(&normal_tree("herald-keyserver"), "herald-runtime"));
+    // The check sees dependencies at all, dev-dependencies too.
+    assert!(depends(&tree("herald-verifier", "normal,dev"), "herald-db"));
+    assert!(depends(&tree("herald-keyserver", "normal,dev"), "herald-testkit"));
     for krate in SERVICES {
-        let tree = normal_tree(krate);
+        let tree = tree(krate, "normal,dev");
         for other in SERVICES.iter().filter(|other| **other != krate) {
             assert!(!depends(&tree, other), "{krate} depends on {other}:\n{tree}");
         }
     }
 }
 
-/// The shared layers sit below every service: the runtime (tokio, HTTP, TLS) knows no service
-/// and no store; herald-service (configuration, dev-world secrets) does no async I/O; the pure
+/// The shared layers sit below every service: the runtime (tokio, HTTP, TLS) and the web kit
+/// know no service and no store; herald-service (configuration, dev-world secrets) does no async I/O; the pure
 /// crates know neither.
 #[test]
 fn shared_layers_sit_below_the_services() {
     for (krate, forbidden) in [
         (
             "herald-runtime",
+            &["herald-gateway", "herald-keyserver", "herald-verifier", "herald-db", "sqlx"][..],
+        ),
+        (
+            "herald-webkit",
             &["herald-gateway", "herald-keyserver", "herald-verifier", "herald-db", "sqlx"][..],
         ),
         (

@@ -6,7 +6,9 @@
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    clippy::too_many_lines
+    clippy::too_many_lines,
+    clippy::cast_possible_truncation,
+    missing_docs
 )]
 
 mod architecture;
@@ -17,5 +19,6 @@ mod export_cli;
 mod gateway_cli;
 mod keyserver_cli;
 mod pki_cli;
+mod services;
 mod support;
 mod verifier_cli;

@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 
 use herald_verifier::store::Role;
 
-use crate::support::{dev_world, start};
-use crate::web::{Web, body, make_user, text_of};
+use super::support::{dev_world, start};
+use super::web::{Web, body, make_user, text_of};
 
 async fn publish(url: &str, ca: &str, body: &Value) -> (u16, Value) {
     let client = HttpsClient::new(url, ca, None).unwrap();
@@ -76,7 +76,7 @@ async fn keyserver_accepts_our_certificate_once() {
     let mut carla = make_user(&v, "carla", Role::CaseWorker).await;
     let mut web = Web::new(&v);
     web.login_ready(&v, &mut carla).await;
-    let day = crate::support::today(v.now());
+    let day = super::support::today(v.now());
     let page = web
         .submit("/portal/", "/portal/issue", &[("test_type", "confirmed"), ("symptom_date", &day)])
         .await;

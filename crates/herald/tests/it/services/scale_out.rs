@@ -14,8 +14,8 @@ use herald_runtime::HttpsClient;
 use herald_wire::export::{ReadLimits, read_zip};
 use hyper::Method;
 
-use crate::client::{issuer_public_pem, past_keys, publish, valid_publish};
-use crate::world::{World, system_now};
+use super::client::{issuer_public_pem, past_keys, publish, valid_publish};
+use super::world::{World, system_now};
 
 /// Every key NL downloads from the gateway for `date`, with how often it came.
 async fn downloaded_as_nl(world: &World, date: &str) -> HashMap<[u8; 16], usize> {

@@ -18,8 +18,8 @@ use herald_wire::efgs::{self, DaysSinceOnset, EfgsKey, TransmissionRisk};
 use hyper::Method;
 use rand::SeedableRng as _;
 
-use crate::client::{AppKey, issuer_public_pem, past_keys, publish, valid_publish};
-use crate::world::{World, system_now};
+use super::client::{AppKey, issuer_public_pem, past_keys, publish, valid_publish};
+use super::world::{World, system_now};
 
 fn pem(world: &World, path: &str) -> String {
     std::fs::read_to_string(world.path().join(path)).unwrap()

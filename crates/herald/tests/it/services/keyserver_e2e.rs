@@ -10,8 +10,8 @@ use herald_runtime::HttpsClient;
 use herald_wire::export::{ReadLimits, public_key_from_pem, read_zip};
 use hyper::Method;
 
-use crate::client::{AppKey, issuer_public_pem, past_keys, publish, valid_publish};
-use crate::world::{World, system_now};
+use super::client::{AppKey, issuer_public_pem, past_keys, publish, valid_publish};
+use super::world::{World, system_now};
 
 /// Downloads on `to` until it has imported at least `want` keys (the gateway batches within a
 /// second).
