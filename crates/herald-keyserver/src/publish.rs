@@ -21,15 +21,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use herald_model::{Clock, CountryCode, TemporaryExposureKey};
+use herald_runtime::padding::{Alphabet, json_response, padded_json};
 use herald_wire::publish::response::{ErrorCode, PublishResponse};
 use herald_wire::publish::revision::RevisableKey;
 use herald_wire::publish::rules::{self, AcceptedKey};
 use herald_wire::publish::{PublishRequest, VerificationReportType, decode_request};
 use http_body_util::BodyExt as _;
-use rand::Rng as _;
 
 pub use self::certificate::{CertificateError, Issuers, VerifiedCertificate};
 use self::chaff::LatencyTracker;
@@ -148,21 +148,14 @@ impl PublishService {
     /// Pads the JSON to exactly `response_size` bytes (or the next KiB above a longer answer)
     /// and sets the common headers.
     fn finish(&self, status: StatusCode, mut response: PublishResponse) -> Response {
-        response.padding = String::new();
-        let bare = response.to_json().len();
-        let target = if bare <= self.response_size {
-            self.response_size
-        } else {
-            bare.div_ceil(1024) * 1024
-        };
-        response.padding = random_padding(target - bare);
-        let body = response.to_json();
-        let mut out = (status, body).into_response();
-        let h = out.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        h.insert("x-api-version", HeaderValue::from_static("v1"));
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        out
+        let body = padded_json(
+            &mut response,
+            self.response_size,
+            Alphabet::Base64,
+            |r, padding| r.padding = padding,
+            PublishResponse::to_json,
+        );
+        json_response(status, body, &[("x-api-version", "v1")])
     }
 
     async fn process(&self, headers: &HeaderMap, body: Body) -> Answer {
@@ -455,16 +448,4 @@ async fn read_capped(body: Body) -> Result<Vec<u8>, ReadError> {
         }
     }
     Ok(out)
-}
-
-/// `n` random Base64-alphabet characters.
-fn random_padding(n: usize) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut rng = rand::rng();
-    let mut bytes = vec![0u8; n];
-    rng.fill_bytes(&mut bytes);
-    bytes
-        .iter()
-        .map(|b| char::from(ALPHABET.get(usize::from(b & 63)).copied().unwrap_or(b'A')))
-        .collect()
 }

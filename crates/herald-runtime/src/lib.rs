@@ -11,7 +11,8 @@
 //! - [`metrics`]: a process's counters, request histograms and job states, in the Prometheus
 //!   text format;
 //! - [`internal`]: the internal listener (`/health`, `/metrics`, `/openapi.json`);
-//! - [`jobs`]: background jobs under a store lease.
+//! - [`jobs`]: background jobs under a store lease;
+//! - [`padding`]: padded JSON answers of the app-facing APIs (one size per endpoint).
 //!
 //! Layout rule: this crate knows no service's protocol or store; a service plugs in through
 //! [`internal::Probe`] and [`jobs::LeaseStore`]. It reads no system clock (a
@@ -21,6 +22,7 @@ pub mod client;
 pub mod internal;
 pub mod jobs;
 pub mod metrics;
+pub mod padding;
 pub mod server;
 pub mod tls;
 

@@ -22,8 +22,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
+use herald_runtime::padding::{Alphabet, padded_json};
 use herald_service::chaff::LatencyTracker;
 use herald_wire::verification::{
     BatchIssueRequest, BatchIssueResponse, CertificateRequest, CertificateResponse,
@@ -31,7 +32,6 @@ use herald_wire::verification::{
     UuidRequest, VerifyRequest, VerifyResponse, decode, encode,
 };
 use http_body_util::BodyExt as _;
-use rand::Rng as _;
 use serde::Serialize;
 
 use crate::service::{ApiError, Service};
@@ -221,23 +221,23 @@ where
 
 /// Pads `answer` to the configured size and sets the common headers.
 fn padded<T: AppAnswer>(settings: &EdgeSettings, status: StatusCode, mut answer: T) -> Response {
-    answer.set_padding("A".into());
-    let with_one = encode(&answer).len();
-    let target = if with_one <= settings.response_size {
-        settings.response_size
-    } else {
-        with_one.div_ceil(1024) * 1024
-    };
-    answer.set_padding(random_text(target - with_one + 1));
-    json_response(status, encode(&answer))
+    let body = padded_json(
+        &mut answer,
+        settings.response_size,
+        Alphabet::Base64Url,
+        T::set_padding,
+        |a| encode(a),
+    );
+    json_response(status, body)
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
-    let mut out = (status, body).into_response();
-    let h = out.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    out
+    herald_runtime::padding::json_response(status, body, &[])
+}
+
+/// `n` random Base64url characters (fake tokens and certificates look like real ones).
+fn random_text(n: usize) -> String {
+    herald_runtime::padding::random_text(n, Alphabet::Base64Url)
 }
 
 fn status_of(code: ErrorCode) -> StatusCode {
@@ -432,15 +432,4 @@ async fn health(State(state): State<Arc<ApiState>>) -> Response {
             )
         }
     }
-}
-
-/// `n` random Base64url-alphabet characters.
-fn random_text(n: usize) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut bytes = vec![0u8; n];
-    rand::rng().fill_bytes(&mut bytes);
-    bytes
-        .iter()
-        .map(|b| char::from(ALPHABET.get(usize::from(b & 63)).copied().unwrap_or(b'A')))
-        .collect()
 }

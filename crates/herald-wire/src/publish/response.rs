@@ -5,7 +5,6 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use rand_core::CryptoRng;
 use serde::Serialize;
 
 /// The machine-readable `code` of a publish response, with its HTTP status (§2.3, in the spec's
@@ -132,14 +131,9 @@ impl std::fmt::Display for ErrorCode {
 }
 
 impl PublishResponse {
-    /// An error response: `code` and `error`, with fresh padding.
-    pub fn error<R: CryptoRng + ?Sized>(code: ErrorCode, message: &str, rng: &mut R) -> Self {
-        Self {
-            error: Some(message.to_owned()),
-            code: Some(code),
-            padding: padding(rng),
-            ..Self::default()
-        }
+    /// An error response: `code` and `error` (the service pads it at its edge).
+    pub fn error(code: ErrorCode, message: &str) -> Self {
+        Self { error: Some(message.to_owned()), code: Some(code), ..Self::default() }
     }
 
     /// The HTTP status: the code's, or 200 without a code.
@@ -162,15 +156,6 @@ impl PublishResponse {
     }
 }
 
-/// Response padding: 1024 + uniform[0, 1024) random bytes, standard Base64 (§2.3).
-pub fn padding<R: CryptoRng + ?Sized>(rng: &mut R) -> String {
-    // 1024 divides 2^32, so the remainder is uniform.
-    let extra = usize::try_from(rng.next_u32() % 1024).unwrap_or(0);
-    let mut bytes = vec![0_u8; 1024 + extra];
-    rng.fill_bytes(&mut bytes);
-    STANDARD.encode(bytes)
-}
-
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference.
 fn is_zero(n: &u32) -> bool {
     *n == 0
@@ -178,9 +163,6 @@ fn is_zero(n: &u32) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use rand::SeedableRng;
-    use rand::rngs::StdRng;
-
     use super::*;
 
     #[test]
@@ -228,18 +210,14 @@ mod tests {
     }
 
     #[test]
-    fn error_responses_are_padded() {
-        let mut rng = StdRng::seed_from_u64(7);
-        let r = PublishResponse::error(ErrorCode::MissingRevisionToken, "no token", &mut rng);
+    fn error_responses_carry_code_and_message() {
+        // Padding is the service edge's (`herald_runtime::padding`, every publish answer one
+        // size: the key server's publish tests).
+        let r = PublishResponse::error(ErrorCode::MissingRevisionToken, "no token");
         assert_eq!(r.http_status(), 400);
         let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(json["code"], "missing_revision_token");
         assert_eq!(json["error"], "no token");
-        let pad = STANDARD.decode(json["padding"].as_str().unwrap()).unwrap();
-        assert!((1024..2048).contains(&pad.len()));
-        let sizes: std::collections::BTreeSet<usize> =
-            (0..50).map(|_| STANDARD.decode(padding(&mut rng)).unwrap().len()).collect();
-        assert!(sizes.len() > 40, "padding sizes vary: {sizes:?}");
-        assert!(sizes.iter().all(|n| (1024..2048).contains(n)));
+        assert_eq!(json["padding"], "");
     }
 }
