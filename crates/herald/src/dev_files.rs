@@ -3,9 +3,22 @@
 //! `/openapi.json`), then `url`, so that a tool waiting for `url` finds both; both are removed
 //! on a clean stop.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+
+/// The options of `serve --dev` every service takes besides the folder.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DevOptions {
+    /// Listening address in dev mode (default 127.0.0.1 and a free port).
+    #[arg(long, value_name = "ADDR:PORT", requires = "dev")]
+    pub(crate) listen: Option<SocketAddr>,
+    /// Storage in dev mode instead of the service's SQLite file in the dev folder: a PostgreSQL
+    /// URL (`postgres://user@host/db`) or another SQLite file.
+    #[arg(long, value_name = "URL", requires = "dev")]
+    pub(crate) database: Option<String>,
+}
 
 /// The files written, to remove on a clean stop.
 #[derive(Debug, Default)]

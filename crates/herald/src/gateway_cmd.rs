@@ -37,13 +37,8 @@ pub(crate) struct ServeArgs {
     /// /openapi.json on a free loopback port).
     #[arg(long, value_name = "DIR")]
     dev: Option<PathBuf>,
-    /// Listening address in dev mode (default 127.0.0.1 and a free port).
-    #[arg(long, value_name = "ADDR:PORT", requires = "dev")]
-    listen: Option<String>,
-    /// Storage in dev mode instead of DIR/gateway/gateway.db: a PostgreSQL URL
-    /// (`postgres://user@host/db`) or a SQLite file.
-    #[arg(long, value_name = "URL", requires = "dev")]
-    database: Option<String>,
+    #[command(flatten)]
+    dev_options: crate::dev_files::DevOptions,
 }
 
 /// Where the trust list lives.
@@ -171,9 +166,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
             (config, None)
         }
         (None, Some(dir)) => {
-            let (config, trusted) =
-                prepare_dev(dir, args.listen.as_deref(), args.database.as_deref(), clock.as_ref())
-                    .await?;
+            let (config, trusted) = prepare_dev(
+                dir,
+                args.dev_options.listen.map(|a| a.to_string()).as_deref(),
+                args.dev_options.database.as_deref(),
+                clock.as_ref(),
+            )
+            .await?;
             eprintln!("dev world {}: {trusted} certificates trusted", dir.display());
             (config, Some(dir.join("gateway")))
         }

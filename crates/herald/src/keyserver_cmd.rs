@@ -1,6 +1,5 @@
 //! `herald keyserver …`: run the national key server.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -37,13 +36,8 @@ pub(crate) struct ServeArgs {
     /// The country (dev mode).
     #[arg(long, value_name = "CC")]
     country: Option<String>,
-    /// Listening address in dev mode (default 127.0.0.1 and a free port).
-    #[arg(long, value_name = "ADDR:PORT", requires = "dev")]
-    listen: Option<SocketAddr>,
-    /// Storage in dev mode instead of DIR/<CC>/keyserver/keyserver.db: a PostgreSQL URL
-    /// (`postgres://user@host/db`) or a SQLite file.
-    #[arg(long, value_name = "URL", requires = "dev")]
-    database: Option<String>,
+    #[command(flatten)]
+    dev_options: crate::dev_files::DevOptions,
 }
 
 pub(crate) async fn run(cmd: KeyserverCommand) -> Result<()> {
@@ -73,8 +67,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 .unwrap_or_default()
                 .parse()
                 .context("--country must be an upper-case ISO 3166-1 alpha-2 code")?;
-            let mut config = dev::prepare(dir, country, args.listen)?;
-            if let Some(database) = &args.database {
+            let mut config = dev::prepare(dir, country, args.dev_options.listen)?;
+            if let Some(database) = &args.dev_options.database {
                 config.database.clone_from(database);
             }
             (config, Some(dev::keyserver_dir(dir, country)))

@@ -101,13 +101,8 @@ pub(crate) struct ServeArgs {
     /// The country (dev mode).
     #[arg(long, value_name = "CC")]
     country: Option<String>,
-    /// Listening address in dev mode (default 127.0.0.1 and a free port).
-    #[arg(long, value_name = "ADDR:PORT", requires = "dev")]
-    listen: Option<SocketAddr>,
-    /// Storage in dev mode instead of DIR/<CC>/verifier/verifier.db: a PostgreSQL URL
-    /// (`postgres://user@host/db`) or a SQLite file.
-    #[arg(long, value_name = "URL", requires = "dev")]
-    database: Option<String>,
+    #[command(flatten)]
+    dev_options: crate::dev_files::DevOptions,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -282,8 +277,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 .unwrap_or_default()
                 .parse()
                 .context("--country must be an upper-case ISO 3166-1 alpha-2 code")?;
-            let (mut config, keys) = dev::prepare(dir, country, args.listen)?;
-            if let Some(database) = &args.database {
+            let (mut config, keys) = dev::prepare(dir, country, args.dev_options.listen)?;
+            if let Some(database) = &args.dev_options.database {
                 config.database.clone_from(database);
             }
             (config, Some(keys), Some(dev::verifier_dir(dir, country)))
