@@ -224,16 +224,20 @@ impl Gateway {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut job_stop = stop_rx.clone();
         let mut callback_stop = stop_rx.clone();
-        let mut internal_stop = stop_rx.clone();
         let internal = self.internal.map(|listener| {
-            let app = internal::router(InternalState {
+            let probe = InternalState {
                 store: self.state.store.clone(),
                 anchor: self.state.anchor.clone(),
                 metrics: self.state.metrics.clone(),
-            });
-            tokio::spawn(herald_runtime::serve(listener, None, app, async move {
-                let _ = internal_stop.wait_for(|stop| *stop).await;
-            }))
+            };
+            let registry = self.state.metrics.registry().clone();
+            tokio::spawn(herald_runtime::internal::serve(
+                listener,
+                Arc::new(probe),
+                registry,
+                internal::OPENAPI,
+                stop_rx.clone(),
+            ))
         });
         let callbacks = tokio::spawn(self.callbacks.run(self.jobs.batched.clone(), async move {
             let _ = callback_stop.wait_for(|stop| *stop).await;

@@ -9,7 +9,6 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::Router;
 use herald_runtime::internal::{BoxFuture, Probe};
 use herald_trust::AnchorCertificate;
 use serde_json::{Map, Value};
@@ -30,12 +29,6 @@ pub struct InternalState {
     pub anchor: Arc<AnchorCertificate>,
     /// The process's metrics.
     pub metrics: Arc<Metrics>,
-}
-
-/// The internal router (the runtime's, with the gateway's probe).
-pub fn router(state: InternalState) -> Router {
-    let registry = state.metrics.registry().clone();
-    herald_runtime::internal::router(Arc::new(state), registry, OPENAPI)
 }
 
 impl Probe for InternalState {

@@ -494,15 +494,13 @@ impl Keyserver {
                 store: self.store.clone(),
                 federation: self.federation.is_some(),
             };
-            let app = herald_runtime::internal::router(
+            jobs.spawn(herald_runtime::internal::serve(
+                listener,
                 Arc::new(probe),
                 registry,
                 crate::internal::OPENAPI,
-            );
-            let mut stop = stop_rx.clone();
-            jobs.spawn(herald_runtime::serve(listener, None, app, async move {
-                let _ = stop.wait_for(|stop| *stop).await;
-            }));
+                stop_rx.clone(),
+            ));
         }
         let server = herald_runtime::serve(self.listener, self.tls, self.router, shutdown);
         server.await;

@@ -90,11 +90,6 @@ impl Date {
     pub fn compact(self) -> String {
         format!("{:04}{:02}{:02}", self.year(), self.month(), self.day())
     }
-
-    /// The library's value, for calendar arithmetic a caller needs beyond these methods.
-    pub fn civil(self) -> jiff::civil::Date {
-        self.0
-    }
 }
 
 impl fmt::Display for Date {
@@ -145,11 +140,6 @@ impl Zone {
     /// The offset from UTC at `t`, in seconds (e.g. 3600 for CET, 7200 for CEST).
     pub fn offset_seconds(&self, t: UnixTime) -> i32 {
         self.0.to_offset(t.timestamp()).seconds()
-    }
-
-    /// The library's value.
-    pub fn time_zone(&self) -> &jiff::tz::TimeZone {
-        &self.0
     }
 }
 

@@ -66,6 +66,21 @@ fn json(status: StatusCode, body: &Value) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
+/// Serves the internal router (plain HTTP) on `listener` until `stop` turns true.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    probe: Arc<dyn Probe>,
+    registry: Arc<Registry>,
+    openapi: &'static str,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let app = router(probe, registry, openapi);
+    crate::server::serve(listener, None, app, async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+    })
+    .await;
+}
+
 /// `GET /health`.
 async fn health(State(state): State<InternalState>) -> Response {
     let backend = state.probe.backend();

@@ -54,11 +54,6 @@ impl<S: LeaseStore> Lease<S> {
         Self { store, holder: holder.to_owned(), clock, ttl, name, registry }
     }
 
-    /// The job's name.
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
     async fn take(&self) -> bool {
         let now = self.clock.now().seconds();
         let held = match self.store.try_lease(self.name, &self.holder, now, self.ttl).await {

@@ -67,8 +67,8 @@ pub fn check_listeners(
 }
 
 /// [`toml_with_env`], then the result deserialised into `T`: an unknown or mistyped setting is
-/// refused with its name and line (the table is printed back to TOML and parsed again, so that
-/// the error points at the setting, whether it came from the file or the environment).
+/// refused with its name, whether it came from the file or the environment (the merged table is
+/// printed back to TOML and parsed again, so that the error quotes the setting).
 pub fn parse_with_env<T: serde::de::DeserializeOwned>(
     text: &str,
     prefix: &str,

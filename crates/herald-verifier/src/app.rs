@@ -216,15 +216,13 @@ impl Verifier {
         ));
         if let Some(listener) = self.internal {
             let probe = crate::internal::VerifierProbe { store: self.service.store().clone() };
-            let app = herald_runtime::internal::router(
+            jobs.spawn(herald_runtime::internal::serve(
+                listener,
                 Arc::new(probe),
                 registry,
                 crate::internal::OPENAPI,
-            );
-            let mut stop = stop_rx.clone();
-            jobs.spawn(herald_runtime::serve(listener, None, app, async move {
-                let _ = stop.wait_for(|stop| *stop).await;
-            }));
+                stop_rx.clone(),
+            ));
         }
         herald_runtime::serve(self.listener, self.tls, self.router, shutdown).await;
         let _ = stop_tx.send(true);

@@ -126,19 +126,22 @@ pub fn totp_step(secret: &[u8], code: &str, now: i64) -> Option<i64> {
         .find(|&step| bool::from(totp(secret, step).as_bytes().ct_eq(code.as_bytes())))
 }
 
+/// RFC 3986 percent-encoding: everything but unreserved characters as `%XX`.
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// The `otpauth://` URI an authenticator app scans.
 pub fn otpauth_uri(issuer: &str, user: &str, secret: &[u8]) -> String {
-    let enc = |t: &str| -> String {
-        t.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    char::from(b).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect()
-    };
+    let enc = percent_encode;
     format!(
         "otpauth://totp/{}:{}?secret={}&issuer={}&algorithm=SHA1&digits=6&period=30",
         enc(issuer),

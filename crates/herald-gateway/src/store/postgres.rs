@@ -23,7 +23,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 
 // The same queries for both backends, compiled against this module's `Db` (see `ops.rs`).
 #[allow(clippy::duplicate_mod)]
-#[path = "ops.rs"]
+#[path = "ops/mod.rs"]
 pub(super) mod ops;
 #[allow(clippy::duplicate_mod)]
 #[path = "statistics.rs"]

@@ -7,5 +7,5 @@ pub(super) type Db = sqlx::Postgres;
 pub(super) const BEGIN_WRITE: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
 #[allow(clippy::duplicate_mod)]
-#[path = "ops.rs"]
+#[path = "ops/mod.rs"]
 pub(super) mod ops;

@@ -35,17 +35,7 @@ pub(crate) async fn make_user(v: &Running, name: &str, role: Role) -> TestUser {
 
 /// Percent-encodes a form.
 pub(crate) fn form(fields: &[(&str, &str)]) -> Vec<u8> {
-    let enc = |t: &str| -> String {
-        t.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    char::from(b).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect()
-    };
+    let enc = auth::percent_encode;
     fields
         .iter()
         .map(|(k, v)| format!("{}={}", enc(k), enc(v)))

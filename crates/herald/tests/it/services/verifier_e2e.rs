@@ -11,30 +11,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use herald_keyserver::Keyserver;
 use herald_model::{Clock, CountryCode};
-use herald_runtime::HttpsClient;
 use herald_wire::publish::PublishKey;
 use herald_wire::publish::tekmac::{CleartextForm, compute};
-use hyper::Method;
 use serde_json::{Value, json};
 
 use herald_verifier::store::Role;
 
+use super::client::publish;
 use super::support::{dev_world, start};
 use super::web::{Web, body, make_user, text_of};
-
-async fn publish(url: &str, ca: &str, body: &Value) -> (u16, Value) {
-    let client = HttpsClient::new(url, ca, None).unwrap();
-    let answer = client
-        .request(
-            Method::POST,
-            "/v1/publish",
-            &[("content-type", "application/json")],
-            body.to_string().into_bytes(),
-        )
-        .await
-        .unwrap();
-    (answer.status.as_u16(), serde_json::from_slice(&answer.body).unwrap())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyserver_accepts_our_certificate_once() {
