@@ -14,7 +14,7 @@
 //! A service writes its queries once against a generic `sqlx::Database` (`Backend`) — both
 //! backends accept `$N` placeholders — and dispatches on [`Pools`]: its `store` module declares
 //! the store with [`service_store!`] (open with the crate's embedded migrations, backend, close,
-//! ping) and mounts its `ops.rs` twice, as `sqlite::ops` and `postgres::ops`, which
+//! ping) and mounts its `ops/` twice, as `sqlite::ops` and `postgres::ops`, which
 //! [`dispatch!`] calls.
 
 mod error;
@@ -77,7 +77,7 @@ macro_rules! service_store {
     };
 }
 
-/// Runs the query function `op` of the store's `ops.rs` on the backend of `pools`:
+/// Runs the query function `op` of the store's `ops/` on the backend of `pools`:
 /// `sqlite::ops::op(pool, args…)` or `postgres::ops::op(pool, args…)` (the modules of the calling
 /// store), awaited.
 #[macro_export]

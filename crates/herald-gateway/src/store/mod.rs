@@ -28,7 +28,7 @@
 //!   what differs between the backends (how a write transaction begins, which errors are
 //!   transient).
 //! - `ops`: the queries and transactions, written once and compiled once per backend: `sqlite`
-//!   and `postgres` each mount `ops.rs` with `#[path]` next to their `Db` type. The SQL text is
+//!   and `postgres` each mount `ops/` with `#[path]` next to their `Db` type. The SQL text is
 //!   shared because both backends accept `$N` placeholders (sqlx binds SQLite's `$N` parameters
 //!   by position) and every statement used is in the common subset (`ON CONFLICT`,
 //!   `RETURNING`, partial indexes).

@@ -21,7 +21,7 @@ const MAX_CONNECTIONS: u32 = 10;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
-// The same queries for both backends, compiled against this module's `Db` (see `ops.rs`).
+// The same queries for both backends, compiled against this module's `Db` (see `ops/`).
 #[allow(clippy::duplicate_mod)]
 #[path = "ops/mod.rs"]
 pub(super) mod ops;

@@ -32,7 +32,7 @@ const WRITER_CACHE_SIZE: &str = "-16384";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
-// The same queries for both backends, compiled against this module's `Db` (see `ops.rs`).
+// The same queries for both backends, compiled against this module's `Db` (see `ops/`).
 #[allow(clippy::duplicate_mod)]
 #[path = "ops/mod.rs"]
 pub(super) mod ops;

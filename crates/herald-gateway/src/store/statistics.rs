@@ -1,4 +1,4 @@
-//! Statistics and what the internal listener reads, compiled once per backend like `ops.rs`
+//! Statistics and what the internal listener reads, compiled once per backend like `ops/`
 //! (`sqlite.rs` and `postgres.rs` mount this file next to `ops`, whose [`run_tx`] it uses).
 //!
 //! Statistics rows (§1.3 step 7, §6.1) carry times coarsened to the hour, a tag, a country code

@@ -11,7 +11,7 @@
 //! - **Federation uploads are never lost or sent twice.** A batch tag is reserved (and its keys
 //!   assigned) before the first attempt; a retry reuses it.
 //!
-//! Queries are written once in `ops.rs` and compiled for each backend (`sqlite.rs`,
+//! Queries are written once in `ops/` and compiled for each backend (`sqlite.rs`,
 //! `postgres.rs` mount it with `#[path]`), as in the gateway.
 
 mod postgres;

@@ -11,7 +11,7 @@
 //!   insert of the same hash reports reuse.
 //! - **A UUID names at most one code**, and a code's two hashes are unique across all codes.
 //!
-//! Queries are written once in `ops.rs` and compiled for each backend (`sqlite.rs`,
+//! Queries are written once in `ops/` and compiled for each backend (`sqlite.rs`,
 //! `postgres.rs` mount it with `#[path]`), as in the key server. The portal's users, sessions,
 //! audit log and daily statistics live in the second migration (see `crate::portal`).
 

@@ -12,8 +12,10 @@
 //! writes its export files, and its country's phones download the new files, verify their
 //! signature and check them.
 
+mod night;
 mod report;
 mod truth;
+mod upload;
 mod world;
 
 use std::collections::{HashMap, HashSet};
@@ -23,19 +25,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use herald_gaen::KeyIndex;
 use herald_model::{Clock as _, CountryCode, UnixTime};
-use herald_phone::{RiskPolicy, Upload, verified_keys};
+use herald_phone::RiskPolicy;
 use herald_sim::{Health, PersonId, Scenario, Simulation};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
-use rayon::prelude::*;
-use serde_json::Value;
 
 use self::report::{CountryRow, DayRow, Stage, Summary};
 use self::truth::Uploaded;
-use self::world::{Country, World, get, post};
+use self::world::World;
 
 /// `herald demo`.
 #[derive(Debug, Args)]
@@ -294,158 +293,6 @@ impl Run {
         Ok(rows)
     }
 
-    /// The upload flow for every positive who agreed, plus chaff; returns (uploads, keys).
-    async fn upload_all(&mut self, positives: &[PersonId]) -> Result<(usize, usize)> {
-        let now = self.world.clock.now();
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut chaff = tokio::task::JoinSet::new();
-        // Phones upload at the same time, but not thousands at once.
-        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
-        let mut per_country = vec![0usize; self.tally.len()];
-        for &who in positives {
-            let Some(person) = self.sim.people().get(who as usize) else { continue };
-            let Some(tally) = self.tally.get_mut(person.country) else { continue };
-            tally.row.positives += 1;
-            if !person.uploads {
-                continue;
-            }
-            let onset_day = match person.health {
-                Health::Infectious { since, .. } => self.sim.midnight(since).utc_day(),
-                _ => now.utc_day() - 1,
-            };
-            let keys = person.phone.keys_to_upload(now);
-            let upload = Upload::new(&keys, &mut self.rng);
-            let Some(country) = self.world.countries.get(person.country) else { continue };
-            if let Some(n) = per_country.get_mut(person.country) {
-                *n += 1;
-            }
-            let flow = Flow::of(country);
-            let seed = rand::Rng::next_u64(&mut self.rng);
-            let country_index = person.country;
-            let slots = slots.clone();
-            tasks.spawn(async move {
-                let _slot = slots.acquire_owned().await;
-                let accepted = flow.upload(upload, &keys, onset_day, seed).await;
-                (who, country_index, onset_day, accepted)
-            });
-        }
-        // Chaff: as many fake uploads as real ones (at least one) per country, so that traffic
-        // does not tell how many people uploaded.
-        for (i, country) in self.world.countries.iter().enumerate() {
-            let n = per_country.get(i).copied().unwrap_or(0).max(1);
-            for _ in 0..n {
-                let flow = Flow::of(country);
-                let seed = rand::Rng::next_u64(&mut self.rng);
-                self.chaff += 2;
-                let slots = slots.clone();
-                chaff.spawn(async move {
-                    let _slot = slots.acquire_owned().await;
-                    flow.chaff(seed).await;
-                });
-            }
-        }
-        let (mut uploads, mut key_count) = (0, 0);
-        while let Some(done) = tasks.join_next().await {
-            let (who, country, onset_day, accepted) = done.context("an upload task failed")?;
-            let accepted = accepted.with_context(|| format!("upload of person {who}"))?;
-            uploads += 1;
-            key_count += accepted.len();
-            if let Some(t) = self.tally.get_mut(country) {
-                t.row.uploads += 1;
-                t.row.keys_uploaded += accepted.len();
-            }
-            self.uploaded_keys.extend(accepted.iter().map(|k| *k.key.as_bytes()));
-            self.uploaded_from.extend(accepted.iter().map(|_| country));
-            self.uploads.insert(
-                who,
-                Uploaded {
-                    country,
-                    onset_day,
-                    key_days: accepted.iter().map(|k| k.rolling_start.start().utc_day()).collect(),
-                    at: now,
-                },
-            );
-        }
-        // Chaff answers are not looked at (they say nothing); only that they were sent counts.
-        while chaff.join_next().await.is_some() {}
-        Ok((uploads, key_count))
-    }
-
-    /// One hour of the night: federation up and down, exports, phones.
-    async fn night_hour(&mut self) -> Result<()> {
-        let t = Instant::now();
-        let mut sent = Vec::new();
-        for country in &self.world.countries {
-            let report = country.federation.upload_once().await?;
-            sent.push(report.keys);
-        }
-        let total: usize = sent.iter().sum();
-        for (i, tally) in self.tally.iter_mut().enumerate() {
-            let own = sent.get(i).copied().unwrap_or(0);
-            tally.row.keys_federated += own;
-            tally.expected_received += total - own;
-        }
-        for (country, tally) in self.world.countries.iter().zip(&mut self.tally) {
-            // The gateway batches uploads within a second of wall time: poll until the keys
-            // the others sent have arrived.
-            let since = Instant::now();
-            while tally.received < tally.expected_received {
-                let report = country.federation.download_once().await?;
-                tally.received += report.received;
-                tally.row.keys_imported += report.imported;
-                if tally.received >= tally.expected_received {
-                    break;
-                }
-                if since.elapsed() > Duration::from_mins(1) {
-                    bail!(
-                        "{}: waited a minute for {} keys from the gateway, got {}",
-                        country.code,
-                        tally.expected_received,
-                        tally.received
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-        self.time[FEDERATE] += t.elapsed();
-
-        let t = Instant::now();
-        for country in &self.world.countries {
-            country.exporter.run_once().await?;
-        }
-        self.time[EXPORT] += t.elapsed();
-
-        let t = Instant::now();
-        let now = self.world.clock.now();
-        for i in 0..self.world.countries.len() {
-            let Some(country) = self.world.countries.get(i) else { continue };
-            let Some(tally) = self.tally.get_mut(i) else { continue };
-            let keys = download_new(country, tally).await?;
-            if keys.is_empty() {
-                continue;
-            }
-            let index = KeyIndex::new(keys, self.policy.matching);
-            let policy = &self.policy;
-            let warned: Vec<PersonId> = tokio::task::block_in_place(|| {
-                self.sim
-                    .people_mut()
-                    .par_iter_mut()
-                    .enumerate()
-                    .filter(|(_, p)| p.country == i)
-                    .filter_map(|(id, p)| {
-                        let check = p.phone.check_index(&index, policy, now);
-                        check.notify.then(|| PersonId::try_from(id).ok()).flatten()
-                    })
-                    .collect()
-            });
-            for who in warned {
-                self.warned_at.entry(who).or_insert(now);
-            }
-        }
-        self.time[PHONES] += t.elapsed();
-        Ok(())
-    }
-
     /// `uploaded-keys.csv`: country and key (hex) of every uploaded key, so that anyone can
     /// check the export files in `world/` against them.
     fn write_uploaded_keys(&self, path: &std::path::Path) -> Result<()> {
@@ -558,151 +405,6 @@ impl Run {
             wall_seconds: wall.as_secs_f64(),
             peak_memory_mib: peak_memory_mib(),
         }
-    }
-}
-
-/// The new export files of `country`'s hourly index, verified with its export key as the app
-/// does; returns their keys and records them.
-async fn download_new(
-    country: &Country,
-    tally: &mut Tally,
-) -> Result<Vec<herald_model::DiagnosisKey>> {
-    let answer = country
-        .keyserver
-        .request(hyper::Method::GET, "/exports/hourly/index.txt", &[], Vec::new())
-        .await?;
-    if answer.status.as_u16() == 404 {
-        return Ok(Vec::new());
-    }
-    if answer.status.as_u16() != 200 {
-        bail!("{}: GET /exports/hourly/index.txt: HTTP {}", country.code, answer.status);
-    }
-    let index = String::from_utf8_lossy(&answer.body).into_owned();
-    let mut keys = Vec::new();
-    for name in tally.downloads.new_entries(&index) {
-        let zip = get(&country.keyserver, &format!("/exports/{name}")).await?;
-        let file_keys = verified_keys(&zip, &country.export_key)
-            .with_context(|| format!("{}: export file {name}", country.code))?;
-        tally.downloads.done(name);
-        tally.row.export_files += 1;
-        tally.row.exported_keys += file_keys.len();
-        tally.exported.extend(file_keys.iter().map(|k| *k.key.as_bytes()));
-        keys.extend(file_keys);
-    }
-    Ok(keys)
-}
-
-/// One country's endpoints, as an upload task needs them.
-#[derive(Clone)]
-struct Flow {
-    verifier: herald_runtime::HttpsClient,
-    keyserver: herald_runtime::HttpsClient,
-    admin_key: String,
-    device_key: String,
-    app_id: String,
-}
-
-fn field<'a>(answer: &'a Value, name: &str) -> Result<&'a str> {
-    answer
-        .get(name)
-        .and_then(Value::as_str)
-        .with_context(|| format!("the answer has no {name}: {answer}"))
-}
-
-async fn call(
-    client: &herald_runtime::HttpsClient,
-    path: &str,
-    key: Option<&str>,
-    body: String,
-) -> Result<Value> {
-    let answer = post(client, path, key, false, body).await?;
-    let json: Value = serde_json::from_slice(&answer.body)
-        .with_context(|| format!("{path}: the answer is not JSON"))?;
-    if answer.status.as_u16() != 200 {
-        bail!("{path}: HTTP {}: {json}", answer.status);
-    }
-    Ok(json)
-}
-
-impl Flow {
-    fn of(country: &Country) -> Self {
-        Self {
-            verifier: country.verifier.clone(),
-            keyserver: country.keyserver.clone(),
-            admin_key: country.admin_key.clone(),
-            device_key: country.device_key.clone(),
-            app_id: country.app_id.clone(),
-        }
-    }
-
-    /// The case worker issues a code; the app trades it for a token, the token for a
-    /// certificate over its keys, and publishes. Returns the keys the key server accepted.
-    async fn upload(
-        &self,
-        upload: Upload,
-        keys: &[herald_model::DiagnosisKey],
-        onset_day: i64,
-        seed: u64,
-    ) -> Result<Vec<herald_model::DiagnosisKey>> {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let onset = herald_model::Date::of(herald_model::UnixTime(onset_day * 86_400)).to_string();
-        let issue =
-            serde_json::json!({"testType": "confirmed", "symptomDate": onset, "tzOffset": 0})
-                .to_string();
-        let issued = call(&self.verifier, "/api/issue", Some(&self.admin_key), issue).await?;
-        let code = field(&issued, "code")?;
-        let verified = call(
-            &self.verifier,
-            "/api/verify",
-            Some(&self.device_key),
-            Upload::verify_body(code, &mut rng),
-        )
-        .await?;
-        let token = field(&verified, "token")?;
-        let certified = call(
-            &self.verifier,
-            "/api/certificate",
-            Some(&self.device_key),
-            upload.certificate_body(token, &mut rng),
-        )
-        .await?;
-        let certificate = field(&certified, "certificate")?;
-        let onset_interval = u32::try_from(onset_day * 144).ok();
-        let body = upload.publish_body(certificate, &self.app_id, onset_interval, &mut rng);
-        // The key server reads the verifier's signing keys (JWKS) at start: right after start
-        // they may not be there yet.
-        let mut last = Value::Null;
-        for _ in 0..40 {
-            let answer = post(&self.keyserver, "/v1/publish", None, false, body.clone()).await?;
-            last = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-            if answer.status.as_u16() == 200 {
-                let inserted = last.get("insertedExposures").and_then(Value::as_u64).unwrap_or(0);
-                if usize::try_from(inserted).ok() != Some(keys.len()) {
-                    bail!("the key server accepted {inserted} of {} keys: {last}", keys.len());
-                }
-                return Ok(keys.to_vec());
-            }
-            if answer.status.as_u16() != 401 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        bail!("/v1/publish refused the upload: {last}")
-    }
-
-    /// A chaff verify and a chaff publish, as apps send them on a schedule.
-    async fn chaff(&self, seed: u64) {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let _ = post(
-            &self.verifier,
-            "/api/verify",
-            Some(&self.device_key),
-            true,
-            Upload::verify_body("000000", &mut rng),
-        )
-        .await;
-        let _ =
-            post(&self.keyserver, "/v1/publish", None, true, Upload::chaff_body(&mut rng)).await;
     }
 }
 
