@@ -25,7 +25,7 @@ mod tx;
 pub mod testing;
 
 pub use error::DbError;
-pub use open::{Pools, is_transient};
+pub use open::{Pools, is_transient, sqlite_location};
 pub use tx::{Attempt, AttemptError, run_tx};
 
 /// Declares a service's store: a struct holding [`Pools`], opened with the calling crate's

@@ -92,7 +92,10 @@ impl Pools {
     }
 }
 
-async fn open_sqlite(url: &str) -> Result<SqlitePool, DbError> {
+/// Where a SQLite database is: `:memory:` (also `sqlite::memory:`, `sqlite://:memory:`), a
+/// `sqlite:` URL, or a plain file path; `true` for an in-memory database, whose every
+/// connection would be a database of its own (so its pool keeps exactly one connection).
+pub fn sqlite_location(url: &str) -> Result<(SqliteConnectOptions, bool), DbError> {
     let memory = matches!(url, ":memory:" | "sqlite::memory:" | "sqlite://:memory:");
     let options = if memory {
         SqliteConnectOptions::from_str("sqlite::memory:")
@@ -104,10 +107,14 @@ async fn open_sqlite(url: &str) -> Result<SqlitePool, DbError> {
         Ok(SqliteConnectOptions::new().filename(url))
     }
     .map_err(|e| DbError::InvalidUrl { reason: e.to_string() })?;
+    Ok((options.create_if_missing(true), memory))
+}
+
+async fn open_sqlite(url: &str) -> Result<SqlitePool, DbError> {
+    let (options, memory) = sqlite_location(url)?;
     // NORMAL under WAL: a commit survives a process crash (SIGKILL); only an OS crash or power
     // loss may lose the last transactions, never corrupt the file.
     let options = options
-        .create_if_missing(true)
         .foreign_keys(true)
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
         .synchronous(SqliteSynchronous::Normal);

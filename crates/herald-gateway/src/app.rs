@@ -16,21 +16,16 @@ use crate::callback::{CallbackSettings, CallbackWorker, ClientCertificate};
 use crate::config::{AtRestConfig, GatewayConfig};
 use crate::internal::{self, InternalState};
 use crate::jobs::{self, JobSettings};
-use crate::metrics::Metrics;
 use crate::store::{AtRest, AtRestKey, Store, UploadMode};
+use herald_runtime::Registry;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
-    /// A file named in the configuration could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    /// A setting, or a file it names, is unusable.
+    #[error(transparent)]
+    Config(#[from] herald_service::config::ConfigError),
     /// The trust anchor certificate is unusable.
     #[error("trust anchor {path}: {reason}")]
     Anchor {
@@ -66,8 +61,7 @@ pub enum StartError {
 }
 
 fn read(path: &std::path::Path) -> Result<String, StartError> {
-    std::fs::read_to_string(path)
-        .map_err(|source| StartError::Read { path: path.display().to_string(), source })
+    Ok(herald_service::config::read_file(path)?)
 }
 
 /// The at-rest settings from the key files. Nonce prefixes come from a ChaCha generator seeded
@@ -150,7 +144,7 @@ impl Gateway {
         let listener = herald_runtime::server::bind(config.listen).await?;
         let internal = herald_runtime::server::bind_optional(config.internal_listen).await?;
         let anchor = Arc::new(anchor);
-        let metrics = Arc::new(Metrics::default());
+        let registry = crate::metrics::registry();
         let batched = Arc::new(tokio::sync::Notify::new());
         let state = AppState {
             store: store.clone(),
@@ -167,7 +161,7 @@ impl Gateway {
                 allow_private_callback_hosts: config.callback.allow_private_hosts,
             }),
             uploaded: Arc::new(tokio::sync::Notify::new()),
-            metrics: metrics.clone(),
+            registry: registry.clone(),
             wake_callbacks: batched.clone(),
         };
         let holder =
@@ -193,7 +187,7 @@ impl Gateway {
                 proxy: config.callback.proxy.clone(),
                 holder,
             },
-            metrics,
+            registry,
         };
         Ok(Self { listener, internal, tls, state, jobs, callbacks })
     }
@@ -209,8 +203,8 @@ impl Gateway {
     }
 
     /// The process's metrics, for tools and tests.
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.state.metrics
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.state.registry
     }
 
     /// The store, for tools and tests.
@@ -228,9 +222,8 @@ impl Gateway {
             let probe = InternalState {
                 store: self.state.store.clone(),
                 anchor: self.state.anchor.clone(),
-                metrics: self.state.metrics.clone(),
             };
-            let registry = self.state.metrics.registry().clone();
+            let registry = self.state.registry.clone();
             tokio::spawn(herald_runtime::internal::serve(
                 listener,
                 Arc::new(probe),

@@ -40,7 +40,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use url::{Host, Url};
 
-use crate::metrics::{Counter, Metrics};
+use crate::metrics::CALLBACK_DELIVERIES;
 use crate::store::{CallbackFailure, CallbackTask, Store, TrustKind, TrustRow};
 
 /// Longest callback id (EFGS: varchar 32).
@@ -281,7 +281,7 @@ pub struct CallbackWorker {
     /// Settings.
     pub settings: CallbackSettings,
     /// The process's metrics (callback deliveries by outcome).
-    pub metrics: Arc<Metrics>,
+    pub registry: Arc<herald_runtime::Registry>,
 }
 
 impl std::fmt::Debug for CallbackWorker {
@@ -353,7 +353,7 @@ impl CallbackWorker {
         let recorded = match outcome {
             Ok(()) => {
                 tracing::info!("callback delivered");
-                self.metrics.increment(Counter::CallbackDeliveries, "ok");
+                self.registry.increment(&CALLBACK_DELIVERIES, "ok");
                 self.store.callback_succeeded(task.id).await.map(|()| None)
             }
             Err(e) => {
@@ -363,13 +363,13 @@ impl CallbackWorker {
         };
         match recorded {
             Ok(Some(CallbackFailure::Suspended)) => {
-                self.metrics.increment(Counter::CallbackDeliveries, "suspended");
+                self.registry.increment(&CALLBACK_DELIVERIES, "suspended");
                 tracing::warn!(
                     "callback subscription suspended after repeated failures; put it again to \
                      resume"
                 );
             }
-            Ok(Some(_)) => self.metrics.increment(Counter::CallbackDeliveries, "failed"),
+            Ok(Some(_)) => self.registry.increment(&CALLBACK_DELIVERIES, "failed"),
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "recording a callback outcome failed"),
         }

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+use herald_service::config::in_range;
 use serde::Deserialize;
 
 /// A commented example, printed by `herald gateway config-example`.
@@ -241,62 +242,55 @@ impl GatewayConfig {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         let mut raw: Raw = herald_service::config::parse_with_env(text, PREFIX, env)?;
-        let invalid = |m: String| ConfigError::Invalid(m);
         let callback = callback_config(&raw)?;
         // Checked last, so that a config missing only the key file says so.
         let at_rest = at_rest_config(&mut raw);
         let listen = raw.listen.take().unwrap_or_else(|| "0.0.0.0:8443".into());
-        let listen: SocketAddr =
-            listen.parse().map_err(|_| invalid(format!("listen: {listen:?} is not ip:port")))?;
+        let listen: SocketAddr = listen.parse().map_err(|_| {
+            ConfigError::invalid("listen", format!("must be ip:port, got {listen:?}"))
+        })?;
         // An empty HERALD_GATEWAY_INTERNAL_LISTEN turns off what the file turns on.
         let internal_listen = match raw.internal_listen.take() {
             None => None,
             Some(text) if text.is_empty() => None,
-            Some(text) => Some(
-                text.parse::<SocketAddr>()
-                    .map_err(|_| invalid(format!("internal_listen: {text:?} is not ip:port")))?,
-            ),
+            Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| {
+                ConfigError::invalid("internal_listen", format!("must be ip:port, got {text:?}"))
+            })?),
         };
         herald_service::config::check_listeners(listen, internal_listen)?;
-        let database = raw.database.take().ok_or_else(|| invalid("database is required".into()))?;
+        let database =
+            raw.database.take().ok_or_else(|| ConfigError::invalid("database", "is required"))?;
         let anchor_certificate = raw
             .anchor_certificate
             .take()
-            .ok_or_else(|| invalid("anchor_certificate is required".into()))?;
-        let days = |name: &str, value: Option<i64>, default: i64| -> Result<i64, ConfigError> {
-            let v = value.unwrap_or(default);
-            if (0..=30).contains(&v) {
-                Ok(v)
-            } else {
-                Err(invalid(format!("{name} must be in 0..=30, got {v}")))
-            }
-        };
-        let max_age_days = days("max_age_days", raw.max_age_days, 2)?;
-        let retention_days = days("retention_days", raw.retention_days, 2)?;
-        let statistics_retention_days = raw.statistics_retention_days.unwrap_or(30);
-        if !(0..=3650).contains(&statistics_retention_days) {
-            return Err(invalid(format!(
-                "statistics_retention_days must be in 0..=3650, got {statistics_retention_days}"
-            )));
-        }
+            .ok_or_else(|| ConfigError::invalid("anchor_certificate", "is required"))?;
+        let max_age_days = in_range("max_age_days", raw.max_age_days.unwrap_or(2), 0..=30)?;
+        let retention_days = in_range("retention_days", raw.retention_days.unwrap_or(2), 0..=30)?;
+        let statistics_retention_days = in_range(
+            "statistics_retention_days",
+            raw.statistics_retention_days.unwrap_or(30),
+            0..=3650,
+        )?;
         let upload_mode = raw.upload_mode.take().unwrap_or_else(|| "efgs".into());
         let store_valid_keys = match upload_mode.as_str() {
             "efgs" => false,
             "store-valid" => true,
             other => {
-                return Err(invalid(format!(
-                    "upload_mode must be \"efgs\" or \"store-valid\", got {other:?}"
-                )));
+                return Err(ConfigError::invalid(
+                    "upload_mode",
+                    format!("must be \"efgs\" or \"store-valid\", got {other:?}"),
+                ));
             }
         };
-        let batching_interval_seconds = raw.batching_interval_seconds.unwrap_or(300);
-        if !(1..=3600).contains(&batching_interval_seconds) {
-            return Err(invalid("batching_interval_seconds must be in 1..=3600".into()));
-        }
+        let batching_interval_seconds = in_range(
+            "batching_interval_seconds",
+            raw.batching_interval_seconds.unwrap_or(300),
+            1..=3600,
+        )?;
         let auth = auth_config(raw.auth)?;
         let tls = raw.tls.map(|t| TlsFiles { certificate: t.certificate, key: t.key });
         if tls.is_none() && auth == crate::identity::AuthMode::Mtls {
-            return Err(invalid("auth mode \"mtls\" needs a [tls] table".into()));
+            return Err(ConfigError::invalid("auth.mode", "\"mtls\" needs a [tls] table"));
         }
         Ok(Self {
             listen,
@@ -318,7 +312,6 @@ impl GatewayConfig {
 
 /// The `[auth]` table.
 fn auth_config(auth: Option<RawAuth>) -> Result<crate::identity::AuthMode, ConfigError> {
-    let invalid = ConfigError::Invalid;
     let auth = auth.unwrap_or(RawAuth {
         mode: None,
         trusted_proxies: None,
@@ -335,12 +328,15 @@ fn auth_config(auth: Option<RawAuth>) -> Result<crate::identity::AuthMode, Confi
                 .iter()
                 .map(|a| {
                     a.parse::<IpAddr>().map_err(|_| {
-                        invalid(format!("trusted_proxies: {a:?} is not an IP address"))
+                        ConfigError::invalid(
+                            "auth.trusted_proxies",
+                            format!("{a:?} is not an IP address"),
+                        )
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             if trusted.is_empty() {
-                return Err(invalid("auth mode \"proxy\" needs trusted_proxies".into()));
+                return Err(ConfigError::invalid("auth.mode", "\"proxy\" needs trusted_proxies"));
             }
             crate::identity::AuthMode::Proxy {
                 trusted,
@@ -356,7 +352,10 @@ fn auth_config(auth: Option<RawAuth>) -> Result<crate::identity::AuthMode, Confi
             }
         }
         other => {
-            return Err(invalid(format!("auth.mode must be \"mtls\" or \"proxy\", got {other:?}")));
+            return Err(ConfigError::invalid(
+                "auth.mode",
+                format!("must be \"mtls\" or \"proxy\", got {other:?}"),
+            ));
         }
     };
     Ok(mode)
@@ -364,19 +363,19 @@ fn auth_config(auth: Option<RawAuth>) -> Result<crate::identity::AuthMode, Confi
 
 /// The at-rest settings: a key file is required unless encryption is switched off explicitly.
 fn at_rest_config(raw: &mut Raw) -> Result<AtRestConfig, ConfigError> {
-    let invalid = ConfigError::Invalid;
     let key_file = raw.at_rest_key_file.take();
     let previous_key_files =
         raw.at_rest_previous_key_files.take().map(PathList::into_paths).unwrap_or_default();
     match (raw.at_rest_encryption, &key_file) {
-        (Some(true) | None, None) => Err(invalid(
-            "at_rest_key_file is required: stored keys are encrypted at rest (a file with 32 \
+        (Some(true) | None, None) => Err(ConfigError::invalid(
+            "at_rest_key_file",
+            "is required: stored keys are encrypted at rest (a file with 32 \
              random bytes, Base64 or hex, e.g. `openssl rand -base64 32`); set \
-             at_rest_encryption = false to store them unencrypted"
-                .into(),
+             at_rest_encryption = false to store them unencrypted",
         )),
-        (Some(false), Some(_)) => Err(invalid(
-            "at_rest_key_file is set but at_rest_encryption = false: remove one of them".into(),
+        (Some(false), Some(_)) => Err(ConfigError::invalid(
+            "at_rest_key_file",
+            "is set but at_rest_encryption = false: remove one of them",
         )),
         _ => Ok(AtRestConfig { key_file, previous_key_files }),
     }
@@ -384,26 +383,24 @@ fn at_rest_config(raw: &mut Raw) -> Result<AtRestConfig, ConfigError> {
 
 /// The callback settings of the configuration.
 fn callback_config(raw: &Raw) -> Result<CallbackConfig, ConfigError> {
-    let invalid = ConfigError::Invalid;
-    let seconds = |name: &str, value: Option<u64>, default: u64, max: u64| {
-        let v = value.unwrap_or(default);
-        if (1..=max).contains(&v) {
-            Ok(v)
-        } else {
-            Err(invalid(format!("{name} must be in 1..={max}, got {v}")))
-        }
-    };
-    let callback_retry_wait_seconds =
-        seconds("callback_retry_wait_seconds", raw.callback_retry_wait_seconds, 300, 86_400)?;
-    let callback_interval_seconds =
-        seconds("callback_interval_seconds", raw.callback_interval_seconds, 60, 3600)?;
+    let callback_retry_wait_seconds = in_range(
+        "callback_retry_wait_seconds",
+        raw.callback_retry_wait_seconds.unwrap_or(300),
+        1..=86_400,
+    )?;
+    let callback_interval_seconds = in_range(
+        "callback_interval_seconds",
+        raw.callback_interval_seconds.unwrap_or(60),
+        1..=3600,
+    )?;
     let callback_receiver_trust = match raw.callback_receiver_trust.as_deref().unwrap_or_default() {
         "" | "callback" => crate::callback::ReceiverTrust::Callback,
         "efgs" => crate::callback::ReceiverTrust::EfgsCompatible,
         other => {
-            return Err(invalid(format!(
-                "callback_receiver_trust must be \"callback\" or \"efgs\", got {other:?}"
-            )));
+            return Err(ConfigError::invalid(
+                "callback_receiver_trust",
+                format!("must be \"callback\" or \"efgs\", got {other:?}"),
+            ));
         }
     };
     let callback_client =
@@ -411,8 +408,9 @@ fn callback_config(raw: &Raw) -> Result<CallbackConfig, ConfigError> {
             (Some(certificate), Some(key)) => Some(TlsFiles { certificate, key }),
             (None, None) => None,
             _ => {
-                return Err(invalid(
-                    "callback_client_certificate and callback_client_key go together".into(),
+                return Err(ConfigError::invalid(
+                    "callback_client_certificate",
+                    "and callback_client_key go together",
                 ));
             }
         };
@@ -420,7 +418,7 @@ fn callback_config(raw: &Raw) -> Result<CallbackConfig, ConfigError> {
         None | Some("") => None,
         Some(text) => Some(
             crate::callback::HttpProxy::parse(text)
-                .map_err(|reason| invalid(format!("callback_proxy: {reason}")))?,
+                .map_err(|reason| ConfigError::invalid("callback_proxy", reason))?,
         ),
     };
     Ok(CallbackConfig {

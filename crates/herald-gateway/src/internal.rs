@@ -13,7 +13,7 @@ use herald_runtime::internal::{BoxFuture, Probe};
 use herald_trust::AnchorCertificate;
 use serde_json::{Map, Value};
 
-use crate::metrics::{self, Metrics};
+use crate::metrics;
 use crate::store::{Store, TrustKind};
 
 /// The OpenAPI 3.0 document of the public endpoints, written by hand. A test checks that it
@@ -27,8 +27,6 @@ pub struct InternalState {
     pub store: Store,
     /// The trust anchor, to count only the countries whose entries verify.
     pub anchor: Arc<AnchorCertificate>,
-    /// The process's metrics.
-    pub metrics: Arc<Metrics>,
 }
 
 impl Probe for InternalState {

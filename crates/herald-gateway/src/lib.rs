@@ -1,6 +1,7 @@
 //! herald's EFGS-compatible federation gateway (specs/efgs-gateway.md): national backends upload
 //! signed key batches over mTLS and download the other countries' keys by date.
 //!
+//! # Layout
 //! - [`app`]: [`Gateway`] puts everything together from a [`GatewayConfig`].
 //! - [`api`]: the EFGS HTTP interface (upload, download, audit, `OPTIONS`).
 //! - [`callback`]: callback subscriptions' URL checks and the worker that calls subscribers.
@@ -12,8 +13,14 @@
 //! - [`metrics`]: counters and histograms, rendered in the Prometheus text format.
 //! - [`store`]: storage on SQLite (default) or PostgreSQL behind one contract.
 //!
-//! This crate does not read the system clock (a [`herald_model::Clock`] is passed in) and does
-//! not decide where files live (the `herald` binary does).
+//! # Invariants
+//! - It does not read the system clock (a [`herald_model::Clock`] is passed in) and does not
+//!   decide where files live (the `herald` binary does).
+//! - It depends on the platform (`herald-runtime`, `herald-service`, `herald-db`), the codecs
+//!   (`herald-wire`, `herald-trust`) and `herald-model`, never on another service crate (the
+//!   architecture test enforces it).
+//! - Key payloads are sealed at rest with nonces from the operating system's generator, never
+//!   from an injected (possibly seeded) one: a nonce must not repeat under a long-lived key.
 
 pub mod api;
 pub mod app;

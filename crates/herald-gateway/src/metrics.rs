@@ -1,8 +1,8 @@
 //! The gateway's metrics, rendered by hand in the Prometheus text exposition format 0.0.4 on the
 //! internal listener ([`crate::internal`]).
 //!
-//! One [`Metrics`] value per gateway process, shared through `Arc` by the router, the callback
-//! worker and the internal listener: no global registry. Counters count since the process
+//! One [`Registry`] per gateway process ([`registry`]), shared through `Arc` by the router, the
+//! callback worker and the internal listener; the counter families are the statics below. Counters count since the process
 //! started; the gauges of stored rows are read from the database when scraped (so every
 //! process of a scale-out deployment reports the same totals).
 //!
@@ -13,141 +13,59 @@
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use herald_model::CountryCode;
-use herald_runtime::metrics::{
-    CounterFamily, Registry, observe_request, route_of, write_family, write_sample,
-};
+use herald_runtime::metrics::{Registry, observe_request, route_of, write_family, write_sample};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::store::StoreGauges;
 
-/// A counter family: its name and help text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Counter {
+herald_runtime::counter_families! {
     /// `herald_gateway_audit_requests_total{status}`.
-    AuditRequests,
+    pub static AUDIT_REQUESTS = ("herald_gateway_audit_requests_total", "status", "Audit requests answered, by HTTP status.");
     /// `herald_gateway_callback_deliveries_total{outcome}`: `ok`, `failed` or `suspended` (the
     /// failure that suspended the subscription; counted there only).
-    CallbackDeliveries,
+    pub static CALLBACK_DELIVERIES = ("herald_gateway_callback_deliveries_total", "outcome", "Callback attempts by outcome: ok, failed, or suspended (the failure that suspended the subscription).");
     /// `herald_gateway_download_keys_served_total{country}`: keys sent to the country.
-    DownloadKeysServed,
+    pub static DOWNLOAD_KEYS_SERVED = ("herald_gateway_download_keys_served_total", "country", "Diagnosis keys served in downloads, by requesting country.");
     /// `herald_gateway_downloads_total{status}`.
-    Downloads,
+    pub static DOWNLOADS = ("herald_gateway_downloads_total", "status", "Download requests answered, by HTTP status.");
     /// `herald_gateway_upload_keys_accepted_total{country}`: keys stored from the country.
-    UploadKeysAccepted,
+    pub static UPLOAD_KEYS_ACCEPTED = ("herald_gateway_upload_keys_accepted_total", "country", "Diagnosis keys stored from uploads, by uploading country.");
     /// `herald_gateway_uploads_total{status}`.
-    Uploads,
+    pub static UPLOADS = ("herald_gateway_uploads_total", "status", "Upload requests answered, by HTTP status.");
 }
 
-static AUDIT_REQUESTS: CounterFamily = CounterFamily {
-    name: "herald_gateway_audit_requests_total",
-    label: "status",
-    help: "Audit requests answered, by HTTP status.",
-};
-static CALLBACK_DELIVERIES: CounterFamily = CounterFamily {
-    name: "herald_gateway_callback_deliveries_total",
-    label: "outcome",
-    help: "Callback attempts by outcome: ok, failed, or suspended (the failure that suspended the subscription).",
-};
-static DOWNLOAD_KEYS_SERVED: CounterFamily = CounterFamily {
-    name: "herald_gateway_download_keys_served_total",
-    label: "country",
-    help: "Diagnosis keys served in downloads, by requesting country.",
-};
-static DOWNLOADS: CounterFamily = CounterFamily {
-    name: "herald_gateway_downloads_total",
-    label: "status",
-    help: "Download requests answered, by HTTP status.",
-};
-static UPLOAD_KEYS_ACCEPTED: CounterFamily = CounterFamily {
-    name: "herald_gateway_upload_keys_accepted_total",
-    label: "country",
-    help: "Diagnosis keys stored from uploads, by uploading country.",
-};
-static UPLOADS: CounterFamily = CounterFamily {
-    name: "herald_gateway_uploads_total",
-    label: "status",
-    help: "Upload requests answered, by HTTP status.",
-};
-
-impl Counter {
-    fn family(self) -> &'static CounterFamily {
-        match self {
-            Self::AuditRequests => &AUDIT_REQUESTS,
-            Self::CallbackDeliveries => &CALLBACK_DELIVERIES,
-            Self::DownloadKeysServed => &DOWNLOAD_KEYS_SERVED,
-            Self::Downloads => &DOWNLOADS,
-            Self::UploadKeysAccepted => &UPLOAD_KEYS_ACCEPTED,
-            Self::Uploads => &UPLOADS,
-        }
-    }
-}
-
-/// The gateway process's metrics: its counter families on the runtime's [`Registry`] (which
-/// also keeps the request histogram and job states).
-#[derive(Debug)]
-pub struct Metrics {
-    registry: Arc<Registry>,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        let families = [
+/// A fresh registry with the gateway's families.
+pub fn registry() -> Arc<Registry> {
+    Arc::new(Registry::new(
+        "herald_gateway",
+        &[
             &AUDIT_REQUESTS,
             &CALLBACK_DELIVERIES,
             &DOWNLOAD_KEYS_SERVED,
             &DOWNLOADS,
             &UPLOAD_KEYS_ACCEPTED,
             &UPLOADS,
-        ];
-        Self { registry: Arc::new(Registry::new("herald_gateway", &families)) }
-    }
-}
-
-impl Metrics {
-    /// The registry (the internal listener renders it).
-    pub fn registry(&self) -> &Arc<Registry> {
-        &self.registry
-    }
-
-    /// Adds `by` to the counter with this label value.
-    pub fn add(&self, counter: Counter, label: &str, by: u64) {
-        self.registry.add(counter.family(), label, by);
-    }
-
-    /// Adds one to the counter with this label value.
-    pub fn increment(&self, counter: Counter, label: &str) {
-        self.add(counter, label, 1);
-    }
-
-    /// Adds `by` to a per-country counter.
-    pub fn add_for(&self, counter: Counter, country: CountryCode, by: u64) {
-        self.add(counter, country.as_str(), by);
-    }
-
-    /// A counter's value (0 when never touched), for tests and tools.
-    pub fn value(&self, counter: Counter, label: &str) -> u64 {
-        self.registry.value(counter.family(), label)
-    }
+        ],
+    ))
 }
 
 /// Middleware of the public router: the runtime's request metrics, and the status of every
 /// upload, download and audit request.
 pub async fn track_request(
-    State(metrics): State<Arc<Metrics>>,
+    State(registry): State<Arc<Registry>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let counter = match route_of(&request).as_str() {
-        "/diagnosiskeys/upload" => Some(Counter::Uploads),
-        "/diagnosiskeys/download/{date}" => Some(Counter::Downloads),
-        "/diagnosiskeys/audit/download/{date}/{batchTag}" => Some(Counter::AuditRequests),
+    let family = match route_of(&request).as_str() {
+        "/diagnosiskeys/upload" => Some(&UPLOADS),
+        "/diagnosiskeys/download/{date}" => Some(&DOWNLOADS),
+        "/diagnosiskeys/audit/download/{date}/{batchTag}" => Some(&AUDIT_REQUESTS),
         _ => None,
     };
-    let response = observe_request(&metrics.registry, request, next).await;
-    if let Some(counter) = counter {
-        metrics.increment(counter, response.status().as_str());
+    let response = observe_request(&registry, request, next).await;
+    if let Some(family) = family {
+        registry.increment(family, response.status().as_str());
     }
     response
 }
@@ -201,15 +119,15 @@ mod tests {
 
     #[test]
     fn renders_the_text_format() {
-        let m = Metrics::default();
-        m.increment(Counter::Uploads, "201");
-        m.increment(Counter::Uploads, "201");
-        m.increment(Counter::Uploads, "400");
-        m.add_for(Counter::UploadKeysAccepted, "DE".parse().unwrap(), 20);
-        m.registry().observe("/diagnosiskeys/upload", "POST", 201, Duration::from_millis(3));
-        m.registry().observe("/diagnosiskeys/upload", "POST", 201, Duration::from_mins(1));
-        m.increment(Counter::AuditRequests, "a\"b\\c\nd");
-        let text = m.registry().render();
+        let m = registry();
+        m.increment(&UPLOADS, "201");
+        m.increment(&UPLOADS, "201");
+        m.increment(&UPLOADS, "400");
+        m.add(&UPLOAD_KEYS_ACCEPTED, "DE", 20);
+        m.observe("/diagnosiskeys/upload", "POST", 201, Duration::from_millis(3));
+        m.observe("/diagnosiskeys/upload", "POST", 201, Duration::from_mins(1));
+        m.increment(&AUDIT_REQUESTS, "a\"b\\c\nd");
+        let text = m.render();
         for line in [
             "# TYPE herald_gateway_uploads_total counter",
             "herald_gateway_uploads_total{status=\"201\"} 2",
@@ -227,8 +145,8 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
         assert!(!text.contains("herald_gateway_stored_keys "));
-        assert_eq!(m.value(Counter::Uploads, "201"), 2);
-        assert_eq!(m.value(Counter::Downloads, "200"), 0);
+        assert_eq!(m.value(&UPLOADS, "201"), 2);
+        assert_eq!(m.value(&DOWNLOADS, "200"), 0);
         // Every sample line is `name{labels} value` or `name value`, every family typed once.
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (_, value) = line.rsplit_once(' ').unwrap();

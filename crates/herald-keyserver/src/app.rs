@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use herald_model::{Clock, CountryCode};
+use herald_model::Clock;
 use herald_runtime::Registry;
 use herald_runtime::jobs::{Lease, every};
+use herald_service::random::Randomness;
 use herald_trust::AnchorCertificate;
 use herald_wire::cms::SigningIdentity;
 use herald_wire::export::{FileSigner, SignatureInfo};
@@ -26,17 +27,9 @@ use crate::store::Store;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
-    /// A file named in the configuration could not be read.
-    #[error("cannot read {path}: {reason}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        reason: String,
-    },
-    /// A key, certificate or setting is unusable.
-    #[error("{0}")]
-    Invalid(String),
+    /// A setting, or a key or certificate file it names, is unusable.
+    #[error(transparent)]
+    Config(#[from] herald_service::config::ConfigError),
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -48,9 +41,13 @@ pub enum StartError {
     Bind(#[from] herald_runtime::server::BindError),
 }
 
+/// A setting is unusable: the one way this module builds [`StartError::Config`].
+pub(crate) fn invalid(setting: &str, problem: impl std::fmt::Display) -> StartError {
+    StartError::Config(herald_service::config::ConfigError::invalid(setting, problem))
+}
+
 pub(crate) fn read(path: &Path) -> Result<String, StartError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| StartError::Read { path: path.display().to_string(), reason: e.to_string() })
+    Ok(herald_service::config::read_file(path)?)
 }
 
 /// A key server, bound and ready to serve.
@@ -90,7 +87,7 @@ fn pinned_certificates(path: &Path) -> Result<Vec<herald_model::CertThumbprint>,
     use rustls::pki_types::pem::PemObject as _;
     let pem = read(path)?;
     let invalid = |e: &dyn std::fmt::Display| {
-        StartError::Invalid(format!("gateway callback certificate {}: {e}", path.display()))
+        invalid("federation.gateway_callback_certificate", format!("{}: {e}", path.display()))
     };
     let pinned: Vec<_> = CertificateDer::pem_slice_iter(pem.as_bytes())
         .map(|c| c.map(|der| herald_trust::thumbprint(&der)))
@@ -132,32 +129,33 @@ fn server_tls(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::ServerConfig>
         key_pem,
         herald_runtime::tls::ClientCertificates::None,
     )
-    .map_err(|e| StartError::Invalid(e.to_string()))
+    .map_err(|e| invalid("tls", e))
 }
 
 impl Keyserver {
     /// Opens the store and the object store, loads keys and certificates, binds the listener.
     #[allow(clippy::too_many_lines)] // one linear assembly of the parts
+    /// Export padding, fake keys and federation batches draw on `random` ([`Randomness::os`]
+    /// in production).
     pub async fn build(
         config: &KeyserverConfig,
         clock: Arc<dyn Clock>,
+        random: Randomness,
     ) -> Result<Self, StartError> {
-        let country = config
-            .country
-            .parse::<CountryCode>()
-            .map_err(|e| StartError::Invalid(e.to_string()))?;
+        let country = herald_service::config::country(&config.country)?;
         let tls = match &config.tls {
             Some(files) => Some(server_tls(&read(&files.certificate)?, &read(&files.key)?)?),
             None => None,
         };
         let mut keys = Vec::new();
         for k in &config.export.signing_keys {
-            let info = SignatureInfo::ecdsa_p256(&k.key_id, &k.key_version).map_err(|e| {
-                StartError::Invalid(format!("export signing key {}: {e}", k.key.display()))
-            })?;
-            let signer = FileSigner::from_pkcs8_pem(&read(&k.key)?, info).map_err(|e| {
-                StartError::Invalid(format!("export signing key {}: {e}", k.key.display()))
-            })?;
+            let unusable = |e: &dyn std::fmt::Display| {
+                invalid("export.signing_key", format!("{}: {e}", k.key.display()))
+            };
+            let info =
+                SignatureInfo::ecdsa_p256(&k.key_id, &k.key_version).map_err(|e| unusable(&e))?;
+            let signer =
+                FileSigner::from_pkcs8_pem(&read(&k.key)?, info).map_err(|e| unusable(&e))?;
             keys.push(ExportKey { signer, until: k.until });
         }
         let blobs = match (&config.export.directory, &config.export.s3_bucket) {
@@ -168,7 +166,7 @@ impl Keyserver {
                 config.export.s3_region.as_deref(),
             )?,
             (None, None) => {
-                return Err(StartError::Invalid("export needs a directory or an S3 bucket".into()));
+                return Err(invalid("export", "needs a directory or an S3 bucket"));
             }
         };
         let store = Store::open(&config.database).await?;
@@ -179,52 +177,59 @@ impl Keyserver {
                     &read(&f.gateway_ca)?,
                     Some((&read(&f.client_certificate)?, &read(&f.client_key)?)),
                 )
-                .map_err(|e| StartError::Invalid(format!("federation: {e}")))?;
+                .map_err(|e| invalid("federation", e))?;
                 let identity = SigningIdentity::from_pem(
                     &read(&f.signing_certificate)?,
                     &read(&f.signing_key)?,
                 )
-                .map_err(|e| StartError::Invalid(format!("federation signing identity: {e}")))?;
+                .map_err(|e| invalid("federation.signing_certificate", e))?;
                 if identity.certificate().subject_country() != Some(country) {
-                    return Err(StartError::Invalid(format!(
-                        "federation: the signing certificate's country is not {country}"
-                    )));
+                    return Err(invalid(
+                        "federation.signing_certificate",
+                        format!("must be of country {country}"),
+                    ));
                 }
                 let anchor = match &f.trust_anchor {
                     Some(path) => Some(AnchorCertificate::from_pem(&read(path)?).map_err(|e| {
-                        StartError::Invalid(format!("trust anchor {}: {e}", path.display()))
+                        invalid("federation.trust_anchor", format!("{}: {e}", path.display()))
                     })?),
                     None => None,
                 };
-                Some(Arc::new(Federation::new(
-                    store.clone(),
-                    client,
-                    identity,
-                    country,
-                    anchor,
-                    clock.clone(),
-                    FederationSettings {
-                        audit: f.audit,
-                        batch_min_keys: f.batch_min_keys,
-                        batch_max_keys: f.batch_max_keys,
-                        download_days: f.download_days,
-                        retention_days: config.retention_days,
-                    },
-                )))
+                Some(Arc::new(
+                    Federation::new(
+                        store.clone(),
+                        client,
+                        identity,
+                        country,
+                        anchor,
+                        clock.clone(),
+                        FederationSettings {
+                            audit: f.audit,
+                            batch_min_keys: f.batch_min_keys,
+                            batch_max_keys: f.batch_max_keys,
+                            download_days: f.download_days,
+                            retention_days: config.retention_days,
+                        },
+                    )
+                    .with_randomness(random.clone()),
+                ))
             }
             None => None,
         };
-        let exporter = Arc::new(Exporter::new(
-            store.clone(),
-            blobs,
-            config.export.configs.clone(),
-            keys,
-            clock.clone(),
-            country,
-            config.export.min_window_age_seconds,
-            config.retention_days,
-            federation.is_some(),
-        ));
+        let exporter = Arc::new(
+            Exporter::new(
+                store.clone(),
+                blobs,
+                config.export.configs.clone(),
+                keys,
+                clock.clone(),
+                country,
+                config.export.min_window_age_seconds,
+                config.retention_days,
+                federation.is_some(),
+            )
+            .with_randomness(random.clone()),
+        );
         let issuers = Arc::new(Issuers::from_config(&config.publish.issuers)?);
         let revision = RevisionKeys::from_files(&config.publish.revision_token_keys)?;
         let publish = PublishService::new(
@@ -263,7 +268,7 @@ impl Keyserver {
                     &read(&files.key)?,
                     herald_runtime::tls::ClientCertificates::PinnedByThumbprint,
                 )
-                .map_err(|e| StartError::Invalid(format!("callback listener: {e}")))?;
+                .map_err(|e| invalid("federation.callback_listen", e))?;
                 let listener = herald_runtime::server::bind(addr).await?;
                 let bound = listener
                     .local_addr()
@@ -271,9 +276,10 @@ impl Keyserver {
                 let url = match &f.callback_url {
                     Some(url) => url.clone(),
                     None if bound.ip().is_unspecified() => {
-                        return Err(StartError::Invalid(format!(
-                            "federation.callback_listen {addr} names no single address: set federation.callback_url"
-                        )));
+                        return Err(invalid(
+                            "federation.callback_listen",
+                            format!("{addr} names no single address: set federation.callback_url"),
+                        ));
                     }
                     None => {
                         format!("https://{bound}{}", crate::federation::callback::CALLBACK_PATH)

@@ -364,63 +364,27 @@ pub struct KeyserverConfig {
     pub job_lease_seconds: i64,
 }
 
-fn default_jwks_refresh() -> u64 {
-    300
-}
-/// The default size of every publish answer.
-pub fn default_response_size() -> usize {
-    4096
-}
-fn default_chaff_latency() -> u64 {
-    1000
-}
-fn default_input_regions() -> Vec<String> {
-    vec!["*".to_owned()]
-}
-fn default_max_records() -> usize {
-    500_000
-}
-fn default_min_records() -> usize {
-    1000
-}
-fn default_padding_range_keys() -> usize {
-    100
-}
-fn default_export_interval() -> u64 {
-    300
-}
-fn default_min_window_age() -> i64 {
-    7200
-}
-fn default_true() -> bool {
-    true
-}
-fn default_federation_interval() -> u64 {
-    600
-}
-fn default_batch_max() -> i64 {
-    4000
-}
-fn default_batch_min() -> i64 {
-    1
-}
-/// The default `callbackId` of the gateway subscription.
-pub fn default_callback_id() -> String {
-    "herald".to_owned()
-}
-
-fn default_job_lease() -> i64 {
-    30
-}
-
-fn default_download_days() -> i64 {
-    1
-}
-fn default_listen() -> SocketAddr {
-    SocketAddr::from(([0, 0, 0, 0], 8443))
-}
-fn default_retention() -> i64 {
-    14
+herald_service::defaults! {
+    fn default_jwks_refresh() -> u64 = 300;
+    /// The default size of every publish answer.
+    pub fn default_response_size() -> usize = 4096;
+    fn default_chaff_latency() -> u64 = 1000;
+    fn default_input_regions() -> Vec<String> = vec!["*".to_owned()];
+    fn default_max_records() -> usize = 500_000;
+    fn default_min_records() -> usize = 1000;
+    fn default_padding_range_keys() -> usize = 100;
+    fn default_export_interval() -> u64 = 300;
+    fn default_min_window_age() -> i64 = 7200;
+    fn default_true() -> bool = true;
+    fn default_federation_interval() -> u64 = 600;
+    fn default_batch_max() -> i64 = 4000;
+    fn default_batch_min() -> i64 = 1;
+    /// The default `callbackId` of the gateway subscription.
+    pub fn default_callback_id() -> String = "herald".to_owned();
+    fn default_job_lease() -> i64 = 30;
+    fn default_download_days() -> i64 = 1;
+    fn default_listen() -> SocketAddr = SocketAddr::from(([0, 0, 0, 0], 8443));
+    fn default_retention() -> i64 = 14;
 }
 
 /// The environment prefix.
@@ -433,139 +397,117 @@ impl KeyserverConfig {
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let config: Self = herald_service::config::parse_with_env(text, PREFIX, env)?;
-        config.validate()?;
-        Ok(config)
+        herald_service::config::parse_validated(text, PREFIX, env, Self::validate)
     }
 
-    #[allow(clippy::too_many_lines)] // one check per setting, in file order
     fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        use herald_service::config::{https_url, in_range};
+        let invalid = |setting: &str, problem: String| Err(ConfigError::invalid(setting, problem));
         herald_service::config::country(&self.country)?;
         herald_service::config::check_listeners(self.listen, self.internal_listen)?;
-        if !(10..=30).contains(&self.retention_days) {
-            return invalid(format!(
-                "retention_days must be in 10..=30, got {}",
-                self.retention_days
-            ));
+        in_range("retention_days", self.retention_days, 10..=30)?;
+        self.validate_publish()?;
+        self.validate_export()?;
+        in_range("job_lease_seconds", self.job_lease_seconds, 3..=600)?;
+        let Some(f) = &self.federation else { return Ok(()) };
+        https_url("federation.gateway_url", &f.gateway_url)?;
+        in_range("federation.batch_max_keys", f.batch_max_keys, 1..=5000)?;
+        in_range("federation.batch_min_keys", f.batch_min_keys, 1..=f.batch_max_keys)?;
+        in_range("federation.download_days", f.download_days, 0..=14)?;
+        in_range("federation.callback_id", f.callback_id.chars().count(), 1..=32)?;
+        if let Some(url) = &f.callback_url
+            && (!url.starts_with("https://") || url.contains('?') || url.len() > 256)
+        {
+            return invalid(
+                "federation.callback_url",
+                "must be https://, without a query, at most 256 characters".into(),
+            );
         }
+        if f.callback_listen.is_some() {
+            if self.tls.is_none() {
+                return invalid(
+                    "federation.callback_listen",
+                    "needs [tls] (callbacks are mTLS)".into(),
+                );
+            }
+            if f.gateway_callback_certificate.is_none() {
+                return invalid(
+                    "federation.callback_listen",
+                    "needs gateway_callback_certificate (whose callbacks to hear)".into(),
+                );
+            }
+        } else if f.callback_url.is_some() {
+            return invalid("federation.callback_url", "needs callback_listen".into());
+        }
+        Ok(())
+    }
+
+    fn validate_publish(&self) -> Result<(), ConfigError> {
+        let invalid = |setting: &str, problem: String| Err(ConfigError::invalid(setting, problem));
         if self.publish.revision_token_keys.is_empty() {
-            return invalid("publish.revision_token_keys needs at least one key file".into());
+            return invalid("publish.revision_token_keys", "needs at least one key file".into());
         }
         if self.publish.apps.is_empty() {
-            return invalid("publish needs at least one [[publish.app]]".into());
+            return invalid("publish.app", "needs at least one [[publish.app]]".into());
         }
         for app in &self.publish.apps {
+            let setting = format!("publish.app {:?}", app.id);
             if app.regions.is_empty() {
-                return invalid(format!("publish.app {:?} has no regions", app.id));
+                return invalid(&setting, "has no regions".into());
             }
             for issuer in &app.issuers {
                 if !self.publish.issuers.iter().any(|i| &i.issuer == issuer) {
-                    return invalid(format!(
-                        "publish.app {:?} names issuer {issuer:?}, which has no [[publish.issuer]]",
-                        app.id
-                    ));
+                    return invalid(
+                        &setting,
+                        format!("names issuer {issuer:?}, which has no [[publish.issuer]]"),
+                    );
                 }
             }
         }
         for issuer in &self.publish.issuers {
+            let setting = format!("publish.issuer {:?}", issuer.issuer);
             if issuer.jwks_url.is_none()
                 && issuer.jwks_url_file.is_none()
                 && issuer.public_keys.is_empty()
             {
-                return invalid(format!(
-                    "publish.issuer {:?} needs jwks_url or public_keys",
-                    issuer.issuer
-                ));
+                return invalid(&setting, "needs jwks_url or public_keys".into());
             }
-            if issuer.jwks_url.as_deref().is_some_and(|u| !u.starts_with("https://")) {
-                return invalid(format!(
-                    "publish.issuer {:?}: jwks_url must be https://",
-                    issuer.issuer
-                ));
+            if let Some(url) = &issuer.jwks_url {
+                herald_service::config::https_url(&format!("{setting}: jwks_url"), url)?;
             }
         }
+        Ok(())
+    }
+
+    fn validate_export(&self) -> Result<(), ConfigError> {
+        use herald_service::config::in_range;
+        let invalid = |setting: &str, problem: String| Err(ConfigError::invalid(setting, problem));
         let export = &self.export;
         if export.directory.is_some() == export.s3_bucket.is_some() {
-            return invalid("export needs exactly one of directory and s3_bucket".into());
+            return invalid("export", "needs exactly one of directory and s3_bucket".into());
         }
-        if export.signing_keys.is_empty() || export.signing_keys.len() > 10 {
-            return invalid("export needs 1 to 10 [[export.signing_key]]".into());
-        }
+        in_range("export.signing_key", export.signing_keys.len(), 1..=10)?;
         if export.configs.is_empty() {
-            return invalid("export needs at least one [[export.config]]".into());
+            return invalid("export.config", "needs at least one [[export.config]]".into());
         }
-        if !(0..=86_400).contains(&export.min_window_age_seconds) {
-            return invalid("export.min_window_age_seconds must be in 0..=86400".into());
-        }
-        if export.interval_seconds == 0 {
-            return invalid("export.interval_seconds must be at least 1".into());
-        }
+        in_range("export.min_window_age_seconds", export.min_window_age_seconds, 0..=86_400)?;
+        in_range("export.interval_seconds", export.interval_seconds, 1..=u64::MAX)?;
         for c in &export.configs {
+            let setting = format!("export.config {:?}", c.name);
             if c.period_seconds <= 0 || c.period_seconds % 3600 != 0 || c.period_seconds > 86_400 {
-                return invalid(format!(
-                    "export.config {:?}: period_seconds must be a whole number of hours up to 86400",
-                    c.name
-                ));
+                return invalid(
+                    &setting,
+                    "period_seconds must be a whole number of hours up to 86400".into(),
+                );
             }
             if c.name.is_empty()
                 || c.name.starts_with('/')
                 || c.name.split('/').any(|p| p.is_empty() || p == "." || p == "..")
             {
-                return invalid(format!(
-                    "export.config name {:?} must be a relative object path",
-                    c.name
-                ));
+                return invalid(&setting, "name must be a relative object path".into());
             }
             if c.max_records == 0 {
-                return invalid(format!(
-                    "export.config {:?}: max_records must be at least 1",
-                    c.name
-                ));
-            }
-        }
-        if !(3..=600).contains(&self.job_lease_seconds) {
-            return invalid("job_lease_seconds must be in 3..=600".into());
-        }
-        if let Some(f) = &self.federation {
-            if !f.gateway_url.starts_with("https://") {
-                return invalid("federation.gateway_url must be https://".into());
-            }
-            if !(1..=5000).contains(&f.batch_max_keys)
-                || !(1..=f.batch_max_keys).contains(&f.batch_min_keys)
-            {
-                return invalid(
-                    "federation: need 1 <= batch_min_keys <= batch_max_keys <= 5000".into(),
-                );
-            }
-            if !(0..=14).contains(&f.download_days) {
-                return invalid("federation.download_days must be in 0..=14".into());
-            }
-            if f.callback_id.is_empty() || f.callback_id.chars().count() > 32 {
-                return invalid("federation.callback_id must have 1 to 32 characters".into());
-            }
-            if let Some(url) = &f.callback_url
-                && (!url.starts_with("https://") || url.contains('?') || url.len() > 256)
-            {
-                return invalid(
-                    "federation.callback_url must be https://, without a query, at most 256 characters"
-                        .into(),
-                );
-            }
-            if f.callback_listen.is_some() {
-                if self.tls.is_none() {
-                    return invalid(
-                        "federation.callback_listen needs [tls] (callbacks are mTLS)".into(),
-                    );
-                }
-                if f.gateway_callback_certificate.is_none() {
-                    return invalid(
-                        "federation.callback_listen needs gateway_callback_certificate (whose callbacks to hear)"
-                            .into(),
-                    );
-                }
-            } else if f.callback_url.is_some() {
-                return invalid("federation.callback_url needs callback_listen".into());
+                return invalid(&setting, "max_records must be at least 1".into());
             }
         }
         Ok(())

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use herald_runtime::internal::{BoxFuture, Probe};
-use herald_runtime::metrics::{CounterFamily, Registry, write_family, write_sample};
+use herald_runtime::metrics::{Registry, write_family, write_sample};
 use serde_json::{Map, Value};
 
 use crate::export::ExportReport;
@@ -16,24 +16,14 @@ use crate::store::Store;
 /// describes every route of [`crate::api::router`] and nothing else.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
-/// `herald_keyserver_export_total{what}`: files, keys, fakes, deleted.
-pub static EXPORT: CounterFamily = CounterFamily {
-    name: "herald_keyserver_export_total",
-    label: "what",
-    help: "Export progress: files written, keys in them (fakes included), fake keys, files deleted by retention.",
-};
-/// `herald_keyserver_federation_upload_total{what}`: batches, keys, requeued.
-pub static FEDERATION_UPLOAD: CounterFamily = CounterFamily {
-    name: "herald_keyserver_federation_upload_total",
-    label: "what",
-    help: "Federation uploads: batches that landed, keys in them, keys sent back to the outbox after a 207.",
-};
-/// `herald_keyserver_federation_download_total{what}`: batches, received, imported, dropped.
-pub static FEDERATION_DOWNLOAD: CounterFamily = CounterFamily {
-    name: "herald_keyserver_federation_download_total",
-    label: "what",
-    help: "Federation downloads: batches processed, keys received, imported, dropped.",
-};
+herald_runtime::counter_families! {
+    /// `herald_keyserver_export_total{what}`: files, keys, fakes, deleted.
+    pub static EXPORT = ("herald_keyserver_export_total", "what", "Export progress: files written, keys in them (fakes included), fake keys, files deleted by retention.");
+    /// `herald_keyserver_federation_upload_total{what}`: batches, keys, requeued.
+    pub static FEDERATION_UPLOAD = ("herald_keyserver_federation_upload_total", "what", "Federation uploads: batches that landed, keys in them, keys sent back to the outbox after a 207.");
+    /// `herald_keyserver_federation_download_total{what}`: batches, received, imported, dropped.
+    pub static FEDERATION_DOWNLOAD = ("herald_keyserver_federation_download_total", "what", "Federation downloads: batches processed, keys received, imported, dropped.");
+}
 
 /// A fresh registry with the key server's families.
 pub fn registry() -> Arc<Registry> {
@@ -130,12 +120,5 @@ impl Probe for KeyserverProbe {
 
 #[cfg(test)]
 mod tests {
-    /// The document describes exactly the routes the router serves, each fully.
-    #[test]
-    fn the_openapi_document_describes_every_public_route() {
-        let routes = crate::api::public_routes();
-        if let Err(problems) = herald_runtime::internal::check_openapi(super::OPENAPI, &routes) {
-            panic!("openapi.json:\n{problems}");
-        }
-    }
+    herald_runtime::openapi_test!(super::OPENAPI, crate::api::public_routes());
 }

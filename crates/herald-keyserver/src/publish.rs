@@ -328,7 +328,7 @@ impl PublishService {
                     "unable to validate diagnosis verification: the certificate was already used",
                 ));
             }
-            Err(herald_db::DbError::Invariant { what: "key already revised", .. }) => {
+            Ok(PublishOutcome::KeyAlreadyRevised) => {
                 return Err(Answer::error(
                     ErrorCode::KeyAlreadyRevised,
                     "a key was already revised",

@@ -48,6 +48,24 @@ impl ReportType {
     pub fn index(self) -> usize {
         self as usize
     }
+
+    /// The `.proto` name (`eu.interop.ReportType`), as the EFGS JSON encoding writes it
+    /// (e.g. `"CONFIRMED_TEST"`).
+    pub fn as_str_name(self) -> &'static str {
+        match self {
+            Self::Unknown => "UNKNOWN",
+            Self::ConfirmedTest => "CONFIRMED_TEST",
+            Self::ConfirmedClinicalDiagnosis => "CONFIRMED_CLINICAL_DIAGNOSIS",
+            Self::SelfReport => "SELF_REPORT",
+            Self::Recursive => "RECURSIVE",
+            Self::Revoked => "REVOKED",
+        }
+    }
+
+    /// The value with this `.proto` name, if any (exact, case-sensitive).
+    pub fn from_str_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|rt| rt.as_str_name() == name)
+    }
 }
 
 /// Days from symptom onset to the key's day, -14..=14 as GAEN accepts it.
@@ -88,6 +106,10 @@ mod tests {
         }
         assert!(ReportType::new(-1).is_err());
         assert!(ReportType::new(6).is_err());
+        for rt in ReportType::ALL {
+            assert_eq!(ReportType::from_str_name(rt.as_str_name()), Some(rt));
+        }
+        assert_eq!(ReportType::from_str_name("confirmed_test"), None);
     }
 
     #[test]

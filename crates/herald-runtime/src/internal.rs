@@ -168,6 +168,22 @@ async fn openapi_document(State(state): State<InternalState>) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], state.openapi).into_response()
 }
 
+/// Declares the test every service runs on its OpenAPI document, `the_openapi_document_describes_every_public_route`:
+/// [`check_openapi`] of `$document` against the `(Method, path)` list `$routes`.
+#[macro_export]
+macro_rules! openapi_test {
+    ($document:expr, $routes:expr) => {
+        /// The document describes exactly the routes the router serves, each fully.
+        #[test]
+        fn the_openapi_document_describes_every_public_route() {
+            let routes = $routes;
+            if let Err(problems) = $crate::internal::check_openapi($document, &routes) {
+                panic!("openapi.json:\n{problems}");
+            }
+        }
+    };
+}
+
 /// Checks a service's OpenAPI document against the routes its router serves: an OpenAPI 3.0.3
 /// document that describes exactly the `served` (method, path template) pairs, each operation
 /// with an `operationId`, a summary, a success answer, every answer described, and every path

@@ -12,7 +12,8 @@
 //!   text format;
 //! - [`internal`]: the internal listener (`/health`, `/metrics`, `/openapi.json`);
 //! - [`jobs`]: background jobs under a store lease;
-//! - [`padding`]: padded JSON answers of the app-facing APIs (one size per endpoint).
+//! - [`padding`]: padded JSON answers of the app-facing APIs (one size per endpoint);
+//! - [`refusal`]: the error boundary: a service's typed errors become responses in one place.
 //!
 //! Layout rule: this crate knows no service's protocol or store; a service plugs in through
 //! [`internal::Probe`] and [`jobs::LeaseStore`]. It reads no system clock (a
@@ -23,6 +24,7 @@ pub mod internal;
 pub mod jobs;
 pub mod metrics;
 pub mod padding;
+pub mod refusal;
 pub mod server;
 pub mod tls;
 

@@ -43,6 +43,24 @@ pub struct CounterFamily {
     pub help: &'static str,
 }
 
+/// Declares counter families as statics, one line each: `name` (ending in `_total`), the label's
+/// name, the `HELP` text.
+///
+/// ```
+/// herald_runtime::counter_families! {
+///     /// Uploads answered, by status.
+///     pub static UPLOADS = ("demo_uploads_total", "status", "Upload requests answered, by HTTP status.");
+/// }
+/// assert_eq!(UPLOADS.label, "status");
+/// ```
+#[macro_export]
+macro_rules! counter_families {
+    ($($(#[$meta:meta])* $vis:vis static $static:ident = ($name:literal, $label:literal, $help:literal);)*) => {
+        $($(#[$meta])* $vis static $static: $crate::metrics::CounterFamily =
+            $crate::metrics::CounterFamily { name: $name, label: $label, help: $help };)*
+    };
+}
+
 /// One route's request durations.
 #[derive(Debug, Clone, Default)]
 struct Histogram {

@@ -2,6 +2,8 @@
 //! `<PREFIX><TABLE>__<NAME>` one inside a table (e.g. `HERALD_KEYSERVER_EXPORT__DIRECTORY`).
 //! A value is read as TOML when it is one (`7`, `true`, `["a"]`), else as a string.
 
+use std::fmt::Display;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -14,9 +16,85 @@ pub enum ConfigError {
     #[error("configuration: {0}")]
     Toml(String),
     /// A setting is out of range, missing or inconsistent (or an override names a setting
-    /// inside something that is not a table).
-    #[error("configuration: {0}")]
-    Invalid(String),
+    /// inside something that is not a table), or a file it names is unusable.
+    #[error("configuration: {setting} {problem}")]
+    Invalid {
+        /// The setting, as written in the file (`codes.short_minutes`, `export.signing_key`).
+        setting: String,
+        /// What is wrong, as a predicate of the setting ("must be in 1..=120, got 0").
+        problem: String,
+    },
+    /// A file named in the configuration could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// `setting` is unusable because of `problem` (a predicate: "must be …", "needs …").
+    pub fn invalid(setting: impl Into<String>, problem: impl Display) -> Self {
+        Self::Invalid { setting: setting.into(), problem: problem.to_string() }
+    }
+
+    /// The setting at fault, for an [`Invalid`](Self::Invalid) error.
+    pub fn setting(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { setting, .. } => Some(setting),
+            Self::Toml(_) | Self::Read { .. } => None,
+        }
+    }
+}
+
+/// The text of a file the configuration names (a key, a certificate).
+pub fn read_file(path: &std::path::Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Read { path: path.display().to_string(), reason: e.to_string() })
+}
+
+/// `value` of `setting`, when it lies in `range`; else "`setting` must be in a..=b, got v".
+pub fn in_range<T: PartialOrd + Display>(
+    setting: &str,
+    value: T,
+    range: RangeInclusive<T>,
+) -> Result<T, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::invalid(
+            setting,
+            format!("must be in {}..={}, got {value}", range.start(), range.end()),
+        ))
+    }
+}
+
+/// A URL setting that must use `https://`.
+pub fn https_url(setting: &str, url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(setting, "must be https://"))
+    }
+}
+
+/// Declares the functions that `#[serde(default = "…")]` attributes name, one line each, so
+/// that a config's defaults read as a table:
+///
+/// ```
+/// herald_service::defaults! {
+///     fn default_port() -> u16 = 8443;
+///     fn default_name() -> String = "herald".into();
+/// }
+/// assert_eq!((default_port(), default_name()), (8443, "herald".to_owned()));
+/// ```
+#[macro_export]
+macro_rules! defaults {
+    ($($(#[$meta:meta])* $vis:vis fn $name:ident() -> $ty:ty = $value:expr;)*) => {
+        $($(#[$meta])* $vis fn $name() -> $ty { $value })*
+    };
 }
 
 /// A TLS certificate chain and its key, as every service's `[tls]` table names them.
@@ -49,9 +127,10 @@ pub fn toml_with_env(
 /// A service's `country`: an upper-case ISO 3166-1 alpha-2 code, as its type.
 pub fn country(text: &str) -> Result<herald_model::CountryCode, ConfigError> {
     text.parse::<herald_model::CountryCode>().ok().filter(|c| c.as_str() == text).ok_or_else(|| {
-        ConfigError::Invalid(format!(
-            "country {text:?} is not an upper-case ISO 3166-1 alpha-2 code"
-        ))
+        ConfigError::invalid(
+            "country",
+            format!("{text:?} is not an upper-case ISO 3166-1 alpha-2 code"),
+        )
     })
 }
 
@@ -61,7 +140,7 @@ pub fn check_listeners(
     internal: Option<std::net::SocketAddr>,
 ) -> Result<(), ConfigError> {
     if internal.is_some_and(|a| a == listen && a.port() != 0) {
-        return Err(ConfigError::Invalid("internal_listen must differ from listen".into()));
+        return Err(ConfigError::invalid("internal_listen", "must differ from listen"));
     }
     Ok(())
 }
@@ -79,6 +158,18 @@ pub fn parse_with_env<T: serde::de::DeserializeOwned>(
     toml::from_str(&merged).map_err(|e| ConfigError::Toml(e.to_string()))
 }
 
+/// [`parse_with_env`], then `validate`: what every service's `from_toml` is.
+pub fn parse_validated<T: serde::de::DeserializeOwned>(
+    text: &str,
+    prefix: &str,
+    env: impl IntoIterator<Item = (String, String)>,
+    validate: impl FnOnce(&T) -> Result<(), ConfigError>,
+) -> Result<T, ConfigError> {
+    let config = parse_with_env(text, prefix, env)?;
+    validate(&config)?;
+    Ok(config)
+}
+
 /// Sets `path` in `table` to `value` (parsed as a TOML value when it is one, else a string).
 fn set_path(table: &mut toml::Table, path: &[String], value: &str) -> Result<(), ConfigError> {
     let Some((last, parents)) = path.split_last() else {
@@ -90,7 +181,7 @@ fn set_path(table: &mut toml::Table, path: &[String], value: &str) -> Result<(),
             current.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         current = entry
             .as_table_mut()
-            .ok_or_else(|| ConfigError::Invalid(format!("environment: {p} is not a table")))?;
+            .ok_or_else(|| ConfigError::invalid(format!("environment: {p}"), "is not a table"))?;
     }
     let parsed = format!("v = {value}")
         .parse::<toml::Table>()

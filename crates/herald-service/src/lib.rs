@@ -11,4 +11,5 @@
 pub mod chaff;
 pub mod config;
 pub mod dev;
+pub mod random;
 pub mod secrets;

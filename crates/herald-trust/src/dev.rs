@@ -6,7 +6,7 @@
 //! | certificate | subject | issuer | extensions |
 //! |---|---|---|---|
 //! | TLS CA | `CN=herald dev TLS CA, O=herald dev` | itself | CA:true pathlen 0; KU keyCertSign, cRLSign, digitalSignature |
-//! | gateway server | `CN=localhost, O=herald dev` | TLS CA | SAN DNS localhost, IP 127.0.0.1; EKU serverAuth; KU digitalSignature |
+//! | gateway server | `CN=localhost, O=herald dev` | TLS CA | SAN DNS localhost, IP 127.0.0.1; EKU serverAuth, clientAuth; KU digitalSignature |
 //! | country auth | `C=<CC>, O=herald dev, CN=herald <CC> national backend` | TLS CA | EKU clientAuth; KU digitalSignature |
 //! | country signing | `C=<CC>, O=herald dev, CN=herald <CC> batch signing` | itself | KU digitalSignature |
 //! | trust anchor | `CN=herald trust anchor (dev), O=herald dev` | itself | KU digitalSignature |
@@ -264,19 +264,7 @@ pub fn generate_dev_pki(
     let ca_issuer = Issuer::from_params(&ca_params, &ca_key);
     let ca = identity(ca_cert.der(), &ca_key)?;
 
-    let gateway = {
-        let key = new_key()?;
-        let mut p = params(validity.leaf, None, "localhost")?;
-        p.subject_alt_names = vec![
-            SanType::DnsName("localhost".try_into()?),
-            SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        ];
-        // serverAuth for its listener; clientAuth because dev mode also presents it when it
-        // calls national backends back (efgs-gateway.md §1.6).
-        p.extended_key_usages =
-            vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
-        identity(p.signed_by(&key, &ca_issuer)?.der(), &key)?
-    };
+    let gateway = localhost_server(validity.leaf, None, "localhost", &ca_issuer)?;
 
     let anchor = {
         let key = new_key()?;
@@ -300,23 +288,34 @@ pub fn generate_dev_pki(
                 let p = params(validity.leaf, Some(country), &name)?;
                 identity(p.self_signed(&key)?.der(), &key)?
             };
-            let server = {
-                let key = new_key()?;
-                let name = format!("herald {country} services");
-                let mut p = params(validity.leaf, Some(country), &name)?;
-                p.subject_alt_names = vec![
-                    SanType::DnsName("localhost".try_into()?),
-                    SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-                ];
-                p.extended_key_usages =
-                    vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
-                identity(p.signed_by(&key, &ca_issuer)?.der(), &key)?
-            };
+            let name = format!("herald {country} services");
+            let server = localhost_server(validity.leaf, Some(country), &name, &ca_issuer)?;
             Ok(CountryIdentities { country, auth, signing, server })
         })
         .collect::<Result<Vec<_>, TrustError>>()?;
 
     Ok(DevPki { ca, gateway, anchor, countries })
+}
+
+/// A TLS server certificate for this machine, issued by the dev TLS CA: the [`params`] leaf
+/// defaults plus SAN DNS `localhost` and IP 127.0.0.1, and EKU serverAuth for its listener and
+/// clientAuth because dev mode also presents it when it calls a service back (the gateway its
+/// national backends, efgs-gateway.md §1.6).
+fn localhost_server(
+    validity: Validity,
+    country: Option<CountryCode>,
+    common_name: &str,
+    ca_issuer: &Issuer<'_, &KeyPair>,
+) -> Result<Identity, TrustError> {
+    let key = new_key()?;
+    let mut p = params(validity, country, common_name)?;
+    p.subject_alt_names = vec![
+        SanType::DnsName("localhost".try_into()?),
+        SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+    ];
+    p.extended_key_usages =
+        vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    identity(p.signed_by(&key, ca_issuer)?.der(), &key)
 }
 
 /// A fresh P-256 key.

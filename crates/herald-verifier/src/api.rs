@@ -15,6 +15,7 @@
 //! A body larger than [`MAX_REQUEST_BYTES`] is refused with 413 `unparsable_request`; a body
 //! that is not the endpoint's JSON with 400 `unparsable_request`. Nothing here logs a body.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -89,18 +90,45 @@ fn routes() -> Vec<(Method, &'static str, MethodRouter<Arc<ApiState>>)> {
     ]
 }
 
-/// An app-API answer body: its error fields and padding can be set.
-trait AppAnswer: Serialize + Default {
+/// An answer body of the API: every one carries `error` and `errorCode` (ENVS), set from a
+/// refusal here and nowhere else.
+trait Refusal: Serialize + Default {
     fn set_error(&mut self, e: &ApiError);
+
+    /// The body of a refusal.
+    fn refused(e: &ApiError) -> Self {
+        let mut answer = Self::default();
+        answer.set_error(e);
+        answer
+    }
+}
+
+macro_rules! refusals {
+    ($($answer:ty),*) => {
+        $(impl Refusal for $answer {
+            fn set_error(&mut self, e: &ApiError) {
+                self.error.clone_from(&e.message);
+                e.code.as_str().clone_into(&mut self.error_code);
+            }
+        })*
+    };
+}
+
+refusals!(
+    VerifyResponse,
+    CertificateResponse,
+    IssueResponse,
+    BatchIssueResponse,
+    CodeStatusResponse
+);
+
+/// An app-API answer body: its padding can be set, and it has a chaff form.
+trait AppAnswer: Refusal {
     fn set_padding(&mut self, padding: String);
     fn chaff() -> Self;
 }
 
 impl AppAnswer for VerifyResponse {
-    fn set_error(&mut self, e: &ApiError) {
-        self.error.clone_from(&e.message);
-        e.code.as_str().clone_into(&mut self.error_code);
-    }
     fn set_padding(&mut self, padding: String) {
         self.padding = padding;
     }
@@ -115,10 +143,6 @@ impl AppAnswer for VerifyResponse {
 }
 
 impl AppAnswer for CertificateResponse {
-    fn set_error(&mut self, e: &ApiError) {
-        self.error.clone_from(&e.message);
-        e.code.as_str().clone_into(&mut self.error_code);
-    }
     fn set_padding(&mut self, padding: String) {
         self.padding = padding;
     }
@@ -191,11 +215,7 @@ where
     F: FnOnce(Arc<Service>, Req, String) -> Fut,
     Fut: Future<Output = Result<Resp, ApiError>>,
 {
-    let fail = |e: ApiError| {
-        let mut answer = Resp::default();
-        answer.set_error(&e);
-        (status_for(&e), answer)
-    };
+    let fail = |e: ApiError| (status_for(&e), Resp::refused(&e));
     let key = match state.service.authenticate(api_key(headers), ApiKeyKind::Device).await {
         Ok(name) => name,
         Err(e) => return fail(e),
@@ -288,17 +308,24 @@ where
     call(state.service.clone(), request, key).await
 }
 
-fn admin_answer<T: Serialize + Default>(
-    result: Result<(StatusCode, String), ApiError>,
-    set: impl FnOnce(&mut T, &ApiError),
-) -> Response {
+fn admin_answer<T: Refusal>(result: Result<(StatusCode, String), ApiError>) -> Response {
     match result {
         Ok((status, body)) => json_response(status, body),
-        Err(e) => {
-            let mut answer = T::default();
-            set(&mut answer, &e);
-            json_response(status_for(&e), encode(&answer))
-        }
+        Err(e) => herald_runtime::refusal::respond(&Refused::<T>(e, PhantomData)),
+    }
+}
+
+/// A refusal of the admin API in the endpoint's answer type `T` (ENVS answers a refusal with
+/// the endpoint's own body, its `error` and `errorCode` set).
+struct Refused<T>(ApiError, PhantomData<T>);
+
+impl<T: Refusal> herald_runtime::refusal::Refusal for Refused<T> {
+    fn status(&self) -> StatusCode {
+        status_for(&self.0)
+    }
+
+    fn body(&self) -> String {
+        encode(&T::refused(&self.0))
     }
 }
 
@@ -318,10 +345,7 @@ async fn issue(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Bod
         Ok((StatusCode::OK, encode(&answer)))
     })
     .await;
-    admin_answer::<IssueResponse>(result, |a, e| {
-        a.error.clone_from(&e.message);
-        e.code.as_str().clone_into(&mut a.error_code);
-    })
+    admin_answer::<IssueResponse>(result)
 }
 
 async fn batch_issue(
@@ -348,11 +372,7 @@ async fn batch_issue(
                         answers.push(a);
                     }
                     Err(e) => {
-                        answers.push(IssueResponse {
-                            error: e.message.clone(),
-                            error_code: e.code.as_str().to_owned(),
-                            ..IssueResponse::default()
-                        });
+                        answers.push(IssueResponse::refused(&e));
                         first_error.get_or_insert(e);
                     }
                 }
@@ -361,8 +381,7 @@ async fn batch_issue(
             let mut answer = BatchIssueResponse { codes: answers, ..BatchIssueResponse::default() };
             let status = match (any_ok, first_error) {
                 (false, Some(e)) => {
-                    answer.error.clone_from(&e.message);
-                    e.code.as_str().clone_into(&mut answer.error_code);
+                    answer.set_error(&e);
                     status_of(e.code)
                 }
                 _ => StatusCode::OK,
@@ -370,10 +389,7 @@ async fn batch_issue(
             Ok((status, encode(&answer)))
         })
         .await;
-    admin_answer::<BatchIssueResponse>(result, |a, e| {
-        a.error.clone_from(&e.message);
-        e.code.as_str().clone_into(&mut a.error_code);
-    })
+    admin_answer::<BatchIssueResponse>(result)
 }
 
 async fn check_code_status(
@@ -387,7 +403,7 @@ async fn check_code_status(
         Ok((StatusCode::OK, encode(&answer)))
     })
     .await;
-    admin_answer::<CodeStatusResponse>(result, set_status_error)
+    admin_answer::<CodeStatusResponse>(result)
 }
 
 async fn expire_code(
@@ -401,17 +417,12 @@ async fn expire_code(
         Ok((StatusCode::OK, encode(&answer)))
     })
     .await;
-    admin_answer::<CodeStatusResponse>(result, set_status_error)
+    admin_answer::<CodeStatusResponse>(result)
 }
 
 /// The admin API's actions go to the portal's audit log too, by API key name (`api:<name>`).
 async fn audit(service: &Service, key: &str, action: &str, uuid: &str) {
     crate::portal::record(service, &format!("api:{key}"), action, uuid).await;
-}
-
-fn set_status_error(a: &mut CodeStatusResponse, e: &ApiError) {
-    a.error.clone_from(&e.message);
-    e.code.as_str().clone_into(&mut a.error_code);
 }
 
 async fn jwks(State(state): State<Arc<ApiState>>) -> Response {

@@ -11,6 +11,7 @@ use axum::Router;
 use herald_model::Clock;
 use herald_runtime::jobs::every;
 use herald_runtime::metrics::JobOutcome;
+use herald_service::random::Randomness;
 use tokio::net::TcpListener;
 
 use crate::api::{EdgeSettings, router};
@@ -24,17 +25,9 @@ use crate::store::{ApiKeyKind, Store, StoreError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
-    /// A file named in the configuration could not be read.
-    #[error("cannot read {path}: {reason}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        reason: String,
-    },
-    /// A key, certificate or setting is unusable.
-    #[error("{0}")]
-    Invalid(String),
+    /// A setting, or a file it names, is unusable.
+    #[error(transparent)]
+    Config(#[from] herald_service::config::ConfigError),
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -43,9 +36,12 @@ pub enum StartError {
     Bind(#[from] herald_runtime::server::BindError),
 }
 
+fn invalid(setting: &str, problem: impl std::fmt::Display) -> StartError {
+    StartError::Config(herald_service::config::ConfigError::invalid(setting, problem))
+}
+
 fn read(path: &Path) -> Result<String, StartError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| StartError::Read { path: path.display().to_string(), reason: e.to_string() })
+    Ok(herald_service::config::read_file(path)?)
 }
 
 fn ring(what: &str, files: &[KeyFile]) -> Result<KeyRing, StartError> {
@@ -53,10 +49,10 @@ fn ring(what: &str, files: &[KeyFile]) -> Result<KeyRing, StartError> {
     let mut keys = Vec::new();
     for f in files {
         let key = p256::ecdsa::SigningKey::from_pkcs8_pem(&read(&f.key)?).map_err(|e| {
-            StartError::Invalid(format!(
-                "{what} key {}: not a P-256 PKCS#8 PEM key: {e}",
-                f.key.display()
-            ))
+            invalid(
+                &format!("{what}.key"),
+                format!("{}: not a P-256 PKCS#8 PEM key: {e}", f.key.display()),
+            )
         })?;
         keys.push(RingKey {
             kid: f.kid.clone(),
@@ -65,7 +61,7 @@ fn ring(what: &str, files: &[KeyFile]) -> Result<KeyRing, StartError> {
             published_until: f.published_until,
         });
     }
-    KeyRing::new(keys).map_err(|e| StartError::Invalid(format!("{what} keys: {e}")))
+    KeyRing::new(keys).map_err(|e| invalid(&format!("{what}.key"), e))
 }
 
 /// A verification service, bound and ready to serve.
@@ -88,8 +84,13 @@ impl std::fmt::Debug for Verifier {
 
 impl Verifier {
     /// Loads secrets and keys, opens the store, binds the listener.
-    pub async fn build(config: &VerifierConfig, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        config.validate().map_err(|e| StartError::Invalid(e.to_string()))?;
+    /// Codes, token ids and signatures draw on `random` ([`Randomness::os`] in production).
+    pub async fn build(
+        config: &VerifierConfig,
+        clock: Arc<dyn Clock>,
+        random: Randomness,
+    ) -> Result<Self, StartError> {
+        config.validate()?;
         let tls = match &config.tls {
             Some(files) => Some(
                 herald_runtime::tls::server_config(
@@ -97,7 +98,7 @@ impl Verifier {
                     &read(&files.key)?,
                     herald_runtime::tls::ClientCertificates::None,
                 )
-                .map_err(|e| StartError::Invalid(e.to_string()))?,
+                .map_err(|e| invalid("tls", e))?,
             ),
             None => None,
         };
@@ -105,7 +106,7 @@ impl Verifier {
         for f in &config.hmac_key_files {
             hex.push(read(f)?);
         }
-        let secrets = Secrets::from_hex(&hex).map_err(|e| StartError::Invalid(e.to_string()))?;
+        let secrets = Secrets::from_hex(&hex).map_err(|e| invalid("hmac_key_files", e))?;
         let tokens = ring("token", &config.token.keys)?;
         let certificates = ring("certificate", &config.certificate.keys)?;
         let store = Store::open(&config.database).await?;
@@ -120,7 +121,10 @@ impl Verifier {
             failure_limit: config.api.verify_failure_limit,
             failure_window: config.api.verify_failure_window_seconds,
         };
-        let service = Arc::new(Service::new(store, secrets, tokens, certificates, settings, clock));
+        let service = Arc::new(
+            Service::new(store, secrets, tokens, certificates, settings, clock)
+                .with_randomness(random),
+        );
         let mut router = router(
             service.clone(),
             EdgeSettings {

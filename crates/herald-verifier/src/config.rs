@@ -279,74 +279,28 @@ impl Default for PortalSettings {
     }
 }
 
-fn default_session_minutes() -> i64 {
-    480
-}
-
-fn default_lockout_after() -> i64 {
-    5
-}
-
-fn default_login_attempts() -> u32 {
-    10
-}
-
-fn default_user_codes() -> i64 {
-    60
-}
-
-fn default_global_codes() -> i64 {
-    1000
-}
-
-fn default_link_base() -> String {
-    "https://en.express/v".into()
-}
-
-fn default_short_length() -> usize {
-    8
-}
-fn default_short_minutes() -> i64 {
-    15
-}
-fn default_long_length() -> usize {
-    16
-}
-fn default_long_minutes() -> i64 {
-    1440
-}
-fn default_test_types() -> Vec<String> {
-    vec!["confirmed".into(), "likely".into(), "negative".into()]
-}
-fn default_true() -> bool {
-    true
-}
-fn default_max_date_age() -> i64 {
-    28
-}
-fn default_token_lifetime() -> i64 {
-    86_400
-}
-fn default_certificate_lifetime() -> i64 {
-    900
-}
-fn default_response_size() -> usize {
-    2048
-}
-fn default_chaff_latency() -> u64 {
-    1000
-}
-fn default_failure_limit() -> u32 {
-    1000
-}
-fn default_failure_window() -> i64 {
-    3600
-}
-fn default_retention_hours() -> i64 {
-    24
-}
-fn default_listen() -> SocketAddr {
-    SocketAddr::from(([0, 0, 0, 0], 8444))
+herald_service::defaults! {
+    fn default_session_minutes() -> i64 = 480;
+    fn default_lockout_after() -> i64 = 5;
+    fn default_login_attempts() -> u32 = 10;
+    fn default_user_codes() -> i64 = 60;
+    fn default_global_codes() -> i64 = 1000;
+    fn default_link_base() -> String = "https://en.express/v".into();
+    fn default_short_length() -> usize = 8;
+    fn default_short_minutes() -> i64 = 15;
+    fn default_long_length() -> usize = 16;
+    fn default_long_minutes() -> i64 = 1440;
+    fn default_test_types() -> Vec<String> = vec!["confirmed".into(), "likely".into(), "negative".into()];
+    fn default_true() -> bool = true;
+    fn default_max_date_age() -> i64 = 28;
+    fn default_token_lifetime() -> i64 = 86_400;
+    fn default_certificate_lifetime() -> i64 = 900;
+    fn default_response_size() -> usize = 2048;
+    fn default_chaff_latency() -> u64 = 1000;
+    fn default_failure_limit() -> u32 = 1000;
+    fn default_failure_window() -> i64 = 3600;
+    fn default_retention_hours() -> i64 = 24;
+    fn default_listen() -> SocketAddr = SocketAddr::from(([0, 0, 0, 0], 8444));
 }
 
 const PREFIX: &str = "HERALD_VERIFIER_";
@@ -357,9 +311,7 @@ impl VerifierConfig {
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let config: Self = herald_service::config::parse_with_env(text, PREFIX, env)?;
-        config.validate()?;
-        Ok(config)
+        herald_service::config::parse_validated(text, PREFIX, env, Self::validate)
     }
 
     /// The allowed test types, parsed.
@@ -369,84 +321,65 @@ impl VerifierConfig {
 
     /// Checks ranges and consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        use herald_service::config::in_range;
+        let invalid = |setting: &str, problem: &str| Err(ConfigError::invalid(setting, problem));
         herald_service::config::country(&self.country)?;
         herald_service::config::check_listeners(self.listen, self.internal_listen)?;
         if self.hmac_key_files.is_empty() {
-            return invalid("hmac_key_files needs at least one file".into());
+            return invalid("hmac_key_files", "needs at least one file");
         }
         let c = &self.codes;
-        if !(6..=16).contains(&c.short_length) {
-            return invalid("codes.short_length must be in 6..=16".into());
-        }
-        if !(1..=120).contains(&c.short_minutes) {
-            return invalid("codes.short_minutes must be in 1..=120".into());
-        }
-        if !(12..=64).contains(&c.long_length) {
-            return invalid("codes.long_length must be in 12..=64".into());
-        }
-        if !(1..=1440).contains(&c.long_minutes) {
-            return invalid("codes.long_minutes must be in 1..=1440".into());
-        }
+        in_range("codes.short_length", c.short_length, 6..=16)?;
+        in_range("codes.short_minutes", c.short_minutes, 1..=120)?;
+        in_range("codes.long_length", c.long_length, 12..=64)?;
+        in_range("codes.long_minutes", c.long_minutes, 1..=1440)?;
         if c.allowed_test_types.is_empty() {
-            return invalid("codes.allowed_test_types must not be empty".into());
+            return invalid("codes.allowed_test_types", "must not be empty");
         }
         for t in &c.allowed_test_types {
             if TestType::parse(t).is_none_or(|t| t == TestType::UserReport) {
-                return invalid(format!(
-                    "codes.allowed_test_types: {t:?} is not confirmed, likely or negative"
+                return Err(ConfigError::invalid(
+                    "codes.allowed_test_types",
+                    format!("must be confirmed, likely or negative, got {t:?}"),
                 ));
             }
         }
-        if !(1..=365).contains(&c.max_date_age_days) {
-            return invalid("codes.max_date_age_days must be in 1..=365".into());
-        }
-        if !(60..=7 * 86_400).contains(&self.token.lifetime_seconds) {
-            return invalid("token.lifetime_seconds must be in 60..=604800".into());
-        }
-        if !(60..=86_400).contains(&self.certificate.lifetime_seconds) {
-            return invalid("certificate.lifetime_seconds must be in 60..=86400".into());
-        }
+        in_range("codes.max_date_age_days", c.max_date_age_days, 1..=365)?;
+        in_range("token.lifetime_seconds", self.token.lifetime_seconds, 60..=7 * 86_400)?;
+        in_range("certificate.lifetime_seconds", self.certificate.lifetime_seconds, 60..=86_400)?;
         for (what, s) in [
             ("token.issuer", &self.token.issuer),
             ("certificate.issuer", &self.certificate.issuer),
             ("certificate.audience", &self.certificate.audience),
         ] {
-            if s.is_empty() || s.len() > 256 {
-                return invalid(format!("{what} must be 1 to 256 characters"));
-            }
+            in_range(what, s.len(), 1..=256)?;
         }
         let p = &self.portal;
-        if !(5..=1440).contains(&p.session_minutes) {
-            return invalid("portal.session_minutes must be in 5..=1440".into());
-        }
-        if !(1..=20).contains(&p.lockout_after) {
-            return invalid("portal.lockout_after must be in 1..=20".into());
-        }
-        if !(1..=1000).contains(&p.login_attempts_per_15_minutes) {
-            return invalid("portal.login_attempts_per_15_minutes must be in 1..=1000".into());
-        }
-        if p.codes_per_user_hour < 1 || p.codes_per_hour < p.codes_per_user_hour {
-            return invalid(
-                "portal.codes_per_user_hour must be at least 1 and at most portal.codes_per_hour"
-                    .into(),
-            );
-        }
+        in_range("portal.session_minutes", p.session_minutes, 5..=1440)?;
+        in_range("portal.lockout_after", p.lockout_after, 1..=20)?;
+        in_range(
+            "portal.login_attempts_per_15_minutes",
+            p.login_attempts_per_15_minutes,
+            1..=1000,
+        )?;
+        in_range("portal.codes_per_user_hour", p.codes_per_user_hour, 1..=p.codes_per_hour)?;
         if !p.link_base.starts_with("https://") || p.link_base.contains(['?', '#', ' ']) {
-            return invalid("portal.link_base must be an https:// URL without query".into());
+            return invalid("portal.link_base", "must be an https:// URL without query");
         }
-        if self.token.keys.is_empty() || self.certificate.keys.is_empty() {
-            return invalid("token and certificate need at least one [[…key]] each".into());
+        if self.token.keys.is_empty() {
+            return invalid("token.key", "needs at least one [[token.key]]");
         }
-        if !(512..=16_384).contains(&self.api.response_size) {
-            return invalid("api.response_size must be in 512..=16384".into());
+        if self.certificate.keys.is_empty() {
+            return invalid("certificate.key", "needs at least one [[certificate.key]]");
         }
-        if self.api.verify_failure_limit == 0 || self.api.verify_failure_window_seconds <= 0 {
-            return invalid("api.verify_failure_limit and its window must be positive".into());
-        }
-        if !(1..=24 * 30).contains(&self.api.retention_hours) {
-            return invalid("api.retention_hours must be in 1..=720".into());
-        }
+        in_range("api.response_size", self.api.response_size, 512..=16_384)?;
+        in_range("api.verify_failure_limit", self.api.verify_failure_limit, 1..=u32::MAX)?;
+        in_range(
+            "api.verify_failure_window_seconds",
+            self.api.verify_failure_window_seconds,
+            1..=i64::MAX,
+        )?;
+        in_range("api.retention_hours", self.api.retention_hours, 1..=24 * 30)?;
         Ok(())
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use herald_runtime::internal::{BoxFuture, Probe};
-use herald_runtime::metrics::{CounterFamily, Registry};
+use herald_runtime::metrics::Registry;
 use serde_json::{Map, Value};
 
 use crate::store::Store;
@@ -14,19 +14,13 @@ use crate::store::Store;
 /// hand. A test checks that it describes every API route and nothing else.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
-/// `herald_verifier_codes_total{event}`: issued, claimed, verify_failed.
-pub static CODES: CounterFamily = CounterFamily {
-    name: "herald_verifier_codes_total",
-    label: "event",
-    help: "Verification codes issued and claimed, and failed verify attempts.",
-};
-/// `herald_verifier_limit_trips_total{limit}`: verify_lockout, portal_login_rate,
-/// portal_account_locked, portal_issue_limit.
-pub static TRIPS: CounterFamily = CounterFamily {
-    name: "herald_verifier_limit_trips_total",
-    label: "limit",
-    help: "Requests refused by a rate limit or lockout: verify_lockout (per device API key), portal_login_rate (per user name), portal_account_locked, portal_issue_limit (hourly).",
-};
+herald_runtime::counter_families! {
+    /// `herald_verifier_codes_total{event}`: issued, claimed, verify_failed.
+    pub static CODES = ("herald_verifier_codes_total", "event", "Verification codes issued and claimed, and failed verify attempts.");
+    /// `herald_verifier_limit_trips_total{limit}`: verify_lockout, portal_login_rate,
+    /// portal_account_locked, portal_issue_limit.
+    pub static TRIPS = ("herald_verifier_limit_trips_total", "limit", "Requests refused by a rate limit or lockout: verify_lockout (per device API key), portal_login_rate (per user name), portal_account_locked, portal_issue_limit (hourly).");
+}
 
 /// A fresh registry with the verifier's families.
 pub fn registry() -> Arc<Registry> {
@@ -54,12 +48,5 @@ impl Probe for VerifierProbe {
 
 #[cfg(test)]
 mod tests {
-    /// The document describes exactly the routes the router serves, each fully.
-    #[test]
-    fn the_openapi_document_describes_every_public_route() {
-        let routes = crate::api::public_routes();
-        if let Err(problems) = herald_runtime::internal::check_openapi(super::OPENAPI, &routes) {
-            panic!("openapi.json:\n{problems}");
-        }
-    }
+    herald_runtime::openapi_test!(super::OPENAPI, crate::api::public_routes());
 }

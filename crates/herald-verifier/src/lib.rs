@@ -19,6 +19,14 @@
 //!   document.
 //!
 //! The JSON codecs are `herald_wire::verification`; the JWT codecs `herald_wire::jwt`.
+//!
+//! # Invariants
+//! - Codes, token ids and signatures draw on the injected `herald_service::random::Randomness`,
+//!   times on the injected [`herald_model::Clock`]; portal credentials (passwords, TOTP secrets,
+//!   session and CSRF tokens) always come from the operating system (`herald_webkit::auth`).
+//! - Only hashes of codes, tokens and API keys are stored.
+//! - It depends on the platform (`herald-runtime`, `herald-webkit`, `herald-service`,
+//!   `herald-db`), the codecs and `herald-model`, never on another service crate.
 
 pub mod api;
 pub mod app;

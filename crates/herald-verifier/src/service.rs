@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use herald_model::{Clock, Date, UnixTime};
+use herald_service::random::Randomness;
 use herald_wire::jwt::{
     self, Audience, ClaimsError, Jwt, JwtError, TokenSubject, VerificationCertificateClaims,
     VerificationTokenClaims,
@@ -21,7 +22,6 @@ use herald_wire::verification::{
     CertificateRequest, CertificateResponse, CodeStatusResponse, ErrorCode, IssueRequest,
     IssueResponse, TestType, VerifyRequest, VerifyResponse, accepted_types, parse_date,
 };
-use rand::Rng as _;
 use subtle::ConstantTimeEq as _;
 
 use crate::codes;
@@ -112,6 +112,7 @@ pub struct Service {
     certificates: KeyRing,
     settings: FlowSettings,
     clock: Arc<dyn Clock>,
+    random: Randomness,
     limiter: FailureLimiter,
     metrics: Arc<herald_runtime::Registry>,
 }
@@ -139,9 +140,18 @@ impl Service {
             certificates,
             settings,
             clock,
+            random: Randomness::os(),
             limiter: FailureLimiter::default(),
             metrics: crate::internal::registry(),
         }
+    }
+
+    /// The same flow drawing codes, token ids and signature entropy from `random` (the
+    /// operating system's generator otherwise).
+    #[must_use]
+    pub fn with_randomness(mut self, random: Randomness) -> Self {
+        self.random = random;
+        self
     }
 
     /// The process's metrics (the API, the portal and the jobs count into it).
@@ -290,7 +300,7 @@ impl Service {
                     "uuid must be a UUID (8-4-4-4-12 hex digits)",
                 ));
             }
-            None => new_uuid(),
+            None => new_uuid(&self.random),
         };
         let external = request.external_issuer_id.clone().filter(|e| !e.is_empty());
         if external.as_ref().is_some_and(|e| e.len() > 255) {
@@ -302,13 +312,12 @@ impl Service {
         let short_expires_at = now + s.codes.short_minutes * 60;
         let long_expires_at = now + s.codes.long_minutes * 60;
         for _ in 0..COLLISION_RETRIES {
-            let (short, long) = {
-                let mut rng = rand::rng();
+            let (short, long) = self.random.with(|rng| {
                 (
-                    codes::short_code(&mut rng, s.codes.short_length),
-                    codes::long_code(&mut rng, s.codes.long_length),
+                    codes::short_code(rng, s.codes.short_length),
+                    codes::long_code(rng, s.codes.long_length),
                 )
-            };
+            });
             let code = NewCode {
                 uuid: uuid.clone(),
                 short_hash: self.secrets.hash(Purpose::Code, short.as_bytes()),
@@ -461,7 +470,7 @@ impl Service {
         let claims = VerificationTokenClaims {
             issuer: s.token_issuer.clone(),
             audience: s.token_issuer.clone(),
-            jwt_id: VerificationTokenClaims::random_jwt_id(&mut rand::rng()),
+            jwt_id: self.random.with(|rng| VerificationTokenClaims::random_jwt_id(rng)),
             subject: subject.clone(),
             issued_at: UnixTime(now),
             expires_at: UnixTime(now + s.token_lifetime),
@@ -470,7 +479,9 @@ impl Service {
             .tokens
             .signer(now)
             .ok_or_else(|| ApiError::internal("token", &"no signing key"))?;
-        let token = jwt::sign(&claims.to_json(), &key.kid, &key.key, &mut rand::rng())
+        let token = self
+            .random
+            .with(|rng| jwt::sign(&claims.to_json(), &key.kid, &key.key, rng))
             .map_err(|e| ApiError::internal("token", &e))?;
         tracing::info!(api_key, test_type = row.test_type.as_str(), "code verified, token issued");
         Ok(VerifyResponse {
@@ -539,7 +550,9 @@ impl Service {
             .certificates
             .signer(now)
             .ok_or_else(|| ApiError::internal("certificate", &"no signing key"))?;
-        let signed = jwt::sign(&certificate.to_json(), &key.kid, &key.key, &mut rand::rng())
+        let signed = self
+            .random
+            .with(|rng| jwt::sign(&certificate.to_json(), &key.kid, &key.key, rng))
             .map_err(|e: JwtError| ApiError::internal("certificate", &e))?;
         // Signed first, claimed second (ENVS order): a failed claim hands nothing out.
         let token_hash = self.secrets.hash(Purpose::Token, claims.jwt_id.as_bytes());
@@ -592,9 +605,9 @@ fn valid_uuid(text: &str) -> bool {
 }
 
 /// A random (version 4) UUID.
-fn new_uuid() -> String {
+fn new_uuid(random: &Randomness) -> String {
     let mut b = [0u8; 16];
-    rand::rng().fill_bytes(&mut b);
+    random.fill(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = herald_model::key::to_hex(&b);
@@ -614,7 +627,7 @@ mod tests {
 
     #[test]
     fn uuids() {
-        let u = new_uuid();
+        let u = new_uuid(&Randomness::os());
         assert!(valid_uuid(&u), "{u}");
         assert_eq!(u.as_bytes()[14], b'4');
         assert!(!valid_uuid("not-a-uuid"));

@@ -7,8 +7,9 @@
 //! - [`Pages`] is the only way to add routes: [`Pages::page`] (GET) hands the handler a checked
 //!   [`Session`], [`Pages::form`] (POST) a checked [`Session`] *and* the form whose CSRF token
 //!   matched it; [`Access`] says who may (any user, an administrator, or a user who still has to
-//!   replace a one-time password). [`Pages::public`] is for the few routes that come before a
-//!   session (the login form, the stylesheet), named so in review.
+//!   replace a one-time password); a handler is any [`PageHandler`], i.e. an async function of
+//!   the portal, the session and the query or fields. [`Pages::public`] is for the few routes
+//!   that come before a session (the login form, the stylesheet), named so in review.
 //! - [`auth`]: argon2id passwords, RFC 6238 TOTP, sealed TOTP secrets, CSRF tokens;
 //!   [`PasswordHasher`] runs argon2 on blocking threads, a few at a time; [`LoginLimiter`] counts
 //!   attempts per user name.
@@ -57,7 +58,7 @@ mod session;
 
 pub use headers::{CSP, security_headers};
 pub use limits::{LoginLimiter, PasswordHasher};
-pub use pages::{NoFields, NoQuery, Pages};
+pub use pages::{NoFields, NoQuery, PageHandler, Pages};
 pub use session::{Access, BoxFuture, Portal, PortalUser, Refusal, Session, cookie, set_cookie};
 
 /// What a keyed hash is for: each purpose has its own label, so that a value hashed for one can

@@ -130,47 +130,18 @@ impl ErrorCode {
     }
 }
 
-/// The diagnosis a code stands for (its `testType`, the certificate's `reportType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TestType {
-    /// A positive laboratory test.
-    Confirmed,
-    /// A clinical diagnosis without a test.
-    Likely,
-    /// A negative test (revokes earlier keys).
-    Negative,
-    /// A self-report.
-    UserReport,
-}
+/// The diagnosis a code stands for: its `testType`, which the certificate carries on as its
+/// `reportType` claim, so both APIs share one type (same four values, same wire strings).
+pub type TestType = crate::publish::VerificationReportType;
 
-impl TestType {
-    /// Every type.
-    pub const ALL: [Self; 4] = [Self::Confirmed, Self::Likely, Self::Negative, Self::UserReport];
-
-    /// The wire string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Confirmed => "confirmed",
-            Self::Likely => "likely",
-            Self::Negative => "negative",
-            Self::UserReport => "user-report",
-        }
-    }
-
-    /// From the wire string (exact, lower case).
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == text)
-    }
-
-    /// What accepting this type admits (§3.2): `confirmed` ⊂ `likely` ⊂ `negative`, and
-    /// `user-report` admits confirmed and user-report.
-    fn admits(self) -> &'static [Self] {
-        match self {
-            Self::Confirmed => &[Self::Confirmed],
-            Self::Likely => &[Self::Confirmed, Self::Likely],
-            Self::Negative => &[Self::Confirmed, Self::Likely, Self::Negative],
-            Self::UserReport => &[Self::Confirmed, Self::UserReport],
-        }
+/// What accepting `accepted` admits (§3.2): `confirmed` ⊂ `likely` ⊂ `negative`, and
+/// `user-report` admits confirmed and user-report.
+fn admitted_by(accepted: TestType) -> &'static [TestType] {
+    match accepted {
+        TestType::Confirmed => &[TestType::Confirmed],
+        TestType::Likely => &[TestType::Confirmed, TestType::Likely],
+        TestType::Negative => &[TestType::Confirmed, TestType::Likely, TestType::Negative],
+        TestType::UserReport => &[TestType::Confirmed, TestType::UserReport],
     }
 }
 
@@ -183,7 +154,7 @@ pub fn accepted_types(accept: &[String]) -> Result<Vec<TestType>, String> {
     let mut out = Vec::new();
     for entry in accept {
         let t = TestType::parse(entry).ok_or_else(|| entry.chars().take(32).collect::<String>())?;
-        for admitted in t.admits() {
+        for admitted in admitted_by(t) {
             if !out.contains(admitted) {
                 out.push(*admitted);
             }

@@ -56,6 +56,15 @@ pub(crate) struct ExportBench {
     /// Number of keys.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     keys: usize,
+    #[command(flatten)]
+    files: ExportFiles,
+}
+
+// How `bench export` and `bench exports` cut their generated keys into files, and the keys'
+// seed. Not a `///` comment: clap applies a flattened struct's doc comment as the about text of
+// the command that flattens it.
+#[derive(Debug, Args)]
+pub(crate) struct ExportFiles {
     /// Most keys per file.
     #[arg(long, value_name = "N", default_value_t = herald_wire::export::DEFAULT_MAX_RECORDS)]
     max_keys: usize,
@@ -114,18 +123,7 @@ fn match_bench(args: &MatchBench) -> Result<()> {
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     eprintln!("generating {} keys and {} sightings (seed {seed}) …", args.keys, args.sightings);
-    let keys: Vec<DiagnosisKey> = (0..args.keys)
-        .map(|_| {
-            let mut bytes = [0u8; 16];
-            rng.fill_bytes(&mut bytes);
-            let day = BASE_DAY + rng.random_range(0..DAYS);
-            DiagnosisKey::new(
-                TemporaryExposureKey::from_bytes(bytes),
-                IntervalNumber(day * 144),
-                RollingPeriod::FULL_DAY,
-            )
-        })
-        .collect();
+    let keys: Vec<DiagnosisKey> = (0..args.keys).map(|_| random_key(&mut rng)).collect();
 
     // Plant one sighting each for a few keys; the rest are random RPIs that match nothing.
     let planted = args.sightings.min(args.keys).min((args.sightings / 20).max(1));
@@ -201,19 +199,22 @@ struct ExportReport {
     peak_rss_protobuf_bytes: Option<u64>,
 }
 
+/// A random full-day diagnosis key of one of the `DAYS` days from `BASE_DAY`.
+fn random_key(rng: &mut rand::rngs::StdRng) -> DiagnosisKey {
+    let mut bytes = [0u8; 16];
+    rng.fill_bytes(&mut bytes);
+    let day = BASE_DAY + rng.random_range(0..DAYS);
+    DiagnosisKey::new(
+        TemporaryExposureKey::from_bytes(bytes),
+        IntervalNumber(day * 144),
+        RollingPeriod::FULL_DAY,
+    )
+}
+
 /// Generates `n` keys from `seed` lazily, in no particular order.
 fn generated_keys(n: usize, seed: u64) -> impl Iterator<Item = DiagnosisKey> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    (0..n).map(move |_| {
-        let mut bytes = [0u8; 16];
-        rng.fill_bytes(&mut bytes);
-        let day = BASE_DAY + rng.random_range(0..DAYS);
-        DiagnosisKey::new(
-            TemporaryExposureKey::from_bytes(bytes),
-            IntervalNumber(day * 144),
-            RollingPeriod::FULL_DAY,
-        )
-    })
+    (0..n).map(move |_| random_key(&mut rng))
 }
 
 /// Resets the kernel's peak-RSS counter of this process (Linux); `false` where unsupported.
@@ -233,11 +234,12 @@ fn export_bench(args: &ExportBench) -> Result<()> {
     use herald_wire::export::{self, ExportBuilder, ExportSigner, ExportSpec, FileSigner, RawKey};
     use prost::Message as _;
 
-    if args.keys == 0 || args.max_keys == 0 {
+    let ExportFiles { max_keys, seed } = args.files;
+    if args.keys == 0 || max_keys == 0 {
         bail!("--keys and --max-keys must be at least 1");
     }
     let mut scalar = [0u8; 32];
-    rand::rngs::StdRng::seed_from_u64(args.seed ^ 0x5eed).fill_bytes(&mut scalar);
+    rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed).fill_bytes(&mut scalar);
     let key = p256::ecdsa::SigningKey::from_slice(&scalar)
         .map_err(|e| anyhow::anyhow!("cannot make a benchmark signing key: {e}"))?;
     let signer = FileSigner::new(key, export::SignatureInfo::ecdsa_p256("bench", "v1")?);
@@ -246,11 +248,11 @@ fn export_bench(args: &ExportBench) -> Result<()> {
     let resettable = reset_peak_rss();
     eprintln!("encoding {} keys as plain protobuf …", args.keys);
     let started = Instant::now();
-    let mut keys = generated_keys(args.keys, args.seed).peekable();
+    let mut keys = generated_keys(args.keys, seed).peekable();
     let mut encoded_bytes = 0usize;
     while keys.peek().is_some() {
         let chunk: Vec<_> =
-            keys.by_ref().take(args.max_keys).map(|k| RawKey::from_key(&k).to_proto()).collect();
+            keys.by_ref().take(max_keys).map(|k| RawKey::from_key(&k).to_proto()).collect();
         let message = herald_wire::proto::gaen::TemporaryExposureKeyExport {
             keys: chunk,
             ..Default::default()
@@ -266,14 +268,13 @@ fn export_bench(args: &ExportBench) -> Result<()> {
         region: "XX".into(),
         start_timestamp: u64::from(BASE_DAY) * 86_400,
         end_timestamp: u64::from(BASE_DAY + DAYS) * 86_400,
-        max_records: args.max_keys,
+        max_records: max_keys,
         signers: vec![&signer as &dyn ExportSigner],
     };
     let started = Instant::now();
     let mut files = 0;
     let mut largest = 0;
-    for built in ExportBuilder::new(spec, generated_keys(args.keys, args.seed).map(|k| (k, false)))?
-    {
+    for built in ExportBuilder::new(spec, generated_keys(args.keys, seed).map(|k| (k, false)))? {
         let built = built?;
         files += 1;
         largest = largest.max(built.zip.len());
@@ -290,7 +291,7 @@ fn export_bench(args: &ExportBench) -> Result<()> {
     );
     let report = ExportReport {
         keys: args.keys,
-        max_keys_per_file: args.max_keys,
+        max_keys_per_file: max_keys,
         files,
         build_seconds,
         keys_per_second: n / build_seconds,

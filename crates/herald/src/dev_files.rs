@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use herald_model::CountryCode;
 
 /// The options of `serve --dev` every service takes besides the folder.
 #[derive(Debug, clap::Args)]
@@ -51,11 +52,65 @@ impl UrlFiles {
     }
 }
 
-/// Tells the operator where the internal listener is.
-pub(crate) fn announce_internal(service: &str, internal_url: Option<&str>) {
-    if let Some(internal_url) = internal_url {
-        eprintln!(
-            "herald {service} internal listener on {internal_url} (/health, /metrics, /openapi.json)"
-        );
+/// Reads a service's configuration file (`--config FILE`) and parses it with the process
+/// environment's overrides; an error names the file.
+pub(crate) fn load_config<T, E>(
+    path: &Path,
+    parse: impl FnOnce(&str, std::env::Vars) -> Result<T, E>,
+) -> Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read configuration {}", path.display()))?;
+    parse(&text, std::env::vars()).with_context(|| path.display().to_string())
+}
+
+/// The `--country` of a dev-mode command.
+pub(crate) fn dev_country(country: Option<&str>) -> Result<CountryCode> {
+    country
+        .unwrap_or_default()
+        .parse()
+        .context("--country must be an upper-case ISO 3166-1 alpha-2 code")
+}
+
+/// A service that listens: its URLs, announced on stderr and, in dev mode, in its folder.
+#[derive(Debug)]
+pub(crate) struct Listening {
+    /// The public listener's URL.
+    pub(crate) url: String,
+    internal_url: Option<String>,
+    written: UrlFiles,
+}
+
+impl Listening {
+    /// The URLs of the listeners at `addr` (HTTPS when `tls`) and `internal`, written into
+    /// `dev_dir` when there is one.
+    pub(crate) fn start(
+        dev_dir: Option<&Path>,
+        addr: Option<SocketAddr>,
+        tls: bool,
+        internal: Option<SocketAddr>,
+    ) -> Result<Self> {
+        let addr = addr.context("the listener has no address")?;
+        let url = format!("{}://{addr}", if tls { "https" } else { "http" });
+        let internal_url = internal.map(|addr| format!("http://{addr}"));
+        let written = UrlFiles::write(dev_dir, &url, internal_url.as_deref())?;
+        Ok(Self { url, internal_url, written })
+    }
+
+    /// Tells the operator where the internal listener is.
+    pub(crate) fn announce_internal(&self, service: &str) {
+        if let Some(internal_url) = &self.internal_url {
+            eprintln!(
+                "herald {service} internal listener on {internal_url} (/health, /metrics, /openapi.json)"
+            );
+        }
+    }
+
+    /// After a clean stop: the dev files removed, the stop told.
+    pub(crate) fn stopped(self, service: &str) {
+        self.written.remove();
+        eprintln!("herald {service} stopped");
     }
 }

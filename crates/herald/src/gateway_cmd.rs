@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use herald_gateway::store::{Store, TrustKind as StoreKind, TrustRow};
+use herald_gateway::store::{Store, TrustRow};
 use herald_gateway::{Gateway, GatewayConfig};
 use herald_model::{CertThumbprint, Clock, CountryCode};
 use herald_trust::{AnchorCertificate, TrustAnchor, TrustEntry, TrustKind, TrustList, layout};
 
 use crate::SystemClock;
-use crate::dev_files::{UrlFiles, announce_internal};
+use crate::dev_files::{Listening, load_config};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum GatewayCommand {
@@ -159,12 +159,7 @@ fn read(path: &Path, what: &str) -> Result<String> {
 async fn serve(args: ServeArgs) -> Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (config, dev_dir) = match (&args.config, &args.dev) {
-        (Some(path), _) => {
-            let text = read(path, "configuration")?;
-            let config = GatewayConfig::from_toml(&text, std::env::vars())
-                .with_context(|| path.display().to_string())?;
-            (config, None)
-        }
+        (Some(path), _) => (load_config(path, GatewayConfig::from_toml)?, None),
         (None, Some(dir)) => {
             let (config, trusted) = prepare_dev(
                 dir,
@@ -179,16 +174,20 @@ async fn serve(args: ServeArgs) -> Result<()> {
         (None, None) => bail!("give --config <FILE> or --dev <DIR>"),
     };
     let gateway = Gateway::build(&config, clock).await?;
-    let addr = gateway.local_addr().context("the listener has no address")?;
-    let scheme = if config.tls.is_some() { "https" } else { "http" };
-    let url = format!("{scheme}://{addr}");
-    let internal_url = gateway.internal_addr().map(|addr| format!("http://{addr}"));
-    let written = UrlFiles::write(dev_dir.as_deref(), &url, internal_url.as_deref())?;
-    eprintln!("herald gateway listening on {url} ({} storage)", gateway.store().backend());
-    announce_internal("gateway", internal_url.as_deref());
+    let listening = Listening::start(
+        dev_dir.as_deref(),
+        gateway.local_addr(),
+        config.tls.is_some(),
+        gateway.internal_addr(),
+    )?;
+    eprintln!(
+        "herald gateway listening on {} ({} storage)",
+        listening.url,
+        gateway.store().backend()
+    );
+    listening.announce_internal("gateway");
     gateway.run_until_stopped(shutdown_signal()).await;
-    written.remove();
-    eprintln!("herald gateway stopped");
+    listening.stopped("gateway");
     Ok(())
 }
 
@@ -286,36 +285,7 @@ fn ensure_at_rest_key(path: &Path) -> Result<()> {
 }
 
 fn to_row(e: &TrustEntry, clock: &dyn Clock) -> TrustRow {
-    TrustRow {
-        thumbprint: e.thumbprint,
-        country: e.country,
-        kind: match e.kind {
-            TrustKind::Authentication => StoreKind::Authentication,
-            TrustKind::Signing => StoreKind::Signing,
-            TrustKind::Callback => StoreKind::Callback,
-        },
-        certificate_pem: e.certificate_pem.clone(),
-        operator_signature: e.operator_signature.clone(),
-        revoked: e.revoked,
-        host: e.host.clone(),
-        created_at: clock.now(),
-    }
-}
-
-fn to_entry(r: &TrustRow) -> TrustEntry {
-    TrustEntry {
-        country: r.country,
-        kind: match r.kind {
-            StoreKind::Authentication => TrustKind::Authentication,
-            StoreKind::Signing => TrustKind::Signing,
-            StoreKind::Callback => TrustKind::Callback,
-        },
-        certificate_pem: r.certificate_pem.clone(),
-        thumbprint: r.thumbprint,
-        operator_signature: r.operator_signature.clone(),
-        revoked: r.revoked,
-        host: r.host.clone(),
-    }
+    TrustRow::from_entry(e, clock.now())
 }
 
 async fn open_store(args: &StoreArgs) -> Result<Store> {
@@ -377,7 +347,7 @@ async fn trust(cmd: TrustCommand) -> Result<()> {
         }
         TrustCommand::Export { store } => {
             let store = open_store(&store).await?;
-            let entries = store.trust_entries().await?.iter().map(to_entry).collect();
+            let entries = store.trust_entries().await?.iter().map(TrustRow::entry).collect();
             println!("{}", TrustList { entries }.to_json());
         }
         TrustCommand::List { store, anchor } => {
@@ -391,7 +361,7 @@ async fn trust(cmd: TrustCommand) -> Result<()> {
             let store = open_store(&store).await?;
             for row in store.trust_entries().await? {
                 let check = match &anchor {
-                    Some(a) => match a.verify_entry(&to_entry(&row)) {
+                    Some(a) => match a.verify_entry(&row.entry()) {
                         Ok(()) => "signature ok".to_owned(),
                         Err(e) => format!("IGNORED: {e}"),
                     },

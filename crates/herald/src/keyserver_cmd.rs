@@ -3,14 +3,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use herald_keyserver::config::KeyserverConfig;
 use herald_keyserver::{Keyserver, dev};
-use herald_model::{Clock, CountryCode};
+use herald_model::Clock;
+use herald_service::random::Randomness;
 
 use crate::SystemClock;
-use crate::dev_files::{UrlFiles, announce_internal};
+use crate::dev_files::{Listening, dev_country, load_config};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeyserverCommand {
@@ -53,20 +54,9 @@ pub(crate) async fn run(cmd: KeyserverCommand) -> Result<()> {
 async fn serve(args: ServeArgs) -> Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (config, dev_dir) = match (&args.config, &args.dev) {
-        (Some(path), _) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read configuration {}", path.display()))?;
-            let config = KeyserverConfig::from_toml(&text, std::env::vars())
-                .with_context(|| path.display().to_string())?;
-            (config, None)
-        }
+        (Some(path), _) => (load_config(path, KeyserverConfig::from_toml)?, None),
         (None, Some(dir)) => {
-            let country: CountryCode = args
-                .country
-                .as_deref()
-                .unwrap_or_default()
-                .parse()
-                .context("--country must be an upper-case ISO 3166-1 alpha-2 code")?;
+            let country = dev_country(args.country.as_deref())?;
             let mut config = dev::prepare(dir, country, args.dev_options.listen)?;
             if let Some(database) = &args.dev_options.database {
                 config.database.clone_from(database);
@@ -75,22 +65,23 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
         (None, None) => bail!("give --config <FILE> or --dev <DIR> --country <CC>"),
     };
-    let keyserver = Keyserver::build(&config, clock).await?;
-    let addr = keyserver.local_addr().context("the listener has no address")?;
-    let scheme = if config.tls.is_some() { "https" } else { "http" };
-    let url = format!("{scheme}://{addr}");
-    let internal_url = keyserver.internal_addr().map(|addr| format!("http://{addr}"));
-    let written = UrlFiles::write(dev_dir.as_deref(), &url, internal_url.as_deref())?;
+    let keyserver = Keyserver::build(&config, clock, Randomness::os()).await?;
+    let listening = Listening::start(
+        dev_dir.as_deref(),
+        keyserver.local_addr(),
+        config.tls.is_some(),
+        keyserver.internal_addr(),
+    )?;
     eprintln!(
-        "herald key server {} listening on {url} ({} storage, exports to {}, federation {})",
+        "herald key server {} listening on {} ({} storage, exports to {}, federation {})",
         config.country,
+        listening.url,
         keyserver.store().backend(),
         keyserver.exporter().blobs().description(),
         if keyserver.federation().is_some() { "on" } else { "off" }
     );
-    announce_internal("key server", internal_url.as_deref());
+    listening.announce_internal("key server");
     keyserver.run_until_stopped(crate::gateway_cmd::shutdown_signal()).await;
-    written.remove();
-    eprintln!("herald key server stopped");
+    listening.stopped("key server");
     Ok(())
 }

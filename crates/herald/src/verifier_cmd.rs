@@ -1,19 +1,20 @@
 //! `herald verifier …`: run the verification service.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use herald_model::{Clock, CountryCode};
+use herald_model::Clock;
+use herald_service::random::Randomness;
 use herald_verifier::config::VerifierConfig;
 use herald_verifier::portal;
 use herald_verifier::store::{ApiKeyKind, Role};
 use herald_verifier::{Verifier, dev};
 
 use crate::SystemClock;
-use crate::dev_files::{UrlFiles, announce_internal};
+use crate::dev_files::{Listening, dev_country, load_config};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum VerifierCommand {
@@ -159,17 +160,15 @@ pub(crate) async fn run(cmd: VerifierCommand) -> Result<()> {
     }
 }
 
-fn load(path: &PathBuf) -> Result<VerifierConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read configuration {}", path.display()))?;
-    VerifierConfig::from_toml(&text, std::env::vars()).with_context(|| path.display().to_string())
+fn load(path: &Path) -> Result<VerifierConfig> {
+    load_config(path, VerifierConfig::from_toml)
 }
 
 async fn create_key(args: CreateKeyArgs) -> Result<()> {
     let mut config = load(&args.config)?;
     // Build without serving: any free local port will do.
     config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let verifier = Verifier::build(&config, Arc::new(SystemClock)).await?;
+    let verifier = Verifier::build(&config, Arc::new(SystemClock), Randomness::os()).await?;
     let (kind, prefix) = match args.kind {
         KindArg::Admin => (ApiKeyKind::Admin, "hva_"),
         KindArg::Device => (ApiKeyKind::Device, "hvd_"),
@@ -187,15 +186,7 @@ async fn create_key(args: CreateKeyArgs) -> Result<()> {
 fn config_of(at: &Where) -> Result<VerifierConfig> {
     let mut config = match (&at.config, &at.dev) {
         (Some(path), _) => load(path)?,
-        (None, Some(dir)) => {
-            let country: CountryCode = at
-                .country
-                .as_deref()
-                .unwrap_or_default()
-                .parse()
-                .context("--country must be an upper-case ISO 3166-1 alpha-2 code")?;
-            dev::prepare(dir, country, None)?.0
-        }
+        (None, Some(dir)) => dev::prepare(dir, dev_country(at.country.as_deref())?, None)?.0,
         (None, None) => bail!("give --config <FILE> or --dev <DIR> --country <CC>"),
     };
     // Build without serving: any free local port will do.
@@ -216,7 +207,8 @@ async fn user(cmd: UserCommand) -> Result<()> {
         UserCommand::List(w) => w,
         UserCommand::Disable(a) | UserCommand::Unlock(a) => &a.at,
     };
-    let verifier = Verifier::build(&config_of(at)?, Arc::new(SystemClock)).await?;
+    let verifier =
+        Verifier::build(&config_of(at)?, Arc::new(SystemClock), Randomness::os()).await?;
     let service = verifier.service();
     let store = service.store();
     let result = match &cmd {
@@ -271,12 +263,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let (config, dev_keys, dev_dir) = match (&args.config, &args.dev) {
         (Some(path), _) => (load(path)?, None, None),
         (None, Some(dir)) => {
-            let country: CountryCode = args
-                .country
-                .as_deref()
-                .unwrap_or_default()
-                .parse()
-                .context("--country must be an upper-case ISO 3166-1 alpha-2 code")?;
+            let country = dev_country(args.country.as_deref())?;
             let (mut config, keys) = dev::prepare(dir, country, args.dev_options.listen)?;
             if let Some(database) = &args.dev_options.database {
                 config.database.clone_from(database);
@@ -285,7 +272,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
         (None, None) => bail!("give --config <FILE> or --dev <DIR> --country <CC>"),
     };
-    let verifier = Verifier::build(&config, clock).await?;
+    let verifier = Verifier::build(&config, clock, Randomness::os()).await?;
     if let Some(keys) = &dev_keys {
         verifier.register_api_key("dev-admin", ApiKeyKind::Admin, &keys.admin).await?;
         verifier.register_api_key("dev-device", ApiKeyKind::Device, &keys.device).await?;
@@ -297,23 +284,24 @@ async fn serve(args: ServeArgs) -> Result<()> {
             print_credentials("admin", Role::Administrator, &c);
         }
     }
-    let addr = verifier.local_addr().context("the listener has no address")?;
-    let scheme = if verifier.tls() { "https" } else { "http" };
-    let url = format!("{scheme}://{addr}");
-    let internal_url = verifier.internal_addr().map(|addr| format!("http://{addr}"));
-    let written = UrlFiles::write(dev_dir.as_deref(), &url, internal_url.as_deref())?;
+    let listening = Listening::start(
+        dev_dir.as_deref(),
+        verifier.local_addr(),
+        verifier.tls(),
+        verifier.internal_addr(),
+    )?;
     eprintln!(
-        "herald verifier {} listening on {url} ({} storage, certificates for {})",
+        "herald verifier {} listening on {} ({} storage, certificates for {})",
         config.country,
+        listening.url,
         verifier.service().store().backend(),
         config.certificate.audience
     );
     if config.portal.enabled {
-        eprintln!("case-worker portal: {url}/portal/");
+        eprintln!("case-worker portal: {}/portal/", listening.url);
     }
-    announce_internal("verifier", internal_url.as_deref());
+    listening.announce_internal("verifier");
     verifier.run_until_stopped(crate::gateway_cmd::shutdown_signal()).await;
-    written.remove();
-    eprintln!("herald verifier stopped");
+    listening.stopped("verifier");
     Ok(())
 }

@@ -127,30 +127,23 @@ fn attenuation_durations(points: &[(i64, u8)], thresholds: [u8; 2]) -> [i64; 3] 
     out
 }
 
+/// The attenuation buckets' lower bounds, dB: ≥ 74 is bucket 0, 64..=73 bucket 1, … ≤ 10 is 7.
+const ATTENUATION_FLOORS: [i64; 7] = [74, 64, 52, 34, 28, 16, 11];
+/// The days-since-last-exposure buckets' lower bounds: ≥ 14 is bucket 0, 12..=13 bucket 1, …
+/// ≤ 1 is 7.
+const DAYS_FLOORS: [i64; 7] = [14, 12, 10, 8, 6, 4, 2];
+
+/// The bucket of `value` among descending lower bounds: the first bound it reaches, else 7.
+fn bucket_from_floors(value: i64, floors: [i64; 7]) -> usize {
+    floors.iter().position(|floor| value >= *floor).unwrap_or(7)
+}
+
 fn attenuation_index(a: u8) -> usize {
-    match a {
-        74.. => 0,
-        64..=73 => 1,
-        52..=63 => 2,
-        34..=51 => 3,
-        28..=33 => 4,
-        16..=27 => 5,
-        11..=15 => 6,
-        _ => 7,
-    }
+    bucket_from_floors(i64::from(a), ATTENUATION_FLOORS)
 }
 
 fn days_index(days: i64) -> usize {
-    match days {
-        14.. => 0,
-        12..=13 => 1,
-        10..=11 => 2,
-        8..=9 => 3,
-        6..=7 => 4,
-        4..=5 => 5,
-        2..=3 => 6,
-        _ => 7,
-    }
+    bucket_from_floors(days, DAYS_FLOORS)
 }
 
 fn duration_index(seconds: i64) -> usize {
@@ -246,5 +239,30 @@ pub fn summary(exposures: &[ExposureInformation], now: UnixTime) -> ExposureSumm
             .map(|e| e.total_risk_score)
             .fold(0u32, u32::saturating_add),
         attenuation_durations_seconds: durations,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_the_api_ranges() {
+        // Each bucket's (first, last) value, in bucket order, as the GAEN v1 API documents them.
+        let attenuation =
+            [(74, 255), (64, 73), (52, 63), (34, 51), (28, 33), (16, 27), (11, 15), (0, 10)];
+        for (bucket, (first, last)) in attenuation.into_iter().enumerate() {
+            for a in first..=last {
+                assert_eq!(attenuation_index(a), bucket, "attenuation {a}");
+            }
+        }
+        let days = [(14, 10_000), (12, 13), (10, 11), (8, 9), (6, 7), (4, 5), (2, 3), (-10_000, 1)];
+        for (bucket, (first, last)) in days.into_iter().enumerate() {
+            for d in first..=last {
+                assert_eq!(days_index(d), bucket, "days {d}");
+            }
+        }
+        assert_eq!(days_index(i64::MIN), 7);
+        assert_eq!(days_index(i64::MAX), 0);
     }
 }

@@ -5,35 +5,13 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use herald_model::{CountryCode, Date, UnixTime};
+use herald_model::{Date, UnixTime};
 use herald_runtime::PeerInfo;
 use herald_wire::efgs::{self};
 
-use super::{ApiError, AppState, STATISTICS_TIMEOUT, authenticate, header_str};
+use super::{ApiError, AppState, authenticate, header_str, record_traffic};
 use crate::media::{self, Format};
-use crate::metrics::Counter;
-
-/// Counts a download's keys and writes its statistics row. Best effort: a download never fails
-/// because of its statistics.
-pub(super) async fn record_download(
-    state: &AppState,
-    tag: &str,
-    country: CountryCode,
-    keys: usize,
-) {
-    let keys = u64::try_from(keys).unwrap_or(u64::MAX);
-    state.metrics.add_for(Counter::DownloadKeysServed, country, keys);
-    let recorded = tokio::time::timeout(
-        STATISTICS_TIMEOUT,
-        state.store.record_download_statistics(tag, country, keys, state.clock.now()),
-    )
-    .await;
-    match recorded {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!(error = %e, "download statistics not recorded"),
-        Err(_) => tracing::warn!("download statistics not recorded: timed out"),
-    }
-}
+use crate::store::Traffic;
 
 /// `yyyy-MM-dd` → start of that UTC day.
 pub(super) fn parse_date(date: &str) -> Result<UnixTime, ApiError> {
@@ -83,7 +61,8 @@ pub(super) async fn download(
         ));
     }
     let keys = state.store.download_keys(&batch.tag, Some(country)).await.map_err(store_err)?;
-    record_download(&state, &batch.tag, country, keys.len()).await;
+    record_traffic(&state, Traffic::Download, &batch.tag, country, keys.len(), state.clock.now())
+        .await;
     let body = match format {
         Format::Protobuf => efgs::encode_protobuf(&keys),
         Format::Json => efgs::encode_json(&keys).into_bytes(),

@@ -9,13 +9,12 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, options, post, put};
-use herald_model::{CertThumbprint, Clock, CountryCode};
-use herald_runtime::PeerInfo;
-use herald_trust::{AnchorCertificate, TrustEntry, TrustKind as EntryKind};
+use herald_model::{CertThumbprint, Clock, CountryCode, UnixTime};
+use herald_runtime::{PeerInfo, Registry};
+use herald_trust::AnchorCertificate;
 
 use crate::identity::{AuthMode, IdentityError};
-use crate::metrics::Metrics;
-use crate::store::{Store, TrustKind, TrustRow, UploadMode};
+use crate::store::{Store, Traffic, TrustKind, TrustRow, UploadMode};
 
 mod callbacks;
 mod download;
@@ -59,8 +58,8 @@ pub struct AppState {
     pub settings: Arc<ApiSettings>,
     /// Woken after every stored upload, so the batching job can run early.
     pub uploaded: Arc<tokio::sync::Notify>,
-    /// The process's metrics.
-    pub metrics: Arc<Metrics>,
+    /// The process's metrics ([`crate::metrics::registry`]).
+    pub registry: Arc<Registry>,
     /// Wakes the callback worker (a subscription was put, or resumed).
     pub wake_callbacks: Arc<tokio::sync::Notify>,
 }
@@ -68,7 +67,7 @@ pub struct AppState {
 /// The public router (`/diagnosiskeys/…`), built from [`routes`] only, with the request-duration
 /// and per-status metrics of every route.
 pub fn router(state: AppState) -> Router {
-    let metrics = state.metrics.clone();
+    let registry = state.registry.clone();
     let mut router = Router::new();
     for (_, path, handler) in routes() {
         // Routes of the same path merge their methods.
@@ -76,7 +75,36 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track_request))
+        .layer(axum::middleware::from_fn_with_state(registry, crate::metrics::track_request))
+}
+
+/// Counts the keys of a stored upload or an answered download, and writes its statistics row.
+/// Best effort: the upload has committed or the download is answered, so a failure here is
+/// logged and the client never hears of it.
+pub(super) async fn record_traffic(
+    state: &AppState,
+    traffic: Traffic,
+    tag: &str,
+    country: CountryCode,
+    keys: usize,
+    now: UnixTime,
+) {
+    let keys = u64::try_from(keys).unwrap_or(u64::MAX);
+    let (family, what) = match traffic {
+        Traffic::Upload => (&crate::metrics::UPLOAD_KEYS_ACCEPTED, "upload"),
+        Traffic::Download => (&crate::metrics::DOWNLOAD_KEYS_SERVED, "download"),
+    };
+    state.registry.add(family, country.as_str(), keys);
+    let recorded = tokio::time::timeout(
+        STATISTICS_TIMEOUT,
+        state.store.record_statistics(traffic, tag, country, keys, now),
+    )
+    .await;
+    match recorded {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "{what} statistics not recorded"),
+        Err(_) => tracing::warn!("{what} statistics not recorded: timed out"),
+    }
 }
 
 /// Every public route as (method, path template): what [`router`] serves, and what the OpenAPI
@@ -121,12 +149,17 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({ "message": self.message }).to_string();
-        (self.status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+impl herald_runtime::refusal::Refusal for ApiError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn body(&self) -> String {
+        serde_json::json!({ "message": self.message }).to_string()
     }
 }
+
+herald_runtime::into_response!(ApiError);
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
@@ -200,19 +233,7 @@ async fn trusted_row(
 /// Whether a trust-list row passes the trust-anchor integrity check (§4.3); a failure is
 /// logged.
 pub(crate) fn passes_anchor_check(anchor: &AnchorCertificate, row: &TrustRow) -> bool {
-    let entry = TrustEntry {
-        country: row.country,
-        kind: match row.kind {
-            TrustKind::Authentication => EntryKind::Authentication,
-            TrustKind::Signing => EntryKind::Signing,
-            TrustKind::Callback => EntryKind::Callback,
-        },
-        certificate_pem: row.certificate_pem.clone(),
-        thumbprint: row.thumbprint,
-        operator_signature: row.operator_signature.clone(),
-        revoked: row.revoked,
-        host: row.host.clone(),
-    };
+    let entry = row.entry();
     if let Err(e) = anchor.verify_entry(&entry) {
         tracing::warn!(thumbprint = %row.thumbprint, country = %row.country, reason = %e, "ignoring a trust-list entry that fails the trust-anchor check");
         return false;

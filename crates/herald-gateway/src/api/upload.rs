@@ -12,11 +12,10 @@ use herald_runtime::PeerInfo;
 use herald_wire::efgs::{self, EfgsKey};
 
 use super::{
-    ApiError, AppState, MAX_UPLOAD_KEYS, STATISTICS_TIMEOUT, authenticate, header_str, trusted_row,
+    ApiError, AppState, MAX_UPLOAD_KEYS, authenticate, header_str, record_traffic, trusted_row,
 };
 use crate::media::{self, Format};
-use crate::metrics::Counter;
-use crate::store::{NewUpload, TrustKind, UploadOutcome};
+use crate::store::{NewUpload, Traffic, TrustKind, UploadOutcome};
 
 /// `POST /diagnosiskeys/upload` (§1.2), checks in the reference's order.
 pub(super) async fn upload(
@@ -106,7 +105,7 @@ pub(super) async fn upload(
     match outcome {
         UploadOutcome::Stored { keys } => {
             tracing::info!(%country, keys, "upload stored");
-            record_upload(&state, &batch_tag, country, keys, now).await;
+            record_traffic(&state, Traffic::Upload, &batch_tag, country, keys, now).await;
             state.uploaded.notify_one();
             let mut response = StatusCode::CREATED.into_response();
             if let Ok(value) = HeaderValue::from_str(&batch_tag) {
@@ -121,33 +120,10 @@ pub(super) async fn upload(
             Ok(multi_status(&insertable, &duplicate))
         }
         UploadOutcome::PartiallyStored { stored, duplicate } => {
-            record_upload(&state, &batch_tag, country, stored.len(), now).await;
+            record_traffic(&state, Traffic::Upload, &batch_tag, country, stored.len(), now).await;
             state.uploaded.notify_one();
             Ok(multi_status(&stored, &duplicate))
         }
-    }
-}
-
-/// Counts a stored upload's keys and writes its statistics row. Best effort: the upload has
-/// committed, so a failure here is logged and the client still hears of its success.
-pub(super) async fn record_upload(
-    state: &AppState,
-    tag: &str,
-    country: CountryCode,
-    keys: usize,
-    now: UnixTime,
-) {
-    let keys = u64::try_from(keys).unwrap_or(u64::MAX);
-    state.metrics.add_for(Counter::UploadKeysAccepted, country, keys);
-    let recorded = tokio::time::timeout(
-        STATISTICS_TIMEOUT,
-        state.store.record_upload_statistics(tag, country, keys, now),
-    )
-    .await;
-    match recorded {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!(error = %e, "upload statistics not recorded"),
-        Err(_) => tracing::warn!("upload statistics not recorded: timed out"),
     }
 }
 

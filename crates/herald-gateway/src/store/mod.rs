@@ -94,15 +94,16 @@ pub struct TrustRow {
     pub created_at: UnixTime,
 }
 
-/// The certificate types of the trust list (§4.1), in the spec's order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TrustKind {
-    /// The national backend's mTLS client certificate.
-    Authentication,
-    /// The certificate that signs the backend's batches.
-    Signing,
-    /// The backend's callback server certificate.
-    Callback,
+/// The certificate types of the trust list (§4.1): the trust crate's, one type everywhere.
+pub use herald_trust::TrustKind;
+
+/// Which of the two statistics a row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Traffic {
+    /// `upload_stats`: a stored upload, by uploading country.
+    Upload,
+    /// `download_stats`: an answered download, by requesting country.
+    Download,
 }
 
 /// A verified upload, ready to store (§1.2 step 9).
@@ -567,7 +568,7 @@ impl Store {
         keys: u64,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        dispatch_statistics_write!(self.record_upload_statistics(tag, country, keys, now))
+        self.record_statistics(Traffic::Upload, tag, country, keys, now).await
     }
 
     /// Records an answered download in `download_stats`: the hour of `now`, the download
@@ -579,7 +580,19 @@ impl Store {
         keys: u64,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        dispatch_statistics_write!(self.record_download_statistics(batch_tag, country, keys, now))
+        self.record_statistics(Traffic::Download, batch_tag, country, keys, now).await
+    }
+
+    /// Records an upload's or a download's statistics row (see the two methods above).
+    pub async fn record_statistics(
+        &self,
+        traffic: Traffic,
+        tag: &str,
+        country: CountryCode,
+        keys: u64,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        dispatch_statistics_write!(self.record_statistics(traffic, tag, country, keys, now))
     }
 
     /// Deletes the statistics rows older than `cutoff`; returns how many.
@@ -602,29 +615,31 @@ impl fmt::Debug for Store {
     }
 }
 
-impl TrustKind {
-    /// The EFGS name: `AUTHENTICATION`, `SIGNING` or `CALLBACK`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Authentication => "AUTHENTICATION",
-            Self::Signing => "SIGNING",
-            Self::Callback => "CALLBACK",
+impl TrustRow {
+    /// The row of a trust-list entry, created at `created_at`.
+    pub fn from_entry(entry: &herald_trust::TrustEntry, created_at: UnixTime) -> Self {
+        Self {
+            thumbprint: entry.thumbprint,
+            country: entry.country,
+            kind: entry.kind,
+            certificate_pem: entry.certificate_pem.clone(),
+            operator_signature: entry.operator_signature.clone(),
+            revoked: entry.revoked,
+            host: entry.host.clone(),
+            created_at,
         }
     }
 
-    /// Parses an EFGS name (exact, uppercase).
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "AUTHENTICATION" => Some(Self::Authentication),
-            "SIGNING" => Some(Self::Signing),
-            "CALLBACK" => Some(Self::Callback),
-            _ => None,
+    /// The trust-list entry of this row (for the anchor's integrity check and exports).
+    pub fn entry(&self) -> herald_trust::TrustEntry {
+        herald_trust::TrustEntry {
+            country: self.country,
+            kind: self.kind,
+            certificate_pem: self.certificate_pem.clone(),
+            thumbprint: self.thumbprint,
+            operator_signature: self.operator_signature.clone(),
+            revoked: self.revoked,
+            host: self.host.clone(),
         }
-    }
-}
-
-impl fmt::Display for TrustKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }

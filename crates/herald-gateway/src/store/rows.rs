@@ -309,7 +309,7 @@ pub(crate) fn trust_from_row(row: TrustColumns) -> Result<TrustRow, StoreError> 
     Ok(TrustRow {
         thumbprint: thumbprint(T, "thumbprint", &thumb)?,
         country: country(T, "country", &country_code)?,
-        kind: TrustKind::parse(&kind).ok_or_else(|| StoreError::corrupt(T, "kind", &"unknown"))?,
+        kind: TrustKind::parse(&kind).map_err(|_| StoreError::corrupt(T, "kind", &"unknown"))?,
         certificate_pem,
         operator_signature,
         revoked,

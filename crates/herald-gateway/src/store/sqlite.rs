@@ -1,7 +1,6 @@
 //! SQLite: opening (WAL, foreign keys and a busy timeout set on every connection), the embedded
 //! migrations, and what is SQLite-specific in the shared queries.
 
-use std::str::FromStr as _;
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -58,18 +57,8 @@ pub(super) struct Pools {
 /// Opens (creating if missing) and migrates a SQLite database: `:memory:`, a `sqlite:` URL or a
 /// plain path.
 pub(super) async fn open(url: &str) -> Result<Pools, StoreError> {
-    let memory = matches!(url, ":memory:" | "sqlite::memory:" | "sqlite://:memory:");
-    let options = if memory {
-        SqliteConnectOptions::from_str("sqlite::memory:")
-    } else if url.starts_with("sqlite:") {
-        SqliteConnectOptions::from_str(url)
-    } else if url.is_empty() {
-        return Err(DbError::InvalidUrl { reason: "empty database path".to_owned() }.into());
-    } else {
-        Ok(SqliteConnectOptions::new().filename(url))
-    }
-    .map_err(|e| DbError::InvalidUrl { reason: e.to_string() })?;
-    let options = connect_options(options.create_if_missing(true));
+    let (options, memory) = herald_db::sqlite_location(url)?;
+    let options = connect_options(options);
     let connect_error = |source| DbError::Connect { backend: "sqlite", source };
     let one_forever = || {
         SqlitePoolOptions::new()

@@ -9,7 +9,7 @@ use sqlx::Pool;
 
 use super::ops::run_tx;
 use super::{BEGIN_WRITE, Db};
-use crate::store::{CountryStatistics, StoreError, StoreGauges};
+use crate::store::{CountryStatistics, StoreError, StoreGauges, Traffic};
 
 /// Seconds in the unit statistics times are coarsened to.
 const HOUR: i64 = 3600;
@@ -19,49 +19,36 @@ fn hour(t: UnixTime) -> i64 {
     t.seconds() - t.seconds().rem_euclid(HOUR)
 }
 
-pub(crate) async fn record_upload_statistics(
+/// Inserts a statistics row: the hour of `now`, the tag, the country and the number of keys.
+pub(crate) async fn record_statistics(
     pool: &Pool<Db>,
+    traffic: Traffic,
     tag: &str,
     country: CountryCode,
     keys: u64,
     now: UnixTime,
 ) -> Result<(), StoreError> {
     let keys = i64::try_from(keys).unwrap_or(i64::MAX);
-    run_tx("record_upload_statistics", || async {
-        sqlx::query(
+    let (name, insert) = match traffic {
+        Traffic::Upload => (
+            "record_upload_statistics",
             "INSERT INTO upload_stats (created_at, upload_tag, country, number_of_keys) \
              VALUES ($1, $2, $3, $4)",
-        )
-        .bind(hour(now))
-        .bind(tag)
-        .bind(country.as_str())
-        .bind(keys)
-        .execute(pool)
-        .await?;
-        Ok(())
-    })
-    .await
-}
-
-pub(crate) async fn record_download_statistics(
-    pool: &Pool<Db>,
-    batch_tag: &str,
-    country: CountryCode,
-    keys: u64,
-    now: UnixTime,
-) -> Result<(), StoreError> {
-    let keys = i64::try_from(keys).unwrap_or(i64::MAX);
-    run_tx("record_download_statistics", || async {
-        sqlx::query(
+        ),
+        Traffic::Download => (
+            "record_download_statistics",
             "INSERT INTO download_stats (requested_at, download_batch_tag, country, \
              number_of_keys) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(hour(now))
-        .bind(batch_tag)
-        .bind(country.as_str())
-        .bind(keys)
-        .execute(pool)
-        .await?;
+        ),
+    };
+    run_tx(name, || async {
+        sqlx::query(insert)
+            .bind(hour(now))
+            .bind(tag)
+            .bind(country.as_str())
+            .bind(keys)
+            .execute(pool)
+            .await?;
         Ok(())
     })
     .await
@@ -98,20 +85,19 @@ pub(crate) async fn gauges(pool: &Pool<Db>) -> Result<StoreGauges, StoreError> {
             sqlx::query_scalar("SELECT COUNT(*) FROM diagnosis_key").fetch_one(pool).await?;
         let batches: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM download_batch").fetch_one(pool).await?;
-        let uploads: Vec<CountryColumns> = sqlx::query_as(
-            "SELECT country, COUNT(*), CAST(COALESCE(SUM(number_of_keys), 0) AS BIGINT) \
-             FROM upload_stats \
-             GROUP BY country ORDER BY country",
-        )
-        .fetch_all(pool)
-        .await?;
-        let downloads: Vec<CountryColumns> = sqlx::query_as(
-            "SELECT country, COUNT(*), CAST(COALESCE(SUM(number_of_keys), 0) AS BIGINT) \
-             FROM download_stats \
-             GROUP BY country ORDER BY country",
-        )
-        .fetch_all(pool)
-        .await?;
+        let mut per_table = Vec::with_capacity(2);
+        for table in ["upload_stats", "download_stats"] {
+            // Both names are the constants above, never input.
+            let sql = format!(
+                "SELECT country, COUNT(*), CAST(COALESCE(SUM(number_of_keys), 0) AS BIGINT) \
+                 FROM {table} GROUP BY country ORDER BY country"
+            );
+            let rows: Vec<CountryColumns> =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(pool).await?;
+            per_table.push(rows);
+        }
+        let downloads = per_table.pop().unwrap_or_default();
+        let uploads = per_table.pop().unwrap_or_default();
         Ok((keys, batches, uploads, downloads))
     })
     .await?;

@@ -27,8 +27,9 @@ use herald_model::{
     Clock, DaysSinceOnset, DiagnosisKey, IntervalNumber, RollingPeriod, TemporaryExposureKey,
     TransmissionRiskLevel,
 };
+use herald_service::random::Randomness;
 use herald_wire::export::{ExportBuilder, ExportSigner, ExportSpec, FileSigner};
-use rand::{Rng as _, RngExt as _};
+use rand::RngExt as _;
 
 pub use self::blobs::{BlobError, Blobs};
 use crate::config::ExportConfigEntry;
@@ -90,6 +91,8 @@ pub struct Exporter {
     retention_seconds: i64,
     /// Whether fake keys go to the federation outbox.
     federate_fakes: bool,
+    /// How many fake keys, and their bytes.
+    random: Randomness,
 }
 
 impl std::fmt::Debug for Exporter {
@@ -129,7 +132,16 @@ impl Exporter {
             min_window_age,
             retention_seconds: retention_days.saturating_mul(86_400),
             federate_fakes,
+            random: Randomness::os(),
         }
+    }
+
+    /// The same exporter drawing its padding and fake keys from `random` (the operating
+    /// system's generator otherwise).
+    #[must_use]
+    pub fn with_randomness(mut self, random: Randomness) -> Self {
+        self.random = random;
+        self
     }
 
     /// The object store.
@@ -245,15 +257,15 @@ impl Exporter {
         count: i64,
         start: i64,
     ) -> Vec<StoredKey> {
-        let mut rng = rand::rng();
-        let target = config.min_records + rng.random_range(0..=config.padding_range);
+        let target =
+            config.min_records + self.random.with(|rng| rng.random_range(0..=config.padding_range));
         let needed = target.saturating_sub(usize::try_from(count).unwrap_or(usize::MAX));
         let released = real.iter().map(|k| k.created_at).max().unwrap_or(start);
         (0..needed)
             .filter_map(|i| real.get(i % real.len().max(1)))
             .map(|model| {
                 let mut bytes = [0u8; 16];
-                rng.fill_bytes(&mut bytes);
+                self.random.fill(&mut bytes);
                 StoredKey {
                     key: TemporaryExposureKey::from_bytes(bytes),
                     source: "export-generated".to_owned(),

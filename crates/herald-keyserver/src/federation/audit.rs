@@ -40,19 +40,6 @@ pub struct AuditedUpload {
 
 /// Audits the download batch `tag` of `date`: returns the keys whose upload verified, and a
 /// description of every upload.
-pub async fn verify_download_batch<'k>(
-    client: &HttpsClient,
-    date: &str,
-    tag: &str,
-    keys: &'k [EfgsKey],
-    own: Option<CountryCode>,
-    anchor: Option<&AnchorCertificate>,
-) -> Result<Vec<&'k EfgsKey>, AuditError> {
-    let (verified, _) = audit_download_batch(client, date, tag, keys, own, anchor).await?;
-    Ok(verified)
-}
-
-/// [`verify_download_batch`] with the per-upload report.
 pub async fn audit_download_batch<'k>(
     client: &HttpsClient,
     date: &str,

@@ -21,13 +21,14 @@ use herald_model::{
     Clock, CountryCode, ReportType, TemporaryExposureKey, TransmissionRiskLevel, UnixTime,
 };
 use herald_runtime::{Answer, HttpsClient};
+use herald_service::random::Randomness;
 use herald_trust::AnchorCertificate;
 use herald_wire::cms::SigningIdentity;
 use herald_wire::efgs::{self, DaysSinceOnset, DsosMeaning, EfgsKey, TransmissionRisk};
 use hyper::Method;
 use rand::RngExt as _;
 
-pub use self::audit::{AuditError, AuditedUpload, audit_download_batch, verify_download_batch};
+pub use self::audit::{AuditError, AuditedUpload, audit_download_batch};
 use crate::store::{Store, StoreError, StoredKey, StoredReportType};
 
 /// The EFGS media type herald sends.
@@ -95,6 +96,8 @@ pub struct Federation {
     batch_max_keys: i64,
     download_days: i64,
     retention_days: i64,
+    /// Batch tags and the signatures' added entropy.
+    random: Randomness,
 }
 
 impl std::fmt::Debug for Federation {
@@ -170,11 +173,20 @@ impl Federation {
             batch_max_keys: settings.batch_max_keys,
             download_days: settings.download_days,
             retention_days: settings.retention_days,
+            random: Randomness::os(),
         }
     }
 
+    /// The same client drawing batch tags and signature entropy from `random` (the operating
+    /// system's generator otherwise).
+    #[must_use]
+    pub fn with_randomness(mut self, random: Randomness) -> Self {
+        self.random = random;
+        self
+    }
+
     fn new_tag(&self, now: i64) -> String {
-        let suffix: u64 = rand::rng().random();
+        let suffix: u64 = self.random.with(|rng| rng.random());
         format!("{}-{now}-{suffix:016x}", self.country.as_str())
     }
 
@@ -197,9 +209,10 @@ impl Federation {
                 break;
             };
             let keys: Vec<EfgsKey> = batch.keys.iter().map(|k| self.to_efgs(k)).collect();
-            let signature =
-                efgs::sign_batch(&keys, &self.identity, UnixTime(now), &mut rand::rng())
-                    .map_err(|e| FederationError::Sign(e.to_string()))?;
+            let signature = self
+                .random
+                .with(|rng| efgs::sign_batch(&keys, &self.identity, UnixTime(now), rng))
+                .map_err(|e| FederationError::Sign(e.to_string()))?;
             let body = efgs::encode_protobuf(&keys);
             let sent = self
                 .client
@@ -429,7 +442,7 @@ impl Federation {
         report.batches += 1;
         report.received += keys.len();
         let (verified, state) = if self.audit && !keys.is_empty() {
-            match verify_download_batch(
+            match audit_download_batch(
                 &self.client,
                 date,
                 tag,
@@ -439,7 +452,7 @@ impl Federation {
             )
             .await
             {
-                Ok(verified) => {
+                Ok((verified, _)) => {
                     let state = if verified.len() == keys.len() {
                         "processed"
                     } else {

@@ -19,7 +19,7 @@ use hyper::Method;
 use p256::ecdsa::VerifyingKey;
 use sha2::Digest as _;
 
-use crate::app::{StartError, read};
+use crate::app::{StartError, invalid, read};
 use crate::config::IssuerConfig;
 
 /// ENS `ALLOWED_CLOCK_SKEW`.
@@ -132,11 +132,10 @@ impl Issuers {
             for k in &c.public_keys {
                 let key =
                     herald_wire::export::public_key_from_pem(&read(&k.pem)?).map_err(|e| {
-                        StartError::Invalid(format!(
-                            "issuer {} key {}: {e}",
-                            c.issuer,
-                            k.pem.display()
-                        ))
+                        invalid(
+                            &format!("publish.issuer {:?}: public_keys", c.issuer),
+                            format!("{}: {e}", k.pem.display()),
+                        )
                     })?;
                 static_keys.push((k.kid.clone(), key));
             }

@@ -8,7 +8,7 @@ use herald_model::UnixTime;
 use herald_wire::publish::revision::{self, RevisableKey, RevisionKey};
 use sha2::Digest as _;
 
-use crate::app::{StartError, read};
+use crate::app::{StartError, invalid, read};
 
 /// The AAD every token is sealed with (a constant: the keys are the secret).
 const AAD: &[u8] = b"herald revision token v1";
@@ -40,15 +40,15 @@ impl RevisionKeys {
                     base64::engine::general_purpose::STANDARD.decode(text).ok()
                 };
             let bytes: [u8; 32] = parsed.and_then(|b| b.try_into().ok()).ok_or_else(|| {
-                StartError::Invalid(format!(
-                    "revision token key {}: not 32 bytes of hex or Base64",
-                    path.display()
-                ))
+                invalid(
+                    "publish.revision_token_keys",
+                    format!("{}: not 32 bytes of hex or Base64", path.display()),
+                )
             })?;
             keys.push(bytes);
         }
         if keys.is_empty() {
-            return Err(StartError::Invalid("at least one revision token key is needed".into()));
+            return Err(invalid("publish.revision_token_keys", "needs at least one key"));
         }
         Ok(Self::from_keys(&keys))
     }

@@ -204,6 +204,8 @@ pub enum PublishOutcome {
     },
     /// The certificate was already used; nothing was written.
     CertificateReused,
+    /// A key to revise was revised by another request first; nothing was written.
+    KeyAlreadyRevised,
 }
 
 /// One export window (key-server.md §5.7).

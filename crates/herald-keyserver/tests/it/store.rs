@@ -91,7 +91,11 @@ async fn revisions_apply_once(backend: Backend) {
         PublishOutcome::Stored { inserted: 0, revised: 1 }
     );
     let again = PublishWrite { certificate: Some(([2; 32], T0 + 900)), ..write };
-    assert!(store.publish(&again).await.is_err(), "a key is revised once");
+    assert_eq!(
+        store.publish(&again).await.unwrap(),
+        PublishOutcome::KeyAlreadyRevised,
+        "a key is revised once"
+    );
     assert_eq!(db.count("used_certificate").await, 1, "the refused publish left nothing");
     let stored = store.existing_keys(&[key_bytes(1)]).await.unwrap();
     assert_eq!(stored[0].revision.as_ref(), Some(&revision));

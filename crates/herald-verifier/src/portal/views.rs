@@ -375,18 +375,10 @@ pub fn users(
                     }
                     td {
                         @if u.locked(now) {
-                            form.inline method="post" action="/portal/users/unlock" {
-                                input type="hidden" name="csrf" value=(csrf);
-                                input type="hidden" name="name" value=(u.name);
-                                button type="submit" { "Unlock" }
-                            }
+                            (name_button("/portal/users/unlock", csrf, &u.name, "Unlock", false))
                         }
                         @if !u.disabled {
-                            form.inline method="post" action="/portal/users/disable" {
-                                input type="hidden" name="csrf" value=(csrf);
-                                input type="hidden" name="name" value=(u.name);
-                                button.danger type="submit" { "Disable" }
-                            }
+                            (name_button("/portal/users/disable", csrf, &u.name, "Disable", true))
                         }
                     }
                 }
@@ -403,6 +395,22 @@ pub fn users(
                 }
             }
             button #add-user type="submit" { "Add user" }
+        }
+    }
+}
+
+/// A one-button form that posts `name` (and the CSRF token) to `action`; `danger` marks a
+/// button that takes something away.
+fn name_button(action: &str, csrf: &str, name: &str, label: &str, danger: bool) -> Markup {
+    html! {
+        form.inline method="post" action=(action) {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="name" value=(name);
+            @if danger {
+                button.danger type="submit" { (label) }
+            } @else {
+                button type="submit" { (label) }
+            }
         }
     }
 }
@@ -427,11 +435,7 @@ pub fn api_keys(
                     td { @if k.revoked { "revoked" } @else { "active" } }
                     td {
                         @if !k.revoked {
-                            form.inline method="post" action="/portal/api-keys/revoke" {
-                                input type="hidden" name="csrf" value=(csrf);
-                                input type="hidden" name="name" value=(k.name);
-                                button.danger type="submit" { "Revoke" }
-                            }
+                            (name_button("/portal/api-keys/revoke", csrf, &k.name, "Revoke", true))
                         }
                     }
                 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use herald_model::{Clock, CountryCode, ManualClock, UnixTime};
 use herald_runtime::{Answer, HttpsClient};
+use herald_service::random::Randomness;
 use herald_trust::{DevValidity, generate_dev_pki};
 use herald_verifier::Verifier;
 use herald_verifier::config::VerifierConfig;
@@ -61,7 +62,7 @@ pub(crate) async fn start(
     tweak(&mut config);
     let clock = Arc::new(ManualClock::new(UnixTime(system_now())));
     let dyn_clock: Arc<dyn Clock> = clock.clone();
-    let verifier = Verifier::build(&config, dyn_clock).await.unwrap();
+    let verifier = Verifier::build(&config, dyn_clock, Randomness::os()).await.unwrap();
     verifier.register_api_key("dev-admin", ApiKeyKind::Admin, &keys.admin).await.unwrap();
     verifier.register_api_key("dev-device", ApiKeyKind::Device, &keys.device).await.unwrap();
     let url = format!("https://{}", verifier.local_addr().unwrap());

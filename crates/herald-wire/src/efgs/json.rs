@@ -29,10 +29,10 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use herald_model::CountryCode;
+use herald_model::{CountryCode, ReportType};
 
 use super::{EfgsError, EfgsKey, EfgsKeyError, MAX_JSON_BYTES, MAX_KEYS, MAX_VISITED_COUNTRIES};
-use crate::proto::efgs::{self as proto, ReportType};
+use crate::proto::efgs as proto;
 
 /// Decodes and validates an EFGS JSON batch; an invalid key fails the whole batch with its index.
 pub fn decode_json(bytes: &[u8]) -> Result<Vec<EfgsKey>, EfgsError> {
@@ -110,7 +110,7 @@ impl KeyIn {
             None => 0,
             Some(ReportTypeIn::Number(n)) => int::<i32>("reportType", n)?,
             Some(ReportTypeIn::Name(name)) => ReportType::from_str_name(&name)
-                .map(i32::from)
+                .map(ReportType::wire)
                 .ok_or_else(|| EfgsKeyError::ReportTypeName(name.chars().take(32).collect()))?,
         };
         let raw = proto::DiagnosisKey {
@@ -267,8 +267,7 @@ struct KeyOut<'a> {
 
 impl<'a> From<&'a EfgsKey> for KeyOut<'a> {
     fn from(key: &'a EfgsKey) -> Self {
-        let report_type = ReportType::try_from(key.report_type.wire())
-            .ok()
+        let report_type = Some(key.report_type)
             .filter(|rt| *rt != ReportType::Unknown)
             .map(ReportType::as_str_name);
         Self {

@@ -70,59 +70,14 @@ pub struct DiagnosisKey {
     /// The uploader's country (`origin`).
     #[prost(string, tag = "6")]
     pub origin: String,
-    /// A [`ReportType`] value; kept raw so that unknown values can be reported (`reportType`).
-    #[prost(enumeration = "ReportType", tag = "7")]
+    /// A `ReportType` value ([`herald_model::ReportType`] numbers them); kept raw so that
+    /// unknown values can be reported (`reportType`). An enum field is a varint on the wire,
+    /// encoded exactly as this `int32`.
+    #[prost(int32, tag = "7")]
     pub report_type: i32,
     /// EFGS semantic DSOS encoding, zig-zag on the wire (`days_since_onset_of_symptoms`).
     #[prost(sint32, tag = "8")]
     pub days_since_onset_of_symptoms: i32,
-}
-
-/// `eu.interop.ReportType`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
-#[repr(i32)]
-pub enum ReportType {
-    /// `UNKNOWN`.
-    Unknown = 0,
-    /// `CONFIRMED_TEST`.
-    ConfirmedTest = 1,
-    /// `CONFIRMED_CLINICAL_DIAGNOSIS`.
-    ConfirmedClinicalDiagnosis = 2,
-    /// `SELF_REPORT`.
-    SelfReport = 3,
-    /// `RECURSIVE`.
-    Recursive = 4,
-    /// `REVOKED`.
-    Revoked = 5,
-}
-
-impl ReportType {
-    /// Every value, in wire order.
-    pub const ALL: [Self; 6] = [
-        Self::Unknown,
-        Self::ConfirmedTest,
-        Self::ConfirmedClinicalDiagnosis,
-        Self::SelfReport,
-        Self::Recursive,
-        Self::Revoked,
-    ];
-
-    /// The `.proto` name, as the EFGS JSON encoding writes it (e.g. `"CONFIRMED_TEST"`).
-    pub fn as_str_name(self) -> &'static str {
-        match self {
-            Self::Unknown => "UNKNOWN",
-            Self::ConfirmedTest => "CONFIRMED_TEST",
-            Self::ConfirmedClinicalDiagnosis => "CONFIRMED_CLINICAL_DIAGNOSIS",
-            Self::SelfReport => "SELF_REPORT",
-            Self::Recursive => "RECURSIVE",
-            Self::Revoked => "REVOKED",
-        }
-    }
-
-    /// The value with this `.proto` name, if any (exact, case-sensitive).
-    pub fn from_str_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|rt| rt.as_str_name() == name)
-    }
 }
 
 #[cfg(test)]
@@ -139,14 +94,5 @@ mod tests {
         let key = DiagnosisKey { days_since_onset_of_symptoms: -1, ..DiagnosisKey::default() };
         // sint32 -1 zig-zags to 1: tag (8 << 3 | 0) = 0x40, value 0x01.
         assert_eq!(key.encode_to_vec(), vec![0x40, 0x01]);
-    }
-
-    #[test]
-    fn report_type_names_round_trip() {
-        for rt in ReportType::ALL {
-            assert_eq!(ReportType::from_str_name(rt.as_str_name()), Some(rt));
-            assert_eq!(ReportType::try_from(i32::from(rt)), Ok(rt));
-        }
-        assert_eq!(ReportType::from_str_name("confirmed_test"), None);
     }
 }

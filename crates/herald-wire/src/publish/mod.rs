@@ -40,8 +40,9 @@ const GO_RAW_URL: GeneralPurpose = GeneralPurpose::new(
 
 /// The report type a verification certificate attests (its `reportType` claim, §3.5), with
 /// ENS's names. Not to be confused with the export files' [`herald_model::ReportType`], which
-/// [`Self::export_report_type`] maps to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// [`Self::export_report_type`] maps to. The verification API calls it
+/// [`TestType`](crate::verification::TestType) (a code's `testType`); it is ordered as declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum VerificationReportType {
     /// `confirmed`: a positive laboratory test.
     Confirmed,

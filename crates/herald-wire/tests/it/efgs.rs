@@ -146,7 +146,7 @@ fn reference_bin_batches_decode_to_the_documented_values() {
         assert_eq!(key.transmission_risk_level, -22, "{file}");
         assert_eq!(key.visited_countries, ["UK", "NL", "FR"], "{file}");
         assert_eq!(key.origin, "DE", "{file}");
-        assert_eq!(key.report_type, i32::from(proto::ReportType::ConfirmedTest), "{file}");
+        assert_eq!(key.report_type, herald_model::ReportType::ConfirmedTest.wire(), "{file}");
         assert_eq!(key.days_since_onset_of_symptoms, 0, "{file}");
         // prost re-encodes the reference bytes exactly (field order, 10-byte negative varint).
         assert_eq!(prost::Message::encode_to_vec(&batch), bytes, "{file}");

@@ -22,19 +22,15 @@ use herald_wire::export::{FileSigner, SignatureInfo};
 use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use serde::Serialize;
 
-use super::{peak_rss, reset_peak_rss};
+use super::{ExportFiles, peak_rss, reset_peak_rss};
 
 #[derive(Debug, Args)]
 pub(crate) struct ExportsBench {
     /// Keys released during the day.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     keys: usize,
-    /// Most keys per file.
-    #[arg(long, value_name = "N", default_value_t = herald_wire::export::DEFAULT_MAX_RECORDS)]
-    max_keys: usize,
-    /// Seed for the generated keys.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    files: ExportFiles,
 }
 
 #[derive(Serialize)]
@@ -90,7 +86,8 @@ fn config(name: &str, period: i64, max_records: usize) -> ExportConfigEntry {
 }
 
 pub(crate) async fn run(args: &ExportsBench) -> Result<()> {
-    if args.keys == 0 || args.max_keys == 0 {
+    let ExportFiles { max_keys, seed } = args.files;
+    if args.keys == 0 || max_keys == 0 {
         bail!("--keys and --max-keys must be at least 1");
     }
     let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
@@ -100,7 +97,7 @@ pub(crate) async fn run(args: &ExportsBench) -> Result<()> {
     // Load: keys released evenly over the day, in whole hours as the publish API stores them.
     let started = Instant::now();
     let de: CountryCode = "DE".parse()?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut done = 0;
     while done < args.keys {
         let n = (args.keys - done).min(10_000);
@@ -125,7 +122,7 @@ pub(crate) async fn run(args: &ExportsBench) -> Result<()> {
 
     // The export run, at the day's end + 3 h (every window of the day is past its embargo).
     let mut scalar = [0u8; 32];
-    rand::rngs::StdRng::seed_from_u64(args.seed ^ 0x5eed).fill_bytes(&mut scalar);
+    rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed).fill_bytes(&mut scalar);
     let signing = p256::ecdsa::SigningKey::from_slice(&scalar)
         .map_err(|e| anyhow::anyhow!("cannot make a benchmark signing key: {e}"))?;
     let signer = FileSigner::new(signing.clone(), SignatureInfo::ecdsa_p256("262", "v1")?);
@@ -133,7 +130,7 @@ pub(crate) async fn run(args: &ExportsBench) -> Result<()> {
     let exporter = Exporter::new(
         store.clone(),
         Blobs::directory(&dir.path().join("exports"))?,
-        vec![config("DE/hourly", 3600, args.max_keys), config("DE/daily", 86_400, args.max_keys)],
+        vec![config("DE/hourly", 3600, max_keys), config("DE/daily", 86_400, max_keys)],
         vec![ExportKey { signer, until: None }],
         clock as Arc<dyn Clock>,
         de,
@@ -150,7 +147,7 @@ pub(crate) async fn run(args: &ExportsBench) -> Result<()> {
     store.close().await;
 
     // Baseline 2: the codec alone, on as many keys as the run wrote, from memory.
-    let build_seconds = build_only(&signing, report.keys, args.max_keys, args.seed)?;
+    let build_seconds = build_only(&signing, report.keys, max_keys, seed)?;
 
     #[allow(clippy::cast_precision_loss)] // key counts are far below 2^52
     let (n, written) = (args.keys as f64, report.keys as f64);

@@ -27,12 +27,13 @@ use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use herald_model::{Clock as _, CountryCode, UnixTime};
 use herald_phone::RiskPolicy;
+use herald_service::random::Randomness;
 use herald_sim::{Health, PersonId, Scenario, Simulation};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 
-use self::report::{CountryRow, DayRow, Stage, Summary};
+use self::report::{CountryRow, DayRow, Summary};
 use self::truth::Uploaded;
 use self::world::World;
 
@@ -95,7 +96,35 @@ struct Bars {
     _multi: MultiProgress,
 }
 
-const STAGES: [&str; 6] = ["simulate", "upload", "federate", "export", "phones", "truth"];
+/// A stage of the run: it has a progress bar, and its time is a line of the summary. Declared in
+/// the order of a simulated day, which `ALL` follows: `stage as usize` indexes per-stage arrays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Simulate,
+    Upload,
+    Federate,
+    Export,
+    Phones,
+    Truth,
+}
+
+impl Stage {
+    /// Every stage, in the order of the bars and of the summary.
+    const ALL: [Self; 6] =
+        [Self::Simulate, Self::Upload, Self::Federate, Self::Export, Self::Phones, Self::Truth];
+
+    /// Its name, on its bar and in `summary.json`.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Simulate => "simulate",
+            Self::Upload => "upload",
+            Self::Federate => "federate",
+            Self::Export => "export",
+            Self::Phones => "phones",
+            Self::Truth => "truth",
+        }
+    }
+}
 
 impl Bars {
     fn new(days: u32, quiet: bool) -> Self {
@@ -107,23 +136,23 @@ impl Bars {
         let style = ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
-        let stages = STAGES
+        let stages = Stage::ALL
             .iter()
-            .map(|name| {
-                let len = if *name == "truth" { 1 } else { u64::from(days) };
+            .map(|stage| {
+                let len = if *stage == Stage::Truth { 1 } else { u64::from(days) };
                 let bar = multi.add(ProgressBar::new(len));
                 bar.set_style(style.clone());
-                bar.set_prefix(*name);
+                bar.set_prefix(stage.name());
                 bar
             })
             .collect();
         Self { stages, _multi: multi }
     }
 
-    fn bar(&self, stage: usize) -> &ProgressBar {
-        // `stage` is always one of the STAGES indices.
+    fn bar(&self, stage: Stage) -> &ProgressBar {
+        // `new` makes one bar per stage, in the order of `Stage::ALL`.
         #[allow(clippy::indexing_slicing)]
-        &self.stages[stage]
+        &self.stages[stage as usize]
     }
 
     fn finish(&self) {
@@ -132,13 +161,6 @@ impl Bars {
         }
     }
 }
-
-const SIMULATE: usize = 0;
-const UPLOAD: usize = 1;
-const FEDERATE: usize = 2;
-const EXPORT: usize = 3;
-const PHONES: usize = 4;
-const TRUTH: usize = 5;
 
 /// What the demo tracks per country.
 #[derive(Default)]
@@ -162,7 +184,7 @@ struct Run {
     uploaded_keys: Vec<[u8; 16]>,
     uploaded_from: Vec<usize>,
     warned_at: HashMap<PersonId, UnixTime>,
-    time: [Duration; 6],
+    time: [Duration; Stage::ALL.len()],
     chaff: usize,
     bars: Bars,
 }
@@ -199,7 +221,10 @@ async fn drive(args: DemoArgs, countries: Vec<CountryCode>, per_country: u32) ->
     }
     let bars = Bars::new(args.days, args.quiet);
     let sim = tokio::task::block_in_place(|| Simulation::new(scenario))?;
-    let world = World::start(&world_dir, &countries, start).await?;
+    // The services' own random choices (export padding, fake keys, batch tags, codes) replay
+    // with the seed too.
+    let services_random = Randomness::seeded(args.seed ^ 0x7365_7276_6963_6573);
+    let world = World::start(&world_dir, &countries, start, &services_random).await?;
     let mut run = Run {
         tally: countries
             .iter()
@@ -220,7 +245,7 @@ async fn drive(args: DemoArgs, countries: Vec<CountryCode>, per_country: u32) ->
         uploaded_keys: Vec::new(),
         uploaded_from: Vec::new(),
         warned_at: HashMap::new(),
-        time: [Duration::ZERO; 6],
+        time: [Duration::ZERO; Stage::ALL.len()],
         chaff: 0,
         bars,
     };
@@ -229,8 +254,8 @@ async fn drive(args: DemoArgs, countries: Vec<CountryCode>, per_country: u32) ->
     let t = Instant::now();
     let truth =
         tokio::task::block_in_place(|| truth::expected(&run.sim, &run.uploads, &run.policy));
-    run.time[TRUTH] += t.elapsed();
-    run.bars.bar(TRUTH).inc(1);
+    run.spent(Stage::Truth, t);
+    run.bars.bar(Stage::Truth).inc(1);
     run.bars.finish();
 
     let summary = run.summary(&args, per_day, &truth, wall.elapsed());
@@ -244,14 +269,22 @@ async fn drive(args: DemoArgs, countries: Vec<CountryCode>, per_country: u32) ->
 }
 
 impl Run {
+    /// Adds the time since `started` to `stage`.
+    fn spent(&mut self, stage: Stage, started: Instant) {
+        // `time` has one slot per stage, in the order of `Stage::ALL`.
+        #[allow(clippy::indexing_slicing)]
+        let slot = &mut self.time[stage as usize];
+        *slot += started.elapsed();
+    }
+
     async fn days(&mut self, days: u32) -> Result<Vec<DayRow>> {
         let mut rows = Vec::new();
         for _ in 0..days {
             let t = Instant::now();
             let day = tokio::task::block_in_place(|| self.sim.step());
-            self.time[SIMULATE] += t.elapsed();
+            self.spent(Stage::Simulate, t);
             let midnight = self.sim.midnight(day.day);
-            let bar = self.bars.bar(SIMULATE);
+            let bar = self.bars.bar(Stage::Simulate);
             bar.inc(1);
             bar.set_message(format!(
                 "{} meetings, {} sightings, {} infections",
@@ -271,10 +304,10 @@ impl Run {
             self.world.clock.set(UnixTime(midnight.seconds() + 18 * 3600));
             let t = Instant::now();
             let (uploads, keys) = self.upload_all(&day.positives).await?;
-            self.time[UPLOAD] += t.elapsed();
+            self.spent(Stage::Upload, t);
             row.uploads = uploads;
             row.keys_uploaded = keys;
-            let bar = self.bars.bar(UPLOAD);
+            let bar = self.bars.bar(Stage::Upload);
             bar.inc(1);
             bar.set_message(format!("{} uploads so far", self.uploads.len()));
             let warned_before = self.warned_at.len();
@@ -283,10 +316,12 @@ impl Run {
                 self.world.clock.set(UnixTime(midnight.seconds() + hour * 3600));
                 self.night_hour().await?;
             }
-            for stage in [FEDERATE, EXPORT, PHONES] {
+            for stage in [Stage::Federate, Stage::Export, Stage::Phones] {
                 self.bars.bar(stage).inc(1);
             }
-            self.bars.bar(PHONES).set_message(format!("{} phones warned", self.warned_at.len()));
+            self.bars
+                .bar(Stage::Phones)
+                .set_message(format!("{} phones warned", self.warned_at.len()));
             row.warned = self.warned_at.len() - warned_before;
             rows.push(row);
         }
@@ -367,11 +402,11 @@ impl Run {
             }
         }
         let total: f64 = self.time.iter().map(Duration::as_secs_f64).sum();
-        let stages = STAGES
+        let stages = Stage::ALL
             .iter()
             .zip(&self.time)
-            .map(|(name, d)| Stage {
-                name,
+            .map(|(stage, d)| report::Stage {
+                name: stage.name(),
                 seconds: d.as_secs_f64(),
                 share: if total > 0.0 { d.as_secs_f64() / total } else { 0.0 },
             })
@@ -416,4 +451,16 @@ fn peak_memory_mib() -> f64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kib| kib / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stage_indexes_its_own_slot() {
+        for (i, stage) in Stage::ALL.iter().enumerate() {
+            assert_eq!(*stage as usize, i, "{}", stage.name());
+        }
+    }
 }

@@ -11,7 +11,7 @@ use herald_sim::PersonId;
 use rayon::prelude::*;
 
 use super::world::{Country, get};
-use super::{EXPORT, FEDERATE, PHONES, Run, Tally};
+use super::{Run, Stage, Tally};
 
 impl Run {
     /// One hour of the night: federation up and down, exports, phones.
@@ -50,13 +50,13 @@ impl Run {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        self.time[FEDERATE] += t.elapsed();
+        self.spent(Stage::Federate, t);
 
         let t = Instant::now();
         for country in &self.world.countries {
             country.exporter.run_once().await?;
         }
-        self.time[EXPORT] += t.elapsed();
+        self.spent(Stage::Export, t);
 
         let t = Instant::now();
         let now = self.world.clock.now();
@@ -85,7 +85,7 @@ impl Run {
                 self.warned_at.entry(who).or_insert(now);
             }
         }
-        self.time[PHONES] += t.elapsed();
+        self.spent(Stage::Phones, t);
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ use herald_keyserver::export::Exporter;
 use herald_keyserver::federation::Federation;
 use herald_model::{Clock, CountryCode, ManualClock, UnixTime};
 use herald_runtime::{Answer, HttpsClient};
+use herald_service::random::Randomness;
 use herald_trust::{DevValidity, generate_dev_pki};
 use herald_verifier::Verifier;
 use herald_verifier::store::ApiKeyKind;
@@ -67,6 +68,7 @@ impl World {
         dir: &Path,
         countries: &[CountryCode],
         start: UnixTime,
+        random: &Randomness,
     ) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         // Certificates valid for the wall clock (TLS) and for the simulated days (the gateway
@@ -106,7 +108,7 @@ impl World {
             // The verifier first: the key server finds it through DIR/<CC>/verifier/url.
             let (mut vconfig, keys) = herald_verifier::dev::prepare(dir, code, None)?;
             vconfig.portal.enabled = false;
-            let verifier = Verifier::build(&vconfig, dyn_clock.clone()).await?;
+            let verifier = Verifier::build(&vconfig, dyn_clock.clone(), random.clone()).await?;
             verifier.register_api_key("demo-case-workers", ApiKeyKind::Admin, &keys.admin).await?;
             verifier.register_api_key("demo-app", ApiKeyKind::Device, &keys.device).await?;
             let verifier_url = format!(
@@ -129,7 +131,7 @@ impl World {
                 f.callback_listen = None;
             }
             hold_jobs(&kconfig.database, start).await?;
-            let keyserver = Keyserver::build(&kconfig, dyn_clock.clone()).await?;
+            let keyserver = Keyserver::build(&kconfig, dyn_clock.clone(), random.clone()).await?;
             let keyserver_url = format!(
                 "https://{}",
                 keyserver.local_addr().context("the key server has no address")?

@@ -71,20 +71,7 @@ pub(crate) async fn next_outbox_batch(
 }
 
 pub(crate) async fn outbox_batch_done(pool: &Pool<Db>, tag: &str) -> Result<(), StoreError> {
-    run_tx("outbox_batch_done", || async {
-        let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-        sqlx::query("UPDATE federation_outbox SET uploaded = TRUE WHERE batch_tag = $1")
-            .bind(tag)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE federation_upload SET state = 'done' WHERE tag = $1")
-            .bind(tag)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    })
-    .await
+    close_outbox_batch(pool, "outbox_batch_done", tag, &[]).await
 }
 
 pub(crate) async fn outbox_batch_split(
@@ -92,7 +79,18 @@ pub(crate) async fn outbox_batch_split(
     tag: &str,
     resend: &[TemporaryExposureKey],
 ) -> Result<(), StoreError> {
-    run_tx("outbox_batch_split", || async {
+    close_outbox_batch(pool, "outbox_batch_split", tag, resend).await
+}
+
+/// Closes the outbox batch `tag` in the transaction `name`: its `resend` keys go back to the
+/// outbox, the others are uploaded, and the batch is done.
+async fn close_outbox_batch(
+    pool: &Pool<Db>,
+    name: &'static str,
+    tag: &str,
+    resend: &[TemporaryExposureKey],
+) -> Result<(), StoreError> {
+    run_tx(name, || async {
         let mut tx = pool.begin_with(BEGIN_WRITE).await?;
         for key in resend {
             sqlx::query("UPDATE federation_outbox SET batch_tag = NULL WHERE batch_tag = $1 AND key_data = $2")

@@ -2,7 +2,7 @@
 //!
 //! Every operation runs through [`run_tx`]. Nothing here logs key fields.
 
-use herald_db::{Attempt, AttemptError, DbError, run_tx};
+use herald_db::{Attempt, DbError, run_tx};
 use herald_model::{CountryCode, TemporaryExposureKey};
 use sqlx::{Pool, QueryBuilder};
 
@@ -223,11 +223,8 @@ pub(crate) async fn publish(
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() != 1 {
-                // Revised concurrently: roll everything back (the caller answers key_already_revised).
-                return Err(AttemptError::Fail(DbError::Invariant {
-                    operation: "publish",
-                    what: "key already revised",
-                }));
+                // Revised concurrently: dropping the transaction rolls everything back.
+                return Ok(PublishOutcome::KeyAlreadyRevised);
             }
             revised += 1;
         }

@@ -11,6 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use herald_keyserver::Keyserver;
 use herald_model::{Clock, CountryCode};
+use herald_service::random::Randomness;
 use herald_wire::publish::PublishKey;
 use herald_wire::publish::tekmac::{CleartextForm, compute};
 use serde_json::{Value, json};
@@ -31,7 +32,7 @@ async fn keyserver_accepts_our_certificate_once() {
     // One clock for both services (the portal login below moves it by a TOTP step).
     let manual = v.clock.clone();
     let clock: Arc<dyn Clock> = manual.clone();
-    let keyserver = Keyserver::build(&config, clock).await.unwrap();
+    let keyserver = Keyserver::build(&config, clock, Randomness::os()).await.unwrap();
     let exporter = keyserver.exporter();
     let ks_url = format!("https://{}", keyserver.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -9,6 +9,7 @@ use herald_gateway::{Gateway, GatewayConfig};
 use herald_keyserver::Keyserver;
 use herald_keyserver::config::{KeyserverConfig, StaticKey};
 use herald_model::{Clock, CountryCode, ManualClock, UnixTime};
+use herald_service::random::Randomness;
 use herald_trust::{DevValidity, TrustAnchor, TrustKind, generate_dev_pki, layout};
 
 /// A running service and how to stop it.
@@ -172,7 +173,7 @@ impl World {
         Arc<herald_keyserver::export::Exporter>,
         Arc<herald_keyserver::federation::Federation>,
     ) {
-        let keyserver = Keyserver::build(config, self.clock()).await.unwrap();
+        let keyserver = Keyserver::build(config, self.clock(), Randomness::os()).await.unwrap();
         let url = format!("https://{}", keyserver.local_addr().unwrap());
         let exporter = keyserver.exporter();
         let federation = keyserver.federation().expect("federation configured");
