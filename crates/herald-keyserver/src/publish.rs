@@ -35,21 +35,12 @@ pub use self::certificate::{CertificateError, Issuers, VerifiedCertificate};
 use self::chaff::LatencyTracker;
 pub use self::revision::RevisionKeys;
 use crate::config::{AppConfig, PublishConfig};
-use crate::store::{KeyRevision, PublishOutcome, PublishWrite, Store, StoredKey, StoredReportType};
+use crate::store::{
+    KeyRevision, PublishOutcome, PublishWrite, ReportColumn as _, Store, StoredKey,
+};
 
 /// Largest body read (ENS: 64,000 bytes).
 pub const MAX_BODY_BYTES: usize = 64_000;
-
-impl From<VerificationReportType> for StoredReportType {
-    fn from(r: VerificationReportType) -> Self {
-        match r {
-            VerificationReportType::Confirmed => Self::Confirmed,
-            VerificationReportType::Likely => Self::Likely,
-            VerificationReportType::Negative => Self::Negative,
-            VerificationReportType::UserReport => Self::UserReport,
-        }
-    }
-}
 
 /// An answer before padding.
 struct Answer {
@@ -250,7 +241,7 @@ impl PublishService {
         rules::check_key_layout(&mut accepted)
             .map_err(|e| Answer::error(ErrorCode::BadRequest, e.to_string()))?;
         // Steps 7, 8 and 11: build the rows, decide revisions.
-        let report_type = StoredReportType::from(certificate.report_type);
+        let report_type = Some(certificate.report_type);
         let keys: Vec<TemporaryExposureKey> = accepted.iter().map(|k| k.key.clone()).collect();
         let existing = self.store.existing_keys(&keys).await.map_err(|e| internal(&e))?;
         let existing: HashMap<[u8; 16], StoredKey> =
@@ -273,10 +264,10 @@ impl PublishService {
                         "revision token required: some keys were already published",
                     ));
                 };
-                check_revision(old, key, token, report_type)?;
+                check_revision(old, key, token, certificate.report_type)?;
                 if old.report_type == report_type
-                    || (old.report_type == StoredReportType::None
-                        && report_type == StoredReportType::Likely)
+                    || (old.report_type.is_none()
+                        && report_type == Some(VerificationReportType::Likely))
                 {
                     touched.push(key.clone());
                     continue; // unchanged: a silent no-op
@@ -290,7 +281,7 @@ impl PublishService {
                 revisions.push((old.key.clone(), old.report_type, revision));
                 touched.push(key.clone());
             } else {
-                if report_type == StoredReportType::Negative {
+                if report_type == Some(VerificationReportType::Negative) {
                     continue; // initial negative keys are not stored (ENS)
                 }
                 inserts.push(StoredKey {
@@ -381,7 +372,7 @@ fn check_revision(
     old: &StoredKey,
     key: &AcceptedKey,
     token: &[RevisableKey],
-    new: StoredReportType,
+    new: VerificationReportType,
 ) -> Result<(), Answer> {
     let invalid = |m: &str| Err(Answer::error(ErrorCode::InvalidRevisionToken, m));
     let Some(entry) = token.iter().find(|t| t.key == key.key) else {
@@ -399,28 +390,26 @@ fn check_revision(
     if old.revision.is_some() {
         return Err(Answer::error(ErrorCode::KeyAlreadyRevised, "a key can be revised only once"));
     }
-    let from = if old.report_type == StoredReportType::None {
-        StoredReportType::Likely
-    } else {
-        old.report_type
-    };
+    let from = old.report_type.unwrap_or(VerificationReportType::Likely);
     let allowed = from == new
         || matches!(
             (from, new),
-            (StoredReportType::Likely, StoredReportType::Confirmed | StoredReportType::Negative)
-                | (
-                    StoredReportType::UserReport,
-                    StoredReportType::Confirmed
-                        | StoredReportType::Likely
-                        | StoredReportType::Negative
-                )
+            (
+                VerificationReportType::Likely,
+                VerificationReportType::Confirmed | VerificationReportType::Negative
+            ) | (
+                VerificationReportType::UserReport,
+                VerificationReportType::Confirmed
+                    | VerificationReportType::Likely
+                    | VerificationReportType::Negative
+            )
         );
     if !allowed {
         return Err(Answer::error(
             ErrorCode::InvalidReportTypeTransition,
             format!(
                 "invalid report type transition: {} to {}",
-                old.report_type.as_str(),
+                old.report_type.column(),
                 new.as_str()
             ),
         ));

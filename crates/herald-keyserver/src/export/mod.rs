@@ -33,6 +33,7 @@ use rand::RngExt as _;
 
 pub use self::blobs::{BlobError, Blobs};
 use crate::config::ExportConfigEntry;
+use crate::store::ReportColumn as _;
 use crate::store::{ExportFileRow, KeyRange, PageCursor, Store, StoreError, StoredKey, Which};
 
 /// Keys per page read from the store while streaming a window.

@@ -29,7 +29,7 @@ use hyper::Method;
 use rand::RngExt as _;
 
 pub use self::audit::{AuditError, AuditedUpload, audit_download_batch};
-use crate::store::{Store, StoreError, StoredKey, StoredReportType};
+use crate::store::{ReportColumn as _, Store, StoreError, StoredKey, VerificationReportType};
 
 /// The EFGS media type herald sends.
 const PROTOBUF: &str = "application/protobuf; version=1.0";
@@ -495,8 +495,8 @@ impl Federation {
             return None;
         }
         let report_type = match key.report_type {
-            ReportType::ConfirmedTest => StoredReportType::Confirmed,
-            ReportType::ConfirmedClinicalDiagnosis => StoredReportType::Likely,
+            ReportType::ConfirmedTest => Some(VerificationReportType::Confirmed),
+            ReportType::ConfirmedClinicalDiagnosis => Some(VerificationReportType::Likely),
             _ => return None,
         };
         let start = i64::from(key.rolling_start.get());

@@ -20,55 +20,34 @@ mod sqlite;
 pub use herald_db::DbError as StoreError;
 use herald_model::{CountryCode, TemporaryExposureKey};
 
-/// The report types of a verification certificate (key-server.md §3.5), as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StoredReportType {
-    /// No report type (`''`, treated as likely for revisions).
-    None,
-    /// `confirmed`: a positive laboratory test.
-    Confirmed,
-    /// `likely`: a clinical diagnosis.
-    Likely,
-    /// `negative`: revoked.
-    Negative,
-    /// `user-report`: self-reported.
-    UserReport,
+/// A key's report type as stored: the certificate's `reportType` (key-server.md §3.5, the one
+/// ENS vocabulary, [`VerificationReportType`]), or `None` for the empty column value (federated
+/// keys without one; treated as `likely` for revisions).
+pub type StoredReportType = Option<VerificationReportType>;
+
+pub use herald_wire::publish::VerificationReportType;
+
+/// The column value of a [`StoredReportType`] and back, and its export-file report type.
+pub trait ReportColumn: Sized {
+    /// The column value (`""` for none).
+    fn column(self) -> &'static str;
+    /// From the column (or claim) value; `None` when unknown.
+    fn from_column(text: &str) -> Option<Self>;
+    /// The export-file report type (key-server.md §5.3; none → `UNKNOWN`).
+    fn export(self) -> herald_model::ReportType;
 }
 
-impl StoredReportType {
-    /// The column value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "",
-            Self::Confirmed => "confirmed",
-            Self::Likely => "likely",
-            Self::Negative => "negative",
-            Self::UserReport => "user-report",
-        }
+impl ReportColumn for StoredReportType {
+    fn column(self) -> &'static str {
+        self.map_or("", VerificationReportType::as_str)
     }
 
-    /// From the column (or claim) value.
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "" => Self::None,
-            "confirmed" => Self::Confirmed,
-            "likely" => Self::Likely,
-            "negative" => Self::Negative,
-            "user-report" => Self::UserReport,
-            _ => return None,
-        })
+    fn from_column(text: &str) -> Option<Self> {
+        if text.is_empty() { Some(None) } else { VerificationReportType::parse(text).map(Some) }
     }
 
-    /// The export-file report type (key-server.md §5.3).
-    pub fn export(self) -> herald_model::ReportType {
-        use herald_model::ReportType as R;
-        match self {
-            Self::None => R::Unknown,
-            Self::Confirmed => R::ConfirmedTest,
-            Self::Likely => R::ConfirmedClinicalDiagnosis,
-            Self::Negative => R::Revoked,
-            Self::UserReport => R::SelfReport,
-        }
+    fn export(self) -> herald_model::ReportType {
+        self.map_or(herald_model::ReportType::Unknown, VerificationReportType::export_report_type)
     }
 }
 

@@ -2,7 +2,8 @@
 
 use herald_db::testing::{Backend, TestDb};
 use herald_keyserver::store::{
-    KeyRange, KeyRevision, PageCursor, PublishOutcome, PublishWrite, Store, StoredReportType, Which,
+    KeyRange, KeyRevision, PageCursor, PublishOutcome, PublishWrite, Store, VerificationReportType,
+    Which,
 };
 
 use crate::support::{T0, key_bytes, local_key};
@@ -72,10 +73,10 @@ async fn publish_is_atomic_and_certificates_are_one_time(backend: Backend) {
 async fn revisions_apply_once(backend: Backend) {
     let Some((db, store)) = fresh(backend).await else { return };
     let mut likely = local_key(1, -1, T0);
-    likely.report_type = StoredReportType::Likely;
+    likely.report_type = Some(VerificationReportType::Likely);
     store.insert_keys(&[likely], None).await.unwrap();
     let revision = KeyRevision {
-        report_type: StoredReportType::Confirmed,
+        report_type: Some(VerificationReportType::Confirmed),
         revised_at: T0 + 3600,
         days_since_onset: Some(1),
         transmission_risk: 2,
@@ -83,7 +84,7 @@ async fn revisions_apply_once(backend: Backend) {
     let write = PublishWrite {
         certificate: Some(([1; 32], T0 + 900)),
         inserts: vec![],
-        revisions: vec![(key_bytes(1), StoredReportType::Likely, revision.clone())],
+        revisions: vec![(key_bytes(1), Some(VerificationReportType::Likely), revision.clone())],
         federate_not_before: None,
     };
     assert_eq!(

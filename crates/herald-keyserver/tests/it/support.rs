@@ -1,6 +1,6 @@
 //! Test data shared by the suites.
 
-use herald_keyserver::store::{StoredKey, StoredReportType};
+use herald_keyserver::store::{StoredKey, VerificationReportType};
 use herald_model::{CountryCode, TemporaryExposureKey};
 
 /// 2026-11-02 00:00 UTC.
@@ -26,7 +26,7 @@ pub(crate) fn local_key(n: u32, day: i64, created_at: i64) -> StoredKey {
         created_at,
         local_provenance: true,
         origin: "DE".parse::<CountryCode>().unwrap(),
-        report_type: StoredReportType::Confirmed,
+        report_type: Some(VerificationReportType::Confirmed),
         days_since_onset: Some(i32::try_from(day).unwrap().clamp(-14, 14)),
         revision: None,
     }

@@ -16,7 +16,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use herald_keyserver::config::ExportConfigEntry;
 use herald_keyserver::export::{Blobs, ExportKey, Exporter};
-use herald_keyserver::store::{Store, StoredKey, StoredReportType};
+use herald_keyserver::store::{Store, StoredKey, VerificationReportType};
 use herald_model::{Clock, CountryCode, ManualClock, TemporaryExposureKey, UnixTime};
 use herald_wire::export::{FileSigner, SignatureInfo};
 use rand::{Rng as _, RngExt as _, SeedableRng as _};
@@ -66,7 +66,7 @@ fn stored_key(rng: &mut rand::rngs::StdRng, released: i64, origin: CountryCode) 
         created_at: released,
         local_provenance: true,
         origin,
-        report_type: StoredReportType::Confirmed,
+        report_type: Some(VerificationReportType::Confirmed),
         days_since_onset: Some(dsos),
         revision: None,
     }

@@ -212,7 +212,7 @@ fn bench_exports_prints_one_json_line() {
 /// Every key reaches the gateway exactly once, and the outbox ends empty.
 #[test]
 fn sigkill_during_federation_uploads_sends_every_key_exactly_once() {
-    use herald_keyserver::store::{Store, StoredKey, StoredReportType};
+    use herald_keyserver::store::{Store, StoredKey, VerificationReportType};
     use herald_model::{CountryCode, TemporaryExposureKey};
     use rand::{Rng as _, SeedableRng as _};
 
@@ -242,7 +242,7 @@ fn sigkill_during_federation_uploads_sends_every_key_exactly_once() {
                 created_at: hour - 3 * 3600,
                 local_provenance: true,
                 origin: de,
-                report_type: StoredReportType::Confirmed,
+                report_type: Some(VerificationReportType::Confirmed),
                 days_since_onset: Some(2),
                 revision: None,
             }

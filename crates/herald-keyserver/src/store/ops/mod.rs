@@ -8,8 +8,8 @@ use sqlx::{Pool, QueryBuilder};
 
 use super::{BEGIN_WRITE, Db};
 use crate::store::{
-    KeyRevision, PublishOutcome, PublishWrite, StoreError, StoredKey, StoredReportType,
-    federation_due, parse_regions, regions_column,
+    KeyRevision, PublishOutcome, PublishWrite, ReportColumn, StoreError, StoredKey,
+    StoredReportType, federation_due, parse_regions, regions_column,
 };
 
 mod export;
@@ -65,7 +65,8 @@ impl KeyColumns {
             .map_err(|e| corrupt("key_data", &e))?;
         let small = |v: i64, column: &'static str| u8::try_from(v).map_err(|e| corrupt(column, &e));
         let report = |v: &str, column: &'static str| {
-            StoredReportType::parse(v).ok_or_else(|| corrupt(column, &"unknown report type"))
+            <StoredReportType as ReportColumn>::from_column(v)
+                .ok_or_else(|| corrupt(column, &"unknown report type"))
         };
         let dsos = |v: Option<i64>, column: &'static str| {
             v.map(|d| i32::try_from(d).map_err(|e| corrupt(column, &e))).transpose()
@@ -159,9 +160,9 @@ async fn insert_keys_tx(
                 .push_bind(k.created_at)
                 .push_bind(k.local_provenance)
                 .push_bind(k.origin.as_str().to_owned())
-                .push_bind(k.report_type.as_str())
+                .push_bind(k.report_type.column())
                 .push_bind(k.days_since_onset.map(i64::from))
-                .push_bind(k.revision.as_ref().map(|r| r.report_type.as_str()))
+                .push_bind(k.revision.as_ref().map(|r| r.report_type.column()))
                 .push_bind(k.revision.as_ref().map(|r| r.revised_at));
             row.push_bind(k.revision.as_ref().and_then(|r| r.days_since_onset).map(i64::from))
                 .push_bind(k.revision.as_ref().map(|r| i64::from(r.transmission_risk)));
@@ -214,12 +215,12 @@ pub(crate) async fn publish(
                  revised_days_since_onset = $3, revised_transmission_risk = $4 \
                  WHERE key_data = $5 AND revised_at IS NULL AND report_type = $6",
             )
-            .bind(revision.report_type.as_str())
+            .bind(revision.report_type.column())
             .bind(revision.revised_at)
             .bind(revision.days_since_onset.map(i64::from))
             .bind(i64::from(revision.transmission_risk))
             .bind(key.as_bytes().to_vec())
-            .bind(expected.as_str())
+            .bind(expected.column())
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() != 1 {
