@@ -39,14 +39,6 @@ impl ConfigError {
     pub fn invalid(setting: impl Into<String>, problem: impl Display) -> Self {
         Self::Invalid { setting: setting.into(), problem: problem.to_string() }
     }
-
-    /// The setting at fault, for an [`Invalid`](Self::Invalid) error.
-    pub fn setting(&self) -> Option<&str> {
-        match self {
-            Self::Invalid { setting, .. } => Some(setting),
-            Self::Toml(_) | Self::Read { .. } => None,
-        }
-    }
 }
 
 /// The text of a file the configuration names (a key, a certificate).

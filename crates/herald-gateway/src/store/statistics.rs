@@ -79,25 +79,27 @@ pub(crate) async fn purge_statistics_before(
 /// Per-country (rows, keys) sums of a statistics table, as read.
 type CountryColumns = (String, i64, i64);
 
+/// Rows and keys per country of a statistics table (`table` is one of the two names above,
+/// never input).
+async fn country_totals(
+    pool: &Pool<Db>,
+    table: &'static str,
+) -> Result<Vec<CountryColumns>, sqlx::Error> {
+    let sql = format!(
+        "SELECT country, COUNT(*), CAST(COALESCE(SUM(number_of_keys), 0) AS BIGINT) \
+         FROM {table} GROUP BY country ORDER BY country"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await
+}
+
 pub(crate) async fn gauges(pool: &Pool<Db>) -> Result<StoreGauges, StoreError> {
     let (keys, batches, uploads, downloads) = run_tx("gauges", || async {
         let keys: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM diagnosis_key").fetch_one(pool).await?;
         let batches: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM download_batch").fetch_one(pool).await?;
-        let mut per_table = Vec::with_capacity(2);
-        for table in ["upload_stats", "download_stats"] {
-            // Both names are the constants above, never input.
-            let sql = format!(
-                "SELECT country, COUNT(*), CAST(COALESCE(SUM(number_of_keys), 0) AS BIGINT) \
-                 FROM {table} GROUP BY country ORDER BY country"
-            );
-            let rows: Vec<CountryColumns> =
-                sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(pool).await?;
-            per_table.push(rows);
-        }
-        let downloads = per_table.pop().unwrap_or_default();
-        let uploads = per_table.pop().unwrap_or_default();
+        let uploads = country_totals(pool, "upload_stats").await?;
+        let downloads = country_totals(pool, "download_stats").await?;
         Ok((keys, batches, uploads, downloads))
     })
     .await?;
