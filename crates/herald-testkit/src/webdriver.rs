@@ -1,8 +1,10 @@
-//! A minimal WebDriver client for headless Chromium (Debian's `chromium` and
-//! `chromium-driver`): a handful of JSON calls over plain HTTP/1.1 to a local chromedriver (no
-//! WebDriver crate, no second HTTP or TLS stack). [`browser`] starts chromedriver and a session,
-//! or returns `None` with a visible message when they are not installed, except under
-//! `CI=true`, where a missing browser fails the test.
+//! Browser tests in headless Chromium (Debian's `chromium` and `chromium-driver`), through
+//! [`fantoccini`], a maintained WebDriver client (plain HTTP to a local chromedriver, on the
+//! workspace's hyper; no second TLS stack). [`browser`] starts chromedriver and a session, or
+//! returns `None` with a visible message when they are not installed, except under `CI=true`,
+//! where a missing browser fails the test. [`Browser`] adds what the portals' tests do again and
+//! again: type into a field, click and wait for the next page, read a text, take a screenshot,
+//! look at a page at a phone's width.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
 
@@ -10,15 +12,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use base64::Engine as _;
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-pub const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// chromedriver, killed on drop.
+/// A desktop window (what the screenshots show).
+pub const DESKTOP: (u32, u32) = (1200, 1000);
+/// A phone's screen.
+pub const PHONE: (u32, u32) = (390, 844);
+
+/// chromedriver and its browser, both ended on drop (also when a test fails mid-session).
 pub struct Driver {
     child: Child,
     browser_pid: Option<u64>,
@@ -27,7 +34,6 @@ pub struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // A failed test leaves its session open: end the browser too, not only chromedriver.
         if let Some(pid) = self.browser_pid {
             let _ = Command::new("kill").arg(pid.to_string()).stderr(Stdio::null()).status();
         }
@@ -38,116 +44,43 @@ impl Drop for Driver {
 
 /// One browser session.
 pub struct Browser {
-    port: u16,
-    session: String,
+    client: Client,
     /// Where [`Browser::screenshot`] writes.
     pub shots: PathBuf,
 }
 
-pub async fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> Result<Value, String> {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| format!("chromedriver: {e}"))?;
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
-    // chromedriver keeps the connection open: read the header, then Content-Length bytes.
-    let mut raw = Vec::new();
-    let mut chunk = vec![0u8; 16 * 1024];
-    let (head, length) = loop {
-        let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("chromedriver closed the connection".into());
-        }
-        raw.extend_from_slice(&chunk[..n]);
-        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-            let length = head
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse::<usize>().ok())?
-                })
-                .ok_or("no Content-Length")?;
-            raw.drain(..end + 4);
-            break (head, length);
-        }
-    };
-    while raw.len() < length {
-        let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
-        if n == 0 {
-            break;
-        }
-        raw.extend_from_slice(&chunk[..n]);
-    }
-    let payload = String::from_utf8_lossy(&raw).into_owned();
-    let value: Value = serde_json::from_str(&payload).map_err(|e| format!("{e}: {payload}"))?;
-    if head.starts_with("HTTP/1.1 2") {
-        Ok(value["value"].clone())
-    } else {
-        Err(format!("{method} {path}: {head}: {value}"))
-    }
-}
-
 impl Browser {
-    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let path = format!("/session/{}{path}", self.session);
-        http(self.port, method, &path, body.as_ref()).await.unwrap()
+    /// The WebDriver client, for what the helpers below do not cover.
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     pub async fn go(&self, url: &str) {
-        self.call("POST", "/url", Some(json!({"url": url}))).await;
+        self.client.goto(url).await.unwrap_or_else(|e| panic!("going to {url}: {e}"));
     }
 
-    pub async fn find(&self, css: &str) -> String {
-        let v = self
-            .call("POST", "/element", Some(json!({"using": "css selector", "value": css})))
-            .await;
-        v[ELEMENT].as_str().unwrap().to_owned()
+    pub async fn find(&self, css: &str) -> Element {
+        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"))
     }
 
     pub async fn count(&self, css: &str) -> usize {
-        let v = self
-            .call("POST", "/elements", Some(json!({"using": "css selector", "value": css})))
-            .await;
-        v.as_array().unwrap().len()
+        self.client.find_all(Locator::Css(css)).await.unwrap().len()
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
         let e = self.find(css).await;
-        self.call("POST", &format!("/element/{e}/clear"), Some(json!({}))).await;
-        self.call("POST", &format!("/element/{e}/value"), Some(json!({"text": text}))).await;
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
     }
 
-    /// Clicks and waits for the next page (a new document element).
+    /// Clicks and waits for the next page (a new document element, completely loaded).
     pub async fn click(&self, css: &str) {
-        let before = self.find("html").await;
-        let e = self.find(css).await;
-        self.call("POST", &format!("/element/{e}/click"), Some(json!({}))).await;
+        let before = self.find("html").await.element_id();
+        self.find(css).await.click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
         for _ in 0..100 {
-            let now = self
-                .call("POST", "/elements", Some(json!({"using": "css selector", "value": "html"})))
-                .await;
-            let ready = self
-                .call(
-                    "POST",
-                    "/execute/sync",
-                    Some(json!({"script": "return document.readyState;", "args": []})),
-                )
-                .await;
-            if now.as_array().and_then(|a| a.first()).is_some_and(|h| h[ELEMENT] != before.as_str())
-                && ready == "complete"
-            {
+            let now = self.client.find_all(Locator::Css("html")).await.unwrap_or_default();
+            let ready = self.script("return document.readyState;", vec![]).await;
+            if now.first().is_some_and(|h| h.element_id() != before) && ready == "complete" {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -156,30 +89,38 @@ impl Browser {
     }
 
     pub async fn text(&self, css: &str) -> String {
-        let e = self.find(css).await;
-        self.call("GET", &format!("/element/{e}/text"), None).await.as_str().unwrap().to_owned()
+        self.find(css).await.text().await.unwrap()
     }
 
     pub async fn url(&self) -> String {
-        self.call("GET", "/url", None).await.as_str().unwrap().to_owned()
+        self.client.current_url().await.unwrap().to_string()
+    }
+
+    /// Runs a script in the page and returns its value.
+    pub async fn script(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client.execute(script, args).await.unwrap_or_else(|e| panic!("script: {e}"))
     }
 
     /// Sets a (date) input's value the way a date picker would.
     pub async fn set_value(&self, id: &str, value: &str) {
-        self.call(
-            "POST",
-            "/execute/sync",
-            Some(json!({"script": "document.getElementById(arguments[0]).value = arguments[1];", "args": [id, value]})),
-        )
-        .await;
+        let script = "document.getElementById(arguments[0]).value = arguments[1];";
+        self.script(script, vec![json!(id), json!(value)]).await;
+    }
+
+    /// Resizes the window, e.g. to [`PHONE`] or back to [`DESKTOP`].
+    pub async fn resize(&self, (width, height): (u32, u32)) {
+        self.client.set_window_size(width, height).await.unwrap();
     }
 
     pub async fn screenshot(&self, name: &str) {
-        let png = self.call("GET", "/screenshot", None).await;
-        let bytes =
-            base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
+        let bytes = self.client.screenshot().await.unwrap();
         assert!(bytes.starts_with(b"\x89PNG"), "a PNG");
         std::fs::write(self.shots.join(format!("{name}.png")), bytes).unwrap();
+    }
+
+    /// Ends the session (the browser closes).
+    pub async fn close(self) {
+        self.client.close().await.unwrap();
     }
 }
 
@@ -206,12 +147,6 @@ pub async fn browser(shots: PathBuf) -> Option<(Driver, Browser)> {
         .unwrap();
     let profile = tempfile::tempdir().unwrap();
     let mut driver = Driver { child, browser_pid: None, profile };
-    for _ in 0..100 {
-        if http(port, "GET", "/status", None).await.is_ok_and(|v| v["ready"] == true) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let args = [
         "--headless".to_owned(),
         "--no-sandbox".into(),
@@ -223,17 +158,32 @@ pub async fn browser(shots: PathBuf) -> Option<(Driver, Browser)> {
         "--disable-sync".into(),
         "--disable-dev-shm-usage".into(),
         "--ignore-certificate-errors".into(),
-        "--window-size=1200,1000".into(),
+        format!("--window-size={},{}", DESKTOP.0, DESKTOP.1),
         format!("--user-data-dir={}", driver.profile.path().display()),
     ];
-    let caps = json!({"capabilities": {"alwaysMatch": {
+    let caps = json!({
         "browserName": "chrome",
         "acceptInsecureCerts": true,
         "goog:chromeOptions": {"binary": CHROMIUM, "args": args}
-    }}});
-    let session = http(port, "POST", "/session", Some(&caps)).await.unwrap();
-    driver.browser_pid = session["capabilities"]["goog:processID"].as_u64();
-    let session = session["sessionId"].as_str().unwrap().to_owned();
+    });
+    let Value::Object(caps) = caps else { unreachable!("an object") };
+    let mut builder = ClientBuilder::new(HttpConnector::new());
+    builder.capabilities(caps);
+    let webdriver = format!("http://127.0.0.1:{port}");
+    // chromedriver takes a moment to listen.
+    let mut attempts = 0;
+    let client = loop {
+        match builder.connect(&webdriver).await {
+            Ok(client) => break client,
+            Err(e) => {
+                attempts += 1;
+                assert!(attempts < 100, "chromedriver: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    driver.browser_pid =
+        client.capabilities().and_then(|c| c.get("goog:processID")).and_then(Value::as_u64);
     std::fs::create_dir_all(&shots).expect("the screenshot folder");
-    Some((driver, Browser { port, session, shots }))
+    Some((driver, Browser { client, shots }))
 }

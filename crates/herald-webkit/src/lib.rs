@@ -13,6 +13,12 @@
 //! - [`auth`]: argon2id passwords, RFC 6238 TOTP, sealed TOTP secrets, CSRF tokens;
 //!   [`PasswordHasher`] runs argon2 on blocking threads, a few at a time; [`LoginLimiter`] counts
 //!   attempts per user name.
+//! - [`Accounts`] is what a portal with users provides besides: where users, sessions and audit
+//!   events are kept (the service's store), its [`LoginPolicy`] and its page layout;
+//!   [`login::routes`] then adds the login page, logging out and the password page;
+//!   [`accounts::new_credentials`] makes a new user's one-time password and TOTP secret.
+//! - [`layout`]: the one HTML shell of every portal page ([`Layout`], [`Nav`]), message boxes,
+//!   the refusal pages and the base stylesheet; [`accounts::audit_table`] the audit log.
 //! - [`security_headers`]: the strict headers of every answer (CSP without scripts, no framing,
 //!   no referrer, no caching, HSTS); [`cookie`] and [`set_cookie`].
 //!
@@ -50,13 +56,21 @@
 //! }
 //! ```
 
+pub mod accounts;
 pub mod auth;
 mod headers;
+pub mod layout;
 mod limits;
+pub mod login;
 mod pages;
 mod session;
 
+pub use accounts::{
+    Account, Accounts, AuditEvent, Credentials, LoginPolicy, SecretField, StoredCredentials,
+    Trip, UserError,
+};
 pub use headers::{CSP, security_headers};
+pub use layout::{Layout, Nav};
 pub use limits::{LoginLimiter, PasswordHasher};
 pub use pages::{NoFields, NoQuery, PageHandler, Pages};
 pub use session::{Access, BoxFuture, Portal, PortalUser, Refusal, Session, cookie, set_cookie};

@@ -174,7 +174,7 @@ pub struct DownloadBatch {
 
 /// One upload batch within a download batch (§1.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditRow {
+pub struct AuditEvent {
     /// The uploader country.
     pub country: CountryCode,
     /// When the upload was stored.
@@ -460,7 +460,7 @@ impl Store {
     /// One row per upload in the download batch, the requester's own included, in the order
     /// [`Store::download_keys`] groups them (the order of their first keys) (§1.4). Uploads whose
     /// keys retention has deleted are left out.
-    pub async fn audit(&self, tag: &str) -> Result<Vec<AuditRow>, StoreError> {
+    pub async fn audit(&self, tag: &str) -> Result<Vec<AuditEvent>, StoreError> {
         dispatch!(self.audit(tag))
     }
 

@@ -10,7 +10,7 @@ use herald_wire::efgs::{DaysSinceOnset, EfgsKey, TransmissionRisk};
 
 use super::at_rest::{AtRest, RowBinding};
 use super::{
-    AuditRow, CallbackSubscription, CallbackTask, DownloadBatch, StoreError, TrustKind, TrustRow,
+    AuditEvent, CallbackSubscription, CallbackTask, DownloadBatch, StoreError, TrustKind, TrustRow,
 };
 
 /// The columns of one `diagnosis_key` row, computed before the transaction starts: the payload
@@ -330,10 +330,10 @@ pub(crate) fn batch_from_row(row: BatchColumns) -> Result<DownloadBatch, StoreEr
 }
 
 /// An audit row as read back.
-pub(crate) fn audit_from_row(row: AuditColumns) -> Result<AuditRow, StoreError> {
+pub(crate) fn audit_from_row(row: AuditColumns) -> Result<AuditEvent, StoreError> {
     const T: &str = "upload";
     let (country_code, uploaded_at, auth, signing, batch_signature, amount) = row;
-    Ok(AuditRow {
+    Ok(AuditEvent {
         country: country(T, "country", &country_code)?,
         uploaded_at: UnixTime(uploaded_at),
         auth_thumbprint: thumbprint(T, "auth_thumbprint", &auth)?,

@@ -10,7 +10,9 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::views::{self};
-use super::{Ctx, Portal, UserError, create_user, html, internal, nav, qr, record, valid_name};
+use herald_webkit::accounts::{audit_table, valid_name};
+
+use super::{Ctx, Portal, UserError, create_user, html, internal, nav, qr, record};
 use crate::store::{ApiKeyKind, Role};
 
 pub(super) async fn audit(p: Arc<Portal>, ctx: Ctx, _: NoQuery) -> Response {
@@ -18,7 +20,7 @@ pub(super) async fn audit(p: Arc<Portal>, ctx: Ctx, _: NoQuery) -> Response {
         Ok(e) => e,
         Err(e) => return internal("audit_events", &e),
     };
-    html(StatusCode::OK, views::page("Audit log", Some(&nav(&ctx)), &views::audit(&events)))
+    html(StatusCode::OK, views::page("Audit log", Some(&nav(&ctx)), &audit_table(&events)))
 }
 
 pub(super) async fn users_page(

@@ -20,10 +20,12 @@
 //! - **Headers**: a strict Content-Security-Policy (no script at all), `X-Frame-Options: DENY`,
 //!   `Referrer-Policy: no-referrer`, `Cache-Control: no-store` on every answer.
 //!
-//! The sessions, CSRF checks, roles, headers and credentials are `herald_webkit`'s: every page
-//! and form is added through its [`Pages`], so a handler without its session (and a form
-//! without its CSRF check) does not compile. [`views`] renders the pages (maud escapes every
-//! value).
+//! The sessions, CSRF checks, roles, headers and credentials are `herald_webkit`'s, and so are
+//! the login, logout and password pages ([`login::routes`], on this portal's [`Accounts`]: the
+//! store's users, sessions and audit log), the page shell ([`views::LAYOUT`]) and the audit
+//! table: every page and form is added through its [`Pages`], so a handler without its session
+//! (and a form without its CSRF check) does not compile. [`views`] renders this portal's own
+//! pages (maud escapes every value).
 
 // Handlers return early with a ready answer (`Result<_, Response>`); boxing it buys nothing.
 #![allow(clippy::result_large_err)]
@@ -36,31 +38,31 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
 use axum::middleware;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use herald_webkit::layout::{html_response as html, message, refusal_text};
 use herald_webkit::{
-    Access, BoxFuture, Keyring, LoginLimiter, Pages, PasswordHasher, PortalUser, Refusal, Session,
+    Access, Account, Accounts, AuditEvent, BoxFuture, Keyring, LoginLimiter, LoginPolicy, Pages,
+    PasswordHasher, PortalUser, Refusal, Session, Trip, login,
 };
 use maud::Markup;
 use views::Nav;
-use zeroize::Zeroizing;
 
 use crate::config::PortalSettings;
 use crate::service::Service;
-use crate::store::{AuditRow, NewUser, Role, UserRow};
+use crate::store::{NewUser, Role, UserRow};
 
 pub use herald_webkit::auth;
+pub use herald_webkit::{Credentials, UserError};
 
 mod admin;
 mod codes;
-mod login;
 
 use admin::{
     api_key_add, api_key_revoke, api_keys, audit, settings_page, user_add, user_disable,
     user_unlock, users,
 };
 use codes::{expire, home, issue, qr, stats, status};
-use login::{login, login_form, logout, password_change, password_form};
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "herald_portal";
@@ -74,41 +76,6 @@ pub fn issuer(user: &str) -> String {
     format!("portal:{user}")
 }
 
-/// A new user's one-time credentials. `Debug` is redacted.
-pub struct Credentials {
-    /// The one-time password (to change at the first login).
-    pub password: Zeroizing<String>,
-    /// The TOTP secret, Base32.
-    pub totp_secret: Zeroizing<String>,
-    /// The `otpauth://` URI with the secret.
-    pub otpauth_uri: Zeroizing<String>,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Credentials(redacted)")
-    }
-}
-
-/// Why a user could not be created.
-#[derive(Debug, thiserror::Error)]
-pub enum UserError {
-    /// The name is unusable.
-    #[error("user name must be 1 to 64 letters, digits or . _ @ -")]
-    BadName,
-    /// It exists.
-    #[error("a user named {0:?} exists already")]
-    Exists(String),
-    /// Storage or crypto failed.
-    #[error("{0}")]
-    Internal(String),
-}
-
-fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b))
-}
-
 /// Creates a user with a one-time password and a fresh TOTP secret, and records it in the audit
 /// log as done by `actor`.
 pub async fn create_user(
@@ -117,15 +84,11 @@ pub async fn create_user(
     role: Role,
     actor: &str,
 ) -> Result<Credentials, UserError> {
-    if !valid_name(name) {
-        return Err(UserError::BadName);
-    }
-    let password = auth::one_time_password();
-    let secret = auth::new_totp_secret();
+    let (shown, stored) = herald_webkit::accounts::new_credentials(service.secrets(), "herald", name)?;
     let user = NewUser {
         name: name.to_owned(),
-        password_hash: auth::hash_password(&password).map_err(UserError::Internal)?,
-        totp_secret: auth::seal(service.secrets(), name, &secret).map_err(UserError::Internal)?,
+        password_hash: stored.password_hash,
+        totp_secret: stored.sealed_totp_secret,
         role,
     };
     let stored =
@@ -135,22 +98,17 @@ pub async fn create_user(
     }
     record(service, actor, "user.add", &format!("{name} ({})", role.as_str())).await;
     tracing::info!(user = name, role = role.as_str(), "portal user created");
-    Ok(Credentials {
-        password,
-        totp_secret: Zeroizing::new(auth::base32(&secret)),
-        otpauth_uri: Zeroizing::new(auth::otpauth_uri("herald", name, &secret)),
-    })
+    Ok(shown)
 }
 
 /// Appends an audit event (time rounded down to the minute); a failure is logged.
 pub async fn record(service: &Service, actor: &str, action: &str, subject: &str) {
-    let event = AuditRow {
-        at_minute: service.now().div_euclid(60) * 60,
-        actor: actor.to_owned(),
-        action: action.to_owned(),
-        subject: subject.to_owned(),
-    };
-    if let Err(error) = service.store().audit(&event).await {
+    store_event(service, &AuditEvent::new(service.now(), actor, action, subject)).await;
+}
+
+async fn store_event(service: &Service, event: &AuditEvent) {
+    let action = &event.action;
+    if let Err(error) = service.store().audit(event).await {
         tracing::error!(%error, action, "audit event not stored");
     }
 }
@@ -182,6 +140,24 @@ impl PortalUser for UserRow {
     }
 }
 
+impl Account for UserRow {
+    fn password_hash(&self) -> &str {
+        &self.password_hash
+    }
+
+    fn sealed_totp_secret(&self) -> &[u8] {
+        &self.totp_secret
+    }
+
+    fn disabled(&self) -> bool {
+        self.disabled
+    }
+
+    fn locked(&self, now: i64) -> bool {
+        UserRow::locked(self, now)
+    }
+}
+
 impl herald_webkit::Portal for Portal {
     type User = UserRow;
 
@@ -204,23 +180,101 @@ impl herald_webkit::Portal for Portal {
     }
 
     fn refusal(&self, refusal: Refusal, session: Option<&Ctx>) -> Response {
-        let nav = session.map(nav);
-        match refusal {
-            Refusal::Forbidden => plain_page(
-                refusal.status(),
-                "Not allowed",
-                "This page is for administrators.",
-                nav.as_ref(),
-            ),
-            Refusal::Csrf => csrf_refused(nav.as_ref()),
-            Refusal::BadForm => plain_page(
-                refusal.status(),
-                "Refused",
-                "The form's fields could not be read. Reload the page and try again.",
-                nav.as_ref(),
-            ),
-            Refusal::Internal => internal("session", &"storage failed"),
+        login::refused(self, refusal, session)
+    }
+}
+
+/// The stored side of the web kit's login: the store's users, sessions and audit log.
+impl Accounts for Portal {
+    const LOGIN_COOKIE: &'static str = LOGIN_COOKIE;
+    const COOKIE_PATH: &'static str = "/portal";
+    const HOME_PATH: &'static str = "/portal/";
+    const LOGOUT_PATH: &'static str = "/portal/logout";
+
+    fn now(&self) -> i64 {
+        self.service.now()
+    }
+
+    fn policy(&self) -> LoginPolicy {
+        LoginPolicy {
+            attempts_per_15_minutes: self.settings.login_attempts_per_15_minutes,
+            lockout_after: self.settings.lockout_after,
+            session_minutes: self.settings.session_minutes,
         }
+    }
+
+    fn limiter(&self) -> &LoginLimiter {
+        &self.limiter
+    }
+
+    fn passwords(&self) -> &PasswordHasher {
+        &self.passwords
+    }
+
+    fn trip(&self, trip: Trip) {
+        let label = match trip {
+            Trip::LoginRate => "portal_login_rate",
+            Trip::AccountLocked => "portal_account_locked",
+        };
+        self.service.metrics().increment(&crate::internal::TRIPS, label);
+    }
+
+    fn user(&self, name: &str) -> BoxFuture<'_, Result<Option<UserRow>, String>> {
+        let name = name.to_owned();
+        Box::pin(async move { self.service.store().user(&name).await.map_err(|e| e.to_string()) })
+    }
+
+    fn login_succeeded(&self, user: &UserRow, step: i64) -> BoxFuture<'_, Result<bool, String>> {
+        let id = user.id;
+        Box::pin(async move {
+            self.service.store().login_succeeded(id, step).await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn login_failed(
+        &self,
+        user: &UserRow,
+        lockout_after: i64,
+    ) -> BoxFuture<'_, Result<Option<UserRow>, String>> {
+        let id = user.id;
+        Box::pin(async move {
+            // Locked until an administrator unlocks it.
+            let store = self.service.store();
+            store.login_failed(id, lockout_after, i64::MAX).await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn add_session(
+        &self,
+        hash: [u8; 32],
+        user: &UserRow,
+        expires_at: i64,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        let id = user.id;
+        Box::pin(async move {
+            self.service.store().add_session(&hash, id, expires_at).await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn delete_session(&self, hash: [u8; 32]) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.service.store().delete_session(&hash).await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn set_password(&self, user: &UserRow, hash: String) -> BoxFuture<'_, Result<(), String>> {
+        let id = user.id;
+        Box::pin(async move {
+            self.service.store().set_password(id, &hash, false).await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn record(&self, event: AuditEvent) -> BoxFuture<'_, ()> {
+        Box::pin(async move { store_event(&self.service, &event).await })
+    }
+
+    fn page(&self, title: &str, session: Option<&Ctx>, content: &Markup) -> Markup {
+        views::page(title, session.map(nav).as_ref(), content)
     }
 }
 
@@ -239,14 +293,10 @@ pub fn router(service: Arc<Service>, settings: PortalSettings, country: &str) ->
         limiter: LoginLimiter::default(),
         passwords: PasswordHasher::new(HASHING_SLOTS),
     });
-    Pages::new()
+    login::routes(Pages::new())
         .public("/portal", get(|| async { Redirect::to("/portal/") }))
         .public("/portal/style.css", get(style))
-        .public("/portal/login", get(login_form).post(login))
         .page("/portal/", Access::Member, home)
-        .form("/portal/logout", Access::PasswordChange, logout)
-        .page("/portal/password", Access::PasswordChange, password_form)
-        .form("/portal/password", Access::PasswordChange, password_change)
         .form("/portal/issue", Access::Member, issue)
         .page("/portal/status", Access::Member, status)
         .form("/portal/expire", Access::Member, expire)
@@ -266,20 +316,17 @@ pub fn router(service: Arc<Service>, settings: PortalSettings, country: &str) ->
 }
 
 async fn style() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], views::STYLE).into_response()
-}
-
-fn html(status: StatusCode, markup: Markup) -> Response {
-    (status, Html(markup.into_string())).into_response()
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], views::style()).into_response()
 }
 
 fn plain_page(status: StatusCode, title: &str, text: &str, nav: Option<&Nav<'_>>) -> Response {
-    html(status, views::page(title, nav, &views::message("error", text)))
+    html(status, views::page(title, nav, &message("error", text)))
 }
 
 fn internal(what: &str, error: &dyn std::fmt::Display) -> Response {
     tracing::error!(operation = what, %error, "portal internal error");
-    plain_page(StatusCode::INTERNAL_SERVER_ERROR, "Error", "Internal error; try again later.", None)
+    let (title, text) = refusal_text(Refusal::Internal);
+    plain_page(StatusCode::INTERNAL_SERVER_ERROR, title, text, None)
 }
 
 /// A checked session of a portal user.
@@ -288,14 +335,4 @@ type Ctx = Session<UserRow>;
 /// The navigation bar of a session's pages.
 fn nav(ctx: &Ctx) -> Nav<'_> {
     Nav { user: &ctx.user, csrf: &ctx.csrf }
-}
-
-fn csrf_refused(nav: Option<&Nav<'_>>) -> Response {
-    plain_page(
-        StatusCode::FORBIDDEN,
-        "Refused",
-        "The form did not come from this portal or has expired (CSRF token missing or wrong). \
-         Reload the page and try again.",
-        nav,
-    )
 }

@@ -2,9 +2,12 @@
 //! style: the Content-Security-Policy allows only `/portal/style.css` and `data:` images.
 
 use herald_model::{Date, UnixTime};
-use maud::{DOCTYPE, Markup, html};
+use herald_webkit::Layout;
+pub use herald_webkit::accounts::minute_text as time;
+pub use herald_webkit::layout::message;
+use maud::{Markup, html};
 
-use crate::store::{ApiKeyInfo, AuditRow, CodeRow, DayStats, Role, UserRow};
+use crate::store::{ApiKeyInfo, CodeRow, DayStats, Role, UserRow};
 
 /// The logged-in user shown in the navigation, with the CSRF token of the logout form.
 pub struct Nav<'a> {
@@ -14,46 +17,34 @@ pub struct Nav<'a> {
     pub csrf: &'a str,
 }
 
+/// The portal's layout (the web kit's shell).
+pub const LAYOUT: Layout = Layout {
+    product: "herald verification portal",
+    stylesheet: "/portal/style.css",
+    logout: "/portal/logout",
+};
+
+/// The pages every user may open.
+const MEMBER_LINKS: [(&str, &str); 3] =
+    [("/portal/", "Issue code"), ("/portal/status", "Code status"), ("/portal/stats", "Statistics")];
+
+/// The pages of administrators, after the members' ones.
+const ADMIN_LINKS: [(&str, &str); 4] = [
+    ("/portal/users", "Users"),
+    ("/portal/api-keys", "API keys"),
+    ("/portal/settings", "Settings"),
+    ("/portal/audit", "Audit log"),
+];
+
 /// A page around `content`.
 pub fn page(title: &str, nav: Option<&Nav<'_>>, content: &Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · herald verification portal" }
-                link rel="stylesheet" href="/portal/style.css";
-            }
-            body {
-                header {
-                    span.brand { "herald verification portal" }
-                    @if let Some(nav) = nav {
-                        nav {
-                            a href="/portal/" { "Issue code" }
-                            a href="/portal/status" { "Code status" }
-                            a href="/portal/stats" { "Statistics" }
-                            @if nav.user.role == Role::Administrator {
-                                a href="/portal/users" { "Users" }
-                                a href="/portal/api-keys" { "API keys" }
-                                a href="/portal/settings" { "Settings" }
-                                a href="/portal/audit" { "Audit log" }
-                            }
-                        }
-                        form.logout method="post" action="/portal/logout" {
-                            span.who { (nav.user.name) " (" (role_label(nav.user.role)) ")" }
-                            input type="hidden" name="csrf" value=(nav.csrf);
-                            button type="submit" { "Log out" }
-                        }
-                    }
-                }
-                main {
-                    h1 { (title) }
-                    (content)
-                }
-            }
-        }
+    let Some(nav) = nav else { return LAYOUT.page(title, None, content) };
+    let mut links = MEMBER_LINKS.to_vec();
+    if nav.user.role == Role::Administrator {
+        links.extend(ADMIN_LINKS);
     }
+    let who = format!("{} ({})", nav.user.name, role_label(nav.user.role));
+    LAYOUT.page(title, Some(&herald_webkit::Nav { links: &links, who: &who, csrf: nav.csrf }), content)
 }
 
 /// A role as shown.
@@ -61,40 +52,6 @@ pub fn role_label(role: Role) -> &'static str {
     match role {
         Role::Administrator => "administrator",
         Role::CaseWorker => "case worker",
-    }
-}
-
-/// A message box (`kind`: `error`, `warning`, `info`).
-pub fn message(kind: &str, text: &str) -> Markup {
-    html! { p class=(format!("message {kind}")) role="status" { (text) } }
-}
-
-/// The login form.
-pub fn login(csrf: &str, name: &str, error: Option<&str>) -> Markup {
-    html! {
-        @if let Some(e) = error { (message("error", e)) }
-        form.card method="post" action="/portal/login" {
-            input type="hidden" name="csrf" value=(csrf);
-            label { "User name" input #name type="text" name="name" value=(name) autocomplete="username" required; }
-            label { "Password" input #password type="password" name="password" autocomplete="current-password" required; }
-            label { "Authenticator code" input #totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" autocomplete="one-time-code" required; }
-            button #login type="submit" { "Log in" }
-        }
-    }
-}
-
-/// The password change form.
-pub fn password(csrf: &str, error: Option<&str>) -> Markup {
-    html! {
-        p { "Your password was a one-time password. Choose your own (at least "
-            (super::auth::MIN_PASSWORD) " characters)." }
-        @if let Some(e) = error { (message("error", e)) }
-        form.card method="post" action="/portal/password" {
-            input type="hidden" name="csrf" value=(csrf);
-            label { "New password" input #new type="password" name="new" autocomplete="new-password" required; }
-            label { "Repeat it" input #repeat type="password" name="repeat" autocomplete="new-password" required; }
-            button #save type="submit" { "Save password" }
-        }
     }
 }
 
@@ -274,12 +231,6 @@ fn day_date(day: i64) -> Date {
     Date::of(UnixTime(day.saturating_mul(86_400)))
 }
 
-/// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
-pub fn time(t: i64) -> String {
-    let rest = t.rem_euclid(86_400);
-    format!("{} {:02}:{:02} UTC", Date::of(UnixTime(t)), rest / 3600, rest % 3600 / 60)
-}
-
 /// The statistics page: a bar chart and a table of the last days.
 pub fn stats(days: &[DayStats]) -> Markup {
     let max = days.iter().map(|d| d.issued.max(d.claimed)).max().unwrap_or(0).max(1);
@@ -311,19 +262,6 @@ pub fn stats(days: &[DayStats]) -> Markup {
             tr { th { "Day" } th { "Issued" } th { "Claimed" } }
             @for d in days.iter().rev() {
                 tr { td { (day_date(d.day)) } td.issued { (d.issued) } td.claimed { (d.claimed) } }
-            }
-        }
-    }
-}
-
-/// The audit log.
-pub fn audit(events: &[AuditRow]) -> Markup {
-    html! {
-        p { "The newest " (events.len()) " events; times are whole minutes (UTC)." }
-        table.card #audit {
-            tr { th { "When" } th { "Who" } th { "What" } th { "On" } }
-            @for e in events {
-                tr { td { (time(e.at_minute)) } td { (e.actor) } td { (e.action) } td { (e.subject) } }
             }
         }
     }
@@ -467,19 +405,12 @@ pub fn settings(rows: &[(&str, String)]) -> Markup {
     }
 }
 
-/// The stylesheet.
-pub const STYLE: &str = "\
-body{font-family:system-ui,sans-serif;margin:0;background:#f4f6f8;color:#1d2733}\
-header{display:flex;flex-wrap:wrap;align-items:center;gap:1em;background:#1d3b5c;color:#fff;padding:.6em 1em}\
-header a{color:#fff;margin-right:.8em}.brand{font-weight:bold;margin-right:1em}\
-form.logout{margin-left:auto}.who{margin-right:.5em}\
-main{max-width:60em;margin:1em auto;padding:0 1em}\
-.card{background:#fff;border:1px solid #d5dbe1;border-radius:6px;padding:1em;margin:1em 0}\
-label{display:block;margin:.6em 0}label input,label select{display:block;margin-top:.2em;padding:.3em;min-width:16em}\
-label.choice{display:flex;gap:.5em;align-items:center}label.choice input{min-width:0}\
-fieldset{border:none;padding:0}button{padding:.4em 1em;cursor:pointer}button.danger{background:#b3261e;color:#fff;border:none}\
-.message{padding:.6em 1em;border-radius:4px}.error{background:#fde2e1}.warning{background:#fff3cd}.info{background:#e0f0ff}\
-.code{font-size:2em;letter-spacing:.15em}.hint{color:#555;font-size:.9em}table{border-collapse:collapse}\
-th,td{text-align:left;padding:.3em .8em;border-bottom:1px solid #e3e7eb}form.inline{display:inline}\
-pre{white-space:pre-wrap}.legend-issued{color:#2f6fb3}.legend-claimed{color:#3c9a5f}\
+/// The portal's own rules, after the web kit's base stylesheet.
+const OWN_STYLE: &str = "\
+.code{font-size:2em;letter-spacing:.15em}.legend-issued{color:#2f6fb3}.legend-claimed{color:#3c9a5f}\
 ";
+
+/// The stylesheet.
+pub fn style() -> String {
+    [herald_webkit::layout::STYLE, OWN_STYLE].concat()
+}

@@ -221,18 +221,8 @@ impl UserRow {
     }
 }
 
-/// One audit event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditRow {
-    /// Unix seconds, whole minutes.
-    pub at_minute: i64,
-    /// The user (or `cli`).
-    pub actor: String,
-    /// What, e.g. `code.issue`.
-    pub action: String,
-    /// On what (a code's UUID, a user name), never a secret.
-    pub subject: String,
-}
+/// One audit event (the web kit's: who did what on what, at a whole minute).
+pub use herald_webkit::AuditEvent;
 
 /// Codes issued and claimed on one day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -400,12 +390,12 @@ impl Store {
     }
 
     /// Appends an audit event.
-    pub async fn audit(&self, event: &AuditRow) -> Result<(), StoreError> {
+    pub async fn audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
         herald_db::dispatch!(&self.pools, audit, event)
     }
 
     /// The newest `limit` audit events, newest first.
-    pub async fn audit_events(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+    pub async fn audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
         herald_db::dispatch!(&self.pools, audit_events, limit)
     }
 

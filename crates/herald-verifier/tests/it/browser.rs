@@ -7,7 +7,7 @@
 //! `/usr/bin/chromedriver`; `.ci/run` installs them). Without them the test is skipped with a
 //! message, except under `CI=true`, where it fails.
 //!
-//! The WebDriver client is `herald_testkit::webdriver`.
+//! The browser helpers are `herald_testkit::webdriver` (on the `fantoccini` WebDriver client).
 
 use std::path::{Path, PathBuf};
 
@@ -96,9 +96,16 @@ async fn browser_login_issue_redeem_then_claimed_and_counted() {
     assert_eq!(b.count("svg#chart rect").await, 28, "two bars a day for 14 days");
     b.screenshot("06-statistics").await;
 
-    b.call("DELETE", "", None).await;
-    v.stop().await;
+    // The same page on a phone's screen: the navigation wraps, nothing is cut off.
+    b.resize(herald_testkit::webdriver::PHONE).await;
+    let overflow = b.script("return document.documentElement.scrollWidth;", vec![]).await;
+    assert!(overflow.as_u64().is_some_and(|w| w <= 400), "no horizontal scrolling: {overflow}");
+    b.screenshot("06b-statistics-phone").await;
+    b.resize(herald_testkit::webdriver::DESKTOP).await;
+
     eprintln!("screenshots: {}", b.shots.display());
+    b.close().await;
+    v.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,7 +126,7 @@ async fn browser_xss_payload_typed_into_a_form_is_shown_as_text() {
     assert_eq!(b.count("main script").await, 0);
     assert_eq!(b.count("main img").await, 0);
     b.screenshot("07-xss-as-text").await;
-    b.call("DELETE", "", None).await;
+    b.close().await;
     v.stop().await;
 }
 
@@ -160,6 +167,6 @@ async fn browser_five_wrong_passwords_lock_the_account_and_an_administrator_unlo
     v.clock.advance(30);
     b.click("form.logout button").await;
     first_login(&b, &base, &carla, v.now(), "carla's own passphrase").await;
-    b.call("DELETE", "", None).await;
+    b.close().await;
     v.stop().await;
 }

@@ -54,7 +54,8 @@ fn pages_match_their_snapshots() {
         &views::page(
             "Log in",
             None,
-            &views::login(
+            &herald_webkit::login::login_view(
+                "/portal/login",
                 "c5rf",
                 "<carla>",
                 Some("Wrong user name, password or authenticator code."),

@@ -2,7 +2,7 @@
 
 use herald_db::testing::{Backend, TestDb};
 use herald_verifier::store::{
-    ApiKeyKind, ApiKeyRow, AuditRow, ClaimOutcome, DayStats, InsertOutcome, NewCode, NewUser, Role,
+    ApiKeyKind, ApiKeyRow, AuditEvent, ClaimOutcome, DayStats, InsertOutcome, NewCode, NewUser, Role,
     Store,
 };
 use herald_wire::verification::TestType;
@@ -256,7 +256,7 @@ async fn portal_sessions_audit_and_statistics(backend: Backend) {
         ("bob", "code.issue"),
         ("carla", "login"),
     ] {
-        let event = AuditRow {
+        let event = AuditEvent {
             at_minute: minute,
             actor: actor.into(),
             action: action.into(),

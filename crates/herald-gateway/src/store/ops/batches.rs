@@ -9,7 +9,7 @@ use super::super::{BEGIN_WRITE, Db};
 use super::{Attempt, insert_callback_tasks, invariant, run_tx};
 use crate::store::at_rest::AtRest;
 use crate::store::rows::{self, AuditColumns, BatchColumns, KeyRow};
-use crate::store::{AuditRow, DownloadBatch, StoreError, plan};
+use crate::store::{AuditEvent, DownloadBatch, StoreError, plan};
 
 // --- download batches ---------------------------------------------------------------------------
 
@@ -199,7 +199,7 @@ pub(crate) async fn download_keys(
         .collect()
 }
 
-pub(crate) async fn audit(pool: &Pool<Db>, tag: &str) -> Result<Vec<AuditRow>, StoreError> {
+pub(crate) async fn audit(pool: &Pool<Db>, tag: &str) -> Result<Vec<AuditEvent>, StoreError> {
     let rows: Vec<AuditColumns> = run_tx("audit", || async {
         Ok(sqlx::query_as(
             "SELECT u.country, MIN(k.created_at), u.auth_thumbprint, u.signing_thumbprint, \

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use herald_db::DbError;
 use herald_gateway::store::{
-    AuditRow, CallbackFailure, CountryStatistics, MAX_CALLBACK_RETRIES, Store, StoreError,
+    AuditEvent, CallbackFailure, CountryStatistics, MAX_CALLBACK_RETRIES, Store, StoreError,
     StoreGauges, TrustKind, UploadMode, UploadOutcome,
 };
 use herald_model::UnixTime;
@@ -493,12 +493,12 @@ async fn audit_has_one_row_per_upload_in_download_order() {
     let Some((_db, store)) = fresh().await else { return };
     let uploads = four_uploads(&store).await;
     let audit = store.audit("20200731-1").await.unwrap();
-    let expected: Vec<AuditRow> = uploads
+    let expected: Vec<AuditEvent> = uploads
         .iter()
         .enumerate()
         .map(|(i, (tag, keys))| {
             let sent = upload(tag, &tag[..2], keys.clone());
-            AuditRow {
+            AuditEvent {
                 country: sent.country,
                 uploaded_at: at(0, 100 * i64::try_from(i).unwrap()),
                 auth_thumbprint: sent.auth_thumbprint,

@@ -4,9 +4,9 @@ use herald_db::run_tx;
 use sqlx::Pool;
 
 use super::super::Db;
-use crate::store::{AuditRow, DayStats, StoreError};
+use crate::store::{AuditEvent, DayStats, StoreError};
 
-pub(crate) async fn audit(pool: &Pool<Db>, event: &AuditRow) -> Result<(), StoreError> {
+pub(crate) async fn audit(pool: &Pool<Db>, event: &AuditEvent) -> Result<(), StoreError> {
     run_tx("audit", || async {
         sqlx::query(
             "INSERT INTO audit_event (at_minute, actor, action, subject) VALUES ($1, $2, $3, $4)",
@@ -22,7 +22,7 @@ pub(crate) async fn audit(pool: &Pool<Db>, event: &AuditRow) -> Result<(), Store
     .await
 }
 
-pub(crate) async fn audit_events(pool: &Pool<Db>, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+pub(crate) async fn audit_events(pool: &Pool<Db>, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
     let rows: Vec<(i64, String, String, String)> = run_tx("audit_events", || async {
         Ok(sqlx::query_as(
             "SELECT at_minute, actor, action, subject FROM audit_event ORDER BY id DESC LIMIT $1",
@@ -34,7 +34,7 @@ pub(crate) async fn audit_events(pool: &Pool<Db>, limit: i64) -> Result<Vec<Audi
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(at_minute, actor, action, subject)| AuditRow { at_minute, actor, action, subject })
+        .map(|(at_minute, actor, action, subject)| AuditEvent { at_minute, actor, action, subject })
         .collect())
 }
 

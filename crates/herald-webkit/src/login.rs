@@ -1,0 +1,271 @@
+//! Logging in and out and choosing a password, for every portal with [`Accounts`]:
+//! - the login form's CSRF token is bound to a pre-login cookie;
+//! - each user name gets [`LoginPolicy::attempts_per_15_minutes`] attempts per 15 minutes;
+//! - argon2id (on blocking threads) and an RFC 6238 code, each code accepted once;
+//! - unknown and disabled users cost the same work and get the same answer as a wrong password;
+//! - [`LoginPolicy::lockout_after`] failures in a row lock the account until an administrator
+//!   unlocks it;
+//! - a session id is 256 random bits in a `Secure; HttpOnly; SameSite=Strict` cookie, stored
+//!   only as its keyed hash; a password change ends every other session.
+//!
+//! [`routes`] adds the login page (public), logging out and the password page (with their
+//! session and CSRF checks, through [`Pages`]).
+//!
+//! [`LoginPolicy::attempts_per_15_minutes`]: crate::LoginPolicy::attempts_per_15_minutes
+//! [`LoginPolicy::lockout_after`]: crate::LoginPolicy::lockout_after
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse as _, Redirect, Response};
+use axum::routing::get;
+use maud::{Markup, html};
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::accounts::{Account as _, Accounts, AuditEvent, SecretField, Trip};
+use crate::layout::{html_response, message, refusal_text};
+use crate::session::{Access, PortalUser as _, Refusal, Session, cookie, set_cookie};
+use crate::{NoFields, NoQuery, Pages, Purpose, auth};
+
+/// Adds the login page (`P::LOGIN_PATH`, GET and POST), logging out (`P::LOGOUT_PATH`) and the
+/// password page (`P::PASSWORD_PATH`, GET and POST).
+pub fn routes<P: Accounts>(pages: Pages<P>) -> Pages<P> {
+    pages
+        .public(P::LOGIN_PATH, get(login_form::<P>).post(login::<P>))
+        .form(P::LOGOUT_PATH, Access::PasswordChange, logout::<P>)
+        .page(P::PASSWORD_PATH, Access::PasswordChange, password_form::<P>)
+        .form(P::PASSWORD_PATH, Access::PasswordChange, password_change::<P>)
+}
+
+/// The login form.
+pub fn login_view(action: &str, csrf: &str, name: &str, error: Option<&str>) -> Markup {
+    html! {
+        @if let Some(e) = error { (message("error", e)) }
+        form.card method="post" action=(action) {
+            input type="hidden" name="csrf" value=(csrf);
+            label { "User name" input #name type="text" name="name" value=(name) autocomplete="username" required; }
+            label { "Password" input #password type="password" name="password" autocomplete="current-password" required; }
+            label { "Authenticator code" input #totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" autocomplete="one-time-code" required; }
+            button #login type="submit" { "Log in" }
+        }
+    }
+}
+
+/// The password change form.
+pub fn password_view(action: &str, csrf: &str, error: Option<&str>) -> Markup {
+    html! {
+        p { "Your password was a one-time password. Choose your own (at least "
+            (auth::MIN_PASSWORD) " characters)." }
+        @if let Some(e) = error { (message("error", e)) }
+        form.card method="post" action=(action) {
+            input type="hidden" name="csrf" value=(csrf);
+            label { "New password" input #new type="password" name="new" autocomplete="new-password" required; }
+            label { "Repeat it" input #repeat type="password" name="repeat" autocomplete="new-password" required; }
+            button #save type="submit" { "Save password" }
+        }
+    }
+}
+
+/// The answer of a refusal or failure before or without a session, in the portal's layout.
+pub fn refused<P: Accounts>(
+    portal: &P,
+    refusal: Refusal,
+    session: Option<&Session<P::User>>,
+) -> Response {
+    let (title, text) = refusal_text(refusal);
+    html_response(refusal.status(), portal.page(title, session, &message("error", text)))
+}
+
+/// Logs a storage failure and answers 500.
+pub fn internal<P: Accounts>(portal: &P, what: &str, error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(operation = what, %error, "portal internal error");
+    refused(portal, Refusal::Internal, None)
+}
+
+async fn login_form<P: Accounts>(State(p): State<Arc<P>>, headers: HeaderMap) -> Response {
+    let (value, fresh) = match cookie(&headers, P::LOGIN_COOKIE) {
+        Some(v) => (Zeroizing::new(v), false),
+        None => (auth::random_hex(32), true),
+    };
+    let csrf = auth::csrf_token(p.keyring(), &format!("login:{}", value.as_str()));
+    let form = login_view(P::LOGIN_PATH, &csrf, "", None);
+    let mut response = html_response(StatusCode::OK, p.page("Log in", None, &form));
+    if fresh {
+        set_cookie(&mut response, P::LOGIN_COOKIE, &value, P::COOKIE_PATH, 3600);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct LoginFields {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: SecretField,
+    #[serde(default)]
+    totp: SecretField,
+}
+
+const WRONG: &str = "Wrong user name, password or authenticator code.";
+const LOCKED: &str =
+    "This account is locked after repeated failed logins. An administrator can unlock it.";
+
+async fn login<P: Accounts>(
+    State(p): State<Arc<P>>,
+    headers: HeaderMap,
+    Form(f): Form<LoginFields>,
+) -> Response {
+    let Some(login_cookie) = cookie(&headers, P::LOGIN_COOKIE) else {
+        return refused(p.as_ref(), Refusal::Csrf, None);
+    };
+    let bound = format!("login:{login_cookie}");
+    if !auth::csrf_ok(p.keyring(), &bound, &f.csrf) {
+        return refused(p.as_ref(), Refusal::Csrf, None);
+    }
+    let csrf = auth::csrf_token(p.keyring(), &bound);
+    let name = f.name.trim().to_owned();
+    let again = |status: StatusCode, text: &str| {
+        let form = login_view(P::LOGIN_PATH, &csrf, &name, Some(text));
+        html_response(status, p.page("Log in", None, &form))
+    };
+    let now = p.now();
+    let policy = p.policy();
+    let key = p.keyring().mac(Purpose::LoginLimit, name.to_lowercase().as_bytes());
+    if !p.limiter().attempt(key, now, policy.attempts_per_15_minutes) {
+        p.trip(Trip::LoginRate);
+        tracing::warn!("portal login refused: too many attempts for one user name");
+        return again(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many login attempts for this user name; wait 15 minutes.",
+        );
+    }
+    let user = match p.user(&name).await {
+        Ok(u) => u,
+        Err(e) => return internal(p.as_ref(), "user", &e),
+    };
+    let Some(user) = user else {
+        // The same work as for a real user; the typed name is not logged (it may be a password).
+        p.passwords().matches_nobody(&f.password).await;
+        tracing::info!("portal login failed: unknown user");
+        return again(StatusCode::UNAUTHORIZED, WRONG);
+    };
+    if user.disabled() {
+        p.passwords().matches_nobody(&f.password).await;
+        return again(StatusCode::UNAUTHORIZED, WRONG);
+    }
+    if user.locked(now) {
+        tracing::info!(user = %user.name(), "portal login refused: account locked");
+        return again(StatusCode::FORBIDDEN, LOCKED);
+    }
+    let password_ok = p.passwords().matches(&f.password, user.password_hash()).await;
+    let step = if password_ok {
+        auth::open(p.keyring(), user.name(), user.sealed_totp_secret())
+            .and_then(|secret| auth::totp_step(&secret, &f.totp, now))
+    } else {
+        None
+    };
+    let accepted = match step {
+        Some(step) => match p.login_succeeded(&user, step).await {
+            Ok(fresh) => fresh,
+            Err(e) => return internal(p.as_ref(), "login", &e),
+        },
+        None => false,
+    };
+    if !accepted {
+        let after = match p.login_failed(&user, policy.lockout_after).await {
+            Ok(a) => a,
+            Err(e) => return internal(p.as_ref(), "login_failed", &e),
+        };
+        let why = if password_ok { "code" } else { "password" };
+        p.record(AuditEvent::new(now, user.name(), "login.failed", why)).await;
+        tracing::info!(user = %user.name(), "portal login failed");
+        if after.is_some_and(|u| u.locked(now)) {
+            p.record(AuditEvent::new(now, user.name(), "user.locked", user.name())).await;
+            p.trip(Trip::AccountLocked);
+            tracing::warn!(user = %user.name(), "portal account locked after failed logins");
+            return again(StatusCode::FORBIDDEN, LOCKED);
+        }
+        return again(StatusCode::UNAUTHORIZED, WRONG);
+    }
+    p.record(AuditEvent::new(now, user.name(), "login", "")).await;
+    tracing::info!(user = %user.name(), "portal login");
+    let target = if user.must_change_password() { P::PASSWORD_PATH } else { P::HOME_PATH };
+    start_session(p.as_ref(), &user, target).await
+}
+
+async fn logout<P: Accounts>(p: Arc<P>, session: Session<P::User>, _: NoFields) -> Response {
+    if let Err(e) = p.delete_session(session.hash(p.keyring())).await {
+        return internal(p.as_ref(), "delete_session", &e);
+    }
+    p.record(AuditEvent::new(p.now(), session.user.name(), "logout", "")).await;
+    let mut response = Redirect::to(P::LOGIN_PATH).into_response();
+    set_cookie(&mut response, P::SESSION_COOKIE, "", P::COOKIE_PATH, 0);
+    response
+}
+
+async fn password_form<P: Accounts>(p: Arc<P>, session: Session<P::User>, _: NoQuery) -> Response {
+    let form = password_view(P::PASSWORD_PATH, &session.csrf, None);
+    html_response(StatusCode::OK, p.page("Choose a password", Some(&session), &form))
+}
+
+#[derive(Deserialize)]
+struct PasswordFields {
+    #[serde(default)]
+    new: SecretField,
+    #[serde(default)]
+    repeat: SecretField,
+}
+
+async fn password_change<P: Accounts>(
+    p: Arc<P>,
+    session: Session<P::User>,
+    f: PasswordFields,
+) -> Response {
+    let problem = if f.new.chars().count() < auth::MIN_PASSWORD {
+        Some(format!("The password must have at least {} characters.", auth::MIN_PASSWORD))
+    } else if f.new.len() > 256 {
+        Some("The password must have at most 256 bytes.".to_owned())
+    } else if *f.new != *f.repeat {
+        Some("The two passwords differ.".to_owned())
+    } else if p.passwords().matches(&f.new, session.user.password_hash()).await {
+        Some("Choose a password different from the one-time password.".to_owned())
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        let form = password_view(P::PASSWORD_PATH, &session.csrf, Some(&problem));
+        let page = p.page("Choose a password", Some(&session), &form);
+        return html_response(StatusCode::BAD_REQUEST, page);
+    }
+    let hash = match p.passwords().hash(&f.new).await {
+        Ok(h) => h,
+        Err(e) => return internal(p.as_ref(), "hash_password", &e),
+    };
+    if let Err(e) = p.set_password(&session.user, hash).await {
+        return internal(p.as_ref(), "set_password", &e);
+    }
+    let name = session.user.name();
+    p.record(AuditEvent::new(p.now(), name, "user.password", name)).await;
+    // Every session of the user ended with the old password; this one continues in a new one.
+    start_session(p.as_ref(), &session.user, P::HOME_PATH).await
+}
+
+/// A new session for `user`: stored (hashed), its cookie set, the pre-login cookie removed, and
+/// a redirect to `target`.
+pub async fn start_session<P: Accounts>(p: &P, user: &P::User, target: &str) -> Response {
+    let sid = auth::random_hex(32);
+    let hash = p.keyring().mac(Purpose::Session, sid.as_bytes());
+    let lifetime = p.policy().session_minutes * 60;
+    if let Err(e) = p.add_session(hash, user, p.now() + lifetime).await {
+        return internal(p, "add_session", &e);
+    }
+    let mut response = Redirect::to(target).into_response();
+    set_cookie(&mut response, P::SESSION_COOKIE, &sid, P::COOKIE_PATH, lifetime);
+    set_cookie(&mut response, P::LOGIN_COOKIE, "", P::COOKIE_PATH, 0);
+    response
+}
