@@ -12,8 +12,10 @@
 //!   text format;
 //! - [`internal`]: the internal listener (`/health`, `/metrics`, `/openapi.json`);
 //! - [`jobs`]: background jobs under a store lease;
-//! - [`padding`]: padded JSON answers of the app-facing APIs (one size per endpoint);
-//! - [`refusal`]: the error boundary: a service's typed errors become responses in one place.
+//! - [`padding`]: padded JSON answers of the app-facing APIs (one [`padding::Padding`] per
+//!   endpoint);
+//! - [`refusal`]: the error boundary: a service's typed errors become responses in one place
+//!   (padded like the endpoint's successes where its answers have one size).
 //!
 //! Layout rule: this crate knows no service's protocol or store; a service plugs in through
 //! [`internal::Probe`] and [`jobs::LeaseStore`]. It reads no system clock (a
