@@ -19,7 +19,7 @@ use herald_wire::export::{FileSigner, SignatureInfo};
 use tokio::net::TcpListener;
 
 use crate::config::KeyserverConfig;
-use crate::export::{Blobs, ExportKey, Exporter};
+use crate::export::{Blobs, ExportKey, ExportSettings, Exporter};
 use crate::federation::{Federation, FederationSettings};
 use crate::publish::{Issuers, PublishService, RevisionKeys};
 use crate::store::Store;
@@ -211,13 +211,15 @@ impl Keyserver {
             Exporter::new(
                 store.clone(),
                 blobs,
-                config.export.configs.clone(),
                 keys,
                 clock.clone(),
-                country,
-                config.export.min_window_age_seconds,
-                config.retention_days,
-                federation.is_some(),
+                ExportSettings {
+                    configs: config.export.configs.clone(),
+                    country,
+                    min_window_age: config.export.min_window_age_seconds,
+                    retention_days: config.retention_days,
+                    federate_fakes: federation.is_some(),
+                },
             )
             .with_randomness(random.clone()),
         );
