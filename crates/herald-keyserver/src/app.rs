@@ -11,6 +11,7 @@ use axum::Router;
 use herald_model::Clock;
 use herald_runtime::Registry;
 use herald_runtime::jobs::{Lease, every};
+pub(crate) use herald_runtime::start::{invalid, read};
 use herald_service::random::Randomness;
 use herald_trust::AnchorCertificate;
 use herald_wire::cms::SigningIdentity;
@@ -18,36 +19,25 @@ use herald_wire::export::{FileSigner, SignatureInfo};
 use tokio::net::TcpListener;
 
 use crate::config::KeyserverConfig;
-use crate::export::{Blobs, ExportKey, Exporter};
+use crate::export::{Blobs, ExportKey, ExportSettings, Exporter};
 use crate::federation::{Federation, FederationSettings};
 use crate::publish::{Issuers, PublishService, RevisionKeys};
 use crate::store::Store;
 
-/// Why the key server could not start.
+/// Why the key server could not start: a setting or a file it names, a listener, or
+/// [`OpenError`].
+pub type StartError = herald_runtime::start::StartError<OpenError>;
+
+/// What the key server opens itself at start and could not.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum StartError {
-    /// A setting, or a key or certificate file it names, is unusable.
-    #[error(transparent)]
-    Config(#[from] herald_service::config::ConfigError),
-    /// The database could not be opened or migrated.
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+pub enum OpenError {
     /// The export object store could not be opened.
     #[error(transparent)]
     Blob(#[from] crate::export::BlobError),
-    /// A listener could not be bound.
+    /// The database could not be opened or migrated.
     #[error(transparent)]
-    Bind(#[from] herald_runtime::server::BindError),
-}
-
-/// A setting is unusable: the one way this module builds [`StartError::Config`].
-pub(crate) fn invalid(setting: &str, problem: impl std::fmt::Display) -> StartError {
-    StartError::Config(herald_service::config::ConfigError::invalid(setting, problem))
-}
-
-pub(crate) fn read(path: &Path) -> Result<String, StartError> {
-    Ok(herald_service::config::read_file(path)?)
+    Store(#[from] crate::store::StoreError),
 }
 
 /// A key server, bound and ready to serve.
@@ -159,17 +149,18 @@ impl Keyserver {
             keys.push(ExportKey { signer, until: k.until });
         }
         let blobs = match (&config.export.directory, &config.export.s3_bucket) {
-            (Some(dir), _) => Blobs::directory(dir)?,
+            (Some(dir), _) => Blobs::directory(dir).map_err(StartError::open)?,
             (None, Some(bucket)) => Blobs::s3(
                 bucket,
                 config.export.s3_endpoint.as_deref(),
                 config.export.s3_region.as_deref(),
-            )?,
+            )
+            .map_err(StartError::open)?,
             (None, None) => {
                 return Err(invalid("export", "needs a directory or an S3 bucket"));
             }
         };
-        let store = Store::open(&config.database).await?;
+        let store = Store::open(&config.database).await.map_err(StartError::open)?;
         let federation = match &config.federation {
             Some(f) => {
                 let client = herald_runtime::HttpsClient::new(
@@ -220,13 +211,15 @@ impl Keyserver {
             Exporter::new(
                 store.clone(),
                 blobs,
-                config.export.configs.clone(),
                 keys,
                 clock.clone(),
-                country,
-                config.export.min_window_age_seconds,
-                config.retention_days,
-                federation.is_some(),
+                ExportSettings {
+                    configs: config.export.configs.clone(),
+                    country,
+                    min_window_age: config.export.min_window_age_seconds,
+                    retention_days: config.retention_days,
+                    federate_fakes: federation.is_some(),
+                },
             )
             .with_randomness(random.clone()),
         );

@@ -3,8 +3,11 @@
 //! The rules themselves are pure functions in `herald_wire::publish`; this module runs them in
 //! ENS's order against the configuration, the verification certificate and the store, and
 //! shapes every answer so that an observer cannot tell outcomes apart by size:
-//! - every answer (success, error, chaff) is padded to exactly `response_size` bytes, with the
-//!   same headers (`content-type`, `x-api-version: v1`, `cache-control: no-store`);
+//! - every answer (success, refusal, chaff) is padded to exactly `response_size` bytes, with the
+//!   same headers (`content-type`, `x-api-version: v1`, `cache-control: no-store`): successes
+//!   through the endpoint's `herald_runtime::padding::Padding`, refusals (a `PublishRefusal`:
+//!   code, message, and a status when it is not the code's) through the runtime's error
+//!   boundary, `herald_runtime::refusal::respond_padded`, with the same padding;
 //! - a request with `X-Chaff` is read, not processed, stored nowhere, and answered 200 after a
 //!   delay drawn around the recent latency of real answers (an async sleep, never busy-waiting).
 //!
@@ -24,7 +27,8 @@ use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use herald_model::{Clock, CountryCode, TemporaryExposureKey};
-use herald_runtime::padding::{Alphabet, json_response, padded_json};
+use herald_runtime::padding::{Alphabet, Padding};
+use herald_runtime::refusal::{self, PaddedRefusal, Refusal};
 use herald_wire::publish::response::{ErrorCode, PublishResponse};
 use herald_wire::publish::revision::RevisableKey;
 use herald_wire::publish::rules::{self, AcceptedKey};
@@ -42,34 +46,51 @@ use crate::store::{
 /// Largest body read (ENS: 64,000 bytes).
 pub const MAX_BODY_BYTES: usize = 64_000;
 
-/// An answer before padding.
-struct Answer {
-    response: PublishResponse,
+/// A refused publish: the `code` and `error` of the answer (ENS's `PublishResponse` with no
+/// other field but its padding).
+#[derive(Debug)]
+struct PublishRefusal {
+    code: ErrorCode,
+    message: String,
     /// A status other than the code's (ENS answers 413 and 415 with a `bad_request` body).
-    status: Option<u16>,
+    status: Option<StatusCode>,
 }
 
-impl Answer {
-    fn ok(response: PublishResponse) -> Self {
-        Self { response, status: None }
+impl PublishRefusal {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), status: None }
     }
 
-    fn error(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::ok(PublishResponse {
-            code: Some(code),
-            error: Some(message.into()),
-            ..PublishResponse::default()
-        })
-    }
-
-    fn with_status(mut self, status: u16) -> Self {
+    fn with_status(mut self, status: StatusCode) -> Self {
         self.status = Some(status);
         self
     }
 
-    fn http_status(&self) -> u16 {
-        self.status.unwrap_or_else(|| self.response.http_status())
+    /// The answer, before padding.
+    fn answer(&self) -> PublishResponse {
+        PublishResponse::error(self.code, &self.message)
     }
+}
+
+impl Refusal for PublishRefusal {
+    fn status(&self) -> StatusCode {
+        self.status.unwrap_or_else(|| status_of(&self.answer()))
+    }
+
+    fn body(&self) -> String {
+        self.answer().to_json()
+    }
+}
+
+impl PaddedRefusal for PublishRefusal {
+    fn padded_body(&self, padding: String) -> String {
+        PublishResponse { padding, ..self.answer() }.to_json()
+    }
+}
+
+/// The status of an answer: its code's, or 200 without one.
+fn status_of(response: &PublishResponse) -> StatusCode {
+    StatusCode::from_u16(response.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// The publish handler's state.
@@ -81,7 +102,7 @@ pub struct PublishService {
     clock: Arc<dyn Clock>,
     country: CountryCode,
     federation: bool,
-    response_size: usize,
+    padding: Padding,
     latency: LatencyTracker,
 }
 
@@ -111,7 +132,11 @@ impl PublishService {
             clock,
             country,
             federation,
-            response_size: config.response_size,
+            padding: Padding {
+                size: config.response_size,
+                alphabet: Alphabet::Base64,
+                headers: &[("x-api-version", "v1")],
+            },
             latency: LatencyTracker::new(std::time::Duration::from_millis(
                 config.chaff_max_latency_ms,
             )),
@@ -125,70 +150,70 @@ impl PublishService {
             // Read (and drop) the body like a real request, store nothing, wait like a real one.
             let _ = read_capped(body).await;
             tokio::time::sleep(self.latency.chaff_delay()).await;
-            return self.finish(StatusCode::OK, PublishResponse::default());
+            return self.answer(StatusCode::OK, PublishResponse::default());
         }
-        let answer = self.process(headers, body).await;
-        let status =
-            StatusCode::from_u16(answer.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status == StatusCode::OK {
-            self.latency.record(started.elapsed());
+        match self.process(headers, body).await {
+            Ok(response) => {
+                let status = status_of(&response);
+                if status == StatusCode::OK {
+                    self.latency.record(started.elapsed());
+                }
+                self.answer(status, response)
+            }
+            Err(refused) => refusal::respond_padded(&refused, &self.padding),
         }
-        self.finish(status, answer.response)
     }
 
-    /// Pads the JSON to exactly `response_size` bytes (or the next KiB above a longer answer)
-    /// and sets the common headers.
-    fn finish(&self, status: StatusCode, mut response: PublishResponse) -> Response {
-        let body = padded_json(
-            &mut response,
-            self.response_size,
-            Alphabet::Base64,
-            |r, padding| r.padding = padding,
-            PublishResponse::to_json,
-        );
-        json_response(status, body, &[("x-api-version", "v1")])
+    /// A success (or chaff), padded like every answer of the endpoint.
+    fn answer(&self, status: StatusCode, mut response: PublishResponse) -> Response {
+        self.padding.respond(status, |padding| {
+            response.padding = padding;
+            response.to_json()
+        })
     }
 
-    async fn process(&self, headers: &HeaderMap, body: Body) -> Answer {
+    async fn process(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<PublishResponse, PublishRefusal> {
         let json = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
         if !json {
-            return Answer::error(ErrorCode::BadRequest, "content-type is not application/json")
-                .with_status(415);
+            return Err(PublishRefusal::new(
+                ErrorCode::BadRequest,
+                "content-type is not application/json",
+            )
+            .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
         }
-        let bytes = match read_capped(body).await {
-            Ok(bytes) => bytes,
-            Err(ReadError::TooLarge) => {
-                return Answer::error(
-                    ErrorCode::BadRequest,
-                    format!("request body too large: more than {MAX_BODY_BYTES} bytes"),
-                )
-                .with_status(413);
+        let bytes = read_capped(body).await.map_err(|e| match e {
+            ReadError::TooLarge => PublishRefusal::new(
+                ErrorCode::BadRequest,
+                format!("request body too large: more than {MAX_BODY_BYTES} bytes"),
+            )
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE),
+            ReadError::Io => {
+                PublishRefusal::new(ErrorCode::BadRequest, "request body could not be read")
             }
-            Err(ReadError::Io) => {
-                return Answer::error(ErrorCode::BadRequest, "request body could not be read");
-            }
-        };
-        let request = match decode_request(&bytes) {
-            Ok(request) => request,
-            Err(error) => {
-                return Answer::error(ErrorCode::BadRequest, format!("bad request: {error}"));
-            }
-        };
-        match self.publish(&request).await {
-            Ok(answer) | Err(answer) => answer,
-        }
+        })?;
+        let request = decode_request(&bytes).map_err(|error| {
+            PublishRefusal::new(ErrorCode::BadRequest, format!("bad request: {error}"))
+        })?;
+        self.publish(&request).await
     }
 
     #[allow(clippy::too_many_lines)] // §2.4 steps 1–11 in order, as ENS runs them
-    async fn publish(&self, request: &PublishRequest) -> Result<Answer, Answer> {
+    async fn publish(&self, request: &PublishRequest) -> Result<PublishResponse, PublishRefusal> {
         let now = self.clock.now();
         // §2.4 step 1: the app.
         let app =
             self.apps.get(&request.health_authority_id.to_ascii_lowercase()).ok_or_else(|| {
-                Answer::error(ErrorCode::UnknownHealthAuthorityId, "unknown health authority ID")
+                PublishRefusal::new(
+                    ErrorCode::UnknownHealthAuthorityId,
+                    "unknown health authority ID",
+                )
             })?;
         // Step 2: the verification certificate (ES256 only, issuer of this app, key, times,
         // report type, tekmac).
@@ -202,14 +227,14 @@ impl PublishService {
                 now,
             )
             .map_err(|e| {
-                Answer::error(
+                PublishRefusal::new(
                     ErrorCode::HealthAuthorityVerificationCertificateInvalid,
                     format!("unable to validate diagnosis verification: {e}"),
                 )
             })?;
         // One-time use (checked again inside the publish transaction).
         if self.store.certificate_used(&certificate.hash).await.map_err(|e| internal(&e))? {
-            return Err(Answer::error(
+            return Err(PublishRefusal::new(
                 ErrorCode::HealthAuthorityVerificationCertificateInvalid,
                 "unable to validate diagnosis verification: the certificate was already used",
             ));
@@ -218,7 +243,7 @@ impl PublishService {
         let token_keys = request.revision_token.as_deref().and_then(|t| self.revision.open(t));
         // Step 4: the key count.
         rules::check_key_count(request.keys.len())
-            .map_err(|e| Answer::error(ErrorCode::BadRequest, e.to_string()))?;
+            .map_err(|e| PublishRefusal::new(ErrorCode::BadRequest, e.to_string()))?;
         // Step 5: the symptom onset.
         let onset = rules::symptom_onset(
             request.symptom_onset_interval,
@@ -228,7 +253,7 @@ impl PublishService {
         // Step 6: per-key checks (a bad key is dropped, not the request).
         let (mut accepted, rejections) = rules::validate_keys(&request.keys, now);
         if accepted.is_empty() {
-            return Err(Answer::error(
+            return Err(PublishRefusal::new(
                 ErrorCode::BadRequest,
                 rules::partial_failure_message(&rejections),
             ));
@@ -236,10 +261,10 @@ impl PublishService {
         // Step 9 (DSOS), then step 10 (layout).
         let warnings = rules::apply_symptom_onset(&mut accepted, &onset);
         if accepted.is_empty() {
-            return Err(Answer::error(ErrorCode::BadRequest, warnings.join("; ")));
+            return Err(PublishRefusal::new(ErrorCode::BadRequest, warnings.join("; ")));
         }
         rules::check_key_layout(&mut accepted)
-            .map_err(|e| Answer::error(ErrorCode::BadRequest, e.to_string()))?;
+            .map_err(|e| PublishRefusal::new(ErrorCode::BadRequest, e.to_string()))?;
         // Steps 7, 8 and 11: build the rows, decide revisions.
         let report_type = Some(certificate.report_type);
         let keys: Vec<TemporaryExposureKey> = accepted.iter().map(|k| k.key.clone()).collect();
@@ -259,7 +284,7 @@ impl PublishService {
             let dsos = key.days_since_onset.map(|d| i32::from(d.get()));
             if let Some(old) = existing.get(key.key.as_bytes()) {
                 let Some(token) = &token_keys else {
-                    return Err(Answer::error(
+                    return Err(PublishRefusal::new(
                         ErrorCode::MissingRevisionToken,
                         "revision token required: some keys were already published",
                     ));
@@ -314,13 +339,13 @@ impl PublishService {
         let inserted = match self.store.publish(&write).await {
             Ok(PublishOutcome::Stored { inserted, .. }) => inserted,
             Ok(PublishOutcome::CertificateReused) => {
-                return Err(Answer::error(
+                return Err(PublishRefusal::new(
                     ErrorCode::HealthAuthorityVerificationCertificateInvalid,
                     "unable to validate diagnosis verification: the certificate was already used",
                 ));
             }
             Ok(PublishOutcome::KeyAlreadyRevised) => {
-                return Err(Answer::error(
+                return Err(PublishRefusal::new(
                     ErrorCode::KeyAlreadyRevised,
                     "a key was already revised",
                 ));
@@ -339,7 +364,7 @@ impl PublishService {
         let revision_token =
             self.revision.seal(&token_keys.unwrap_or_default(), &new, now).map_err(|e| {
                 tracing::error!(error = %e, "revision token could not be sealed");
-                Answer::error(ErrorCode::InternalError, "internal error")
+                PublishRefusal::new(ErrorCode::InternalError, "internal error")
             })?;
         let mut response = PublishResponse {
             revision_token: Some(revision_token),
@@ -357,13 +382,13 @@ impl PublishService {
             dropped = rejections.len(),
             "publish accepted"
         );
-        Ok(Answer::ok(response))
+        Ok(response)
     }
 }
 
-fn internal(error: &dyn std::fmt::Display) -> Answer {
+fn internal(error: &dyn std::fmt::Display) -> PublishRefusal {
     tracing::error!(%error, "publish failed in the database");
-    Answer::error(ErrorCode::InternalError, "internal error; try again later")
+    PublishRefusal::new(ErrorCode::InternalError, "internal error; try again later")
 }
 
 /// §2.5: an uploaded key that already exists may only be revised by the device that uploaded
@@ -373,8 +398,8 @@ fn check_revision(
     key: &AcceptedKey,
     token: &[RevisableKey],
     new: VerificationReportType,
-) -> Result<(), Answer> {
-    let invalid = |m: &str| Err(Answer::error(ErrorCode::InvalidRevisionToken, m));
+) -> Result<(), PublishRefusal> {
+    let invalid = |m: &str| Err(PublishRefusal::new(ErrorCode::InvalidRevisionToken, m));
     let Some(entry) = token.iter().find(|t| t.key == key.key) else {
         return invalid("revision token is invalid: it does not hold a key that already exists");
     };
@@ -388,7 +413,10 @@ fn check_revision(
         return invalid("revision token is invalid: key metadata does not match");
     }
     if old.revision.is_some() {
-        return Err(Answer::error(ErrorCode::KeyAlreadyRevised, "a key can be revised only once"));
+        return Err(PublishRefusal::new(
+            ErrorCode::KeyAlreadyRevised,
+            "a key can be revised only once",
+        ));
     }
     let from = old.report_type.unwrap_or(VerificationReportType::Likely);
     let allowed = from == new
@@ -405,7 +433,7 @@ fn check_revision(
             )
         );
     if !allowed {
-        return Err(Answer::error(
+        return Err(PublishRefusal::new(
             ErrorCode::InvalidReportTypeTransition,
             format!(
                 "invalid report type transition: {} to {}",

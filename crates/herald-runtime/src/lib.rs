@@ -12,8 +12,12 @@
 //!   text format;
 //! - [`internal`]: the internal listener (`/health`, `/metrics`, `/openapi.json`);
 //! - [`jobs`]: background jobs under a store lease;
-//! - [`padding`]: padded JSON answers of the app-facing APIs (one size per endpoint);
-//! - [`refusal`]: the error boundary: a service's typed errors become responses in one place.
+//! - [`start`]: why a service could not start ([`start::StartError`], generic over what the
+//!   service opens itself; the key server's and the verifier's);
+//! - [`padding`]: padded JSON answers of the app-facing APIs (one [`padding::Padding`] per
+//!   endpoint);
+//! - [`refusal`]: the error boundary: a service's typed errors become responses in one place
+//!   (padded like the endpoint's successes where its answers have one size).
 //!
 //! Layout rule: this crate knows no service's protocol or store; a service plugs in through
 //! [`internal::Probe`] and [`jobs::LeaseStore`]. It reads no system clock (a
@@ -26,6 +30,7 @@ pub mod metrics;
 pub mod padding;
 pub mod refusal;
 pub mod server;
+pub mod start;
 pub mod tls;
 
 pub use client::{Answer, ClientError, HttpsClient};

@@ -1,6 +1,11 @@
 //! Padded JSON answers for the app-facing APIs (key-server.md §6.2): every answer of an
 //! endpoint (success, refusal, chaff) has one size, so that an observer of the encrypted
 //! traffic cannot tell outcomes apart by length.
+//!
+//! An endpoint describes its padding once, as a [`Padding`] (size, filler alphabet, headers),
+//! and answers through [`Padding::respond`]; its refusals go through
+//! [`refusal::respond_padded`](crate::refusal::respond_padded), so a success and a refusal are
+//! padded the same way.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -32,21 +37,37 @@ pub fn random_text(n: usize, alphabet: Alphabet) -> String {
         .collect()
 }
 
-/// The body of `answer` padded to exactly `size` bytes (the next KiB above a longer answer):
-/// `set_padding` writes its padding field, `encode` serialises it. Works whether or not an empty
-/// padding field is left out of the JSON.
-pub fn padded_json<T>(
-    answer: &mut T,
+/// How every answer of one endpoint is padded: to one size, with one filler alphabet, and with
+/// the same headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Padding {
+    /// The size of every answer in bytes (the next KiB above a longer answer).
+    pub size: usize,
+    /// The filler's characters.
+    pub alphabet: Alphabet,
+    /// Headers besides `Content-Type` and `Cache-Control`.
+    pub headers: &'static [(&'static str, &'static str)],
+}
+
+impl Padding {
+    /// The response `status` whose body `body` writes with the padding it is given, padded to
+    /// [`size`](Self::size) (see [`padded_json`]), with the endpoint's headers.
+    pub fn respond(&self, status: StatusCode, body: impl FnMut(String) -> String) -> Response {
+        json_response(status, padded_json(self.size, self.alphabet, body), self.headers)
+    }
+}
+
+/// A JSON body padded to exactly `size` bytes (the next KiB above a longer answer): `body`
+/// writes the answer with the padding it is given in its padding field. Works whether or not an
+/// empty padding field is left out of the JSON.
+pub fn padded_json(
     size: usize,
     alphabet: Alphabet,
-    set_padding: impl Fn(&mut T, String),
-    encode: impl Fn(&T) -> String,
+    mut body: impl FnMut(String) -> String,
 ) -> String {
-    set_padding(answer, "A".into());
-    let with_one = encode(answer).len();
+    let with_one = body("A".into()).len();
     let target = if with_one <= size { size } else { with_one.div_ceil(1024) * 1024 };
-    set_padding(answer, random_text(target - with_one + 1, alphabet));
-    encode(answer)
+    body(random_text(target - with_one + 1, alphabet))
 }
 
 /// A JSON answer that no cache keeps, with `headers` besides.
@@ -86,12 +107,12 @@ mod tests {
     #[test]
     fn every_answer_has_the_size_or_the_next_kib() {
         for ok in [true, false] {
-            let mut a = Answer { ok, ..Answer::default() };
-            let body = padded_json(&mut a, 300, Alphabet::Base64, |a, p| a.padding = p, encode);
+            let body =
+                padded_json(300, Alphabet::Base64, |padding| encode(&Answer { ok, padding }));
             assert_eq!(body.len(), 300, "{body}");
         }
-        let mut long = Answer { ok: true, padding: String::new() };
-        let body = padded_json(&mut long, 10, Alphabet::Base64Url, |a, p| a.padding = p, encode);
+        let body =
+            padded_json(10, Alphabet::Base64Url, |padding| encode(&Answer { ok: true, padding }));
         assert_eq!(body.len(), 1024);
         let text = random_text(4096, Alphabet::Base64Url);
         assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));

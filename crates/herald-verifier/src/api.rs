@@ -8,7 +8,8 @@
 //!
 //! Every app-API answer — success, refusal or chaff — is padded to exactly `response_size`
 //! bytes (the next KiB above a longer one) and carries the same headers, so that an observer of
-//! the encrypted traffic cannot tell outcomes apart by size. A request with `X-Chaff` (after the
+//! the encrypted traffic cannot tell outcomes apart by size: successes through the runtime's
+//! `Padding::respond`, refusals through `refusal::respond_padded` with the same `Padding`. A request with `X-Chaff` (after the
 //! API key check, which real requests pass too) is read, stored nowhere, and answered 200 with a
 //! fake of the real answer's shape after a delay drawn from recent real latencies.
 //!
@@ -25,7 +26,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
-use herald_runtime::padding::{Alphabet, padded_json};
+use herald_runtime::padding::{Alphabet, Padding};
+use herald_runtime::refusal::{PaddedRefusal, respond_padded};
 use herald_service::chaff::LatencyTracker;
 use herald_wire::verification::{
     BatchIssueRequest, BatchIssueResponse, CertificateRequest, CertificateResponse,
@@ -39,7 +41,7 @@ use crate::service::{ApiError, Service};
 use crate::store::ApiKeyKind;
 
 /// Settings of the HTTP edge.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct EdgeSettings {
     /// Padded size of every app-API answer.
     pub response_size: usize,
@@ -49,7 +51,8 @@ pub struct EdgeSettings {
 
 struct ApiState {
     service: Arc<Service>,
-    settings: EdgeSettings,
+    /// How every app-API answer is padded.
+    padding: Padding,
     verify_latency: LatencyTracker,
     certificate_latency: LatencyTracker,
 }
@@ -60,7 +63,11 @@ pub fn router(service: Arc<Service>, settings: EdgeSettings) -> Router {
         service,
         verify_latency: LatencyTracker::new(settings.chaff_max_latency),
         certificate_latency: LatencyTracker::new(settings.chaff_max_latency),
-        settings,
+        padding: Padding {
+            size: settings.response_size,
+            alphabet: Alphabet::Base64Url,
+            headers: &[],
+        },
     });
     let mut router = Router::new();
     for (_, path, handler) in routes() {
@@ -178,7 +185,7 @@ async fn certificate(
 }
 
 /// One app call: [`app_answer`], its latency recorded (real successes only, for the chaff
-/// delays), padded to the configured size.
+/// delays), padded to the configured size (a refusal too, in the endpoint's answer type).
 async fn app_call<Req, Resp, F, Fut>(
     state: &ApiState,
     headers: &HeaderMap,
@@ -193,62 +200,45 @@ where
     Fut: Future<Output = Result<Resp, ApiError>>,
 {
     let started = Instant::now();
-    let (status, answer) =
-        app_answer::<Req, Resp, F, Fut>(state, headers, body, latency, call).await;
-    if status == StatusCode::OK && !headers.contains_key("x-chaff") {
-        latency.record(started.elapsed());
+    match app_answer::<Req, Resp, F, Fut>(state, headers, body, latency, call).await {
+        Ok(mut answer) => {
+            if !headers.contains_key("x-chaff") {
+                latency.record(started.elapsed());
+            }
+            state.padding.respond(StatusCode::OK, |padding| {
+                answer.set_padding(padding);
+                encode(&answer)
+            })
+        }
+        Err(e) => respond_padded(&Refused::<Resp>(e, PhantomData), &state.padding),
     }
-    padded(&state.settings, status, answer)
 }
 
-/// Authenticates a device key, handles chaff, decodes the body and runs `call`.
+/// Authenticates a device key, handles chaff, decodes the body and runs `call`: the answer
+/// (200), or the refusal.
 async fn app_answer<Req, Resp, F, Fut>(
     state: &ApiState,
     headers: &HeaderMap,
     body: Body,
     latency: &LatencyTracker,
     call: F,
-) -> (StatusCode, Resp)
+) -> Result<Resp, ApiError>
 where
     Req: serde::de::DeserializeOwned,
     Resp: AppAnswer,
     F: FnOnce(Arc<Service>, Req, String) -> Fut,
     Fut: Future<Output = Result<Resp, ApiError>>,
 {
-    let fail = |e: ApiError| (status_for(&e), Resp::refused(&e));
-    let key = match state.service.authenticate(api_key(headers), ApiKeyKind::Device).await {
-        Ok(name) => name,
-        Err(e) => return fail(e),
-    };
-    let bytes = match read_capped(body).await {
-        Ok(bytes) => bytes,
-        Err(e) => return fail(e),
-    };
+    let key = state.service.authenticate(api_key(headers), ApiKeyKind::Device).await?;
+    let bytes = read_capped(body).await?;
     if headers.contains_key("x-chaff") {
         drop(bytes);
         tokio::time::sleep(latency.chaff_delay()).await;
-        return (StatusCode::OK, Resp::chaff());
+        return Ok(Resp::chaff());
     }
-    let request: Req = match decode(&bytes) {
-        Ok(r) => r,
-        Err(e) => return fail(ApiError::new(ErrorCode::UnparsableRequest, e.to_string())),
-    };
-    match call(state.service.clone(), request, key).await {
-        Ok(answer) => (StatusCode::OK, answer),
-        Err(e) => fail(e),
-    }
-}
-
-/// Pads `answer` to the configured size and sets the common headers.
-fn padded<T: AppAnswer>(settings: &EdgeSettings, status: StatusCode, mut answer: T) -> Response {
-    let body = padded_json(
-        &mut answer,
-        settings.response_size,
-        Alphabet::Base64Url,
-        T::set_padding,
-        |a| encode(a),
-    );
-    json_response(status, body)
+    let request: Req =
+        decode(&bytes).map_err(|e| ApiError::new(ErrorCode::UnparsableRequest, e.to_string()))?;
+    call(state.service.clone(), request, key).await
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
@@ -315,8 +305,8 @@ fn admin_answer<T: Refusal>(result: Result<(StatusCode, String), ApiError>) -> R
     }
 }
 
-/// A refusal of the admin API in the endpoint's answer type `T` (ENVS answers a refusal with
-/// the endpoint's own body, its `error` and `errorCode` set).
+/// A refusal in the endpoint's answer type `T` (ENVS answers a refusal with the endpoint's own
+/// body, its `error` and `errorCode` set); padded on the app API.
 struct Refused<T>(ApiError, PhantomData<T>);
 
 impl<T: Refusal> herald_runtime::refusal::Refusal for Refused<T> {
@@ -326,6 +316,14 @@ impl<T: Refusal> herald_runtime::refusal::Refusal for Refused<T> {
 
     fn body(&self) -> String {
         encode(&T::refused(&self.0))
+    }
+}
+
+impl<T: AppAnswer> PaddedRefusal for Refused<T> {
+    fn padded_body(&self, padding: String) -> String {
+        let mut answer = T::refused(&self.0);
+        answer.set_padding(padding);
+        encode(&answer)
     }
 }
 

@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use axum::Router;
 use herald_model::Clock;
 use herald_runtime::jobs::every;
 use herald_runtime::metrics::JobOutcome;
+use herald_runtime::start::{invalid, read};
 use herald_service::random::Randomness;
 use tokio::net::TcpListener;
 
@@ -21,28 +21,9 @@ use crate::secret::Secrets;
 use crate::service::{FlowSettings, Service};
 use crate::store::{ApiKeyKind, Store, StoreError};
 
-/// Why the service could not start.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StartError {
-    /// A setting, or a file it names, is unusable.
-    #[error(transparent)]
-    Config(#[from] herald_service::config::ConfigError),
-    /// The database could not be opened or migrated.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A listener could not be bound.
-    #[error(transparent)]
-    Bind(#[from] herald_runtime::server::BindError),
-}
-
-fn invalid(setting: &str, problem: impl std::fmt::Display) -> StartError {
-    StartError::Config(herald_service::config::ConfigError::invalid(setting, problem))
-}
-
-fn read(path: &Path) -> Result<String, StartError> {
-    Ok(herald_service::config::read_file(path)?)
-}
+/// Why the service could not start: a setting or a file it names, a listener, or the
+/// database.
+pub type StartError = herald_runtime::start::StartError<StoreError>;
 
 fn ring(what: &str, files: &[KeyFile]) -> Result<KeyRing, StartError> {
     use p256::pkcs8::DecodePrivateKey as _;
@@ -109,7 +90,7 @@ impl Verifier {
         let secrets = Secrets::from_hex(&hex).map_err(|e| invalid("hmac_key_files", e))?;
         let tokens = ring("token", &config.token.keys)?;
         let certificates = ring("certificate", &config.certificate.keys)?;
-        let store = Store::open(&config.database).await?;
+        let store = Store::open(&config.database).await.map_err(StartError::open)?;
         let settings = FlowSettings {
             codes: config.codes.clone(),
             allowed_test_types: config.allowed_test_types(),

@@ -24,8 +24,8 @@ pub mod blobs;
 use std::sync::Arc;
 
 use herald_model::{
-    Clock, DaysSinceOnset, DiagnosisKey, IntervalNumber, RollingPeriod, TemporaryExposureKey,
-    TransmissionRiskLevel,
+    Clock, CountryCode, DaysSinceOnset, DiagnosisKey, IntervalNumber, RollingPeriod,
+    TemporaryExposureKey, TransmissionRiskLevel,
 };
 use herald_service::random::Randomness;
 use herald_wire::export::{ExportBuilder, ExportSigner, ExportSpec, FileSigner};
@@ -80,18 +80,29 @@ pub struct ExportReport {
     pub deleted: usize,
 }
 
+/// What the export job does, from the configuration.
+#[derive(Debug, Clone)]
+pub struct ExportSettings {
+    /// The export configurations: one series of windows and one index each.
+    pub configs: Vec<ExportConfigEntry>,
+    /// The origin of the fake keys.
+    pub country: CountryCode,
+    /// Seconds after its end before a window is exported.
+    pub min_window_age: i64,
+    /// Days a window's files are kept.
+    pub retention_days: i64,
+    /// Whether fake keys go to the federation outbox.
+    pub federate_fakes: bool,
+}
+
 /// The export job.
 pub struct Exporter {
     store: Store,
     blobs: Blobs,
-    configs: Vec<ExportConfigEntry>,
     keys: Vec<ExportKey>,
     clock: Arc<dyn Clock>,
-    country: herald_model::CountryCode,
-    min_window_age: i64,
+    settings: ExportSettings,
     retention_seconds: i64,
-    /// Whether fake keys go to the federation outbox.
-    federate_fakes: bool,
     /// How many fake keys, and their bytes.
     random: Randomness,
 }
@@ -100,7 +111,7 @@ impl std::fmt::Debug for Exporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Exporter")
             .field("blobs", &self.blobs)
-            .field("configs", &self.configs.len())
+            .field("configs", &self.settings.configs.len())
             .finish_non_exhaustive()
     }
 }
@@ -110,29 +121,21 @@ fn hour(t: i64) -> i64 {
 }
 
 impl Exporter {
-    /// A job over `configs`, writing to `blobs`.
-    #[allow(clippy::too_many_arguments)]
+    /// A job over the configurations of `settings`, signing with `keys`, writing to `blobs`.
     pub fn new(
         store: Store,
         blobs: Blobs,
-        configs: Vec<ExportConfigEntry>,
         keys: Vec<ExportKey>,
         clock: Arc<dyn Clock>,
-        country: herald_model::CountryCode,
-        min_window_age: i64,
-        retention_days: i64,
-        federate_fakes: bool,
+        settings: ExportSettings,
     ) -> Self {
         Self {
             store,
             blobs,
-            configs,
             keys,
             clock,
-            country,
-            min_window_age,
-            retention_seconds: retention_days.saturating_mul(86_400),
-            federate_fakes,
+            retention_seconds: settings.retention_days.saturating_mul(86_400),
+            settings,
             random: Randomness::os(),
         }
     }
@@ -153,7 +156,7 @@ impl Exporter {
     /// One run over every configuration.
     pub async fn run_once(&self) -> Result<ExportReport, ExportJobError> {
         let mut report = ExportReport::default();
-        for config in &self.configs {
+        for config in &self.settings.configs {
             self.run_config(config, &mut report).await?;
         }
         Ok(report)
@@ -166,7 +169,7 @@ impl Exporter {
     ) -> Result<(), ExportJobError> {
         let now = self.clock.now().seconds();
         let period = config.period_seconds;
-        let latest_end = hour(now - self.min_window_age).div_euclid(period) * period;
+        let latest_end = hour(now - self.settings.min_window_age).div_euclid(period) * period;
         let oldest_start = (now - self.retention_seconds).div_euclid(period) * period;
         let first_start = match self.store.last_export_end(&config.name).await? {
             Some(end) => end,
@@ -246,7 +249,7 @@ impl Exporter {
             return Ok(0);
         }
         let fakes = self.fakes(config, &real, count, start);
-        let federate = self.federate_fakes.then_some(self.clock.now().seconds());
+        let federate = self.settings.federate_fakes.then_some(self.clock.now().seconds());
         Ok(self.store.insert_keys(&fakes, federate).await?)
     }
 
@@ -272,7 +275,7 @@ impl Exporter {
                     source: "export-generated".to_owned(),
                     created_at: released,
                     local_provenance: true,
-                    origin: self.country,
+                    origin: self.settings.country,
                     revision: None,
                     ..model.clone()
                 }

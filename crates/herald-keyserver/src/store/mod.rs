@@ -13,6 +13,13 @@
 //!
 //! Queries are written once in `ops/` and compiled for each backend (`sqlite.rs`,
 //! `postgres.rs` mount it with `#[path]`), as in the gateway.
+//!
+//! [`Store`]'s methods are the contract, and deliberately a thin forwarding layer: each names
+//! and documents its arguments once and is one `herald_db::dispatch!` line, so its signature
+//! repeats the query's (the queries are crate-private and generic over the backend, and a macro
+//! writing the forwarders would hide the contract from rustdoc for one saved line each). The
+//! runtime's `LeaseStore` is implemented by forwarding to [`Store::try_lease`], which the demo
+//! and the tests call directly (a trait method would need the trait in scope at every caller).
 
 mod postgres;
 mod sqlite;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use herald_keyserver::config::ExportConfigEntry;
-use herald_keyserver::export::{Blobs, ExportKey, Exporter};
+use herald_keyserver::export::{Blobs, ExportKey, ExportSettings, Exporter};
 use herald_keyserver::store::Store;
 use herald_model::{Clock, CountryCode, ManualClock, UnixTime};
 use herald_wire::export::{FileSigner, ReadLimits, SignatureInfo, read_zip};
@@ -53,13 +53,15 @@ async fn world_on(configs: Vec<ExportConfigEntry>, blobs: Option<Blobs>) -> Worl
     let exporter = Exporter::new(
         store.clone(),
         blobs,
-        configs,
         vec![ExportKey { signer, until: None }],
         clock.clone() as Arc<dyn Clock>,
-        "DE".parse::<CountryCode>().unwrap(),
-        7200,
-        14,
-        true,
+        ExportSettings {
+            configs,
+            country: "DE".parse::<CountryCode>().unwrap(),
+            min_window_age: 7200,
+            retention_days: 14,
+            federate_fakes: true,
+        },
     );
     World { _dir: dir, exports, store, clock, exporter, public }
 }

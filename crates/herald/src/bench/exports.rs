@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use herald_keyserver::config::ExportConfigEntry;
-use herald_keyserver::export::{Blobs, ExportKey, Exporter};
+use herald_keyserver::export::{Blobs, ExportKey, ExportSettings, Exporter};
 use herald_keyserver::store::{Store, StoredKey, VerificationReportType};
 use herald_model::{Clock, CountryCode, ManualClock, TemporaryExposureKey, UnixTime};
 use herald_wire::export::{FileSigner, SignatureInfo};
@@ -130,13 +130,18 @@ pub(crate) async fn run(args: &ExportsBench) -> Result<()> {
     let exporter = Exporter::new(
         store.clone(),
         Blobs::directory(&dir.path().join("exports"))?,
-        vec![config("DE/hourly", 3600, max_keys), config("DE/daily", 86_400, max_keys)],
         vec![ExportKey { signer, until: None }],
         clock as Arc<dyn Clock>,
-        de,
-        7200,
-        14,
-        false,
+        ExportSettings {
+            configs: vec![
+                config("DE/hourly", 3600, max_keys),
+                config("DE/daily", 86_400, max_keys),
+            ],
+            country: de,
+            min_window_age: 7200,
+            retention_days: 14,
+            federate_fakes: false,
+        },
     );
     eprintln!("exporting the day's windows (hourly and daily) …");
     let resettable = reset_peak_rss();

@@ -1,0 +1,47 @@
+//! Why a service could not start, one error for the services whose start fails only this way:
+//! a setting (or a file it names) is unusable, a listener could not be bound, or a part the
+//! service opens itself (its database, the key server's export object store) failed. The service
+//! names that part's error as the type parameter; every message is the cause's own. (The
+//! key server and the verifier use it; the gateway's start fails in ways of its own: trust
+//! anchor, at-rest keys, callback client, and keeps its own enum.)
+
+use std::fmt::Display;
+use std::path::Path;
+
+use herald_service::config::ConfigError;
+
+use crate::server::BindError;
+
+/// Why a service could not start; `E` is the error of what the service opens itself.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError<E> {
+    /// A listener could not be bound.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// A setting, or a key or certificate file it names, is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database (or another part the service opens) could not be opened or migrated.
+    #[error(transparent)]
+    Open(E),
+}
+
+impl<E> StartError<E> {
+    /// A part of the service could not be opened: `Open` from anything that converts into `E`
+    /// (`Store::open(…).await.map_err(StartError::open)?`).
+    pub fn open(error: impl Into<E>) -> Self {
+        Self::Open(error.into())
+    }
+}
+
+/// A setting is unusable because of `problem`: the one way a service builds
+/// [`StartError::Config`] for a setting.
+pub fn invalid<E>(setting: &str, problem: impl Display) -> StartError<E> {
+    StartError::Config(ConfigError::invalid(setting, problem))
+}
+
+/// The text of a file a setting names (a key, a certificate).
+pub fn read<E>(path: &Path) -> Result<String, StartError<E>> {
+    Ok(herald_service::config::read_file(path)?)
+}
