@@ -1,4 +1,4 @@
-//! The page layout of every portal: one HTML shell (header with the product's name, the
+//! The page layout of every portal (usable on a phone's screen: nothing wider than the screen): one HTML shell (header with the product's name, the
 //! navigation of the signed-in user and the logout form; `main` with the page's title), message
 //! boxes, the answers to refusals, and the base stylesheet. maud escapes every interpolated
 //! value; there is no inline script or style, so the kit's Content-Security-Policy
@@ -110,7 +110,8 @@ fieldset{border:none;padding:0}button{padding:.4em 1em;cursor:pointer}button.dan
 .message{padding:.6em 1em;border-radius:4px}.error{background:#fde2e1}.warning{background:#fff3cd}.info{background:#e0f0ff}\
 .hint{color:#555;font-size:.9em}table{border-collapse:collapse}\
 th,td{text-align:left;padding:.3em .8em;border-bottom:1px solid #e3e7eb}form.inline{display:inline}\
-pre{white-space:pre-wrap}\
+pre{white-space:pre-wrap}svg,img{max-width:100%;height:auto}\
+@media (max-width:40em){table{display:block;overflow-x:auto}label input,label select{min-width:0;width:100%;box-sizing:border-box}}\
 ";
 
 #[cfg(test)]

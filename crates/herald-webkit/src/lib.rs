@@ -66,8 +66,8 @@ mod pages;
 mod session;
 
 pub use accounts::{
-    Account, Accounts, AuditEvent, Credentials, LoginPolicy, SecretField, StoredCredentials,
-    Trip, UserError,
+    Account, Accounts, AuditEvent, Credentials, LoginPolicy, SecretField, StoredCredentials, Trip,
+    UserError,
 };
 pub use headers::{CSP, security_headers};
 pub use layout::{Layout, Nav};

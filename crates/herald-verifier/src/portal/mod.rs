@@ -84,7 +84,8 @@ pub async fn create_user(
     role: Role,
     actor: &str,
 ) -> Result<Credentials, UserError> {
-    let (shown, stored) = herald_webkit::accounts::new_credentials(service.secrets(), "herald", name)?;
+    let (shown, stored) =
+        herald_webkit::accounts::new_credentials(service.secrets(), "herald", name)?;
     let user = NewUser {
         name: name.to_owned(),
         password_hash: stored.password_hash,

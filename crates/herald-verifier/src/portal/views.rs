@@ -25,8 +25,11 @@ pub const LAYOUT: Layout = Layout {
 };
 
 /// The pages every user may open.
-const MEMBER_LINKS: [(&str, &str); 3] =
-    [("/portal/", "Issue code"), ("/portal/status", "Code status"), ("/portal/stats", "Statistics")];
+const MEMBER_LINKS: [(&str, &str); 3] = [
+    ("/portal/", "Issue code"),
+    ("/portal/status", "Code status"),
+    ("/portal/stats", "Statistics"),
+];
 
 /// The pages of administrators, after the members' ones.
 const ADMIN_LINKS: [(&str, &str); 4] = [
@@ -44,7 +47,11 @@ pub fn page(title: &str, nav: Option<&Nav<'_>>, content: &Markup) -> Markup {
         links.extend(ADMIN_LINKS);
     }
     let who = format!("{} ({})", nav.user.name, role_label(nav.user.role));
-    LAYOUT.page(title, Some(&herald_webkit::Nav { links: &links, who: &who, csrf: nav.csrf }), content)
+    LAYOUT.page(
+        title,
+        Some(&herald_webkit::Nav { links: &links, who: &who, csrf: nav.csrf }),
+        content,
+    )
 }
 
 /// A role as shown.

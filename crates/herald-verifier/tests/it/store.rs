@@ -2,8 +2,8 @@
 
 use herald_db::testing::{Backend, TestDb};
 use herald_verifier::store::{
-    ApiKeyKind, ApiKeyRow, AuditEvent, ClaimOutcome, DayStats, InsertOutcome, NewCode, NewUser, Role,
-    Store,
+    ApiKeyKind, ApiKeyRow, AuditEvent, ClaimOutcome, DayStats, InsertOutcome, NewCode, NewUser,
+    Role, Store,
 };
 use herald_wire::verification::TestType;
 

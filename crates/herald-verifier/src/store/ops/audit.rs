@@ -22,7 +22,10 @@ pub(crate) async fn audit(pool: &Pool<Db>, event: &AuditEvent) -> Result<(), Sto
     .await
 }
 
-pub(crate) async fn audit_events(pool: &Pool<Db>, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
+pub(crate) async fn audit_events(
+    pool: &Pool<Db>,
+    limit: i64,
+) -> Result<Vec<AuditEvent>, StoreError> {
     let rows: Vec<(i64, String, String, String)> = run_tx("audit_events", || async {
         Ok(sqlx::query_as(
             "SELECT at_minute, actor, action, subject FROM audit_event ORDER BY id DESC LIMIT $1",
