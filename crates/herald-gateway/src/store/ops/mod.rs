@@ -19,6 +19,7 @@ use crate::store::{INSERT_CHUNK_KEYS, NewUpload, StoreError, UploadMode, UploadO
 mod batches;
 mod callbacks;
 mod retention;
+mod statistics;
 mod trust;
 
 pub(crate) use batches::{
@@ -30,6 +31,7 @@ pub(crate) use callbacks::{
     due_callback_tasks, pending_callback_tasks, put_callback,
 };
 pub(crate) use retention::{purge_keys_created_before, try_lease};
+pub(crate) use statistics::{gauges, purge_statistics_before, record_statistics};
 pub(crate) use trust::{put_trust_entry, set_trust_revoked, trust_entries, trust_entry};
 
 /// Keys deleted per retention transaction, so that a large purge never holds the write lock

@@ -1,5 +1,4 @@
-//! Statistics and what the internal listener reads, compiled once per backend like `ops/`
-//! (`sqlite.rs` and `postgres.rs` mount this file next to `ops`, whose [`run_tx`] it uses).
+//! Statistics and what the internal listener reads.
 //!
 //! Statistics rows (§1.3 step 7, §6.1) carry times coarsened to the hour, a tag, a country code
 //! and a key count; nothing about the keys themselves.
@@ -7,8 +6,8 @@
 use herald_model::{CountryCode, UnixTime};
 use sqlx::Pool;
 
-use super::ops::run_tx;
-use super::{BEGIN_WRITE, Db};
+use super::super::{BEGIN_WRITE, Db};
+use super::run_tx;
 use crate::store::{CountryStatistics, StoreError, StoreGauges, Traffic};
 
 /// Seconds in the unit statistics times are coarsened to.
