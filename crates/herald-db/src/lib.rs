@@ -8,7 +8,9 @@
 //!   timeout ([`sqlite_connect_options`]), with reading connections and one writing connection
 //!   that every write goes through ([`sqlite_writer_options`]).
 //! - [`run_tx`]: a named transaction retried on transient conflicts (SQLite busy, PostgreSQL
-//!   serialization failures and deadlocks), with its duration recorded.
+//!   serialization failures and deadlocks), with its duration recorded; [`write_tx`]: the same
+//!   for a write transaction that commits whenever its body succeeds (begun with the backend's
+//!   [`SqlBackend::BEGIN_WRITE`]), so a store writes no begin and commit of its own.
 //! - [`DbError`]: the one error type, which never carries a row's secret fields.
 //! - `testing` (feature `testing`): fresh databases for tests on both backends, with the
 //!   `CI=true` rule (PostgreSQL tests never skip in CI).
@@ -22,7 +24,7 @@
 //!
 //! # Layout
 //! - `open`: [`Pools`], [`SqlitePools`], the SQLite connection settings, [`is_transient`].
-//! - `tx`: [`run_tx`] and what an attempt returns.
+//! - `tx`: [`run_tx`], [`write_tx`], [`SqlBackend`] and what an attempt returns.
 //! - `error`: [`DbError`].
 //! - `testing`: test databases (feature `testing`).
 //! - this module: the macros.
@@ -36,9 +38,10 @@ pub mod testing;
 
 pub use error::DbError;
 pub use open::{
-    Pools, SqlitePools, is_transient, sqlite_connect_options, sqlite_location, sqlite_writer_options,
+    Pools, SqlitePools, is_transient, sqlite_connect_options, sqlite_location,
+    sqlite_writer_options,
 };
-pub use tx::{Attempt, AttemptError, run_tx};
+pub use tx::{Attempt, AttemptError, SqlBackend, Tx, TxFuture, run_tx, write_tx};
 
 /// Declares a service's store: a struct holding [`Pools`], opened with the calling crate's
 /// embedded migrations (`migrations/sqlite` and `migrations/postgres`), with the methods every

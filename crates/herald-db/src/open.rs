@@ -10,7 +10,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::DbError;
+use crate::{DbError, SqlBackend};
 
 /// How long a SQLite connection waits for the write lock before `SQLITE_BUSY`.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -87,8 +87,8 @@ impl Pools {
     /// first could fail with `SQLITE_BUSY` at once); PostgreSQL uses READ COMMITTED.
     pub fn begin_write(&self) -> &'static str {
         match self {
-            Self::Sqlite(_) => "BEGIN IMMEDIATE",
-            Self::Postgres(_) => "BEGIN ISOLATION LEVEL READ COMMITTED",
+            Self::Sqlite(_) => <sqlx::Sqlite as SqlBackend>::BEGIN_WRITE,
+            Self::Postgres(_) => <sqlx::Postgres as SqlBackend>::BEGIN_WRITE,
         }
     }
 

@@ -53,6 +53,24 @@ where
     herald_db::run_tx(name, attempt).await
 }
 
+/// `herald_db::write_tx` for this store: the named write transaction, begun with the backend's
+/// `BEGIN_WRITE`, committed when `body` succeeds, retried on transient conflicts.
+pub(super) async fn write_tx<'a, T, F>(
+    name: &'static str,
+    pool: &Pool<Db>,
+    body: F,
+) -> Result<T, StoreError>
+where
+    F: for<'c> Fn(Tx<'c, 'a>) -> TxFuture<'c, T>,
+{
+    herald_db::write_tx(name, pool, body).await
+}
+
+/// The connection of a [`write_tx`] body.
+pub(super) type Tx<'c, 'a> = herald_db::Tx<'c, 'a, Db>;
+/// The future of one attempt of a [`write_tx`] body.
+pub(super) type TxFuture<'c, T> = herald_db::TxFuture<'c, T, StoreError>;
+
 // --- uploads ------------------------------------------------------------------------------------
 
 pub(crate) async fn upload_tag_exists(pool: &Pool<Db>, tag: &str) -> Result<bool, StoreError> {

@@ -6,8 +6,8 @@
 use herald_model::{CountryCode, UnixTime};
 use sqlx::Pool;
 
-use super::super::{BEGIN_WRITE, Db};
-use super::run_tx;
+use super::super::Db;
+use super::{run_tx, write_tx};
 use crate::store::{CountryStatistics, StoreError, StoreGauges, Traffic};
 
 /// Seconds in the unit statistics times are coarsened to.
@@ -57,20 +57,20 @@ pub(crate) async fn purge_statistics_before(
     pool: &Pool<Db>,
     cutoff: UnixTime,
 ) -> Result<u64, StoreError> {
-    run_tx("purge_statistics", || async {
-        let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-        let uploads = sqlx::query("DELETE FROM upload_stats WHERE created_at < $1")
-            .bind(cutoff.seconds())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let downloads = sqlx::query("DELETE FROM download_stats WHERE requested_at < $1")
-            .bind(cutoff.seconds())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(uploads.saturating_add(downloads))
+    write_tx("purge_statistics", pool, |mut tx| {
+        Box::pin(async move {
+            let uploads = sqlx::query("DELETE FROM upload_stats WHERE created_at < $1")
+                .bind(cutoff.seconds())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let downloads = sqlx::query("DELETE FROM download_stats WHERE requested_at < $1")
+                .bind(cutoff.seconds())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            Ok(uploads.saturating_add(downloads))
+        })
     })
     .await
 }
