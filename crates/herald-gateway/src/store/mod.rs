@@ -45,7 +45,7 @@ mod sqlite;
 
 use std::sync::Arc;
 
-use herald_model::{CertThumbprint, CountryCode, UnixTime};
+use herald_model::{BatchTag, CertThumbprint, CountryCode, UnixTime};
 use herald_wire::efgs::EfgsKey;
 
 pub use self::at_rest::{AT_REST_KEY_BYTES, AtRest, AtRestKey, AtRestKeyError, AtRestKeyId};
@@ -107,7 +107,7 @@ pub enum Traffic {
 #[derive(Debug, Clone)]
 pub struct NewUpload {
     /// The `batchTag` header: unique system-wide, for all time.
-    pub batch_tag: String,
+    pub batch_tag: BatchTag,
     /// The authenticated uploader country.
     pub country: CountryCode,
     /// Thumbprint of the uploader's AUTHENTICATION certificate.
@@ -160,11 +160,11 @@ pub enum UploadOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadBatch {
     /// `yyyyMMdd-N`.
-    pub tag: String,
+    pub tag: BatchTag,
     /// When the batch was formed.
     pub created_at: UnixTime,
     /// The batch formed after this one (`nextBatchTag`), if any yet.
-    pub next_tag: Option<String>,
+    pub next_tag: Option<BatchTag>,
     /// Keys assigned to the batch when it was formed (retention may delete some later).
     pub key_count: u64,
 }
@@ -208,7 +208,7 @@ pub struct CallbackTask {
     /// The task's id, for [`Store::callback_succeeded`] and [`Store::callback_failed`].
     pub id: i64,
     /// The download batch to announce.
-    pub batch_tag: String,
+    pub batch_tag: BatchTag,
     /// When that batch was formed (its date is the callback's `date`).
     pub batch_created_at: UnixTime,
     /// Failed attempts so far.
@@ -317,7 +317,7 @@ impl Store {
     }
 
     /// Whether an upload tag was ever used (the registry is permanent, §5.2).
-    pub async fn upload_tag_exists(&self, tag: &str) -> Result<bool, StoreError> {
+    pub async fn upload_tag_exists(&self, tag: &BatchTag) -> Result<bool, StoreError> {
         herald_db::dispatch!(&self.pools, upload_tag_exists, tag)
     }
 
@@ -350,12 +350,12 @@ impl Store {
         &self,
         now: UnixTime,
         max_keys: usize,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<BatchTag>, StoreError> {
         herald_db::dispatch!(write, &self.pools, form_download_batches, now, max_keys)
     }
 
     /// A download batch by tag.
-    pub async fn download_batch(&self, tag: &str) -> Result<Option<DownloadBatch>, StoreError> {
+    pub async fn download_batch(&self, tag: &BatchTag) -> Result<Option<DownloadBatch>, StoreError> {
         herald_db::dispatch!(&self.pools, download_batch, tag)
     }
 
@@ -372,7 +372,7 @@ impl Store {
     /// for an unknown tag: check [`Store::download_batch`] first.
     pub async fn download_keys(
         &self,
-        tag: &str,
+        tag: &BatchTag,
         exclude: Option<CountryCode>,
     ) -> Result<Vec<EfgsKey>, StoreError> {
         let at_rest = self.at_rest("download_keys")?;
@@ -382,7 +382,7 @@ impl Store {
     /// One row per upload in the download batch, the requester's own included, in the order
     /// [`Store::download_keys`] groups them (the order of their first keys) (§1.4). Uploads whose
     /// keys retention has deleted are left out.
-    pub async fn audit(&self, tag: &str) -> Result<Vec<AuditRow>, StoreError> {
+    pub async fn audit(&self, tag: &BatchTag) -> Result<Vec<AuditRow>, StoreError> {
         herald_db::dispatch!(&self.pools, audit, tag)
     }
 
@@ -425,7 +425,11 @@ impl Store {
     /// Creates one task per active (not suspended) subscription for the download batch `tag`,
     /// chained after the subscription's previous task. [`Store::form_download_batches`] calls
     /// this inside each batch's transaction; calling it again for the same batch adds nothing.
-    pub async fn create_callback_tasks(&self, tag: &str, now: UnixTime) -> Result<u64, StoreError> {
+    pub async fn create_callback_tasks(
+        &self,
+        tag: &BatchTag,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
         herald_db::dispatch!(write, &self.pools, create_callback_tasks, tag, now)
     }
 
@@ -461,7 +465,7 @@ impl Store {
     /// for tools and tests.
     pub async fn pending_callback_tasks(
         &self,
-    ) -> Result<Vec<(CountryCode, String, String)>, StoreError> {
+    ) -> Result<Vec<(CountryCode, String, BatchTag)>, StoreError> {
         herald_db::dispatch!(&self.pools, pending_callback_tasks)
     }
 
@@ -485,7 +489,7 @@ impl Store {
     /// number of keys stored.
     pub async fn record_upload_statistics(
         &self,
-        tag: &str,
+        tag: &BatchTag,
         country: CountryCode,
         keys: u64,
         now: UnixTime,
@@ -497,7 +501,7 @@ impl Store {
     /// batch, the requesting country and the number of keys served.
     pub async fn record_download_statistics(
         &self,
-        batch_tag: &str,
+        batch_tag: &BatchTag,
         country: CountryCode,
         keys: u64,
         now: UnixTime,
@@ -509,7 +513,7 @@ impl Store {
     pub async fn record_statistics(
         &self,
         traffic: Traffic,
-        tag: &str,
+        tag: &BatchTag,
         country: CountryCode,
         keys: u64,
         now: UnixTime,

@@ -321,10 +321,13 @@ pub(crate) fn trust_from_row(row: TrustColumns) -> Result<TrustRow, StoreError> 
 /// A download batch as read back.
 pub(crate) fn batch_from_row(row: BatchColumns) -> Result<DownloadBatch, StoreError> {
     let (tag, created_at, next_tag, key_count) = row;
+    let tag_of = |text: String, column| {
+        text.parse().map_err(|e| StoreError::corrupt("download_batch", column, &e))
+    };
     Ok(DownloadBatch {
-        tag,
+        tag: tag_of(tag, "tag")?,
         created_at: UnixTime(created_at),
-        next_tag,
+        next_tag: next_tag.map(|text| tag_of(text, "next_tag")).transpose()?,
         key_count: count("download_batch", "key_count", key_count)?,
     })
 }
@@ -368,7 +371,9 @@ pub(crate) fn task_from_row(row: TaskColumns) -> Result<CallbackTask, StoreError
     let (id, batch_tag, batch_created_at, retries, country_text, callback_id, url) = row;
     Ok(CallbackTask {
         id,
-        batch_tag,
+        batch_tag: batch_tag
+            .parse()
+            .map_err(|e| StoreError::corrupt("callback_task", "batch_tag", &e))?,
         batch_created_at: UnixTime(batch_created_at),
         retries: u32::try_from(retries)
             .map_err(|_| StoreError::corrupt("callback_task", "retries", &"out of range"))?,

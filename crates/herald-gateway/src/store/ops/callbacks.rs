@@ -1,7 +1,7 @@
 //! Callback subscriptions and their tasks (§1.5, §1.6): one task per subscription and new batch,
 //! chained per subscription, retried and suspended.
 
-use herald_model::{CountryCode, UnixTime};
+use herald_model::{BatchTag, CountryCode, UnixTime};
 use sqlx::Pool;
 
 use super::super::Db;
@@ -17,7 +17,7 @@ use crate::store::{
 /// its subscription's latest task.
 pub(super) async fn insert_callback_tasks(
     conn: &mut <Db as sqlx::Database>::Connection,
-    tag: &str,
+    tag: &BatchTag,
     now: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     // SQLite needs the WHERE clause to parse an upsert after a SELECT.
@@ -31,7 +31,7 @@ pub(super) async fn insert_callback_tasks(
          ORDER BY s.id \
          ON CONFLICT (subscription_id, batch_tag) DO NOTHING",
     )
-    .bind(tag)
+    .bind(tag.as_str())
     .bind(now.seconds())
     .execute(&mut *conn)
     .await?;
@@ -122,7 +122,7 @@ pub(crate) async fn delete_callback(
 
 pub(crate) async fn create_callback_tasks(
     pool: &Pool<Db>,
-    tag: &str,
+    tag: &BatchTag,
     now: UnixTime,
 ) -> Result<u64, StoreError> {
     write_tx("create_callback_tasks", pool, |mut tx| {
@@ -204,7 +204,7 @@ pub(crate) async fn callback_failed(
 
 pub(crate) async fn pending_callback_tasks(
     pool: &Pool<Db>,
-) -> Result<Vec<(CountryCode, String, String)>, StoreError> {
+) -> Result<Vec<(CountryCode, String, BatchTag)>, StoreError> {
     let rows: Vec<(String, String, String)> = run_tx("pending_callback_tasks", || async {
         Ok(sqlx::query_as(
             "SELECT s.country, s.callback_id, t.batch_tag \
@@ -220,6 +220,9 @@ pub(crate) async fn pending_callback_tasks(
             let country = country
                 .parse()
                 .map_err(|e| StoreError::corrupt("callback_subscription", "country", &e))?;
+            let tag = tag
+                .parse()
+                .map_err(|e| StoreError::corrupt("callback_task", "batch_tag", &e))?;
             Ok((country, callback_id, tag))
         })
         .collect()

@@ -8,7 +8,7 @@
 //! transient conflicts and whose duration is recorded. Nothing here logs key fields; events carry
 //! operation names, tags and counts only.
 
-use herald_model::UnixTime;
+use herald_model::{BatchTag, UnixTime};
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder};
 
 use super::{BEGIN_WRITE, Db};
@@ -73,10 +73,10 @@ pub(super) type TxFuture<'c, T> = herald_db::TxFuture<'c, T, StoreError>;
 
 // --- uploads ------------------------------------------------------------------------------------
 
-pub(crate) async fn upload_tag_exists(pool: &Pool<Db>, tag: &str) -> Result<bool, StoreError> {
+pub(crate) async fn upload_tag_exists(pool: &Pool<Db>, tag: &BatchTag) -> Result<bool, StoreError> {
     run_tx("upload_tag_exists", || async {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM upload WHERE tag = $1")
-            .bind(tag)
+            .bind(tag.as_str())
             .fetch_one(pool)
             .await?;
         Ok(count > 0)
@@ -108,7 +108,7 @@ pub(crate) async fn insert_upload(
         .iter()
         .enumerate()
         .map(|(ordinal, key)| {
-            KeyColumns::new(at_rest, prefix, &upload.batch_tag, ordinal, key, keys)
+            KeyColumns::new(at_rest, prefix, upload.batch_tag.as_str(), ordinal, key, keys)
         })
         .collect::<Result<Vec<_>, _>>()?;
     let hashes: Vec<[u8; 32]> = columns.iter().map(|key| key.payload_hash).collect();

@@ -3,7 +3,7 @@
 //! Statistics rows (§1.3 step 7, §6.1) carry times coarsened to the hour, a tag, a country code
 //! and a key count; nothing about the keys themselves.
 
-use herald_model::{CountryCode, UnixTime};
+use herald_model::{BatchTag, CountryCode, UnixTime};
 use sqlx::Pool;
 
 use super::super::Db;
@@ -22,7 +22,7 @@ fn hour(t: UnixTime) -> i64 {
 pub(crate) async fn record_statistics(
     pool: &Pool<Db>,
     traffic: Traffic,
-    tag: &str,
+    tag: &BatchTag,
     country: CountryCode,
     keys: u64,
     now: UnixTime,
@@ -43,7 +43,7 @@ pub(crate) async fn record_statistics(
     run_tx(name, || async {
         sqlx::query(insert)
             .bind(hour(now))
-            .bind(tag)
+            .bind(tag.as_str())
             .bind(country.as_str())
             .bind(keys)
             .execute(pool)
