@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Date, ModelError};
+use crate::{CountryCode, Date, ModelError};
 
 /// A batch tag: 1 to [`BatchTag::MAX_LEN`] visible ASCII characters (`!` to `~`: no space, no
 /// control character, nothing outside ASCII), so it fits EFGS's `varchar(64)` columns and
@@ -35,6 +35,13 @@ impl BatchTag {
         // Eight digits (years 0..=9999; `Date` holds -9999..=9999, whose sign adds one
         // character), a dash and at most 20 digits: never longer than 30 visible characters.
         Self(format!("{}-{n}", day.compact()))
+    }
+
+    /// herald's upload tag `<CC>-<unix seconds>-<16 hex digits>`: the country prefix EFGS PR #255
+    /// recommends, the time of the batch, and a random `nonce` that keeps it unique.
+    pub fn upload(country: CountryCode, seconds: i64, nonce: u64) -> Self {
+        // At most 2 + 1 + 20 + 1 + 16 = 40 visible characters.
+        Self(format!("{country}-{seconds}-{nonce:016x}"))
     }
 
     /// The tag as text.
@@ -115,6 +122,12 @@ mod tests {
         assert_eq!(BatchTag::parse(tag.as_str()), Ok(tag));
     }
 
+    #[test]
+    fn upload_tags_name_the_country() {
+        let tag = BatchTag::upload("DE".parse().unwrap(), 1_764_288_000, 0xff);
+        assert_eq!(tag, "DE-1764288000-00000000000000ff");
+    }
+
     proptest! {
         #[test]
         fn parse_never_panics_and_round_trips(text in "\\PC{0,70}") {
@@ -122,6 +135,12 @@ mod tests {
                 prop_assert_eq!(tag.as_str(), text.as_str());
                 prop_assert!((1..=64).contains(&tag.as_str().len()));
             }
+        }
+
+        #[test]
+        fn upload_tags_always_parse(seconds in i64::MIN..=i64::MAX, nonce in 0..=u64::MAX) {
+            let tag = BatchTag::upload("NL".parse().unwrap(), seconds, nonce);
+            prop_assert_eq!(BatchTag::parse(tag.as_str()), Ok(tag));
         }
 
         #[test]
