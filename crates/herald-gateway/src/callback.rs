@@ -381,7 +381,7 @@ impl CallbackWorker {
             validate_subscription(&task.callback_id, &task.url, self.settings.allow_private_hosts)?;
         let date = herald_model::Date::of(task.batch_created_at);
         url.query_pairs_mut()
-            .append_pair("batchTag", &task.batch_tag)
+            .append_pair("batchTag", task.batch_tag.as_str())
             .append_pair("date", &date.to_string());
         let host = match url.host() {
             Some(Host::Domain(d)) => d.to_owned(),

@@ -37,6 +37,10 @@ pub enum ModelError {
     /// Interval arithmetic left the u32 range of ENINs.
     #[error("interval arithmetic overflowed")]
     IntervalOverflow,
+    /// A batch tag that is not 1 to 64 visible ASCII characters (the text given, cut after 65
+    /// characters).
+    #[error("batch tag must be 1 to 64 visible ASCII characters, got {0:?}")]
+    BatchTag(String),
     /// A country code that is not two ASCII letters.
     #[error("country code must be two ASCII letters, got {0:?}")]
     Country(String),

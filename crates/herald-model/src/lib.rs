@@ -12,10 +12,12 @@
 //! - `time`: [`UnixTime`], [`IntervalNumber`] (ENIN), [`RollingPeriod`], [`Clock`], [`FixedClock`].
 //! - `key`: [`TemporaryExposureKey`], [`DiagnosisKey`], [`TransmissionRiskLevel`].
 //! - `report`: [`ReportType`], [`DaysSinceOnset`].
+//! - `batch`: [`BatchTag`] (EFGS upload and download-batch tags).
 //! - `cert`: [`CertThumbprint`].
 //! - `country`: [`CountryCode`].
 //! - `error`: [`ModelError`].
 
+pub mod batch;
 pub mod cert;
 pub mod country;
 pub mod date;
@@ -24,6 +26,7 @@ pub mod key;
 pub mod report;
 pub mod time;
 
+pub use batch::BatchTag;
 pub use cert::CertThumbprint;
 pub use country::CountryCode;
 pub use date::{Date, Zone};

@@ -290,10 +290,12 @@ async fn verify_batch(
     own: Option<CountryCode>,
     anchor: Option<&AnchorCertificate>,
 ) -> Result<Vec<serde_json::Value>> {
-    let (_, uploads) =
-        herald_keyserver::federation::audit_download_batch(client, date, tag, keys, own, anchor)
-            .await
-            .with_context(|| format!("batch {tag}"))?;
+    let batch_tag = herald_model::BatchTag::parse(tag).with_context(|| format!("batch {tag}"))?;
+    let (_, uploads) = herald_keyserver::federation::audit_download_batch(
+        client, date, &batch_tag, keys, own, anchor,
+    )
+    .await
+    .with_context(|| format!("batch {tag}"))?;
     let mut out = Vec::new();
     for upload in uploads {
         if let Some(problem) = &upload.problem {

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use herald_model::{Date, UnixTime};
+use herald_model::{BatchTag, Date, UnixTime};
 use herald_runtime::PeerInfo;
 use herald_wire::efgs::{self};
 
@@ -49,9 +49,9 @@ pub(super) async fn download(
             || ApiError::new(StatusCode::NOT_FOUND, "Could not find any batches for given date"),
         )?,
         Some(tag) => {
-            state.store.download_batch(tag).await.map_err(store_err)?.ok_or_else(|| {
-                ApiError::new(StatusCode::NOT_FOUND, "Could not find batch with given BatchTag")
-            })?
+            // A tag no upload could have is not found, like any other unknown tag.
+            let tag = BatchTag::parse(tag).map_err(|_| unknown_tag())?;
+            state.store.download_batch(&tag).await.map_err(store_err)?.ok_or_else(unknown_tag)?
         }
     };
     if batch.created_at.utc_day() < day.utc_day() {
@@ -72,10 +72,10 @@ pub(super) async fn download(
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
     h.insert("X-Protobuf-Schema", HeaderValue::from_static("Efgs.proto"));
     h.insert("X-Protobuf-Message", HeaderValue::from_static("eu.interop.DiagnosisKeyBatch"));
-    if let Ok(v) = HeaderValue::from_str(&batch.tag) {
+    if let Ok(v) = HeaderValue::from_str(batch.tag.as_str()) {
         h.insert("batchTag", v);
     }
-    let next = batch.next_tag.as_deref().unwrap_or("null");
+    let next = batch.next_tag.as_ref().map_or("null", BatchTag::as_str);
     if let Ok(v) = HeaderValue::from_str(next) {
         h.insert("nextBatchTag", v);
     }
@@ -93,10 +93,9 @@ pub(super) async fn audit(
     let day = parse_date(&date)?;
     check_age(&state, day)?;
     let store_err = |e: crate::store::StoreError| ApiError::internal("audit lookup failed", &e);
+    let batch_tag = BatchTag::parse(&batch_tag).map_err(|_| unknown_tag())?;
     let batch =
-        state.store.download_batch(&batch_tag).await.map_err(store_err)?.ok_or_else(|| {
-            ApiError::new(StatusCode::NOT_FOUND, "Could not find batch with given BatchTag")
-        })?;
+        state.store.download_batch(&batch_tag).await.map_err(store_err)?.ok_or_else(unknown_tag)?;
     if batch.created_at.utc_day() != day.utc_day() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -126,6 +125,11 @@ pub(super) async fn audit(
     }
     let body = serde_json::Value::Array(entries).to_string();
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The 404 of a `batchTag` that names no download batch (§1.3 step 3, §1.4).
+fn unknown_tag() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "Could not find batch with given BatchTag")
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, options, post, put};
-use herald_model::{CertThumbprint, Clock, CountryCode, UnixTime};
+use herald_model::{BatchTag, CertThumbprint, Clock, CountryCode, UnixTime};
 use herald_runtime::{PeerInfo, Registry};
 use herald_trust::AnchorCertificate;
 
@@ -84,7 +84,7 @@ pub fn router(state: AppState) -> Router {
 pub(super) async fn record_traffic(
     state: &AppState,
     traffic: Traffic,
-    tag: &str,
+    tag: &BatchTag,
     country: CountryCode,
     keys: usize,
     now: UnixTime,

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use herald_model::{CertThumbprint, CountryCode, UnixTime};
+use herald_model::{BatchTag, CertThumbprint, CountryCode, UnixTime};
 use herald_runtime::PeerInfo;
 use herald_wire::efgs::{self, EfgsKey};
 
@@ -28,22 +28,15 @@ pub(super) async fn upload(
     let (auth_thumbprint, country) = authenticate(&state, &peer, &headers).await?;
     // 1. Required headers.
     let batch_tag = header_str(&headers, "batchTag")
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "Missing request header 'batchTag'"))?
-        .to_owned();
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "Missing request header 'batchTag'"))?;
     let signature_b64 = header_str(&headers, "batchSignature")
         .ok_or_else(|| {
             ApiError::new(StatusCode::BAD_REQUEST, "Missing request header 'batchSignature'")
         })?
         .to_owned();
-    if batch_tag.is_empty()
-        || batch_tag.len() > 64
-        || !batch_tag.bytes().all(|b| b.is_ascii_graphic())
-    {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "batchTag must be 1 to 64 visible ASCII characters",
-        ));
-    }
+    let batch_tag = BatchTag::parse(batch_tag).map_err(|_| {
+        ApiError::new(StatusCode::BAD_REQUEST, "batchTag must be 1 to 64 visible ASCII characters")
+    })?;
     // 2. Media type and version.
     let format = media::request_format(header_str(&headers, "content-type"))
         .map_err(|e| ApiError::new(e.status, e.message))?;
@@ -108,7 +101,7 @@ pub(super) async fn upload(
             record_traffic(&state, Traffic::Upload, &batch_tag, country, keys, now).await;
             state.uploaded.notify_one();
             let mut response = StatusCode::CREATED.into_response();
-            if let Ok(value) = HeaderValue::from_str(&batch_tag) {
+            if let Ok(value) = HeaderValue::from_str(batch_tag.as_str()) {
                 response.headers_mut().insert("batchTag", value);
             }
             Ok(response)

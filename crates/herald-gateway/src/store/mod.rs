@@ -17,23 +17,24 @@
 //!   [`Store::try_lease`] elects one process per job.
 //!
 //! # Layout
-//! - this module: the row types and [`Store`], which forwards to the backend.
+//! - this module: the row types and [`Store`] (declared with `herald_db::service_store!`, its
+//!   at-rest keys next to the pools), which forwards each operation with `herald_db::dispatch!`:
+//!   queries to the reading connections, writes (`dispatch!(write, …)`) to SQLite's one writing
+//!   connection.
 //! - `error`: [`StoreError`].
 //! - `plan`: the pure decisions (duplicates inside an upload, upload outcomes, download-batch
 //!   packing, `yyyyMMdd-N` tags).
 //! - `rows`: between domain types and column values, including the packed key payload.
 //! - `at_rest`: [`AtRest`], sealing key payloads with AES-256-GCM (§6.1 "Encryption at rest").
-//! - `sqlite`, `postgres`: opening (on SQLite, reading connections and one writing connection
-//!   that every write goes through), the embedded migrations (`migrations/{sqlite,postgres}/`) and
-//!   what differs between the backends (how a write transaction begins, which errors are
-//!   transient).
+//! - `sqlite`, `postgres`: what differs between the backends (the `Db` type, how a write
+//!   transaction begins); opening, the connection settings and the split into reading and
+//!   writing connections are `herald_db::Pools`, the migrations are `migrations/{sqlite,postgres}/`.
 //! - `ops`: the queries and transactions, written once and compiled once per backend: `sqlite`
 //!   and `postgres` each mount `ops/` with `#[path]` next to their `Db` type. The SQL text is
 //!   shared because both backends accept `$N` placeholders (sqlx binds SQLite's `$N` parameters
 //!   by position) and every statement used is in the common subset (`ON CONFLICT`,
-//!   `RETURNING`, partial indexes).
-//! - `statistics`: mounted the same way; the statistics tables (`upload_stats`,
-//!   `download_stats`) and the row counts of the internal listener's `/metrics`.
+//!   `RETURNING`, partial indexes). `ops/statistics.rs` holds the statistics tables
+//!   (`upload_stats`, `download_stats`) and the row counts of the internal listener's `/metrics`.
 
 mod at_rest;
 mod error;
@@ -42,34 +43,30 @@ mod postgres;
 mod rows;
 mod sqlite;
 
-use std::fmt;
 use std::sync::Arc;
 
-use herald_model::{CertThumbprint, CountryCode, UnixTime};
+use herald_model::{BatchTag, CertThumbprint, CountryCode, UnixTime};
 use herald_wire::efgs::EfgsKey;
 
 pub use self::at_rest::{AT_REST_KEY_BYTES, AtRest, AtRestKey, AtRestKeyError, AtRestKeyId};
 pub use self::error::StoreError;
-pub use self::sqlite::writer_options as sqlite_writer_options;
+/// The SQLite writer's settings, for `herald bench gateway`'s baseline database.
+pub use herald_db::sqlite_writer_options;
 
 /// Keys per multi-row `INSERT` of an upload: six parameters each, 30 000 in all, within both
 /// backends' limits (SQLite 32 766, PostgreSQL 65 535), so an upload of up to 5000 keys is one
 /// statement. `herald bench gateway` inserts its baseline in chunks of the same size.
 pub const INSERT_CHUNK_KEYS: usize = 5000;
 
-/// The gateway's storage: a connection pool to SQLite or PostgreSQL, and the at-rest keys that
-/// seal key payloads. Cloning is cheap and shares both.
-#[derive(Clone)]
-pub struct Store {
-    backend: Backend,
-    /// `None` until [`Store::with_at_rest`]: operations on key payloads are refused.
-    at_rest: Option<Arc<AtRest>>,
-}
-
-#[derive(Clone)]
-enum Backend {
-    Sqlite(sqlite::Pools),
-    Postgres(sqlx::PgPool),
+herald_db::service_store! {
+    /// The gateway's storage: `herald_db::Pools` (on SQLite, reading connections and the one
+    /// writing connection every write goes through), and the at-rest keys that seal key
+    /// payloads. Cloning is cheap and shares both.
+    pub struct Store {
+        /// `None` until [`Store::with_at_rest`]: operations on key payloads are refused.
+        at_rest: Option<Arc<AtRest>>,
+    }
+    error StoreError;
 }
 
 /// One row of the trust list (§4.3). The gateway checks the operator signature itself; the store
@@ -110,7 +107,7 @@ pub enum Traffic {
 #[derive(Debug, Clone)]
 pub struct NewUpload {
     /// The `batchTag` header: unique system-wide, for all time.
-    pub batch_tag: String,
+    pub batch_tag: BatchTag,
     /// The authenticated uploader country.
     pub country: CountryCode,
     /// Thumbprint of the uploader's AUTHENTICATION certificate.
@@ -163,18 +160,18 @@ pub enum UploadOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadBatch {
     /// `yyyyMMdd-N`.
-    pub tag: String,
+    pub tag: BatchTag,
     /// When the batch was formed.
     pub created_at: UnixTime,
     /// The batch formed after this one (`nextBatchTag`), if any yet.
-    pub next_tag: Option<String>,
+    pub next_tag: Option<BatchTag>,
     /// Keys assigned to the batch when it was formed (retention may delete some later).
     pub key_count: u64,
 }
 
 /// One upload batch within a download batch (§1.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEvent {
+pub struct AuditRow {
     /// The uploader country.
     pub country: CountryCode,
     /// When the upload was stored.
@@ -211,7 +208,7 @@ pub struct CallbackTask {
     /// The task's id, for [`Store::callback_succeeded`] and [`Store::callback_failed`].
     pub id: i64,
     /// The download batch to announce.
-    pub batch_tag: String,
+    pub batch_tag: BatchTag,
     /// When that batch was formed (its date is the callback's `date`).
     pub batch_created_at: UnixTime,
     /// Failed attempts so far.
@@ -267,64 +264,7 @@ pub struct CountryStatistics {
     pub keys: u64,
 }
 
-/// Forwards a call to the backend's `statistics` module (on SQLite, to the reading
-/// connections).
-macro_rules! dispatch_statistics {
-    ($self:ident . $op:ident ( $($arg:expr),* $(,)? )) => {
-        match &$self.backend {
-            Backend::Sqlite(pools) => sqlite::statistics::$op(&pools.read, $($arg),*).await,
-            Backend::Postgres(pool) => postgres::statistics::$op(pool, $($arg),*).await,
-        }
-    };
-}
-
-/// Forwards a call that writes to the backend's `statistics` module (on SQLite, to the one
-/// writing connection).
-macro_rules! dispatch_statistics_write {
-    ($self:ident . $op:ident ( $($arg:expr),* $(,)? )) => {
-        match &$self.backend {
-            Backend::Sqlite(pools) => sqlite::statistics::$op(&pools.write, $($arg),*).await,
-            Backend::Postgres(pool) => postgres::statistics::$op(pool, $($arg),*).await,
-        }
-    };
-}
-
-/// Forwards a call to the backend's `ops` module (on SQLite, to the reading connections).
-macro_rules! dispatch {
-    ($self:ident . $op:ident ( $($arg:expr),* $(,)? )) => {
-        match &$self.backend {
-            Backend::Sqlite(pools) => sqlite::ops::$op(&pools.read, $($arg),*).await,
-            Backend::Postgres(pool) => postgres::ops::$op(pool, $($arg),*).await,
-        }
-    };
-}
-
-/// Forwards a call that writes to the backend's `ops` module (on SQLite, to the one writing
-/// connection).
-macro_rules! dispatch_write {
-    ($self:ident . $op:ident ( $($arg:expr),* $(,)? )) => {
-        match &$self.backend {
-            Backend::Sqlite(pools) => sqlite::ops::$op(&pools.write, $($arg),*).await,
-            Backend::Postgres(pool) => postgres::ops::$op(pool, $($arg),*).await,
-        }
-    };
-}
-
 impl Store {
-    /// Opens a database and applies the migrations.
-    ///
-    /// `postgres://…` or `postgresql://…` is PostgreSQL; anything else is SQLite: a `sqlite:`
-    /// URL, a plain file path (created if missing), or `:memory:`. A database that has a
-    /// migration this binary does not know is refused (`herald_db::DbError::UnknownSchemaVersion`).
-    pub async fn open(url: &str) -> Result<Store, StoreError> {
-        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres(postgres::open(url).await?)
-        } else {
-            Backend::Sqlite(sqlite::open(url).await?)
-        };
-        Ok(Store { backend, at_rest: None })
-    }
-
     /// The store with its at-rest settings: how new key payloads are sealed and which keys open
     /// stored ones. Until this is called, storing or reading keys is refused
     /// ([`StoreError::AtRestNotConfigured`]); trust-list operations need no keys.
@@ -341,40 +281,22 @@ impl Store {
     /// gateway runs this at startup, before it serves: downloads read packed rows only.
     pub async fn apply_at_rest(&self) -> Result<u64, StoreError> {
         let at_rest = self.at_rest("apply_at_rest")?;
-        dispatch_write!(self.apply_at_rest(at_rest))
+        herald_db::dispatch!(write, &self.pools, apply_at_rest, at_rest)
     }
 
     fn at_rest(&self, operation: &'static str) -> Result<&AtRest, StoreError> {
         self.at_rest.as_deref().ok_or(StoreError::AtRestNotConfigured { operation })
     }
 
-    /// `"sqlite"` or `"postgres"`.
-    pub fn backend(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite(_) => "sqlite",
-            Backend::Postgres(_) => "postgres",
-        }
-    }
-
-    /// Closes the pool, waiting for connections in use to be returned.
-    pub async fn close(&self) {
-        match &self.backend {
-            Backend::Sqlite(pools) => {
-                pools.read.close().await;
-                pools.write.close().await;
-            }
-            Backend::Postgres(pool) => pool.close().await,
-        }
-    }
 
     /// Inserts a trust-list row, or replaces the row with the same thumbprint.
     pub async fn put_trust_entry(&self, entry: &TrustRow) -> Result<(), StoreError> {
-        dispatch_write!(self.put_trust_entry(entry))
+        herald_db::dispatch!(write, &self.pools, put_trust_entry, entry)
     }
 
     /// The whole trust list, ordered by country, kind and thumbprint.
     pub async fn trust_entries(&self) -> Result<Vec<TrustRow>, StoreError> {
-        dispatch!(self.trust_entries())
+        herald_db::dispatch!(&self.pools, trust_entries)
     }
 
     /// The trust-list row of a certificate.
@@ -382,7 +304,7 @@ impl Store {
         &self,
         thumbprint: &CertThumbprint,
     ) -> Result<Option<TrustRow>, StoreError> {
-        dispatch!(self.trust_entry(thumbprint))
+        herald_db::dispatch!(&self.pools, trust_entry, thumbprint)
     }
 
     /// Sets or clears the revocation flag; `false` if there is no such row.
@@ -391,12 +313,12 @@ impl Store {
         thumbprint: &CertThumbprint,
         revoked: bool,
     ) -> Result<bool, StoreError> {
-        dispatch_write!(self.set_trust_revoked(thumbprint, revoked))
+        herald_db::dispatch!(write, &self.pools, set_trust_revoked, thumbprint, revoked)
     }
 
     /// Whether an upload tag was ever used (the registry is permanent, §5.2).
-    pub async fn upload_tag_exists(&self, tag: &str) -> Result<bool, StoreError> {
-        dispatch!(self.upload_tag_exists(tag))
+    pub async fn upload_tag_exists(&self, tag: &BatchTag) -> Result<bool, StoreError> {
+        herald_db::dispatch!(&self.pools, upload_tag_exists, tag)
     }
 
     /// Stores an upload in one transaction (§1.2 steps 6 and 9, §5.2): registers the tag and
@@ -411,7 +333,7 @@ impl Store {
         now: UnixTime,
     ) -> Result<UploadOutcome, StoreError> {
         let at_rest = self.at_rest("insert_upload")?;
-        dispatch_write!(self.insert_upload(at_rest, upload, mode, now))
+        herald_db::dispatch!(write, &self.pools, insert_upload, at_rest, upload, mode, now)
     }
 
     /// Assigns the pending uploads, oldest first and never split, to new download batches of at
@@ -428,13 +350,13 @@ impl Store {
         &self,
         now: UnixTime,
         max_keys: usize,
-    ) -> Result<Vec<String>, StoreError> {
-        dispatch_write!(self.form_download_batches(now, max_keys))
+    ) -> Result<Vec<BatchTag>, StoreError> {
+        herald_db::dispatch!(write, &self.pools, form_download_batches, now, max_keys)
     }
 
     /// A download batch by tag.
-    pub async fn download_batch(&self, tag: &str) -> Result<Option<DownloadBatch>, StoreError> {
-        dispatch!(self.download_batch(tag))
+    pub async fn download_batch(&self, tag: &BatchTag) -> Result<Option<DownloadBatch>, StoreError> {
+        herald_db::dispatch!(&self.pools, download_batch, tag)
     }
 
     /// The first download batch created at or after `since`, ordered by creation, then id.
@@ -442,7 +364,7 @@ impl Store {
         &self,
         since: UnixTime,
     ) -> Result<Option<DownloadBatch>, StoreError> {
-        dispatch!(self.first_download_batch_since(since))
+        herald_db::dispatch!(&self.pools, first_download_batch_since, since)
     }
 
     /// The keys of a download batch whose uploader country is not `exclude`, grouped by upload
@@ -450,24 +372,24 @@ impl Store {
     /// for an unknown tag: check [`Store::download_batch`] first.
     pub async fn download_keys(
         &self,
-        tag: &str,
+        tag: &BatchTag,
         exclude: Option<CountryCode>,
     ) -> Result<Vec<EfgsKey>, StoreError> {
         let at_rest = self.at_rest("download_keys")?;
-        dispatch!(self.download_keys(at_rest, tag, exclude))
+        herald_db::dispatch!(&self.pools, download_keys, at_rest, tag, exclude)
     }
 
     /// One row per upload in the download batch, the requester's own included, in the order
     /// [`Store::download_keys`] groups them (the order of their first keys) (§1.4). Uploads whose
     /// keys retention has deleted are left out.
-    pub async fn audit(&self, tag: &str) -> Result<Vec<AuditEvent>, StoreError> {
-        dispatch!(self.audit(tag))
+    pub async fn audit(&self, tag: &BatchTag) -> Result<Vec<AuditRow>, StoreError> {
+        herald_db::dispatch!(&self.pools, audit, tag)
     }
 
     /// Deletes the keys created before `cutoff` (§5.3), in short chunks; upload tags stay
     /// registered and download batches stay. Returns the number of keys deleted.
     pub async fn purge_keys_created_before(&self, cutoff: UnixTime) -> Result<u64, StoreError> {
-        dispatch_write!(self.purge_keys_created_before(cutoff))
+        herald_db::dispatch!(write, &self.pools, purge_keys_created_before, cutoff)
     }
 
     /// Creates or replaces (upsert on country and id) a callback subscription. Putting a
@@ -479,7 +401,7 @@ impl Store {
         url: &str,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        dispatch_write!(self.put_callback(country, callback_id, url, now))
+        herald_db::dispatch!(write, &self.pools, put_callback, country, callback_id, url, now)
     }
 
     /// The callback subscriptions of a country, ordered by id.
@@ -487,7 +409,7 @@ impl Store {
         &self,
         country: CountryCode,
     ) -> Result<Vec<CallbackSubscription>, StoreError> {
-        dispatch!(self.callbacks(country))
+        herald_db::dispatch!(&self.pools, callbacks, country)
     }
 
     /// Deletes a subscription and its pending tasks; `false` if the country has none with that
@@ -497,14 +419,18 @@ impl Store {
         country: CountryCode,
         callback_id: &str,
     ) -> Result<bool, StoreError> {
-        dispatch_write!(self.delete_callback(country, callback_id))
+        herald_db::dispatch!(write, &self.pools, delete_callback, country, callback_id)
     }
 
     /// Creates one task per active (not suspended) subscription for the download batch `tag`,
     /// chained after the subscription's previous task. [`Store::form_download_batches`] calls
     /// this inside each batch's transaction; calling it again for the same batch adds nothing.
-    pub async fn create_callback_tasks(&self, tag: &str, now: UnixTime) -> Result<u64, StoreError> {
-        dispatch_write!(self.create_callback_tasks(tag, now))
+    pub async fn create_callback_tasks(
+        &self,
+        tag: &BatchTag,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        herald_db::dispatch!(write, &self.pools, create_callback_tasks, tag, now)
     }
 
     /// The tasks to run now, at most `limit`, oldest first: per active subscription only its
@@ -516,12 +442,12 @@ impl Store {
         retry_wait_seconds: i64,
         limit: u32,
     ) -> Result<Vec<CallbackTask>, StoreError> {
-        dispatch!(self.due_callback_tasks(now, retry_wait_seconds, limit))
+        herald_db::dispatch!(&self.pools, due_callback_tasks, now, retry_wait_seconds, limit)
     }
 
     /// Records a successful callback: deletes the task, which unblocks its successor.
     pub async fn callback_succeeded(&self, task_id: i64) -> Result<(), StoreError> {
-        dispatch_write!(self.callback_succeeded(task_id))
+        herald_db::dispatch!(write, &self.pools, callback_succeeded, task_id)
     }
 
     /// Records a failed callback: one more retry and the time of this try; the failure after
@@ -532,15 +458,15 @@ impl Store {
         task_id: i64,
         now: UnixTime,
     ) -> Result<CallbackFailure, StoreError> {
-        dispatch_write!(self.callback_failed(task_id, now))
+        herald_db::dispatch!(write, &self.pools, callback_failed, task_id, now)
     }
 
     /// Pending tasks of all subscriptions, as (country, callback id, batch tag), in task order;
     /// for tools and tests.
     pub async fn pending_callback_tasks(
         &self,
-    ) -> Result<Vec<(CountryCode, String, String)>, StoreError> {
-        dispatch!(self.pending_callback_tasks())
+    ) -> Result<Vec<(CountryCode, String, BatchTag)>, StoreError> {
+        herald_db::dispatch!(&self.pools, pending_callback_tasks)
     }
 
     /// Takes or renews the lease `job` for `holder` until `now + ttl_seconds`, if it is free,
@@ -553,7 +479,7 @@ impl Store {
         now: UnixTime,
         ttl_seconds: i64,
     ) -> Result<bool, StoreError> {
-        dispatch_write!(self.try_lease(job, holder, now, ttl_seconds))
+        herald_db::dispatch!(write, &self.pools, try_lease, job, holder, now, ttl_seconds)
     }
 }
 
@@ -563,7 +489,7 @@ impl Store {
     /// number of keys stored.
     pub async fn record_upload_statistics(
         &self,
-        tag: &str,
+        tag: &BatchTag,
         country: CountryCode,
         keys: u64,
         now: UnixTime,
@@ -575,7 +501,7 @@ impl Store {
     /// batch, the requesting country and the number of keys served.
     pub async fn record_download_statistics(
         &self,
-        batch_tag: &str,
+        batch_tag: &BatchTag,
         country: CountryCode,
         keys: u64,
         now: UnixTime,
@@ -587,31 +513,22 @@ impl Store {
     pub async fn record_statistics(
         &self,
         traffic: Traffic,
-        tag: &str,
+        tag: &BatchTag,
         country: CountryCode,
         keys: u64,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        dispatch_statistics_write!(self.record_statistics(traffic, tag, country, keys, now))
+        herald_db::dispatch!(write, &self.pools, record_statistics, traffic, tag, country, keys, now)
     }
 
     /// Deletes the statistics rows older than `cutoff`; returns how many.
     pub async fn purge_statistics_before(&self, cutoff: UnixTime) -> Result<u64, StoreError> {
-        dispatch_statistics_write!(self.purge_statistics_before(cutoff))
+        herald_db::dispatch!(write, &self.pools, purge_statistics_before, cutoff)
     }
 
     /// Stored keys, download batches and the statistics' sums per country.
     pub async fn gauges(&self) -> Result<StoreGauges, StoreError> {
-        dispatch_statistics!(self.gauges())
-    }
-}
-
-impl fmt::Debug for Store {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store")
-            .field("backend", &self.backend())
-            .field("at_rest", &self.at_rest)
-            .finish_non_exhaustive()
+        herald_db::dispatch!(&self.pools, gauges)
     }
 }
 

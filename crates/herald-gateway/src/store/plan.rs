@@ -3,7 +3,9 @@
 
 use std::collections::HashSet;
 
-use super::{UploadMode, UploadOutcome};
+use herald_model::BatchTag;
+
+use super::{StoreError, UploadMode, UploadOutcome};
 
 /// For each key of an upload, whether it is the first with its payload hash. Later repeats are
 /// duplicates of "an earlier key of the same upload" (§5.2) and are never inserted.
@@ -62,9 +64,10 @@ pub(crate) fn pack(counts: &[u64], max_keys: u64) -> usize {
 }
 
 /// The download-batch tag `yyyyMMdd-N` for UTC day number `day` (days since 1970-01-01).
-pub(crate) fn download_tag(day: i64, n: i64) -> String {
+pub(crate) fn download_tag(day: i64, n: i64) -> Result<BatchTag, StoreError> {
     let date = herald_model::Date::of(herald_model::UnixTime(day.saturating_mul(86_400)));
-    format!("{}-{n}", date.compact())
+    let n = u64::try_from(n).map_err(|_| StoreError::invariant("download_tag", "negative N"))?;
+    Ok(BatchTag::download(date, n))
 }
 
 #[cfg(test)]
@@ -73,13 +76,13 @@ mod tests {
 
     #[test]
     fn tags_are_utc_dates() {
-        assert_eq!(download_tag(0, 1), "19700101-1");
-        assert_eq!(download_tag(18_474, 3), "20200731-3");
-        assert_eq!(download_tag(18_321, 1), "20200229-1");
-        assert_eq!(download_tag(18_322, 1), "20200301-1");
-        assert_eq!(download_tag(10_956, 12), "19991231-12");
-        assert_eq!(download_tag(10_957, 1), "20000101-1");
-        assert_eq!(download_tag(-1, 1), "19691231-1");
+        assert_eq!(download_tag(0, 1).unwrap(), "19700101-1");
+        assert_eq!(download_tag(18_474, 3).unwrap(), "20200731-3");
+        assert_eq!(download_tag(18_321, 1).unwrap(), "20200229-1");
+        assert_eq!(download_tag(18_322, 1).unwrap(), "20200301-1");
+        assert_eq!(download_tag(10_956, 12).unwrap(), "19991231-12");
+        assert_eq!(download_tag(10_957, 1).unwrap(), "20000101-1");
+        assert_eq!(download_tag(-1, 1).unwrap(), "19691231-1");
         // Every day of 400 years is one more than the day before.
         let civil_from_days = |day| {
             let date = herald_model::Date::from_utc_day(day).unwrap();

@@ -10,7 +10,7 @@ use herald_wire::efgs::{DaysSinceOnset, EfgsKey, TransmissionRisk};
 
 use super::at_rest::{AtRest, RowBinding};
 use super::{
-    AuditEvent, CallbackSubscription, CallbackTask, DownloadBatch, StoreError, TrustKind, TrustRow,
+    AuditRow, CallbackSubscription, CallbackTask, DownloadBatch, StoreError, TrustKind, TrustRow,
 };
 
 /// The columns of one `diagnosis_key` row, computed before the transaction starts: the payload
@@ -321,19 +321,22 @@ pub(crate) fn trust_from_row(row: TrustColumns) -> Result<TrustRow, StoreError> 
 /// A download batch as read back.
 pub(crate) fn batch_from_row(row: BatchColumns) -> Result<DownloadBatch, StoreError> {
     let (tag, created_at, next_tag, key_count) = row;
+    let tag_of = |text: String, column| {
+        text.parse().map_err(|e| StoreError::corrupt("download_batch", column, &e))
+    };
     Ok(DownloadBatch {
-        tag,
+        tag: tag_of(tag, "tag")?,
         created_at: UnixTime(created_at),
-        next_tag,
+        next_tag: next_tag.map(|text| tag_of(text, "next_tag")).transpose()?,
         key_count: count("download_batch", "key_count", key_count)?,
     })
 }
 
 /// An audit row as read back.
-pub(crate) fn audit_from_row(row: AuditColumns) -> Result<AuditEvent, StoreError> {
+pub(crate) fn audit_from_row(row: AuditColumns) -> Result<AuditRow, StoreError> {
     const T: &str = "upload";
     let (country_code, uploaded_at, auth, signing, batch_signature, amount) = row;
-    Ok(AuditEvent {
+    Ok(AuditRow {
         country: country(T, "country", &country_code)?,
         uploaded_at: UnixTime(uploaded_at),
         auth_thumbprint: thumbprint(T, "auth_thumbprint", &auth)?,
@@ -368,7 +371,9 @@ pub(crate) fn task_from_row(row: TaskColumns) -> Result<CallbackTask, StoreError
     let (id, batch_tag, batch_created_at, retries, country_text, callback_id, url) = row;
     Ok(CallbackTask {
         id,
-        batch_tag,
+        batch_tag: batch_tag
+            .parse()
+            .map_err(|e| StoreError::corrupt("callback_task", "batch_tag", &e))?,
         batch_created_at: UnixTime(batch_created_at),
         retries: u32::try_from(retries)
             .map_err(|_| StoreError::corrupt("callback_task", "retries", &"out of range"))?,

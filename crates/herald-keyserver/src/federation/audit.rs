@@ -3,7 +3,7 @@
 //! each upload's keys must verify against its `batchSignature` made by its signing certificate,
 //! whose thumbprint the audit names, and which the operator signed with the trust anchor.
 
-use herald_model::CountryCode;
+use herald_model::{BatchTag, CountryCode};
 use herald_runtime::HttpsClient;
 use herald_trust::AnchorCertificate;
 use herald_wire::cms::SignerCertificate;
@@ -43,7 +43,7 @@ pub struct AuditedUpload {
 pub async fn audit_download_batch<'k>(
     client: &HttpsClient,
     date: &str,
-    tag: &str,
+    tag: &BatchTag,
     keys: &'k [EfgsKey],
     own: Option<CountryCode>,
     anchor: Option<&AnchorCertificate>,
@@ -89,7 +89,7 @@ pub async fn audit_download_batch<'k>(
         if problem.is_none() {
             verified.extend(slice.iter());
         } else {
-            tracing::warn!(tag, country = %country, keys = amount, problem = ?problem, "an upload in a downloaded batch does not verify; its keys are dropped");
+            tracing::warn!(%tag, country = %country, keys = amount, problem = ?problem, "an upload in a downloaded batch does not verify; its keys are dropped");
         }
         uploads.push(AuditedUpload { country, keys: amount, problem });
     }

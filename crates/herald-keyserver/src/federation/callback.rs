@@ -16,7 +16,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use herald_model::CertThumbprint;
+use herald_model::{BatchTag, CertThumbprint};
 use herald_runtime::PeerInfo;
 use tokio::sync::Notify;
 
@@ -43,10 +43,10 @@ fn answer(status: StatusCode, message: &str) -> Response {
 }
 
 /// A download batch tag as gateways form them (`yyyyMMdd-N`, EFGS; herald: the same), allowing
-/// other gateways' letters, digits, `-` and `_`, at most 64 characters.
-fn plausible_tag(tag: &str) -> bool {
-    (1..=64).contains(&tag.len())
-        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+/// other gateways' letters, digits, `-` and `_`: a [`BatchTag`] of those characters only.
+fn plausible_tag(text: &str) -> Option<BatchTag> {
+    let tag = BatchTag::parse(text).ok()?;
+    text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_').then_some(tag)
 }
 
 async fn receive(
@@ -73,12 +73,12 @@ async fn receive(
     let Some(tag) = query.get("batchTag") else {
         return answer(StatusCode::BAD_REQUEST, "missing query parameter batchTag");
     };
-    if !plausible_tag(tag) {
+    let Some(tag) = plausible_tag(tag) else {
         return answer(
             StatusCode::BAD_REQUEST,
             "batchTag must be 1 to 64 letters, digits, '-' or '_'",
         );
-    }
+    };
     let Some(date) = query.get("date") else {
         return answer(StatusCode::BAD_REQUEST, "missing query parameter date");
     };
@@ -96,10 +96,10 @@ mod tests {
 
     #[test]
     fn tags_are_checked() {
-        assert!(plausible_tag("20261128-1"));
-        assert!(plausible_tag("a_B-9"));
+        assert_eq!(plausible_tag("20261128-1").unwrap(), "20261128-1");
+        assert_eq!(plausible_tag("a_B-9").unwrap(), "a_B-9");
         for bad in ["", "2026 11", "x/y", "tag?x=1", &"a".repeat(65), "é"] {
-            assert!(!plausible_tag(bad), "{bad:?}");
+            assert!(plausible_tag(bad).is_none(), "{bad:?}");
         }
     }
 }

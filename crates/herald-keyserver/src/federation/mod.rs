@@ -18,7 +18,7 @@ pub mod callback;
 use std::sync::Arc;
 
 use herald_model::{
-    Clock, CountryCode, ReportType, TemporaryExposureKey, TransmissionRiskLevel, UnixTime,
+    BatchTag, Clock, CountryCode, ReportType, TemporaryExposureKey, TransmissionRiskLevel, UnixTime,
 };
 use herald_runtime::{Answer, HttpsClient};
 use herald_service::random::Randomness;
@@ -185,9 +185,9 @@ impl Federation {
         self
     }
 
-    fn new_tag(&self, now: i64) -> String {
+    fn new_tag(&self, now: i64) -> BatchTag {
         let suffix: u64 = self.random.with(|rng| rng.random());
-        format!("{}-{now}-{suffix:016x}", self.country.as_str())
+        BatchTag::upload(self.country, now, suffix)
     }
 
     /// Uploads every due outbox batch.
@@ -290,7 +290,7 @@ impl Federation {
         Ok(report)
     }
 
-    async fn retry_later(&self, tag: &str, attempts: i64, now: i64) -> Result<(), StoreError> {
+    async fn retry_later(&self, tag: &BatchTag, attempts: i64, now: i64) -> Result<(), StoreError> {
         let shift = u32::try_from(attempts.clamp(0, 9)).unwrap_or(9);
         let wait = (10i64 << shift).min(3600);
         self.store.outbox_batch_failed(tag, now + wait, false).await
@@ -362,11 +362,11 @@ impl Federation {
     async fn fetch(
         &self,
         date: &str,
-        tag: Option<&str>,
+        tag: Option<&BatchTag>,
     ) -> Result<Option<Answer>, FederationError> {
         let mut headers = vec![("accept", PROTOBUF)];
         if let Some(tag) = tag {
-            headers.push(("batchTag", tag));
+            headers.push(("batchTag", tag.as_str()));
         }
         let answer = self
             .client
@@ -387,30 +387,40 @@ impl Federation {
         report: &mut DownloadReport,
     ) -> Result<(), FederationError> {
         let cursor = self.store.download_cursor(date).await?;
-        let Some(mut answer) = self.fetch(date, cursor.as_deref()).await? else {
+        let Some(mut answer) = self.fetch(date, cursor.as_ref()).await? else {
             return Ok(());
         };
         // Bounded walk (a day has at most a few thousand batches).
         for _ in 0..10_000 {
-            let Some(tag) = answer.header("batchTag").map(str::to_owned) else {
+            let Some(tag) = answer.header("batchTag") else {
                 return Err(FederationError::Answer {
                     what: "download",
                     status: 200,
                     message: "no batchTag header".into(),
                 });
             };
+            let tag = BatchTag::parse(tag).map_err(|e| FederationError::Answer {
+                what: "download",
+                status: 200,
+                message: format!("batchTag header: {e}"),
+            })?;
             // A gateway may answer a day without batches with the next day's first batch: that
             // day's walk takes it (the audit is asked with the batch's own date).
-            if !tag.starts_with(&date.replace('-', "")) {
+            if !tag.as_str().starts_with(&date.replace('-', "")) {
                 break;
             }
             if !self.store.download_seen(&tag).await? {
                 self.import(date, &tag, &answer, report).await?;
             }
-            let next = answer.header("nextBatchTag").filter(|n| *n != "null").map(str::to_owned);
+            let next = answer.header("nextBatchTag").filter(|n| *n != "null");
             let Some(next) = next else { break };
+            // A next tag no gateway could have formed ends the walk, as an unknown one would.
+            let Ok(next) = BatchTag::parse(next) else {
+                tracing::warn!(%tag, "nextBatchTag header is not a batch tag; walk ends");
+                break;
+            };
             // The chain continues into the next day (EFGS #285): that day's walk takes it up.
-            if !next.starts_with(&date.replace('-', "")) {
+            if !next.as_str().starts_with(&date.replace('-', "")) {
                 break;
             }
             answer = match self.fetch(date, Some(&next)).await? {
@@ -424,7 +434,7 @@ impl Federation {
     async fn import(
         &self,
         date: &str,
-        tag: &str,
+        tag: &BatchTag,
         answer: &Answer,
         report: &mut DownloadReport,
     ) -> Result<(), FederationError> {
@@ -432,7 +442,7 @@ impl Federation {
         let keys = match efgs::decode_protobuf(&answer.body) {
             Ok(keys) => keys,
             Err(error) => {
-                tracing::warn!(tag, %error, "downloaded batch does not decode; skipped");
+                tracing::warn!(%tag, %error, "downloaded batch does not decode; skipped");
                 self.store
                     .import_download_batch(date, tag, "error_wont_retry", 0, &[], now)
                     .await?;
@@ -461,7 +471,7 @@ impl Federation {
                     (verified, state)
                 }
                 Err(error) => {
-                    tracing::warn!(tag, %error, "audit of a downloaded batch failed; will retry");
+                    tracing::warn!(%tag, %error, "audit of a downloaded batch failed; will retry");
                     return Err(FederationError::Answer {
                         what: "audit",
                         status: 0,
@@ -485,7 +495,7 @@ impl Federation {
         let imported =
             self.store.import_download_batch(date, tag, state, received, &stored, now).await?;
         report.imported += imported;
-        tracing::info!(tag, received, imported, state, "federation batch imported");
+        tracing::info!(%tag, received, imported, state, "federation batch imported");
         Ok(())
     }
 

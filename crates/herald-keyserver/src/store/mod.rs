@@ -25,7 +25,7 @@ mod postgres;
 mod sqlite;
 
 pub use herald_db::DbError as StoreError;
-use herald_model::{CountryCode, TemporaryExposureKey};
+use herald_model::{BatchTag, CountryCode, TemporaryExposureKey};
 
 /// A key's report type as stored: the certificate's `reportType` (key-server.md §3.5, the one
 /// ENS vocabulary, [`VerificationReportType`]), or `None` for the empty column value (federated
@@ -224,7 +224,7 @@ pub struct ExportFileRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxBatch {
     /// The batch tag (unique, prefixed with the country).
-    pub tag: String,
+    pub tag: BatchTag,
     /// Its keys, in outbox order.
     pub keys: Vec<StoredKey>,
     /// Attempts so far.
@@ -365,7 +365,7 @@ impl Store {
     /// `max_keys` due outbox keys (none when fewer than `min_keys` are due).
     pub async fn next_outbox_batch(
         &self,
-        tag: &str,
+        tag: &BatchTag,
         now: i64,
         min_keys: i64,
         max_keys: i64,
@@ -374,14 +374,14 @@ impl Store {
     }
 
     /// The batch landed (201, or 409 for a retried tag): its keys are uploaded.
-    pub async fn outbox_batch_done(&self, tag: &str) -> Result<(), StoreError> {
+    pub async fn outbox_batch_done(&self, tag: &BatchTag) -> Result<(), StoreError> {
         herald_db::dispatch!(&self.pools, outbox_batch_done, tag)
     }
 
     /// A 207: `resend` keys go back to the outbox (a new batch takes them), the others are done.
     pub async fn outbox_batch_split(
         &self,
-        tag: &str,
+        tag: &BatchTag,
         resend: &[TemporaryExposureKey],
     ) -> Result<(), StoreError> {
         herald_db::dispatch!(&self.pools, outbox_batch_split, tag, resend)
@@ -391,7 +391,7 @@ impl Store {
     /// outbox under a new tag) when `give_up`.
     pub async fn outbox_batch_failed(
         &self,
-        tag: &str,
+        tag: &BatchTag,
         next_try: i64,
         give_up: bool,
     ) -> Result<(), StoreError> {
@@ -409,7 +409,7 @@ impl Store {
     }
 
     /// The last processed download batch tag of a gateway day.
-    pub async fn download_cursor(&self, day: &str) -> Result<Option<String>, StoreError> {
+    pub async fn download_cursor(&self, day: &str) -> Result<Option<BatchTag>, StoreError> {
         herald_db::dispatch!(&self.pools, download_cursor, day)
     }
 
@@ -417,7 +417,7 @@ impl Store {
     pub async fn import_download_batch(
         &self,
         day: &str,
-        tag: &str,
+        tag: &BatchTag,
         state: &str,
         received: i64,
         keys: &[StoredKey],
@@ -436,7 +436,7 @@ impl Store {
     }
 
     /// Whether a download batch was already processed.
-    pub async fn download_seen(&self, tag: &str) -> Result<bool, StoreError> {
+    pub async fn download_seen(&self, tag: &BatchTag) -> Result<bool, StoreError> {
         herald_db::dispatch!(&self.pools, download_seen, tag)
     }
 }

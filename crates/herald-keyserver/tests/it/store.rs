@@ -5,8 +5,14 @@ use herald_keyserver::store::{
     KeyRange, KeyRevision, PageCursor, PublishOutcome, PublishWrite, Store, VerificationReportType,
     Which,
 };
+use herald_model::BatchTag;
 
 use crate::support::{T0, key_bytes, local_key};
+
+/// The batch tag `text`.
+fn tag(text: &str) -> BatchTag {
+    text.parse().unwrap()
+}
 
 async fn fresh(backend: Backend) -> Option<(TestDb, Store)> {
     let db = backend.fresh().await?;
@@ -158,30 +164,30 @@ async fn outbox_batches_survive_retries(backend: Backend) {
     // Keys of two days ago: their own embargo (validity end + 2 h) has passed.
     let keys: Vec<_> = (0..10u32).map(|n| local_key(n, -2, T0)).collect();
     store.insert_keys(&keys, Some(T0 + 100)).await.unwrap();
-    assert!(store.next_outbox_batch("DE-1", T0, 1, 4).await.unwrap().is_none(), "embargoed");
+    assert!(store.next_outbox_batch(&tag("DE-1"), T0, 1, 4).await.unwrap().is_none(), "embargoed");
     assert!(
-        store.next_outbox_batch("DE-1", T0 + 100, 11, 4).await.unwrap().is_none(),
+        store.next_outbox_batch(&tag("DE-1"), T0 + 100, 11, 4).await.unwrap().is_none(),
         "below the minimum"
     );
-    let batch = store.next_outbox_batch("DE-1", T0 + 100, 1, 4).await.unwrap().unwrap();
+    let batch = store.next_outbox_batch(&tag("DE-1"), T0 + 100, 1, 4).await.unwrap().unwrap();
     assert_eq!((batch.tag.as_str(), batch.keys.len(), batch.attempts), ("DE-1", 4, 0));
     // A failed attempt: the same tag and keys come back after the wait, not before.
-    store.outbox_batch_failed("DE-1", T0 + 200, false).await.unwrap();
-    let next = store.next_outbox_batch("DE-2", T0 + 150, 1, 4).await.unwrap().unwrap();
+    store.outbox_batch_failed(&tag("DE-1"), T0 + 200, false).await.unwrap();
+    let next = store.next_outbox_batch(&tag("DE-2"), T0 + 150, 1, 4).await.unwrap().unwrap();
     assert_eq!(next.tag, "DE-2", "a new batch while DE-1 waits");
-    let retried = store.next_outbox_batch("DE-3", T0 + 200, 1, 4).await.unwrap().unwrap();
+    let retried = store.next_outbox_batch(&tag("DE-3"), T0 + 200, 1, 4).await.unwrap().unwrap();
     assert_eq!((retried.tag.as_str(), retried.attempts), ("DE-1", 1));
     assert_eq!(retried.keys, batch.keys);
-    store.outbox_batch_done("DE-1").await.unwrap();
+    store.outbox_batch_done(&tag("DE-1")).await.unwrap();
     // A 207: two keys go back, the rest is done.
     store
-        .outbox_batch_split("DE-2", &[next.keys[0].key.clone(), next.keys[1].key.clone()])
+        .outbox_batch_split(&tag("DE-2"), &[next.keys[0].key.clone(), next.keys[1].key.clone()])
         .await
         .unwrap();
     assert_eq!(store.outbox_counts().await.unwrap(), (4, 0, 6));
-    let last = store.next_outbox_batch("DE-4", T0 + 300, 1, 10).await.unwrap().unwrap();
+    let last = store.next_outbox_batch(&tag("DE-4"), T0 + 300, 1, 10).await.unwrap().unwrap();
     assert_eq!(last.keys.len(), 4);
-    store.outbox_batch_done("DE-4").await.unwrap();
+    store.outbox_batch_done(&tag("DE-4")).await.unwrap();
     assert_eq!(store.outbox_counts().await.unwrap(), (0, 0, 10));
     assert_eq!(db.count("federation_upload").await, 3);
 }
@@ -193,18 +199,31 @@ async fn downloads_advance_the_cursor(backend: Backend) {
     foreign.local_provenance = false;
     foreign.source = "federation".into();
     let n = store
-        .import_download_batch("2026-11-02", "20261102-1", "processed", 1, &[foreign.clone()], T0)
+        .import_download_batch(
+            "2026-11-02",
+            &tag("20261102-1"),
+            "processed",
+            1,
+            &[foreign.clone()],
+            T0,
+        )
         .await
         .unwrap();
     assert_eq!(n, 1);
-    assert!(store.download_seen("20261102-1").await.unwrap());
-    assert_eq!(store.download_cursor("2026-11-02").await.unwrap().as_deref(), Some("20261102-1"));
+    assert!(store.download_seen(&tag("20261102-1")).await.unwrap());
+    assert_eq!(
+        store.download_cursor("2026-11-02").await.unwrap().as_ref().map(BatchTag::as_str),
+        Some("20261102-1")
+    );
     let n = store
-        .import_download_batch("2026-11-02", "20261102-2", "processed", 1, &[foreign], T0)
+        .import_download_batch("2026-11-02", &tag("20261102-2"), "processed", 1, &[foreign], T0)
         .await
         .unwrap();
     assert_eq!(n, 0, "a key seen before is not imported twice");
-    assert_eq!(store.download_cursor("2026-11-02").await.unwrap().as_deref(), Some("20261102-2"));
+    assert_eq!(
+        store.download_cursor("2026-11-02").await.unwrap().as_ref().map(BatchTag::as_str),
+        Some("20261102-2")
+    );
     assert_eq!(db.count("federation_outbox").await, 0, "foreign keys are never re-federated");
 }
 

@@ -305,7 +305,7 @@ fn sigkill_during_uploads_loses_no_acknowledged_batch() {
     }
     // The tag registry agrees with the keys (no tag without its keys, or the other way round).
     for (tag, _) in &results {
-        let exists = rt.block_on(store.upload_tag_exists(tag)).unwrap();
+        let exists = rt.block_on(store.upload_tag_exists(&tag.parse().unwrap())).unwrap();
         assert_eq!(exists, stored_keys.contains_key(tag), "{tag}: registry and keys disagree");
     }
 

@@ -1,7 +1,7 @@
 //! Download batches (§1.3): forming them from whole uploads in order, linked across days, and
 //! reading their keys and audit rows.
 
-use herald_model::{CountryCode, UnixTime};
+use herald_model::{BatchTag, CountryCode, UnixTime};
 use herald_wire::efgs::EfgsKey;
 use sqlx::{Pool, QueryBuilder};
 
@@ -9,7 +9,7 @@ use super::super::{BEGIN_WRITE, Db};
 use super::{Attempt, insert_callback_tasks, invariant, run_tx};
 use crate::store::at_rest::AtRest;
 use crate::store::rows::{self, AuditColumns, BatchColumns, KeyRow};
-use crate::store::{AuditEvent, DownloadBatch, StoreError, plan};
+use crate::store::{AuditRow, DownloadBatch, StoreError, plan};
 
 // --- download batches ---------------------------------------------------------------------------
 
@@ -17,7 +17,7 @@ pub(crate) async fn form_download_batches(
     pool: &Pool<Db>,
     now: UnixTime,
     max_keys: usize,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<BatchTag>, StoreError> {
     let max_keys = u64::try_from(max_keys).unwrap_or(u64::MAX);
     let mut tags = Vec::new();
     // One short transaction per batch: uploads wait for at most one batch's worth of updates.
@@ -37,7 +37,7 @@ pub(super) async fn attempt_download_batch(
     pool: &Pool<Db>,
     now: UnixTime,
     max_keys: u64,
-) -> Attempt<Option<String>> {
+) -> Attempt<Option<BatchTag>> {
     let mut tx = pool.begin_with(BEGIN_WRITE).await?;
     // The lock row: a second batcher (task or process) waits here until this batch commits,
     // then sees it.
@@ -78,7 +78,7 @@ pub(super) async fn attempt_download_batch(
     .bind(day)
     .fetch_one(&mut *tx)
     .await?;
-    let tag = plan::download_tag(day, day_seq);
+    let tag = plan::download_tag(day, day_seq)?;
     let batch_id: i64 = sqlx::query_scalar(
         "INSERT INTO download_batch (tag, day, day_seq, created_at, key_count) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -120,13 +120,13 @@ pub(super) async fn attempt_download_batch(
 
 pub(crate) async fn download_batch(
     pool: &Pool<Db>,
-    tag: &str,
+    tag: &BatchTag,
 ) -> Result<Option<DownloadBatch>, StoreError> {
     let row: Option<BatchColumns> = run_tx("download_batch", || async {
         Ok(sqlx::query_as(
             "SELECT tag, created_at, next_tag, key_count FROM download_batch WHERE tag = $1",
         )
-        .bind(tag)
+        .bind(tag.as_str())
         .fetch_optional(pool)
         .await?)
     })
@@ -154,7 +154,7 @@ pub(crate) async fn first_download_batch_since(
 pub(crate) async fn download_keys(
     pool: &Pool<Db>,
     at_rest: &AtRest,
-    tag: &str,
+    tag: &BatchTag,
     exclude: Option<CountryCode>,
 ) -> Result<Vec<EfgsKey>, StoreError> {
     // No stored country is empty, so "" excludes nothing.
@@ -166,7 +166,7 @@ pub(crate) async fn download_keys(
                  JOIN upload u ON u.download_batch_id = b.id \
                  WHERE b.tag = $1 AND u.country <> $2 ORDER BY u.id",
         )
-        .bind(tag)
+        .bind(tag.as_str())
         .bind(exclude)
         .fetch_all(pool)
         .await?;
@@ -178,7 +178,7 @@ pub(crate) async fn download_keys(
                  WHERE b.tag = $1 AND u.country <> $2 \
                  ORDER BY u.id, k.ordinal",
         )
-        .bind(tag)
+        .bind(tag.as_str())
         .bind(exclude)
         .fetch_all(pool)
         .await?;
@@ -199,7 +199,7 @@ pub(crate) async fn download_keys(
         .collect()
 }
 
-pub(crate) async fn audit(pool: &Pool<Db>, tag: &str) -> Result<Vec<AuditEvent>, StoreError> {
+pub(crate) async fn audit(pool: &Pool<Db>, tag: &BatchTag) -> Result<Vec<AuditRow>, StoreError> {
     let rows: Vec<AuditColumns> = run_tx("audit", || async {
         Ok(sqlx::query_as(
             "SELECT u.country, MIN(k.created_at), u.auth_thumbprint, u.signing_thumbprint, \
@@ -212,7 +212,7 @@ pub(crate) async fn audit(pool: &Pool<Db>, tag: &str) -> Result<Vec<AuditEvent>,
              u.batch_signature \
              ORDER BY u.id",
         )
-        .bind(tag)
+        .bind(tag.as_str())
         .fetch_all(pool)
         .await?)
     })

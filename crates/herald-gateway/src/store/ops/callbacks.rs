@@ -1,11 +1,11 @@
 //! Callback subscriptions and their tasks (§1.5, §1.6): one task per subscription and new batch,
 //! chained per subscription, retried and suspended.
 
-use herald_model::{CountryCode, UnixTime};
+use herald_model::{BatchTag, CountryCode, UnixTime};
 use sqlx::Pool;
 
-use super::super::{BEGIN_WRITE, Db};
-use super::run_tx;
+use super::super::Db;
+use super::{run_tx, write_tx};
 use crate::store::rows::{self, SubscriptionColumns, TaskColumns};
 use crate::store::{
     CallbackFailure, CallbackSubscription, CallbackTask, MAX_CALLBACK_RETRIES, StoreError,
@@ -17,7 +17,7 @@ use crate::store::{
 /// its subscription's latest task.
 pub(super) async fn insert_callback_tasks(
     conn: &mut <Db as sqlx::Database>::Connection,
-    tag: &str,
+    tag: &BatchTag,
     now: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     // SQLite needs the WHERE clause to parse an upsert after a SELECT.
@@ -31,7 +31,7 @@ pub(super) async fn insert_callback_tasks(
          ORDER BY s.id \
          ON CONFLICT (subscription_id, batch_tag) DO NOTHING",
     )
-    .bind(tag)
+    .bind(tag.as_str())
     .bind(now.seconds())
     .execute(&mut *conn)
     .await?;
@@ -45,28 +45,28 @@ pub(crate) async fn put_callback(
     url: &str,
     now: UnixTime,
 ) -> Result<(), StoreError> {
-    run_tx("put_callback", || async {
-        let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO callback_subscription (country, callback_id, url, created_at) \
+    write_tx("put_callback", pool, |mut tx| {
+        Box::pin(async move {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO callback_subscription (country, callback_id, url, created_at) \
              VALUES ($1, $2, $3, $4) \
              ON CONFLICT (country, callback_id) DO UPDATE SET url = excluded.url, \
              suspended_at = NULL RETURNING id",
-        )
-        .bind(country.as_str())
-        .bind(callback_id)
-        .bind(url)
-        .bind(now.seconds())
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE callback_task SET retries = 0, last_try = NULL WHERE subscription_id = $1",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+            )
+            .bind(country.as_str())
+            .bind(callback_id)
+            .bind(url)
+            .bind(now.seconds())
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE callback_task SET retries = 0, last_try = NULL WHERE subscription_id = $1",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
+        })
     })
     .await
 }
@@ -93,43 +93,40 @@ pub(crate) async fn delete_callback(
     country: CountryCode,
     callback_id: &str,
 ) -> Result<bool, StoreError> {
-    run_tx("delete_callback", || async {
-        let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM callback_subscription WHERE country = $1 AND callback_id = $2",
-        )
-        .bind(country.as_str())
-        .bind(callback_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(id) = id else {
-            tx.rollback().await?;
-            return Ok(false);
-        };
-        sqlx::query("DELETE FROM callback_task WHERE subscription_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
+    // Nothing is written before the lookup: an unknown id commits an empty transaction.
+    write_tx("delete_callback", pool, |mut tx| {
+        Box::pin(async move {
+            let id: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM callback_subscription WHERE country = $1 AND callback_id = $2",
+            )
+            .bind(country.as_str())
+            .bind(callback_id)
+            .fetch_optional(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM callback_subscription WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
+            let Some(id) = id else {
+                return Ok(false);
+            };
+            sqlx::query("DELETE FROM callback_task WHERE subscription_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM callback_subscription WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(true)
+        })
     })
     .await
 }
 
 pub(crate) async fn create_callback_tasks(
     pool: &Pool<Db>,
-    tag: &str,
+    tag: &BatchTag,
     now: UnixTime,
 ) -> Result<u64, StoreError> {
-    run_tx("create_callback_tasks", || async {
-        let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-        let created = insert_callback_tasks(&mut tx, tag, now).await?;
-        tx.commit().await?;
-        Ok(created)
+    write_tx("create_callback_tasks", pool, |mut tx| {
+        Box::pin(async move { Ok(insert_callback_tasks(&mut tx, tag, now).await?) })
     })
     .await
 }
@@ -175,40 +172,39 @@ pub(crate) async fn callback_failed(
     task_id: i64,
     now: UnixTime,
 ) -> Result<CallbackFailure, StoreError> {
-    run_tx("callback_failed", || async {
-        let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "UPDATE callback_task SET retries = retries + 1, last_try = $2 WHERE id = $1 \
+    // An unknown task updates nothing: that commits an empty transaction.
+    write_tx("callback_failed", pool, |mut tx| {
+        Box::pin(async move {
+            let row: Option<(i64, i64)> = sqlx::query_as(
+                "UPDATE callback_task SET retries = retries + 1, last_try = $2 WHERE id = $1 \
              RETURNING retries, subscription_id",
-        )
-        .bind(task_id)
-        .bind(now.seconds())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((retries, subscription_id)) = row else {
-            tx.rollback().await?;
-            return Ok(CallbackFailure::Gone);
-        };
-        let retries = u32::try_from(retries)
-            .map_err(|_| StoreError::corrupt("callback_task", "retries", &"out of range"))?;
-        if retries <= MAX_CALLBACK_RETRIES {
-            tx.commit().await?;
-            return Ok(CallbackFailure::WillRetry { retries });
-        }
-        sqlx::query("UPDATE callback_subscription SET suspended_at = $1 WHERE id = $2")
+            )
+            .bind(task_id)
             .bind(now.seconds())
-            .bind(subscription_id)
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(CallbackFailure::Suspended)
+            let Some((retries, subscription_id)) = row else {
+                return Ok(CallbackFailure::Gone);
+            };
+            let retries = u32::try_from(retries)
+                .map_err(|_| StoreError::corrupt("callback_task", "retries", &"out of range"))?;
+            if retries <= MAX_CALLBACK_RETRIES {
+                return Ok(CallbackFailure::WillRetry { retries });
+            }
+            sqlx::query("UPDATE callback_subscription SET suspended_at = $1 WHERE id = $2")
+                .bind(now.seconds())
+                .bind(subscription_id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(CallbackFailure::Suspended)
+        })
     })
     .await
 }
 
 pub(crate) async fn pending_callback_tasks(
     pool: &Pool<Db>,
-) -> Result<Vec<(CountryCode, String, String)>, StoreError> {
+) -> Result<Vec<(CountryCode, String, BatchTag)>, StoreError> {
     let rows: Vec<(String, String, String)> = run_tx("pending_callback_tasks", || async {
         Ok(sqlx::query_as(
             "SELECT s.country, s.callback_id, t.batch_tag \
@@ -224,6 +220,9 @@ pub(crate) async fn pending_callback_tasks(
             let country = country
                 .parse()
                 .map_err(|e| StoreError::corrupt("callback_subscription", "country", &e))?;
+            let tag = tag
+                .parse()
+                .map_err(|e| StoreError::corrupt("callback_task", "batch_tag", &e))?;
             Ok((country, callback_id, tag))
         })
         .collect()

@@ -8,7 +8,7 @@
 //! transient conflicts and whose duration is recorded. Nothing here logs key fields; events carry
 //! operation names, tags and counts only.
 
-use herald_model::UnixTime;
+use herald_model::{BatchTag, UnixTime};
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder};
 
 use super::{BEGIN_WRITE, Db};
@@ -19,6 +19,7 @@ use crate::store::{INSERT_CHUNK_KEYS, NewUpload, StoreError, UploadMode, UploadO
 mod batches;
 mod callbacks;
 mod retention;
+mod statistics;
 mod trust;
 
 pub(crate) use batches::{
@@ -30,6 +31,7 @@ pub(crate) use callbacks::{
     due_callback_tasks, pending_callback_tasks, put_callback,
 };
 pub(crate) use retention::{purge_keys_created_before, try_lease};
+pub(crate) use statistics::{gauges, purge_statistics_before, record_statistics};
 pub(crate) use trust::{put_trust_entry, set_trust_revoked, trust_entries, trust_entry};
 
 /// Keys deleted per retention transaction, so that a large purge never holds the write lock
@@ -51,12 +53,30 @@ where
     herald_db::run_tx(name, attempt).await
 }
 
+/// `herald_db::write_tx` for this store: the named write transaction, begun with the backend's
+/// `BEGIN_WRITE`, committed when `body` succeeds, retried on transient conflicts.
+pub(super) async fn write_tx<'a, T, F>(
+    name: &'static str,
+    pool: &Pool<Db>,
+    body: F,
+) -> Result<T, StoreError>
+where
+    F: for<'c> Fn(Tx<'c, 'a>) -> TxFuture<'c, T>,
+{
+    herald_db::write_tx(name, pool, body).await
+}
+
+/// The connection of a [`write_tx`] body.
+pub(super) type Tx<'c, 'a> = herald_db::Tx<'c, 'a, Db>;
+/// The future of one attempt of a [`write_tx`] body.
+pub(super) type TxFuture<'c, T> = herald_db::TxFuture<'c, T, StoreError>;
+
 // --- uploads ------------------------------------------------------------------------------------
 
-pub(crate) async fn upload_tag_exists(pool: &Pool<Db>, tag: &str) -> Result<bool, StoreError> {
+pub(crate) async fn upload_tag_exists(pool: &Pool<Db>, tag: &BatchTag) -> Result<bool, StoreError> {
     run_tx("upload_tag_exists", || async {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM upload WHERE tag = $1")
-            .bind(tag)
+            .bind(tag.as_str())
             .fetch_one(pool)
             .await?;
         Ok(count > 0)
@@ -88,7 +108,7 @@ pub(crate) async fn insert_upload(
         .iter()
         .enumerate()
         .map(|(ordinal, key)| {
-            KeyColumns::new(at_rest, prefix, &upload.batch_tag, ordinal, key, keys)
+            KeyColumns::new(at_rest, prefix, upload.batch_tag.as_str(), ordinal, key, keys)
         })
         .collect::<Result<Vec<_>, _>>()?;
     let hashes: Vec<[u8; 32]> = columns.iter().map(|key| key.payload_hash).collect();

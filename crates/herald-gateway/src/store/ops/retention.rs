@@ -3,8 +3,8 @@
 use herald_model::UnixTime;
 use sqlx::Pool;
 
-use super::super::{BEGIN_WRITE, Db};
-use super::{PURGE_CHUNK, run_tx};
+use super::super::Db;
+use super::{PURGE_CHUNK, run_tx, write_tx};
 use crate::store::StoreError;
 
 // --- retention and leases -----------------------------------------------------------------------
@@ -15,18 +15,18 @@ pub(crate) async fn purge_keys_created_before(
 ) -> Result<u64, StoreError> {
     let mut total = 0u64;
     loop {
-        let deleted = run_tx("purge_keys", || async {
-            let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-            let done = sqlx::query(
-                "DELETE FROM diagnosis_key WHERE id IN \
+        let deleted = write_tx("purge_keys", pool, |mut tx| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "DELETE FROM diagnosis_key WHERE id IN \
                  (SELECT id FROM diagnosis_key WHERE created_at < $1 LIMIT $2)",
-            )
-            .bind(cutoff.seconds())
-            .bind(PURGE_CHUNK)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(done.rows_affected())
+                )
+                .bind(cutoff.seconds())
+                .bind(PURGE_CHUNK)
+                .execute(&mut *tx)
+                .await?;
+                Ok(done.rows_affected())
+            })
         })
         .await?;
         total = total.saturating_add(deleted);

@@ -3,6 +3,7 @@
 //! stored in plaintext before the migration or with encryption off.
 
 use herald_gateway::store::{AtRest, NewUpload, Store, StoreError, UploadMode, UploadOutcome};
+use herald_model::BatchTag;
 use herald_wire::efgs::EfgsKey;
 
 use super::{BACKEND, Backend};
@@ -14,7 +15,7 @@ use crate::store::{
 use UploadMode::AllOrNothing;
 
 /// Stores the uploads and forms one download batch of them; its tag.
-async fn store_and_batch(store: &Store, uploads: &[NewUpload]) -> String {
+async fn store_and_batch(store: &Store, uploads: &[NewUpload]) -> BatchTag {
     for (i, upload) in uploads.iter().enumerate() {
         let now = at(0, i64::try_from(i).unwrap());
         let outcome = store.insert_upload(upload, AllOrNothing, now).await.unwrap();
@@ -128,7 +129,7 @@ async fn a_wrong_or_missing_key_is_refused_and_never_misread() {
         bare.download_keys(&tag, None).await.unwrap_err(),
         StoreError::AtRestNotConfigured { .. }
     ));
-    assert!(bare.upload_tag_exists("wrong-1").await.unwrap());
+    assert!(bare.upload_tag_exists(&uploads[0].batch_tag).await.unwrap());
     bare.close().await;
 
     // A payload moved to another row does not open: an error, not another key.

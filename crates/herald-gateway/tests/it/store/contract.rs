@@ -4,16 +4,16 @@ use std::collections::{HashMap, HashSet};
 
 use herald_db::DbError;
 use herald_gateway::store::{
-    AuditEvent, CallbackFailure, CountryStatistics, MAX_CALLBACK_RETRIES, Store, StoreError,
+    AuditRow, CallbackFailure, CountryStatistics, MAX_CALLBACK_RETRIES, Store, StoreError,
     StoreGauges, TrustKind, UploadMode, UploadOutcome,
 };
-use herald_model::UnixTime;
+use herald_model::{BatchTag, UnixTime};
 use herald_wire::efgs::EfgsKey;
 
 use super::BACKEND;
 use crate::store::GatewayDb as _;
 use crate::store::{
-    FUTURE_MIGRATION, TestDb, at, cc, key, keys, thumb, trust, unusual_keys, upload,
+    FUTURE_MIGRATION, TestDb, at, cc, key, keys, tag, thumb, trust, unusual_keys, upload,
 };
 
 use UploadMode::{AllOrNothing, StoreValid};
@@ -45,8 +45,8 @@ async fn opening_twice_applies_the_migrations_once() {
 
     let again = db.open().await;
     let third = db.open().await;
-    assert!(again.upload_tag_exists("t1").await.unwrap());
-    assert!(third.upload_tag_exists("t1").await.unwrap());
+    assert!(again.upload_tag_exists(&tag("t1")).await.unwrap());
+    assert!(third.upload_tag_exists(&tag("t1")).await.unwrap());
     assert_eq!(db.count("_sqlx_migrations").await, migrations);
     assert_eq!(db.count("diagnosis_key").await, 3);
 }
@@ -112,11 +112,11 @@ async fn trust_entries_are_stored_replaced_and_revoked() {
 #[tokio::test]
 async fn an_upload_is_stored_once_per_tag() {
     let Some((db, store)) = fresh().await else { return };
-    assert!(!store.upload_tag_exists("DE-1").await.unwrap());
+    assert!(!store.upload_tag_exists(&tag("DE-1")).await.unwrap());
     let first = upload("DE-1", "DE", keys("DE", 0..3));
     assert_eq!(store.insert_upload(&first, AllOrNothing, at(0, 10)).await.unwrap(), stored(3));
-    assert!(store.upload_tag_exists("DE-1").await.unwrap());
-    assert!(!store.upload_tag_exists("de-1").await.unwrap());
+    assert!(store.upload_tag_exists(&tag("DE-1")).await.unwrap());
+    assert!(!store.upload_tag_exists(&tag("de-1")).await.unwrap());
 
     // The tag is unique system-wide, whatever the keys or the country.
     for again in [upload("DE-1", "DE", keys("DE", 10..12)), upload("DE-1", "FR", keys("FR", 0..1))]
@@ -132,9 +132,9 @@ async fn an_upload_is_stored_once_per_tag() {
     // An empty upload registers its tag.
     let empty = upload("DE-empty", "DE", Vec::new());
     assert_eq!(store.insert_upload(&empty, AllOrNothing, at(0, 30)).await.unwrap(), stored(0));
-    assert!(store.upload_tag_exists("DE-empty").await.unwrap());
+    assert!(store.upload_tag_exists(&tag("DE-empty")).await.unwrap());
     assert_eq!(store.form_download_batches(at(0, 40), 100).await.unwrap(), ["20200731-1"]);
-    assert_eq!(store.download_batch("20200731-1").await.unwrap().unwrap().key_count, 3);
+    assert_eq!(store.download_batch(&tag("20200731-1")).await.unwrap().unwrap().key_count, 3);
 }
 
 #[tokio::test]
@@ -145,7 +145,7 @@ async fn a_duplicate_inside_an_upload_rolls_everything_back() {
         upload("DE-dup", "DE", vec![k0.clone(), k1.clone(), k0.clone(), k2.clone(), k1.clone()]);
     let outcome = store.insert_upload(&batch, AllOrNothing, at(0, 0)).await.unwrap();
     assert_eq!(outcome, duplicates(&[0, 1, 3], &[2, 4]));
-    assert!(!store.upload_tag_exists("DE-dup").await.unwrap());
+    assert!(!store.upload_tag_exists(&tag("DE-dup")).await.unwrap());
     assert_eq!(db.count("diagnosis_key").await, 0);
     assert_eq!(db.count("upload").await, 0);
 
@@ -168,8 +168,8 @@ async fn a_duplicate_of_a_stored_key_rolls_everything_back() {
     let outcome = store.insert_upload(&third, AllOrNothing, at(0, 2)).await.unwrap();
     assert_eq!(outcome, duplicates(&[0], &[1, 2]));
 
-    assert!(!store.upload_tag_exists("B").await.unwrap());
-    assert!(!store.upload_tag_exists("C").await.unwrap());
+    assert!(!store.upload_tag_exists(&tag("B")).await.unwrap());
+    assert!(!store.upload_tag_exists(&tag("C")).await.unwrap());
     assert_eq!(db.count("diagnosis_key").await, 2);
     assert_eq!(db.count("upload").await, 1);
     // The rolled-back keys were not stored: they are not duplicates now.
@@ -213,14 +213,14 @@ async fn store_valid_mode_keeps_the_non_duplicates_and_consumes_the_tag() {
         outcome,
         UploadOutcome::PartiallyStored { stored: vec![0, 2], duplicate: vec![1, 3] }
     );
-    assert!(store.upload_tag_exists("B").await.unwrap());
+    assert!(store.upload_tag_exists(&tag("B")).await.unwrap());
     assert_eq!(db.count("diagnosis_key").await, 3);
 
     // Only duplicates: nothing stored, the tag is still consumed.
     let third = upload("C", "DE", vec![key("DE", 0)]);
     let outcome = store.insert_upload(&third, StoreValid, at(0, 2)).await.unwrap();
     assert_eq!(outcome, UploadOutcome::PartiallyStored { stored: vec![], duplicate: vec![0] });
-    assert!(store.upload_tag_exists("C").await.unwrap());
+    assert!(store.upload_tag_exists(&tag("C")).await.unwrap());
     let retry = upload("C", "DE", vec![key("DE", 5)]);
     assert_eq!(
         store.insert_upload(&retry, StoreValid, at(0, 3)).await.unwrap(),
@@ -230,9 +230,9 @@ async fn store_valid_mode_keeps_the_non_duplicates_and_consumes_the_tag() {
     // The stored keys are downloadable, in upload order; the empty upload is not batched.
     let tags = store.form_download_batches(at(0, 10), 100).await.unwrap();
     assert_eq!(tags, ["20200731-1"]);
-    let downloaded = store.download_keys("20200731-1", None).await.unwrap();
+    let downloaded = store.download_keys(&tag("20200731-1"), None).await.unwrap();
     assert_eq!(downloaded, [key("DE", 0), key("DE", 1), key("DE", 2)]);
-    let audit = store.audit("20200731-1").await.unwrap();
+    let audit = store.audit(&tag("20200731-1")).await.unwrap();
     assert_eq!(audit.iter().map(|row| row.amount).collect::<Vec<_>>(), [1, 2]);
 }
 
@@ -320,12 +320,12 @@ async fn batching_packs_whole_uploads_oldest_first() {
     }
     // The 6-key upload is larger than max_keys and gets a batch of its own.
     assert_eq!(counts, [3, 4, 2, 6, 3]);
-    let last = store.download_keys("20200731-5", None).await.unwrap();
+    let last = store.download_keys(&tag("20200731-5"), None).await.unwrap();
     assert_eq!(last, [key("DE", 400_000), key("DE", 500_000), key("DE", 600_000)]);
 
     // Nothing is pending any more.
     assert!(store.form_download_batches(at(0, 300), 5).await.unwrap().is_empty());
-    assert_eq!(store.download_batch("20200731-6").await.unwrap(), None);
+    assert_eq!(store.download_batch(&tag("20200731-6")).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -337,23 +337,36 @@ async fn batch_tags_count_per_day_and_link_across_days() {
     assert_eq!(store.form_download_batches(at(0, 200), 10).await.unwrap(), ["20200731-2"]);
     store_uploads(&store, "d1a", "NL", &[1], at(0, 86_000)).await;
     assert_eq!(store.form_download_batches(at(1, 50), 10).await.unwrap(), ["20200801-1"]);
-    let linked = store.download_batch("20200731-2").await.unwrap().unwrap();
-    assert_eq!(linked.next_tag.as_deref(), Some("20200801-1"));
+    let linked = store.download_batch(&tag("20200731-2")).await.unwrap().unwrap();
+    assert_eq!(linked.next_tag.as_ref().map(BatchTag::as_str), Some("20200801-1"));
 
     // A batcher whose clock is behind still extends the chain in order.
     store_uploads(&store, "late", "AT", &[1], at(1, 60)).await;
     assert_eq!(store.form_download_batches(at(0, 300), 10).await.unwrap(), ["20200801-2"]);
-    let late = store.download_batch("20200801-2").await.unwrap().unwrap();
+    let late = store.download_batch(&tag("20200801-2")).await.unwrap().unwrap();
     assert_eq!(late.created_at, at(1, 50));
     assert_eq!(late.next_tag, None);
     assert_eq!(
-        store.download_batch("20200801-1").await.unwrap().unwrap().next_tag.as_deref(),
+        store
+            .download_batch(&tag("20200801-1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .next_tag
+            .as_ref()
+            .map(BatchTag::as_str),
         Some("20200801-2")
     );
 
     let first_since = |since| {
         let store = store.clone();
-        async move { store.first_download_batch_since(since).await.unwrap().map(|b| b.tag) }
+        async move {
+            store
+                .first_download_batch_since(since)
+                .await
+                .unwrap()
+                .map(|b| b.tag.as_str().to_owned())
+        }
     };
     assert_eq!(first_since(at(-1, 0)).await.as_deref(), Some("20200731-1"));
     assert_eq!(first_since(at(0, 100)).await.as_deref(), Some("20200731-1"));
@@ -405,14 +418,14 @@ async fn concurrent_batchers_assign_each_upload_exactly_once() {
     }
     tags.extend(first.form_download_batches(now, 7).await.unwrap());
 
-    let unique: HashSet<&String> = tags.iter().collect();
+    let unique: HashSet<&BatchTag> = tags.iter().collect();
     assert_eq!(unique.len(), tags.len(), "duplicate tags: {tags:?}");
     // The chain from the first batch visits every batch once, numbered 1, 2, 3, ...
     let mut chain = Vec::new();
     let mut next = first.first_download_batch_since(at(0, 0)).await.unwrap();
     while let Some(batch) = next {
         assert!(batch.key_count <= 7);
-        chain.push(batch.tag.clone());
+        chain.push(batch.tag.as_str().to_owned());
         next = match batch.next_tag {
             Some(tag) => first.download_batch(&tag).await.unwrap(),
             None => None,
@@ -437,8 +450,8 @@ async fn concurrent_batchers_assign_each_upload_exactly_once() {
     assert_eq!(db.count("upload WHERE download_batch_id IS NULL").await, 0);
 }
 
-async fn store_keys(store: &Store, tag: &str) -> Vec<EfgsKey> {
-    store.download_keys(tag, None).await.unwrap()
+async fn store_keys(store: &Store, text: &str) -> Vec<EfgsKey> {
+    store.download_keys(&tag(text), None).await.unwrap()
 }
 
 /// Four uploads (DE, FR, DE, NL) at different times in one download batch.
@@ -471,34 +484,34 @@ async fn download_keys_are_grouped_by_upload_and_filtered_by_country() {
     let all: Vec<EfgsKey> =
         [&de1.1, &fr1.1, &de2.1, &nl1.1].into_iter().flatten().cloned().collect();
     // Every field round-trips exactly, in upload order.
-    assert_eq!(store.download_keys("20200731-1", None).await.unwrap(), all);
-    assert_eq!(store.download_keys("20200731-1", Some(cc("IT"))).await.unwrap(), all);
+    assert_eq!(store.download_keys(&tag("20200731-1"), None).await.unwrap(), all);
+    assert_eq!(store.download_keys(&tag("20200731-1"), Some(cc("IT"))).await.unwrap(), all);
     let without_de: Vec<EfgsKey> = [&fr1.1, &nl1.1].into_iter().flatten().cloned().collect();
-    assert_eq!(store.download_keys("20200731-1", Some(cc("DE"))).await.unwrap(), without_de);
-    let batch = store.download_batch("20200731-1").await.unwrap().unwrap();
+    assert_eq!(store.download_keys(&tag("20200731-1"), Some(cc("DE"))).await.unwrap(), without_de);
+    let batch = store.download_batch(&tag("20200731-1")).await.unwrap().unwrap();
     assert_eq!(batch.key_count, all.len() as u64);
 
     // A batch holding only the requester's keys downloads empty.
     store_uploads(&store, "solo", "AT", &[2], at(0, 2000)).await;
     assert_eq!(store.form_download_batches(at(0, 2100), 5000).await.unwrap(), ["20200731-2"]);
-    assert!(store.download_keys("20200731-2", Some(cc("AT"))).await.unwrap().is_empty());
-    assert_eq!(store.download_keys("20200731-2", Some(cc("DE"))).await.unwrap().len(), 2);
+    assert!(store.download_keys(&tag("20200731-2"), Some(cc("AT"))).await.unwrap().is_empty());
+    assert_eq!(store.download_keys(&tag("20200731-2"), Some(cc("DE"))).await.unwrap().len(), 2);
     // Unknown tags.
-    assert!(store.download_keys("20200731-9", None).await.unwrap().is_empty());
-    assert_eq!(store.download_batch("20200731-9").await.unwrap(), None);
+    assert!(store.download_keys(&tag("20200731-9"), None).await.unwrap().is_empty());
+    assert_eq!(store.download_batch(&tag("20200731-9")).await.unwrap(), None);
 }
 
 #[tokio::test]
 async fn audit_has_one_row_per_upload_in_download_order() {
     let Some((_db, store)) = fresh().await else { return };
     let uploads = four_uploads(&store).await;
-    let audit = store.audit("20200731-1").await.unwrap();
-    let expected: Vec<AuditEvent> = uploads
+    let audit = store.audit(&tag("20200731-1")).await.unwrap();
+    let expected: Vec<AuditRow> = uploads
         .iter()
         .enumerate()
         .map(|(i, (tag, keys))| {
             let sent = upload(tag, &tag[..2], keys.clone());
-            AuditEvent {
+            AuditRow {
                 country: sent.country,
                 uploaded_at: at(0, 100 * i64::try_from(i).unwrap()),
                 auth_thumbprint: sent.auth_thumbprint,
@@ -509,7 +522,7 @@ async fn audit_has_one_row_per_upload_in_download_order() {
         })
         .collect();
     assert_eq!(audit, expected);
-    assert!(store.audit("20200731-9").await.unwrap().is_empty());
+    assert!(store.audit(&tag("20200731-9")).await.unwrap().is_empty());
 }
 
 // --- retention and leases -----------------------------------------------------------------------
@@ -528,7 +541,7 @@ async fn retention_deletes_keys_and_keeps_tags() {
     assert_eq!(db.count("diagnosis_key").await, 3);
 
     // The tag stays registered; the keys are gone, so they are no longer duplicates.
-    assert!(store.upload_tag_exists("old-0").await.unwrap());
+    assert!(store.upload_tag_exists(&tag("old-0")).await.unwrap());
     let reuse = upload("old-0", "DE", vec![key("DE", 99)]);
     assert_eq!(
         store.insert_upload(&reuse, AllOrNothing, at(2, 1)).await.unwrap(),
@@ -538,10 +551,10 @@ async fn retention_deletes_keys_and_keeps_tags() {
     assert_eq!(store.insert_upload(&resend, AllOrNothing, at(2, 2)).await.unwrap(), stored(3));
 
     // The download batch stays and downloads empty; its audit has no rows left.
-    let batch = store.download_batch("20200731-1").await.unwrap().unwrap();
+    let batch = store.download_batch(&tag("20200731-1")).await.unwrap().unwrap();
     assert_eq!(batch.key_count, 3);
-    assert!(store.download_keys("20200731-1", None).await.unwrap().is_empty());
-    assert!(store.audit("20200731-1").await.unwrap().is_empty());
+    assert!(store.download_keys(&tag("20200731-1"), None).await.unwrap().is_empty());
+    assert!(store.audit(&tag("20200731-1")).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -611,7 +624,7 @@ async fn due(store: &Store, now: UnixTime, wait: i64) -> Vec<(String, String, St
         .await
         .unwrap()
         .into_iter()
-        .map(|t| (t.country.as_str().to_owned(), t.callback_id, t.batch_tag))
+        .map(|t| (t.country.as_str().to_owned(), t.callback_id, t.batch_tag.as_str().to_owned()))
         .collect()
 }
 
@@ -664,17 +677,17 @@ async fn every_new_download_batch_gets_one_task_per_active_subscription() {
     assert_eq!(
         store.pending_callback_tasks().await.unwrap(),
         [
-            (cc("DE"), "de".to_owned(), "20200731-2".to_owned()),
-            (cc("NL"), "nl".to_owned(), "20200731-2".to_owned()),
-            (cc("DE"), "de".to_owned(), "20200731-3".to_owned()),
-            (cc("NL"), "nl".to_owned(), "20200731-3".to_owned()),
+            (cc("DE"), "de".to_owned(), tag("20200731-2")),
+            (cc("NL"), "nl".to_owned(), tag("20200731-2")),
+            (cc("DE"), "de".to_owned(), tag("20200731-3")),
+            (cc("NL"), "nl".to_owned(), tag("20200731-3")),
         ]
     );
     // Creating the tasks of a batch again adds nothing; an unknown batch gets none.
-    assert_eq!(store.create_callback_tasks("20200731-3", at(0, 60)).await.unwrap(), 0);
-    assert_eq!(store.create_callback_tasks("20990101-1", at(0, 60)).await.unwrap(), 0);
+    assert_eq!(store.create_callback_tasks(&tag("20200731-3"), at(0, 60)).await.unwrap(), 0);
+    assert_eq!(store.create_callback_tasks(&tag("20990101-1"), at(0, 60)).await.unwrap(), 0);
     // An explicit call announces an older batch too (after the chain so far).
-    assert_eq!(store.create_callback_tasks("20200731-1", at(0, 60)).await.unwrap(), 2);
+    assert_eq!(store.create_callback_tasks(&tag("20200731-1"), at(0, 60)).await.unwrap(), 2);
 
     // Only the oldest task of each subscription is due, with the batch's date.
     let tasks = store.due_callback_tasks(at(0, 70), 300, 100).await.unwrap();
@@ -767,12 +780,15 @@ fn stats(country: &str, rows: u64, keys: u64) -> CountryStatistics {
 async fn statistics_are_coarsened_to_the_hour_summed_and_purged() {
     let Some((db, store)) = fresh().await else { return };
     assert_eq!(store.gauges().await.unwrap(), StoreGauges::default());
-    store.record_upload_statistics("DE-1", cc("DE"), 20, at(0, 3 * 3600 + 1234)).await.unwrap();
-    store.record_upload_statistics("DE-2", cc("DE"), 5, at(1, 59)).await.unwrap();
-    store.record_upload_statistics("NL-1", cc("NL"), 7, at(1, 7200)).await.unwrap();
-    store.record_download_statistics("20200731-1", cc("NL"), 25, at(1, 3599)).await.unwrap();
-    store.record_download_statistics("20200731-1", cc("FR"), 0, at(1, 3600)).await.unwrap();
-    store.record_download_statistics("20200801-1", cc("NL"), 7, at(1, 86_399)).await.unwrap();
+    store
+        .record_upload_statistics(&tag("DE-1"), cc("DE"), 20, at(0, 3 * 3600 + 1234))
+        .await
+        .unwrap();
+    store.record_upload_statistics(&tag("DE-2"), cc("DE"), 5, at(1, 59)).await.unwrap();
+    store.record_upload_statistics(&tag("NL-1"), cc("NL"), 7, at(1, 7200)).await.unwrap();
+    store.record_download_statistics(&tag("20200731-1"), cc("NL"), 25, at(1, 3599)).await.unwrap();
+    store.record_download_statistics(&tag("20200731-1"), cc("FR"), 0, at(1, 3600)).await.unwrap();
+    store.record_download_statistics(&tag("20200801-1"), cc("NL"), 7, at(1, 86_399)).await.unwrap();
 
     // Every time is the start of its hour.
     for (sql, expected) in [

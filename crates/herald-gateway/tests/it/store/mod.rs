@@ -12,7 +12,7 @@ mod sqlite;
 
 use herald_gateway::store::{AtRest, AtRestKey, NewUpload, Store, TrustKind, TrustRow};
 use herald_model::{
-    CertThumbprint, CountryCode, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey,
+    BatchTag, CertThumbprint, CountryCode, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey,
     TransmissionRiskLevel, UnixTime,
 };
 use herald_wire::efgs::{DaysSinceOnset, EfgsKey, TransmissionRisk};
@@ -229,11 +229,16 @@ pub(crate) fn unusual_keys(origin: &str) -> Vec<EfgsKey> {
     vec![a, b, c]
 }
 
+/// The batch tag `text`.
+pub(crate) fn tag(text: &str) -> BatchTag {
+    text.parse().unwrap()
+}
+
 /// An upload from `country` with thumbprints and a signature derived from the tag.
 pub(crate) fn upload(tag: &str, country: &str, keys: Vec<EfgsKey>) -> NewUpload {
     let seed = tag.bytes().fold(0u8, u8::wrapping_add);
     NewUpload {
-        batch_tag: tag.to_owned(),
+        batch_tag: self::tag(tag),
         country: cc(country),
         auth_thumbprint: thumb(seed),
         signing_thumbprint: thumb(seed.wrapping_add(1)),

@@ -4,13 +4,13 @@ use herald_db::DbError;
 use herald_gateway::store::{Store, StoreError, UploadMode, UploadOutcome};
 use sqlx::Connection as _;
 
-use super::{at, encrypting, keys, upload};
+use super::{at, encrypting, keys, tag, upload};
 
 async fn check_usable(store: &Store) {
     let batch = upload("open-1", "DE", keys("DE", 0..2));
     let outcome = store.insert_upload(&batch, UploadMode::AllOrNothing, at(0, 0)).await.unwrap();
     assert_eq!(outcome, UploadOutcome::Stored { keys: 2 });
-    assert!(store.upload_tag_exists("open-1").await.unwrap());
+    assert!(store.upload_tag_exists(&tag("open-1")).await.unwrap());
 }
 
 #[tokio::test]
@@ -22,7 +22,7 @@ async fn sqlite_in_memory() {
         // One database for the whole pool, not one per connection.
         let clones: Vec<Store> = (0..4).map(|_| store.clone()).collect();
         for clone in clones {
-            assert!(clone.upload_tag_exists("open-1").await.unwrap());
+            assert!(clone.upload_tag_exists(&tag("open-1")).await.unwrap());
         }
     }
 }
@@ -45,7 +45,7 @@ async fn sqlite_file_is_created_in_wal_mode() {
     conn.close().await.unwrap();
 
     let again = Store::open(&url).await.unwrap();
-    assert!(again.upload_tag_exists("open-1").await.unwrap());
+    assert!(again.upload_tag_exists(&tag("open-1")).await.unwrap());
 }
 
 #[tokio::test]

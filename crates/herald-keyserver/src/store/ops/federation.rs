@@ -1,8 +1,8 @@
 //! The federation outbox (batches reserved before their first attempt, split after a 207, retried)
 //! and the download walk's cursor and imports.
 
-use herald_db::run_tx;
-use herald_model::TemporaryExposureKey;
+use herald_db::{DbError, run_tx};
+use herald_model::{BatchTag, TemporaryExposureKey};
 use sqlx::{Pool, QueryBuilder};
 
 use super::super::{BEGIN_WRITE, Db};
@@ -11,7 +11,7 @@ use crate::store::{OutboxBatch, StoreError, StoredKey};
 
 pub(crate) async fn next_outbox_batch(
     pool: &Pool<Db>,
-    tag: &str,
+    tag: &BatchTag,
     now: i64,
     min_keys: i64,
     max_keys: i64,
@@ -38,7 +38,7 @@ pub(crate) async fn next_outbox_batch(
             return Ok(None);
         }
         sqlx::query("INSERT INTO federation_upload (tag, created_at, state, attempts, next_try) VALUES ($1, $2, 'pending', 0, $2)")
-            .bind(tag)
+            .bind(tag.as_str())
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -46,23 +46,24 @@ pub(crate) async fn next_outbox_batch(
             "UPDATE federation_outbox SET batch_tag = $1 WHERE key_data IN (SELECT key_data FROM federation_outbox \
              WHERE batch_tag IS NULL AND not_before <= $2 ORDER BY not_before, key_data LIMIT $3)",
         )
-        .bind(tag)
+        .bind(tag.as_str())
         .bind(now)
         .bind(max_keys)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Some((tag.to_owned(), 0)))
+        Ok(Some((tag.as_str().to_owned(), 0)))
     })
     .await?;
     let Some((tag, attempts)) = found else {
         return Ok(None);
     };
+    let tag = stored_tag("federation_upload", &tag)?;
     let rows: Vec<KeyColumns> = run_tx("outbox_batch_keys", || async {
         let mut q = QueryBuilder::<Db>::new("SELECT ");
         q.push(KEY_COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", "));
         q.push(" FROM exposure e JOIN federation_outbox o ON o.key_data = e.key_data WHERE o.batch_tag = ");
-        q.push_bind(tag.clone());
+        q.push_bind(tag.as_str());
         q.push(" ORDER BY e.key_data");
         Ok(q.build_query_as().fetch_all(pool).await?)
     })
@@ -70,13 +71,13 @@ pub(crate) async fn next_outbox_batch(
     Ok(Some(OutboxBatch { tag, keys: decode_all(rows)?, attempts }))
 }
 
-pub(crate) async fn outbox_batch_done(pool: &Pool<Db>, tag: &str) -> Result<(), StoreError> {
+pub(crate) async fn outbox_batch_done(pool: &Pool<Db>, tag: &BatchTag) -> Result<(), StoreError> {
     close_outbox_batch(pool, "outbox_batch_done", tag, &[]).await
 }
 
 pub(crate) async fn outbox_batch_split(
     pool: &Pool<Db>,
-    tag: &str,
+    tag: &BatchTag,
     resend: &[TemporaryExposureKey],
 ) -> Result<(), StoreError> {
     close_outbox_batch(pool, "outbox_batch_split", tag, resend).await
@@ -87,20 +88,20 @@ pub(crate) async fn outbox_batch_split(
 async fn close_outbox_batch(
     pool: &Pool<Db>,
     name: &'static str,
-    tag: &str,
+    tag: &BatchTag,
     resend: &[TemporaryExposureKey],
 ) -> Result<(), StoreError> {
     run_tx(name, || async {
         let mut tx = pool.begin_with(BEGIN_WRITE).await?;
         for key in resend {
             sqlx::query("UPDATE federation_outbox SET batch_tag = NULL WHERE batch_tag = $1 AND key_data = $2")
-                .bind(tag)
+                .bind(tag.as_str())
                 .bind(key.as_bytes().to_vec())
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("UPDATE federation_outbox SET uploaded = TRUE WHERE batch_tag = $1").bind(tag).execute(&mut *tx).await?;
-        sqlx::query("UPDATE federation_upload SET state = 'done' WHERE tag = $1").bind(tag).execute(&mut *tx).await?;
+        sqlx::query("UPDATE federation_outbox SET uploaded = TRUE WHERE batch_tag = $1").bind(tag.as_str()).execute(&mut *tx).await?;
+        sqlx::query("UPDATE federation_upload SET state = 'done' WHERE tag = $1").bind(tag.as_str()).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     })
@@ -109,22 +110,22 @@ async fn close_outbox_batch(
 
 pub(crate) async fn outbox_batch_failed(
     pool: &Pool<Db>,
-    tag: &str,
+    tag: &BatchTag,
     next_try: i64,
     give_up: bool,
 ) -> Result<(), StoreError> {
     run_tx("outbox_batch_failed", || async {
         let mut tx = pool.begin_with(BEGIN_WRITE).await?;
         if give_up {
-            sqlx::query("UPDATE federation_outbox SET batch_tag = NULL WHERE batch_tag = $1").bind(tag).execute(&mut *tx).await?;
+            sqlx::query("UPDATE federation_outbox SET batch_tag = NULL WHERE batch_tag = $1").bind(tag.as_str()).execute(&mut *tx).await?;
             sqlx::query("UPDATE federation_upload SET state = 'failed', attempts = attempts + 1 WHERE tag = $1")
-                .bind(tag)
+                .bind(tag.as_str())
                 .execute(&mut *tx)
                 .await?;
         } else {
             sqlx::query("UPDATE federation_upload SET attempts = attempts + 1, next_try = $1 WHERE tag = $2")
                 .bind(next_try)
-                .bind(tag)
+                .bind(tag.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
@@ -151,20 +152,26 @@ pub(crate) async fn outbox_counts(pool: &Pool<Db>) -> Result<(i64, i64, i64), St
 pub(crate) async fn download_cursor(
     pool: &Pool<Db>,
     day: &str,
-) -> Result<Option<String>, StoreError> {
-    run_tx("download_cursor", || async {
+) -> Result<Option<BatchTag>, StoreError> {
+    let last: Option<String> = run_tx("download_cursor", || async {
         Ok(sqlx::query_scalar("SELECT last_tag FROM federation_cursor WHERE day = $1")
             .bind(day)
             .fetch_optional(pool)
             .await?)
     })
-    .await
+    .await?;
+    last.map(|tag| stored_tag("federation_cursor", &tag)).transpose()
 }
 
-pub(crate) async fn download_seen(pool: &Pool<Db>, tag: &str) -> Result<bool, StoreError> {
+/// A tag read from `table` (every tag stored was a `BatchTag`).
+fn stored_tag(table: &'static str, text: &str) -> Result<BatchTag, StoreError> {
+    text.parse().map_err(|e| DbError::corrupt(table, "tag", &e))
+}
+
+pub(crate) async fn download_seen(pool: &Pool<Db>, tag: &BatchTag) -> Result<bool, StoreError> {
     run_tx("download_seen", || async {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM federation_download WHERE tag = $1")
-            .bind(tag)
+            .bind(tag.as_str())
             .fetch_one(pool)
             .await?;
         Ok(n > 0)
@@ -175,7 +182,7 @@ pub(crate) async fn download_seen(pool: &Pool<Db>, tag: &str) -> Result<bool, St
 pub(crate) async fn import_download_batch(
     pool: &Pool<Db>,
     day: &str,
-    tag: &str,
+    tag: &BatchTag,
     state: &str,
     received: i64,
     keys: &[StoredKey],
@@ -189,7 +196,7 @@ pub(crate) async fn import_download_batch(
              ON CONFLICT (tag) DO UPDATE SET state = excluded.state, keys = excluded.keys, \
              imported = excluded.imported, processed_at = excluded.processed_at",
         )
-        .bind(tag)
+        .bind(tag.as_str())
         .bind(day)
         .bind(state)
         .bind(received)
@@ -202,7 +209,7 @@ pub(crate) async fn import_download_batch(
              ON CONFLICT (day) DO UPDATE SET last_tag = excluded.last_tag",
         )
         .bind(day)
-        .bind(tag)
+        .bind(tag.as_str())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -1,14 +1,13 @@
-//! Statistics and what the internal listener reads, compiled once per backend like `ops/`
-//! (`sqlite.rs` and `postgres.rs` mount this file next to `ops`, whose [`run_tx`] it uses).
+//! Statistics and what the internal listener reads.
 //!
 //! Statistics rows (§1.3 step 7, §6.1) carry times coarsened to the hour, a tag, a country code
 //! and a key count; nothing about the keys themselves.
 
-use herald_model::{CountryCode, UnixTime};
+use herald_model::{BatchTag, CountryCode, UnixTime};
 use sqlx::Pool;
 
-use super::ops::run_tx;
-use super::{BEGIN_WRITE, Db};
+use super::super::Db;
+use super::{run_tx, write_tx};
 use crate::store::{CountryStatistics, StoreError, StoreGauges, Traffic};
 
 /// Seconds in the unit statistics times are coarsened to.
@@ -23,7 +22,7 @@ fn hour(t: UnixTime) -> i64 {
 pub(crate) async fn record_statistics(
     pool: &Pool<Db>,
     traffic: Traffic,
-    tag: &str,
+    tag: &BatchTag,
     country: CountryCode,
     keys: u64,
     now: UnixTime,
@@ -44,7 +43,7 @@ pub(crate) async fn record_statistics(
     run_tx(name, || async {
         sqlx::query(insert)
             .bind(hour(now))
-            .bind(tag)
+            .bind(tag.as_str())
             .bind(country.as_str())
             .bind(keys)
             .execute(pool)
@@ -58,20 +57,20 @@ pub(crate) async fn purge_statistics_before(
     pool: &Pool<Db>,
     cutoff: UnixTime,
 ) -> Result<u64, StoreError> {
-    run_tx("purge_statistics", || async {
-        let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-        let uploads = sqlx::query("DELETE FROM upload_stats WHERE created_at < $1")
-            .bind(cutoff.seconds())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let downloads = sqlx::query("DELETE FROM download_stats WHERE requested_at < $1")
-            .bind(cutoff.seconds())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(uploads.saturating_add(downloads))
+    write_tx("purge_statistics", pool, |mut tx| {
+        Box::pin(async move {
+            let uploads = sqlx::query("DELETE FROM upload_stats WHERE created_at < $1")
+                .bind(cutoff.seconds())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let downloads = sqlx::query("DELETE FROM download_stats WHERE requested_at < $1")
+                .bind(cutoff.seconds())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            Ok(uploads.saturating_add(downloads))
+        })
     })
     .await
 }
