@@ -19,6 +19,24 @@ pub(crate) trait SourceHelp {
     const DEV: &'static str;
 }
 
+/// Declares a [`SourceHelp`]: `source_help!(Name, config: "…", dev: "…")` with the help of
+/// `--config` and `--dev` (one paragraph each, without a final period, as clap shows a doc
+/// comment).
+macro_rules! source_help {
+    ($(#[$doc:meta])* $name:ident, config: $config:expr, dev: $dev:expr $(,)?) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub(crate) enum $name {}
+
+        impl $crate::dev_files::SourceHelp for $name {
+            const CONFIG: &'static str = $config;
+            const DEV: &'static str = $dev;
+        }
+    };
+}
+
+pub(crate) use source_help;
+
 /// Which national service (key server, verifier) a command runs or manages: `--config FILE` in
 /// production, `--dev DIR --country CC` on the dev world; `H` words the help.
 #[derive(Debug, clap::Args)]

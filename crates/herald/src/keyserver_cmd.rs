@@ -10,7 +10,7 @@ use herald_model::Clock;
 use herald_service::random::Randomness;
 
 use crate::SystemClock;
-use crate::dev_files::{Listening, ServeArgs, Source, SourceHelp, load_config};
+use crate::dev_files::{Listening, ServeArgs, Source, load_config, source_help};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeyserverCommand {
@@ -21,20 +21,17 @@ pub(crate) enum KeyserverCommand {
     ConfigExample,
 }
 
-/// The key server's `--config` and `--dev`.
-#[derive(Debug)]
-pub(crate) enum KeyserverSource {}
-
-impl SourceHelp for KeyserverSource {
-    const CONFIG: &'static str =
-        "The configuration file (TOML; every setting also as HERALD_KEYSERVER_<NAME>)";
-    const DEV: &'static str = "Development mode on the shared dev folder (see \
-        specs/dev-world.md): keys, exports and SQLite under DIR/<CC>/keyserver, TLS with \
-        DIR/<CC>/server.pem, joins the gateway of DIR/gateway/url, trusts the verifier of \
-        DIR/<CC>/verifier/url through its JWKS, serves the exports under /exports/, and writes \
-        DIR/<CC>/keyserver/url and internal-url (the internal listener's /health, /metrics and \
-        /openapi.json on a free loopback port)";
-}
+source_help!(
+    /// The key server's `--config` and `--dev`.
+    KeyserverSource,
+    config: "The configuration file (TOML; every setting also as HERALD_KEYSERVER_<NAME>)",
+    dev: "Development mode on the shared dev folder (see specs/dev-world.md): keys, exports and \
+        SQLite under DIR/<CC>/keyserver, TLS with DIR/<CC>/server.pem, joins the gateway of \
+        DIR/gateway/url, trusts the verifier of DIR/<CC>/verifier/url through its JWKS, \
+        serves the exports under /exports/, and writes DIR/<CC>/keyserver/url and \
+        internal-url (the internal listener's /health, /metrics and /openapi.json on a free \
+        loopback port)",
+);
 
 pub(crate) async fn run(cmd: KeyserverCommand) -> Result<()> {
     match cmd {

@@ -14,7 +14,7 @@ use herald_verifier::store::{ApiKeyKind, Role};
 use herald_verifier::{Verifier, dev};
 
 use crate::SystemClock;
-use crate::dev_files::{ConfigSource, Listening, ServeArgs, Source, SourceHelp, load_config};
+use crate::dev_files::{ConfigSource, Listening, ServeArgs, Source, load_config, source_help};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum VerifierCommand {
@@ -45,28 +45,23 @@ pub(crate) enum UserCommand {
     Unlock(UserNameArgs),
 }
 
-/// Which verifier a user command manages.
-#[derive(Debug)]
-pub(crate) enum Where {}
+source_help!(
+    /// Which verifier a user command manages.
+    Where,
+    config: "The configuration file (its database and HMAC secret are used)",
+    dev: "The dev folder (see `serve --dev`)",
+);
 
-impl SourceHelp for Where {
-    const CONFIG: &'static str = "The configuration file (its database and HMAC secret are used)";
-    const DEV: &'static str = "The dev folder (see `serve --dev`)";
-}
-
-/// The verifier's `serve --config` and `--dev`.
-#[derive(Debug)]
-pub(crate) enum VerifierSource {}
-
-impl SourceHelp for VerifierSource {
-    const CONFIG: &'static str =
-        "The configuration file (TOML; every setting also as HERALD_VERIFIER_<NAME>)";
-    const DEV: &'static str = "Development mode on the shared dev folder (see \
-        specs/dev-world.md): SQLite, API keys, HMAC secret and signing keys under \
-        DIR/<CC>/verifier, TLS with DIR/<CC>/server.pem, certificates for the country's dev key \
-        server, and DIR/<CC>/verifier/url and internal-url (the internal listener's /health, \
-        /metrics and /openapi.json) once listening";
-}
+source_help!(
+    /// The verifier's `serve --config` and `--dev`.
+    VerifierSource,
+    config: "The configuration file (TOML; every setting also as HERALD_VERIFIER_<NAME>)",
+    dev: "Development mode on the shared dev folder (see specs/dev-world.md): SQLite, API keys, \
+        HMAC secret and signing keys under DIR/<CC>/verifier, TLS with DIR/<CC>/server.pem, \
+        certificates for the country's dev key server, and DIR/<CC>/verifier/url and \
+        internal-url (the internal listener's /health, /metrics and /openapi.json) once \
+        listening",
+);
 
 #[derive(Debug, Args)]
 pub(crate) struct UserAddArgs {
