@@ -358,6 +358,24 @@ impl Service {
         Err(ApiError::internal("insert_code", &"code collisions on every retry"))
     }
 
+    /// A JWT of `claims` signed with the current key of `ring`, and that key's id; `operation`
+    /// names a failure in the log.
+    fn sign<'r>(
+        &self,
+        ring: &'r KeyRing,
+        operation: &str,
+        claims: &str,
+        now: i64,
+    ) -> Result<(String, &'r str), ApiError> {
+        let key =
+            ring.signer(now).ok_or_else(|| ApiError::internal(operation, &"no signing key"))?;
+        let jwt = self
+            .random
+            .with(|rng| jwt::sign(claims, &key.kid, &key.key, rng))
+            .map_err(|e: JwtError| ApiError::internal(operation, &e))?;
+        Ok((jwt, &key.kid))
+    }
+
     fn day(&self, field: &str, text: Option<&str>, today: i64) -> Result<Option<Date>, ApiError> {
         let Some(text) = text.filter(|t| !t.is_empty()) else { return Ok(None) };
         let invalid = |m: String| ApiError::new(ErrorCode::InvalidDate, m);
@@ -475,14 +493,7 @@ impl Service {
             issued_at: UnixTime(now),
             expires_at: UnixTime(now + s.token_lifetime),
         };
-        let key = self
-            .tokens
-            .signer(now)
-            .ok_or_else(|| ApiError::internal("token", &"no signing key"))?;
-        let token = self
-            .random
-            .with(|rng| jwt::sign(&claims.to_json(), &key.kid, &key.key, rng))
-            .map_err(|e| ApiError::internal("token", &e))?;
+        let (token, _) = self.sign(&self.tokens, "token", &claims.to_json(), now)?;
         tracing::info!(api_key, test_type = row.test_type.as_str(), "code verified, token issued");
         Ok(VerifyResponse {
             test_type: subject.test_type,
@@ -546,14 +557,8 @@ impl Service {
             tekmac: request.ekeyhmac.clone(),
             jwt_id: None,
         };
-        let key = self
-            .certificates
-            .signer(now)
-            .ok_or_else(|| ApiError::internal("certificate", &"no signing key"))?;
-        let signed = self
-            .random
-            .with(|rng| jwt::sign(&certificate.to_json(), &key.kid, &key.key, rng))
-            .map_err(|e: JwtError| ApiError::internal("certificate", &e))?;
+        let (signed, kid) =
+            self.sign(&self.certificates, "certificate", &certificate.to_json(), now)?;
         // Signed first, claimed second (ENVS order): a failed claim hands nothing out.
         let token_hash = self.secrets.hash(Purpose::Token, claims.jwt_id.as_bytes());
         // Kept until the token expires, rounded up to the hour: the stored time must not tell
@@ -568,7 +573,7 @@ impl Service {
             tracing::info!(api_key, "certificate refused: token already used");
             return Err(ApiError::new(ErrorCode::TokenExpired, "token was already used"));
         }
-        tracing::info!(api_key, report_type = report_type.as_str(), kid = %key.kid, "certificate issued");
+        tracing::info!(api_key, report_type = report_type.as_str(), %kid, "certificate issued");
         Ok(CertificateResponse { certificate: signed, ..CertificateResponse::default() })
     }
 }

@@ -169,6 +169,10 @@ pub fn accepted_types(accept: &[String]) -> Result<Vec<TestType>, String> {
 #[error("request is not valid JSON for this endpoint: {0}")]
 pub struct DecodeError(String);
 
+// The requests and answers below repeat `padding`, `error` and `errorCode`, as ENVS's own structs
+// do: a shared struct under `#[serde(flatten)]` would change how a request refuses a duplicate or
+// mistyped field, so each field list is spelled out as the protocol documents it.
+
 /// `POST /api/verify`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 pub struct VerifyRequest {

@@ -3,11 +3,90 @@
 //! `/openapi.json`), then `url`, so that a tool waiting for `url` finds both; both are removed
 //! on a clean stop.
 
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use herald_model::CountryCode;
+
+/// The help of `--config` and `--dev` where a national service's command takes them: each
+/// command words them for what it does with the file or the folder.
+pub(crate) trait SourceHelp {
+    /// The help of `--config FILE`.
+    const CONFIG: &'static str;
+    /// The help of `--dev DIR`.
+    const DEV: &'static str;
+}
+
+/// Declares a [`SourceHelp`]: `source_help!(Name, config: "…", dev: "…")` with the help of
+/// `--config` and `--dev` (one paragraph each, without a final period, as clap shows a doc
+/// comment).
+macro_rules! source_help {
+    ($(#[$doc:meta])* $name:ident, config: $config:expr, dev: $dev:expr $(,)?) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub(crate) enum $name {}
+
+        impl $crate::dev_files::SourceHelp for $name {
+            const CONFIG: &'static str = $config;
+            const DEV: &'static str = $dev;
+        }
+    };
+}
+
+pub(crate) use source_help;
+
+/// Which national service (key server, verifier) a command runs or manages: `--config FILE` in
+/// production, `--dev DIR --country CC` on the dev world; `H` words the help.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ConfigSource<H: SourceHelp> {
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "dev",
+        required_unless_present = "dev",
+        help = H::CONFIG
+    )]
+    config: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", requires = "country", help = H::DEV)]
+    dev: Option<PathBuf>,
+    /// The country (dev mode).
+    #[arg(long, value_name = "CC")]
+    country: Option<String>,
+    #[arg(skip)]
+    help: PhantomData<H>,
+}
+
+/// Where a [`ConfigSource`] points.
+#[derive(Debug)]
+pub(crate) enum Source<'a> {
+    /// `--config FILE`.
+    File(&'a Path),
+    /// `--dev DIR --country CC`.
+    Dev(&'a Path, CountryCode),
+}
+
+impl<H: SourceHelp> ConfigSource<H> {
+    /// The file, or the dev folder with its country.
+    pub(crate) fn source(&self) -> Result<Source<'_>> {
+        Ok(match (&self.config, &self.dev) {
+            (Some(path), _) => Source::File(path),
+            (None, Some(dir)) => Source::Dev(dir, dev_country(self.country.as_deref())?),
+            (None, None) => bail!("give --config <FILE> or --dev <DIR> --country <CC>"),
+        })
+    }
+}
+
+/// `serve`'s arguments for a national service: where its configuration comes from, and the
+/// dev-mode options.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs<H: SourceHelp> {
+    #[command(flatten)]
+    pub(crate) source: ConfigSource<H>,
+    #[command(flatten)]
+    pub(crate) dev_options: DevOptions,
+}
 
 /// The options of `serve --dev` every service takes besides the folder.
 #[derive(Debug, clap::Args)]
@@ -19,6 +98,15 @@ pub(crate) struct DevOptions {
     /// URL (`postgres://user@host/db`) or another SQLite file.
     #[arg(long, value_name = "URL", requires = "dev")]
     pub(crate) database: Option<String>,
+}
+
+impl DevOptions {
+    /// `--database`, when given, in place of the dev configuration's `database`.
+    pub(crate) fn override_database(&self, database: &mut String) {
+        if let Some(given) = &self.database {
+            database.clone_from(given);
+        }
+    }
 }
 
 /// The files written, to remove on a clean stop.

@@ -14,13 +14,13 @@ use herald_verifier::store::{ApiKeyKind, Role};
 use herald_verifier::{Verifier, dev};
 
 use crate::SystemClock;
-use crate::dev_files::{Listening, dev_country, load_config};
+use crate::dev_files::{ConfigSource, Listening, ServeArgs, Source, load_config, source_help};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum VerifierCommand {
     /// Run the verification service: `--config <verifier.toml>` in production, `--dev <DIR>
     /// --country CC` for development.
-    Serve(ServeArgs),
+    Serve(ServeArgs<VerifierSource>),
     /// Print a commented example configuration.
     ConfigExample,
     /// Create an API key: prints it once on stdout and stores only its keyed hash.
@@ -38,31 +38,35 @@ pub(crate) enum UserCommand {
     /// and otpauth:// URI for an authenticator app, once, on stdout.
     Add(UserAddArgs),
     /// List users with their role and state.
-    List(Where),
+    List(ConfigSource<Where>),
     /// Disable a user (ends its sessions; it cannot log in any more).
     Disable(UserNameArgs),
     /// Unlock a user locked after failed logins.
     Unlock(UserNameArgs),
 }
 
-/// Which verifier: `--config FILE`, or `--dev DIR --country CC`.
-#[derive(Debug, Args)]
-pub(crate) struct Where {
-    /// The configuration file (its database and HMAC secret are used).
-    #[arg(long, value_name = "FILE", conflicts_with = "dev", required_unless_present = "dev")]
-    config: Option<PathBuf>,
-    /// The dev folder (see `serve --dev`).
-    #[arg(long, value_name = "DIR", requires = "country")]
-    dev: Option<PathBuf>,
-    /// The country (dev mode).
-    #[arg(long, value_name = "CC")]
-    country: Option<String>,
-}
+source_help!(
+    /// Which verifier a user command manages.
+    Where,
+    config: "The configuration file (its database and HMAC secret are used)",
+    dev: "The dev folder (see `serve --dev`)",
+);
+
+source_help!(
+    /// The verifier's `serve --config` and `--dev`.
+    VerifierSource,
+    config: "The configuration file (TOML; every setting also as HERALD_VERIFIER_<NAME>)",
+    dev: "Development mode on the shared dev folder (see specs/dev-world.md): SQLite, API keys, \
+        HMAC secret and signing keys under DIR/<CC>/verifier, TLS with DIR/<CC>/server.pem, \
+        certificates for the country's dev key server, and DIR/<CC>/verifier/url and \
+        internal-url (the internal listener's /health, /metrics and /openapi.json) once \
+        listening",
+);
 
 #[derive(Debug, Args)]
 pub(crate) struct UserAddArgs {
     #[command(flatten)]
-    at: Where,
+    at: ConfigSource<Where>,
     /// The user name (letters, digits, . _ @ -).
     #[arg(long)]
     name: String,
@@ -74,7 +78,7 @@ pub(crate) struct UserAddArgs {
 #[derive(Debug, Args)]
 pub(crate) struct UserNameArgs {
     #[command(flatten)]
-    at: Where,
+    at: ConfigSource<Where>,
     /// The user name.
     #[arg(long)]
     name: String,
@@ -86,24 +90,6 @@ enum RoleArg {
     Administrator,
     /// Issues and checks codes.
     CaseWorker,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct ServeArgs {
-    /// The configuration file (TOML; every setting also as HERALD_VERIFIER_<NAME>).
-    #[arg(long, value_name = "FILE", conflicts_with = "dev", required_unless_present = "dev")]
-    config: Option<PathBuf>,
-    /// Development mode on the shared dev folder (see specs/dev-world.md): SQLite, API keys,
-    /// HMAC secret and signing keys under DIR/<CC>/verifier, TLS with DIR/<CC>/server.pem,
-    /// certificates for the country's dev key server, and DIR/<CC>/verifier/url and internal-url
-    /// (the internal listener's /health, /metrics and /openapi.json) once listening.
-    #[arg(long, value_name = "DIR", requires = "country")]
-    dev: Option<PathBuf>,
-    /// The country (dev mode).
-    #[arg(long, value_name = "CC")]
-    country: Option<String>,
-    #[command(flatten)]
-    dev_options: crate::dev_files::DevOptions,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -183,11 +169,10 @@ async fn create_key(args: CreateKeyArgs) -> Result<()> {
     Ok(())
 }
 
-fn config_of(at: &Where) -> Result<VerifierConfig> {
-    let mut config = match (&at.config, &at.dev) {
-        (Some(path), _) => load(path)?,
-        (None, Some(dir)) => dev::prepare(dir, dev_country(at.country.as_deref())?, None)?.0,
-        (None, None) => bail!("give --config <FILE> or --dev <DIR> --country <CC>"),
+fn config_of(at: &ConfigSource<Where>) -> Result<VerifierConfig> {
+    let mut config = match at.source()? {
+        Source::File(path) => load(path)?,
+        Source::Dev(dir, country) => dev::prepare(dir, country, None)?.0,
     };
     // Build without serving: any free local port will do.
     config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -258,19 +243,15 @@ async fn user(cmd: UserCommand) -> Result<()> {
     result
 }
 
-async fn serve(args: ServeArgs) -> Result<()> {
+async fn serve(args: ServeArgs<VerifierSource>) -> Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (config, dev_keys, dev_dir) = match (&args.config, &args.dev) {
-        (Some(path), _) => (load(path)?, None, None),
-        (None, Some(dir)) => {
-            let country = dev_country(args.country.as_deref())?;
+    let (config, dev_keys, dev_dir) = match args.source.source()? {
+        Source::File(path) => (load(path)?, None, None),
+        Source::Dev(dir, country) => {
             let (mut config, keys) = dev::prepare(dir, country, args.dev_options.listen)?;
-            if let Some(database) = &args.dev_options.database {
-                config.database.clone_from(database);
-            }
+            args.dev_options.override_database(&mut config.database);
             (config, Some(keys), Some(dev::verifier_dir(dir, country)))
         }
-        (None, None) => bail!("give --config <FILE> or --dev <DIR> --country <CC>"),
     };
     let verifier = Verifier::build(&config, clock, Randomness::os()).await?;
     if let Some(keys) = &dev_keys {

@@ -33,7 +33,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 
-use self::report::{CountryRow, DayRow, Summary};
+use self::report::{CountryRow, DayRow, Summary, UploadFunnel};
 use self::truth::Uploaded;
 use self::world::World;
 
@@ -297,7 +297,7 @@ impl Run {
                 cross_border_contacts: day.cross_border_contacts,
                 sightings: day.sightings,
                 infections: day.infections,
-                positives: day.positives.len(),
+                funnel: UploadFunnel { positives: day.positives.len(), ..UploadFunnel::default() },
                 ..DayRow::default()
             };
             // Test results arrive at 18:00; those who agree upload.
@@ -305,8 +305,8 @@ impl Run {
             let t = Instant::now();
             let (uploads, keys) = self.upload_all(&day.positives).await?;
             self.spent(Stage::Upload, t);
-            row.uploads = uploads;
-            row.keys_uploaded = keys;
+            row.funnel.uploads = uploads;
+            row.funnel.keys_uploaded = keys;
             let bar = self.bars.bar(Stage::Upload);
             bar.inc(1);
             bar.set_message(format!("{} uploads so far", self.uploads.len()));
@@ -419,7 +419,7 @@ impl Run {
             noise_db: args.noise_db,
             start_date: herald_model::Date::of(self.sim.midnight(0)).to_string(),
             infections: people.iter().filter(|p| p.health != Health::Susceptible).count(),
-            positives: per_country.iter().map(|c| c.positives).sum(),
+            positives: per_country.iter().map(|c| c.funnel.positives).sum(),
             uploads: self.uploads.len(),
             keys_uploaded: self.uploaded_keys.len(),
             keys_federated: per_country.iter().map(|c| c.keys_federated).sum(),

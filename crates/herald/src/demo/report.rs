@@ -8,6 +8,16 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
+/// Positive tests, the uploads that followed and the keys they carried: counted per day and per
+/// country (flattened, so `summary.json` has the three fields in the row itself).
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct UploadFunnel {
+    pub(crate) positives: usize,
+    pub(crate) uploads: usize,
+    /// Keys uploaded and accepted by the key servers.
+    pub(crate) keys_uploaded: usize,
+}
+
 /// One simulated day.
 #[derive(Debug, Clone, Default, Serialize)]
 pub(crate) struct DayRow {
@@ -17,9 +27,8 @@ pub(crate) struct DayRow {
     pub(crate) cross_border_contacts: usize,
     pub(crate) sightings: usize,
     pub(crate) infections: usize,
-    pub(crate) positives: usize,
-    pub(crate) uploads: usize,
-    pub(crate) keys_uploaded: usize,
+    #[serde(flatten)]
+    pub(crate) funnel: UploadFunnel,
     /// Phones warned during the night after this day.
     pub(crate) warned: usize,
 }
@@ -29,10 +38,9 @@ pub(crate) struct DayRow {
 pub(crate) struct CountryRow {
     pub(crate) country: String,
     pub(crate) phones: usize,
-    pub(crate) positives: usize,
-    pub(crate) uploads: usize,
-    /// Keys this country's apps uploaded (accepted by its key server).
-    pub(crate) keys_uploaded: usize,
+    /// This country's positive tests, and what its apps uploaded to its key server.
+    #[serde(flatten)]
+    pub(crate) funnel: UploadFunnel,
     /// Keys its key server sent to the gateway.
     pub(crate) keys_federated: usize,
     /// Keys it imported from the gateway.
@@ -121,7 +129,7 @@ impl Summary {
                 t,
                 "  {}             uploaded {:>6} · federated {:>6} · imported {:>6} · published {:>6}/{} uploaded keys ({} missing) · warned {} ({} cross-border)",
                 c.country,
-                c.keys_uploaded,
+                c.funnel.keys_uploaded,
                 c.keys_federated,
                 c.keys_imported,
                 c.uploaded_keys_published,
@@ -183,8 +191,8 @@ impl Summary {
             &days,
             &[
                 ("new infections", "#c0392b", series(&|d| d.infections)),
-                ("positive tests", "#e67e22", series(&|d| d.positives)),
-                ("uploads", "#2980b9", series(&|d| d.uploads)),
+                ("positive tests", "#e67e22", series(&|d| d.funnel.positives)),
+                ("uploads", "#2980b9", series(&|d| d.funnel.uploads)),
                 ("phones warned", "#27ae60", series(&|d| d.warned)),
             ],
         );
@@ -197,7 +205,7 @@ impl Summary {
             "Uploaded keys per country",
             &countries,
             &[
-                ("uploaded by its apps", "#2980b9", per_country(&|c| c.keys_uploaded)),
+                ("uploaded by its apps", "#2980b9", per_country(&|c| c.funnel.keys_uploaded)),
                 (
                     "uploaded keys (all countries) in its exports",
                     "#27ae60",
@@ -236,9 +244,9 @@ impl Summary {
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td>{}</td></tr>",
                 esc(&c.country),
                 c.phones,
-                c.positives,
-                c.uploads,
-                c.keys_uploaded,
+                c.funnel.positives,
+                c.funnel.uploads,
+                c.funnel.keys_uploaded,
                 c.keys_federated,
                 c.keys_imported,
                 c.uploaded_keys_published,
@@ -302,6 +310,8 @@ const LEFT: f64 = 48.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 34.0;
 const BOTTOM: f64 = 70.0;
+const PLOT_W: f64 = WIDTH - LEFT - RIGHT;
+const PLOT_H: f64 = HEIGHT - TOP - BOTTOM;
 
 /// A "nice" upper bound for the axis and its tick step.
 fn axis(max: f64) -> (f64, f64) {
@@ -317,17 +327,18 @@ fn axis(max: f64) -> (f64, f64) {
     ((max / step).ceil() * step, step)
 }
 
-/// The frame, title, y grid and legend shared by both chart kinds.
-fn frame(title: &str, max: f64, legend: &[(&str, &str)]) -> (String, f64) {
+/// The frame, title, y grid and legend of `series` (name, colour, values) shared by both chart
+/// kinds; with the axis's upper bound.
+fn frame(title: &str, series: &[(&str, &str, Vec<f64>)]) -> (String, f64) {
+    let max = series.iter().flat_map(|s| s.2.iter().copied()).fold(0.0, f64::max);
     let (top, step) = axis(max);
     let mut s = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{t}"><text x="{LEFT}" y="20" font-size="14" font-weight="bold">{t}</text>"#,
         t = esc(title)
     );
-    let plot_h = HEIGHT - TOP - BOTTOM;
     let mut v = 0.0;
     while v <= top + step / 2.0 {
-        let y = TOP + plot_h - v / top * plot_h;
+        let y = TOP + PLOT_H - v / top * PLOT_H;
         let _ = write!(
             s,
             r##"<line x1="{LEFT}" x2="{x2}" y1="{y:.1}" y2="{y:.1}" stroke="#e5e5e5"/><text x="{tx}" y="{ty:.1}" font-size="10" text-anchor="end">{v}</text>"##,
@@ -338,7 +349,7 @@ fn frame(title: &str, max: f64, legend: &[(&str, &str)]) -> (String, f64) {
         v += step;
     }
     let mut x = LEFT;
-    for (name, color) in legend {
+    for (name, color, _) in series {
         let _ = write!(
             s,
             r#"<rect x="{x}" y="{ly}" width="10" height="10" fill="{color}"/><text x="{tx}" y="{ty}" font-size="10">{n}</text>"#,
@@ -361,36 +372,32 @@ fn line_chart(
     labels: &[String],
     series: &[(&str, &str, Vec<f64>)],
 ) -> String {
-    let max = series.iter().flat_map(|s| s.2.iter().copied()).fold(0.0, f64::max);
-    let legend: Vec<(&str, &str)> = series.iter().map(|s| (s.0, s.1)).collect();
-    let (mut s, top) = frame(title, max, &legend);
-    let plot_w = WIDTH - LEFT - RIGHT;
-    let plot_h = HEIGHT - TOP - BOTTOM;
+    let (mut s, top) = frame(title, series);
     #[allow(clippy::cast_precision_loss)]
     let n = labels.len().max(2) as f64 - 1.0;
     #[allow(clippy::cast_precision_loss)]
-    let x_of = |i: usize| LEFT + plot_w * i as f64 / n;
+    let x_of = |i: usize| LEFT + PLOT_W * i as f64 / n;
     for (i, label) in labels.iter().enumerate() {
         let _ = write!(
             s,
             r#"<text x="{x:.1}" y="{y}" font-size="10" text-anchor="middle">{l}</text>"#,
             x = x_of(i),
-            y = TOP + plot_h + 14.0,
+            y = TOP + PLOT_H + 14.0,
             l = esc(label)
         );
     }
     let _ = write!(
         s,
         r#"<text x="{x}" y="{y}" font-size="10" text-anchor="middle">{n}</text>"#,
-        x = LEFT + plot_w / 2.0,
-        y = TOP + plot_h + 28.0,
+        x = LEFT + PLOT_W / 2.0,
+        y = TOP + PLOT_H + 28.0,
         n = esc(x_name),
     );
     for (_, color, values) in series {
         let points: Vec<String> = values
             .iter()
             .enumerate()
-            .map(|(i, v)| format!("{:.1},{:.1}", x_of(i), TOP + plot_h - v / top * plot_h))
+            .map(|(i, v)| format!("{:.1},{:.1}", x_of(i), TOP + PLOT_H - v / top * PLOT_H))
             .collect();
         let _ = write!(
             s,
@@ -404,13 +411,9 @@ fn line_chart(
 
 /// Grouped bars per label.
 fn bar_chart(title: &str, labels: &[String], series: &[(&str, &str, Vec<f64>)]) -> String {
-    let max = series.iter().flat_map(|s| s.2.iter().copied()).fold(0.0, f64::max);
-    let legend: Vec<(&str, &str)> = series.iter().map(|s| (s.0, s.1)).collect();
-    let (mut s, top) = frame(title, max, &legend);
-    let plot_w = WIDTH - LEFT - RIGHT;
-    let plot_h = HEIGHT - TOP - BOTTOM;
+    let (mut s, top) = frame(title, series);
     #[allow(clippy::cast_precision_loss)]
-    let group = plot_w / labels.len().max(1) as f64;
+    let group = PLOT_W / labels.len().max(1) as f64;
     #[allow(clippy::cast_precision_loss)]
     let bar = group * 0.8 / series.len().max(1) as f64;
     for (i, label) in labels.iter().enumerate() {
@@ -418,13 +421,13 @@ fn bar_chart(title: &str, labels: &[String], series: &[(&str, &str, Vec<f64>)]) 
         let x0 = LEFT + group * i as f64 + group * 0.1;
         for (j, (_, color, values)) in series.iter().enumerate() {
             let v = values.get(i).copied().unwrap_or(0.0);
-            let h = v / top * plot_h;
+            let h = v / top * PLOT_H;
             #[allow(clippy::cast_precision_loss)]
             let x = x0 + bar * j as f64;
             let _ = write!(
                 s,
                 r#"<rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{h:.1}" fill="{color}"><title>{v}</title></rect>"#,
-                y = TOP + plot_h - h,
+                y = TOP + PLOT_H - h,
                 w = (bar - 1.0).max(1.0),
             );
         }
@@ -432,7 +435,7 @@ fn bar_chart(title: &str, labels: &[String], series: &[(&str, &str, Vec<f64>)]) 
             s,
             r#"<text x="{x:.1}" y="{y}" font-size="10" text-anchor="middle">{l}</text>"#,
             x = x0 + group * 0.4,
-            y = TOP + plot_h + 14.0,
+            y = TOP + PLOT_H + 14.0,
             l = esc(label)
         );
     }

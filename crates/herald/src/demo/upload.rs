@@ -27,7 +27,7 @@ impl Run {
         for &who in positives {
             let Some(person) = self.sim.people().get(who as usize) else { continue };
             let Some(tally) = self.tally.get_mut(person.country) else { continue };
-            tally.row.positives += 1;
+            tally.row.funnel.positives += 1;
             if !person.uploads {
                 continue;
             }
@@ -73,8 +73,8 @@ impl Run {
             uploads += 1;
             key_count += accepted.len();
             if let Some(t) = self.tally.get_mut(country) {
-                t.row.uploads += 1;
-                t.row.keys_uploaded += accepted.len();
+                t.row.funnel.uploads += 1;
+                t.row.funnel.keys_uploaded += accepted.len();
             }
             self.uploaded_keys.extend(accepted.iter().map(|k| *k.key.as_bytes()));
             self.uploaded_from.extend(accepted.iter().map(|_| country));
