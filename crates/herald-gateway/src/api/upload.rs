@@ -27,8 +27,9 @@ pub(super) async fn upload(
     // 0. Who is calling.
     let (auth_thumbprint, country) = authenticate(&state, &peer, &headers).await?;
     // 1. Required headers.
-    let batch_tag = header_str(&headers, "batchTag")
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "Missing request header 'batchTag'"))?;
+    let batch_tag = header_str(&headers, "batchTag").ok_or_else(|| {
+        ApiError::new(StatusCode::BAD_REQUEST, "Missing request header 'batchTag'")
+    })?;
     let signature_b64 = header_str(&headers, "batchSignature")
         .ok_or_else(|| {
             ApiError::new(StatusCode::BAD_REQUEST, "Missing request header 'batchSignature'")

@@ -288,7 +288,6 @@ impl Store {
         self.at_rest.as_deref().ok_or(StoreError::AtRestNotConfigured { operation })
     }
 
-
     /// Inserts a trust-list row, or replaces the row with the same thumbprint.
     pub async fn put_trust_entry(&self, entry: &TrustRow) -> Result<(), StoreError> {
         herald_db::dispatch!(write, &self.pools, put_trust_entry, entry)
@@ -355,7 +354,10 @@ impl Store {
     }
 
     /// A download batch by tag.
-    pub async fn download_batch(&self, tag: &BatchTag) -> Result<Option<DownloadBatch>, StoreError> {
+    pub async fn download_batch(
+        &self,
+        tag: &BatchTag,
+    ) -> Result<Option<DownloadBatch>, StoreError> {
         herald_db::dispatch!(&self.pools, download_batch, tag)
     }
 
@@ -518,7 +520,16 @@ impl Store {
         keys: u64,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        herald_db::dispatch!(write, &self.pools, record_statistics, traffic, tag, country, keys, now)
+        herald_db::dispatch!(
+            write,
+            &self.pools,
+            record_statistics,
+            traffic,
+            tag,
+            country,
+            keys,
+            now
+        )
     }
 
     /// Deletes the statistics rows older than `cutoff`; returns how many.

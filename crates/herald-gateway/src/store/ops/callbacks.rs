@@ -220,9 +220,8 @@ pub(crate) async fn pending_callback_tasks(
             let country = country
                 .parse()
                 .map_err(|e| StoreError::corrupt("callback_subscription", "country", &e))?;
-            let tag = tag
-                .parse()
-                .map_err(|e| StoreError::corrupt("callback_task", "batch_tag", &e))?;
+            let tag =
+                tag.parse().map_err(|e| StoreError::corrupt("callback_task", "batch_tag", &e))?;
             Ok((country, callback_id, tag))
         })
         .collect()

@@ -12,8 +12,8 @@ mod sqlite;
 
 use herald_gateway::store::{AtRest, AtRestKey, NewUpload, Store, TrustKind, TrustRow};
 use herald_model::{
-    BatchTag, CertThumbprint, CountryCode, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey,
-    TransmissionRiskLevel, UnixTime,
+    BatchTag, CertThumbprint, CountryCode, IntervalNumber, ReportType, RollingPeriod,
+    TemporaryExposureKey, TransmissionRiskLevel, UnixTime,
 };
 use herald_wire::efgs::{DaysSinceOnset, EfgsKey, TransmissionRisk};
 use sqlx::Connection as _;
