@@ -5,8 +5,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use herald_model::{BatchTag, CertThumbprint, CountryCode, UnixTime};
 use herald_runtime::PeerInfo;
 use herald_wire::efgs::{self, EfgsKey};
@@ -169,12 +167,7 @@ pub(super) async fn verify_signature(
     now: UnixTime,
 ) -> Result<CertThumbprint, ApiError> {
     let invalid = || ApiError::new(StatusCode::BAD_REQUEST, "Invalid signature");
-    let der = STANDARD.decode(signature_b64).map_err(|_| invalid())?;
-    if der.is_empty() {
-        return Err(invalid());
-    }
-    let content = efgs::batch_signed_bytes(keys);
-    let signer = herald_wire::cms::verify_detached(&der, &content, None).map_err(|e| {
+    let signer = efgs::verify_batch_signer(keys, signature_b64, None).map_err(|e| {
         tracing::info!(%country, reason = %e, "upload refused: batch signature");
         invalid()
     })?;

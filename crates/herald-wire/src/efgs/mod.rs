@@ -6,7 +6,7 @@
 //!   conversions from and to the prost message, the protobuf codec and the error types.
 //! - `signed`: the §3.1 canonical bytes ([`signed_key_string`], [`batch_signed_bytes`]).
 //! - `json`: the EFGS JSON encoding of a batch ([`decode_json`], [`encode_json`]).
-//! - `signature`: detached CMS batch signatures as Base64 ([`sign_batch`], [`verify_batch`]).
+//! - `signature`: detached CMS batch signatures as Base64 ([`sign_batch`], [`verify_batch`], [`verify_batch_signer`]).
 //!
 //! # Validation
 //! [`EfgsKey`] is what EFGS accepts plus herald's additions (§2 "Wire implications", §5.1):
@@ -32,7 +32,7 @@ use herald_model::{TemporaryExposureKey, TransmissionRiskLevel};
 use prost::Message as _;
 
 pub use self::json::{decode_json, encode_json};
-pub use self::signature::{BatchSignatureError, sign_batch, verify_batch};
+pub use self::signature::{BatchSignatureError, sign_batch, verify_batch, verify_batch_signer};
 pub use self::signed::{
     batch_signed_bytes, batch_signed_bytes_raw, signed_key_string, signed_key_string_raw,
 };
