@@ -36,7 +36,8 @@ pub struct CertificateError(pub String);
 /// A certificate that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedCertificate {
-    /// SHA-256 of the JWT text (one-time use).
+    /// SHA-256 of the JWT's signing input (one-time use; the same for both encodings of its
+    /// signature).
     pub hash: [u8; 32],
     /// Its `exp`.
     pub expires_at: i64,
@@ -218,7 +219,8 @@ impl Issuers {
         tekmac::verify(hmac_key, keys, &claims.tekmac)
             .map_err(|e| fail(format!("certificate: {e}")))?;
         Ok(VerifiedCertificate {
-            hash: sha2::Sha256::digest(token.as_bytes()).into(),
+            // The signed part, not the text: `(R, S)` and `(R, n − S)` are one certificate.
+            hash: sha2::Sha256::digest(jwt.signing_input().as_bytes()).into(),
             expires_at: claims.expires_at.seconds(),
             report_type: claims.report_type,
             symptom_onset_interval: claims.symptom_onset_interval,

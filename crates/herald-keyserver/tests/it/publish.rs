@@ -514,6 +514,33 @@ async fn a_certificate_is_used_once() {
     assert_eq!(h.rows().await, rows);
 }
 
+/// ES256 is malleable: `(R, S)` and `(R, n − S)` both verify. A certificate re-encoded with the
+/// other S is a new text but the same certificate, and is used once all the same.
+#[tokio::test]
+async fn a_certificate_with_its_signature_re_encoded_is_still_used_once() {
+    let h = harness().await;
+    let body = h.valid(&past_keys(3, 2, h.now(), 0), "confirmed");
+    assert_eq!(h.publish(&body).await.status, 200);
+    let rows = h.rows().await;
+    let token = body["verificationPayload"].as_str().unwrap();
+    let (signing_input, signature) = token.rsplit_once('.').unwrap();
+    let signature =
+        p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap()).unwrap();
+    let (r, s) = signature.split_scalars();
+    let other = p256::ecdsa::Signature::from_scalars(r, -s).unwrap();
+    assert_ne!(other, signature);
+    let twin = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(other.to_bytes()));
+    let mut replay_body = body.clone();
+    replay_body["verificationPayload"] = serde_json::Value::String(twin);
+    let replay = h.publish(&replay_body).await;
+    assert_eq!(
+        (replay.status, replay.code().as_str()),
+        (401, "health_authority_verification_certificate_invalid")
+    );
+    assert!(replay.json()["error"].as_str().unwrap().contains("already used"));
+    assert_eq!(h.rows().await, rows);
+}
+
 #[tokio::test]
 async fn partial_failures_keep_the_good_keys() {
     let h = harness().await;

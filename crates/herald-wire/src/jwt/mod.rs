@@ -25,9 +25,11 @@
 //!
 //! **High S is accepted.** ECDSA signatures are malleable: `(R, S)` and `(R, n − S)` both
 //! verify. Go's `crypto/ecdsa` (the reference servers), Python's `cryptography` and cloud KMS
-//! all produce and accept either, so refusing high S would refuse valid certificates. Nothing in
-//! herald keys on the signature bytes (replay protection uses `jti` and single-use codes), so the
-//! malleability is harmless. Our own signatures are always low S.
+//! all produce and accept either, so refusing high S would refuse valid certificates. So nothing
+//! may key on the token's text: one token has two valid texts. What identifies a token is its
+//! [`Jwt::signing_input`] (header and payload as sent, which the signature covers); the key
+//! server's one-time check of verification certificates keys on it. Our own signatures are
+//! always low S.
 
 pub mod claims;
 pub mod jwk;
@@ -187,6 +189,12 @@ impl Jwt {
         let signature = Signature::from_slice(&signature_bytes).map_err(|_| JwtError::Signature)?;
         let signing_input = format!("{header_b64}.{payload_b64}");
         Ok(Self { header, signing_input, payload, signature })
+    }
+
+    /// `header.payload` as sent: what the signature covers, the same for both encodings of
+    /// one signature (high and low S). Key single use on this, never on the token's text.
+    pub fn signing_input(&self) -> &str {
+        &self.signing_input
     }
 
     /// The header.
