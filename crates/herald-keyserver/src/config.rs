@@ -69,9 +69,16 @@ federate = true
 issuer = "herald-verifier-de"
 audience = "herald-keyserver-de"
 jwks_url = "https://verifier.example.de/.well-known/jwks.json"
-# CA certificates (PEM) for the JWKS URL; the system roots are not used.
+# CA certificates (PEM) for the JWKS URL; left out, the system's CA certificates are used.
 jwks_ca = "/etc/herald/verifier-ca.pem"
 jwks_refresh_seconds = 300
+# Certificates living longer than this (exp - iat) are refused (the verifier's default is 900).
+max_certificate_lifetime_seconds = 3600
+# Refuse signatures with a high S (the other encoding of a valid ECDSA signature). herald's
+# verifier always signs low S; Google's verification server (Go crypto/ecdsa) signs either, so
+# leave this off for it. A certificate is used once either way: the one-time check keys on
+# what the signature covers, not on the signature.
+require_low_s = false
 
 [export]
 # The object store: a local directory (served by a web server or CDN)...
@@ -180,6 +187,12 @@ pub struct IssuerConfig {
     /// Seconds between JWKS refreshes.
     #[serde(default = "default_jwks_refresh")]
     pub jwks_refresh_seconds: u64,
+    /// The longest accepted `exp − iat` (or `exp − now` without `iat`).
+    #[serde(default = "default_max_certificate_lifetime")]
+    pub max_certificate_lifetime_seconds: i64,
+    /// Refuse high-S signatures (only for issuers that always sign low S, as herald's does).
+    #[serde(default)]
+    pub require_low_s: bool,
 }
 
 /// A verification-certificate public key given by file.
@@ -366,6 +379,7 @@ pub struct KeyserverConfig {
 
 herald_service::defaults! {
     fn default_jwks_refresh() -> u64 = 300;
+    fn default_max_certificate_lifetime() -> i64 = 3600;
     /// The default size of every publish answer.
     pub fn default_response_size() -> usize = 4096;
     fn default_chaff_latency() -> u64 = 1000;
@@ -411,6 +425,15 @@ impl KeyserverConfig {
         in_range("job_lease_seconds", self.job_lease_seconds, 3..=600)?;
         let Some(f) = &self.federation else { return Ok(()) };
         https_url("federation.gateway_url", &f.gateway_url)?;
+        if f.audit && f.trust_anchor.is_none() {
+            return invalid(
+                "federation.audit",
+                "needs federation.trust_anchor (the audit checks the operator's signature on \
+                 every signer certificate); name the anchor, or set audit = false to download \
+                 without re-verifying"
+                    .into(),
+            );
+        }
         in_range("federation.batch_max_keys", f.batch_max_keys, 1..=5000)?;
         in_range("federation.batch_min_keys", f.batch_min_keys, 1..=f.batch_max_keys)?;
         in_range("federation.download_days", f.download_days, 0..=14)?;
@@ -475,6 +498,11 @@ impl KeyserverConfig {
             if let Some(url) = &issuer.jwks_url {
                 herald_service::config::https_url(&format!("{setting}: jwks_url"), url)?;
             }
+            herald_service::config::in_range(
+                &format!("{setting}: max_certificate_lifetime_seconds"),
+                issuer.max_certificate_lifetime_seconds,
+                60..=86_400,
+            )?;
         }
         Ok(())
     }
@@ -550,6 +578,13 @@ mod tests {
             (("jwks_url = \"https://", "jwks_url = \"http://"), "jwks_url"),
             (("listen = \"0.0.0.0:8443\"", "listen = \"nowhere\""), "listen"),
             (("interval_seconds = 300", "interval_seconds = 300\nsurprise = 1"), "surprise"),
+            (
+                (
+                    "max_certificate_lifetime_seconds = 3600",
+                    "max_certificate_lifetime_seconds = 315360000",
+                ),
+                "max_certificate_lifetime_seconds",
+            ),
         ] {
             let text = EXAMPLE.replacen(edit.0, edit.1, 1);
             let error = KeyserverConfig::from_toml(&text, []).unwrap_err().to_string();
@@ -559,7 +594,7 @@ mod tests {
 
     #[test]
     fn callback_settings_are_checked() {
-        let federation = "[federation]\ngateway_url = \"https://gw\"\ngateway_ca = \"ca\"\nclient_certificate = \"c\"\nclient_key = \"k\"\nsigning_certificate = \"s\"\nsigning_key = \"sk\"\n";
+        let federation = "[federation]\ngateway_url = \"https://gw\"\ngateway_ca = \"ca\"\nclient_certificate = \"c\"\nclient_key = \"k\"\nsigning_certificate = \"s\"\nsigning_key = \"sk\"\ntrust_anchor = \"a.pem\"\n";
         let base = EXAMPLE.replacen("# [federation]", "", 1);
         let ok = format!(
             "{base}\n{federation}callback_listen = \"127.0.0.1:0\"\ngateway_callback_certificate = \"g.pem\"\n[tls]\ncertificate = \"t\"\nkey = \"tk\"\n"
@@ -587,5 +622,21 @@ mod tests {
             let error = KeyserverConfig::from_toml(&text, []).unwrap_err().to_string();
             assert!(error.contains(expected), "{extra}: {error}");
         }
+    }
+
+    /// Issue 14, finding 4: an audit without the anchor would silently skip the operator
+    /// signature check; the server refuses to start instead.
+    #[test]
+    fn an_audit_needs_the_trust_anchor() {
+        let federation = "[federation]\ngateway_url = \"https://gw\"\ngateway_ca = \"ca\"\nclient_certificate = \"c\"\nclient_key = \"k\"\nsigning_certificate = \"s\"\nsigning_key = \"sk\"\n";
+        let base = EXAMPLE.replacen("# [federation]", "", 1);
+        let error = KeyserverConfig::from_toml(&format!("{base}\n{federation}"), [])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("federation.audit") && error.contains("trust_anchor"), "{error}");
+        let without_audit = format!("{base}\n{federation}audit = false\n");
+        assert!(KeyserverConfig::from_toml(&without_audit, []).is_ok());
+        let with_anchor = format!("{base}\n{federation}trust_anchor = \"a.pem\"\n");
+        assert!(KeyserverConfig::from_toml(&with_anchor, []).is_ok());
     }
 }

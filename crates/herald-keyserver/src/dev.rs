@@ -130,6 +130,9 @@ pub fn prepare(
                 jwks_ca: Some(dir.join(layout::ca_cert())),
                 public_keys: Vec::new(),
                 jwks_refresh_seconds: 5,
+                max_certificate_lifetime_seconds: 3600,
+                // herald's verifier always signs low S.
+                require_low_s: true,
             }],
         },
         export: ExportSettings {

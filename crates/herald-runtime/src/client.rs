@@ -16,7 +16,7 @@ use tokio_rustls::TlsConnector;
 #[non_exhaustive]
 pub enum ClientError {
     /// The base URL is not `https://host:port[/prefix]`.
-    #[error("URL {0:?} must look like https://host:port")]
+    #[error("URL {0:?} must look like https://host[:port][/prefix]")]
     Url(String),
     /// Certificates or keys could not be read.
     #[error("TLS material: {0}")]
@@ -27,6 +27,34 @@ pub enum ClientError {
     /// Connecting or talking HTTP failed.
     #[error("cannot reach the server: {0}")]
     Io(String),
+}
+
+fn tls_error(e: crate::tls::TlsError) -> ClientError {
+    match e {
+        crate::tls::TlsError::Pem(e) => ClientError::Pem(e),
+        crate::tls::TlsError::Tls(e) => ClientError::Tls(e.to_string()),
+    }
+}
+
+/// `https://host[:port][/prefix]` as host (without IPv6 brackets), port (443 when none is
+/// given) and prefix (no trailing `/`).
+fn split_url(base_url: &str) -> Result<(String, u16, String), ClientError> {
+    let bad = || ClientError::Url(base_url.to_owned());
+    let rest = base_url.strip_prefix("https://").ok_or_else(bad)?;
+    let (authority, prefix) = rest
+        .split_once('/')
+        .map_or((rest, String::new()), |(a, p)| (a, format!("/{}", p.trim_end_matches('/'))));
+    let (host, port) = match authority.rsplit_once(':') {
+        // `[v6]` alone, or a host name without a port.
+        _ if authority.ends_with(']') => (authority, 443),
+        None => (authority, 443),
+        Some((host, port)) => (host, port.parse().map_err(|_| bad())?),
+    };
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if host.is_empty() || host.contains(['@', '?', '#', ' ']) {
+        return Err(bad());
+    }
+    Ok((host.to_owned(), port, prefix))
 }
 
 /// A gateway's answer.
@@ -70,21 +98,29 @@ impl HttpsClient {
         ca_pem: &str,
         client: Option<(&str, &str)>,
     ) -> Result<Self, ClientError> {
-        let rest = base_url
-            .strip_prefix("https://")
-            .ok_or_else(|| ClientError::Url(base_url.to_owned()))?;
-        let (authority, prefix) = rest
-            .split_once('/')
-            .map_or((rest, String::new()), |(a, p)| (a, format!("/{}", p.trim_end_matches('/'))));
-        let (host, port) = authority
-            .rsplit_once(':')
-            .and_then(|(h, p)| Some((h.to_owned(), p.parse().ok()?)))
-            .ok_or_else(|| ClientError::Url(base_url.to_owned()))?;
-        let config = crate::tls::client_config(ca_pem, client).map_err(|e| match e {
-            crate::tls::TlsError::Pem(e) => ClientError::Pem(e),
-            crate::tls::TlsError::Tls(e) => ClientError::Tls(e.to_string()),
-        })?;
+        let (host, port, prefix) = split_url(base_url)?;
+        let config = crate::tls::client_config(ca_pem, client).map_err(tls_error)?;
         Ok(Self { host, port, prefix, tls: TlsConnector::from(config) })
+    }
+
+    /// A client for `base_url` that trusts the operating system's CA certificates (a public
+    /// endpoint; see [`crate::tls::system_client_config`]).
+    pub fn with_system_roots(
+        base_url: &str,
+        client: Option<(&str, &str)>,
+    ) -> Result<Self, ClientError> {
+        let (host, port, prefix) = split_url(base_url)?;
+        let config = crate::tls::system_client_config(client).map_err(tls_error)?;
+        Ok(Self { host, port, prefix, tls: TlsConnector::from(config) })
+    }
+
+    /// `host:port`, an IPv6 address in brackets (the `Host` header).
+    fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
     }
 
     /// One request; any status is an [`Answer`].
@@ -108,7 +144,7 @@ impl HttpsClient {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.prefix))
-            .header("host", format!("{}:{}", self.host, self.port));
+            .header("host", self.authority());
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -118,5 +154,35 @@ impl HttpsClient {
         let headers = response.headers().clone();
         let body = response.into_body().collect().await.map_err(|e| io(&e))?.to_bytes();
         Ok(Answer { status, headers, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_default_to_port_443() {
+        let split = |u: &str| split_url(u).map_err(|e| e.to_string());
+        assert_eq!(split("https://v.example.de"), Ok(("v.example.de".into(), 443, String::new())));
+        assert_eq!(
+            split("https://v.example.de:8443/efgs/"),
+            Ok(("v.example.de".into(), 8443, "/efgs".into()))
+        );
+        assert_eq!(split("https://[2001:db8::1]"), Ok(("2001:db8::1".into(), 443, String::new())));
+        assert_eq!(split("https://[::1]:9/x"), Ok(("::1".into(), 9, "/x".into())));
+        for bad in ["http://v.example.de", "https://:443", "https://v:port", "https://u@v", ""] {
+            assert!(split(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn system_roots_do_not_trust_a_private_ca() {
+        // The machine's CA store (or SSL_CERT_FILE): a public endpoint's client. No network is
+        // needed to check that it builds, or that it is refused when there is no store at all.
+        match HttpsClient::with_system_roots("https://jwks.example.org", None) {
+            Ok(client) => assert_eq!(client.authority(), "jwks.example.org:443"),
+            Err(e) => assert!(e.to_string().contains("no system CA certificate"), "{e}"),
+        }
     }
 }

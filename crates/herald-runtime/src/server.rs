@@ -46,6 +46,34 @@ pub struct PeerInfo {
     pub certificate: Option<Vec<u8>>,
 }
 
+impl PeerInfo {
+    /// The client's address, for per-client limits only (never logged or stored): with
+    /// `header` configured (a proxy the operator runs sets it, e.g. `X-Forwarded-For`), the
+    /// right-most address in that header (the one the nearest proxy appended; an address with a
+    /// port is taken without it); otherwise, or when the header is missing or not an address,
+    /// the TCP peer's. Without `header`, a client cannot choose its identity by sending one.
+    pub fn client_address(
+        &self,
+        headers: &axum::http::HeaderMap,
+        header: Option<&axum::http::HeaderName>,
+    ) -> Option<IpAddr> {
+        header
+            .and_then(|name| headers.get_all(name).iter().next_back())
+            .and_then(|value| value.to_str().ok())
+            .and_then(|list| list.rsplit(',').next())
+            .and_then(|last| parse_address(last.trim()))
+            .or(self.remote)
+    }
+}
+
+/// `192.0.2.1`, `2001:db8::1`, `192.0.2.1:443`, `[2001:db8::1]:443` or `[2001:db8::1]`.
+fn parse_address(text: &str) -> Option<IpAddr> {
+    text.parse::<IpAddr>()
+        .ok()
+        .or_else(|| text.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| text.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then lets requests in flight finish
 /// (for at most 30 s). With `tls`, speaks HTTPS and attaches the client certificate; without,
 /// plain HTTP (for a TLS-terminating proxy in front).
@@ -109,4 +137,39 @@ fn peer_service(
 ) -> TowerToHyperService<Router> {
     let peer = PeerInfo { remote: Some(remote.ip()), certificate };
     TowerToHyperService::new(app.layer(axum::Extension(peer)))
+}
+
+#[cfg(test)]
+mod client_address_tests {
+    use super::*;
+    use axum::http::{HeaderMap, HeaderName, HeaderValue};
+
+    #[test]
+    fn the_client_address_comes_from_the_configured_header_only() {
+        let peer = PeerInfo { remote: Some("10.0.0.9".parse().unwrap()), certificate: None };
+        let xff = HeaderName::from_static("x-forwarded-for");
+        let mut headers = HeaderMap::new();
+        assert_eq!(peer.client_address(&headers, Some(&xff)), peer.remote, "missing header");
+        headers.insert(&xff, HeaderValue::from_static("198.51.100.1, 203.0.113.5"));
+        assert_eq!(peer.client_address(&headers, None), peer.remote, "not configured: ignored");
+        assert_eq!(
+            peer.client_address(&headers, Some(&xff)),
+            Some("203.0.113.5".parse().unwrap()),
+            "the right-most entry, which the proxy appended"
+        );
+        for (value, expected) in [
+            ("[2001:db8::7]:443", "2001:db8::7"),
+            ("2001:db8::8", "2001:db8::8"),
+            ("192.0.2.4:8080", "192.0.2.4"),
+            ("[2001:db8::9]", "2001:db8::9"),
+            ("unknown", "10.0.0.9"),
+        ] {
+            headers.insert(&xff, HeaderValue::from_static(value));
+            assert_eq!(
+                peer.client_address(&headers, Some(&xff)),
+                Some(expected.parse().unwrap()),
+                "{value}"
+            );
+        }
+    }
 }

@@ -232,6 +232,33 @@ pub fn client_config(
     if roots.is_empty() {
         return Err(TlsError::Pem("no CA certificate in the PEM".into()));
     }
+    client_config_with(roots, client)
+}
+
+/// A client's configuration trusting the operating system's CA certificates (on Linux the
+/// OpenSSL locations, `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured): for public HTTPS endpoints
+/// whose CA is not configured. Unreadable system certificates are skipped; none at all is an
+/// error that says so.
+pub fn system_client_config(
+    client: Option<(&str, &str)>,
+) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        return Err(TlsError::Pem(
+            "no system CA certificate found (install ca-certificates, set SSL_CERT_FILE, or \
+             configure the CA explicitly)"
+                .into(),
+        ));
+    }
+    client_config_with(roots, client)
+}
+
+fn client_config_with(
+    roots: rustls::RootCertStore,
+    client: Option<(&str, &str)>,
+) -> Result<Arc<rustls::ClientConfig>, TlsError> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots);

@@ -6,8 +6,11 @@
 //! - [`secrets`]: the secret files of a development world, created once with owner-only
 //!   permissions, and fresh random keys for them; [`dev`]: the names a dev verifier and a dev
 //!   key server agree on;
-//! - [`chaff`]: how long a chaff answer waits.
+//! - [`chaff`]: how long a chaff answer waits;
+//! - [`budget`]: failure budgets reserved before the work they guard, per key or per client
+//!   (a keyed hash of its address, never the address).
 
+pub mod budget;
 pub mod chaff;
 pub mod config;
 pub mod dev;

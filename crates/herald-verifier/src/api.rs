@@ -20,12 +20,14 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
+use herald_runtime::PeerInfo;
 use herald_runtime::padding::{Alphabet, Padding};
 use herald_runtime::refusal::{PaddedRefusal, respond_padded};
 use herald_service::chaff::LatencyTracker;
@@ -41,12 +43,14 @@ use crate::service::{ApiError, Service};
 use crate::store::ApiKeyKind;
 
 /// Settings of the HTTP edge.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct EdgeSettings {
     /// Padded size of every app-API answer.
     pub response_size: usize,
     /// Chaff delay cap.
     pub chaff_max_latency: Duration,
+    /// The header a proxy in front puts the client's address in (`None`: the TCP peer's).
+    pub client_address_header: Option<HeaderName>,
 }
 
 struct ApiState {
@@ -55,6 +59,7 @@ struct ApiState {
     padding: Padding,
     verify_latency: LatencyTracker,
     certificate_latency: LatencyTracker,
+    client_address_header: Option<HeaderName>,
 }
 
 /// The router.
@@ -63,6 +68,7 @@ pub fn router(service: Arc<Service>, settings: EdgeSettings) -> Router {
         service,
         verify_latency: LatencyTracker::new(settings.chaff_max_latency),
         certificate_latency: LatencyTracker::new(settings.chaff_max_latency),
+        client_address_header: settings.client_address_header,
         padding: Padding {
             size: settings.response_size,
             alphabet: Alphabet::Base64Url,
@@ -158,13 +164,21 @@ impl AppAnswer for CertificateResponse {
     }
 }
 
-async fn verify(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
+async fn verify(
+    State(state): State<Arc<ApiState>>,
+    peer: Option<Extension<PeerInfo>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let client = peer.and_then(|Extension(peer)| {
+        peer.client_address(&headers, state.client_address_header.as_ref())
+    });
     app_call::<VerifyRequest, VerifyResponse, _, _>(
         &state,
         &headers,
         body,
         &state.verify_latency,
-        |service, request, key| async move { service.verify(&request, &key).await },
+        |service, request, key| async move { service.verify(&request, &key, client).await },
     )
     .await
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::HeaderName;
 use herald_model::Clock;
 use herald_runtime::jobs::every;
 use herald_runtime::metrics::JobOutcome;
@@ -99,6 +100,7 @@ impl Verifier {
             certificate_issuer: config.certificate.issuer.clone(),
             certificate_audience: config.certificate.audience.clone(),
             certificate_lifetime: config.certificate.lifetime_seconds,
+            client_failure_limit: config.api.verify_client_failure_limit,
             failure_limit: config.api.verify_failure_limit,
             failure_window: config.api.verify_failure_window_seconds,
         };
@@ -111,6 +113,10 @@ impl Verifier {
             EdgeSettings {
                 response_size: config.api.response_size,
                 chaff_max_latency: Duration::from_millis(config.api.chaff_max_latency_ms),
+                client_address_header: config
+                    .client_address_header
+                    .as_deref()
+                    .and_then(|name| HeaderName::from_bytes(name.as_bytes()).ok()),
             },
         );
         if config.portal.enabled {

@@ -26,6 +26,10 @@ database = "sqlite:/var/lib/herald/verifier/verifier.db"
 # Server secrets keying every stored hash (codes, API keys, token ids): files of 64 hex digits,
 # newest first. Add a new first entry to rotate; keep the old one until its codes expired.
 hmac_key_files = ["/etc/herald/verifier/hmac.key"]
+# Behind a proxy: the header the proxy puts the client's address in (the right-most entry is
+# used). Per-client limits key on a keyed hash of that address, held in memory only. Leave it
+# out when clients connect directly: a client could then name any address it likes.
+# client_address_header = "x-forwarded-for"
 
 # In-process TLS (leave out behind a TLS-terminating proxy).
 [tls]
@@ -65,8 +69,12 @@ key = "/etc/herald/verifier/certificate-c1.key.pem"
 [api]
 response_size = 2048             # every app answer (real, error, chaff) is padded to this size
 chaff_max_latency_ms = 1000
-# Brute-force lockout: after this many failed /api/verify attempts with one device API key in
-# one window, every /api/verify with that key answers 429 quota_exceeded until the window ends.
+# Brute-force limits on /api/verify, in one window. A failed attempt (and one in flight) spends
+# a unit of two budgets: its client's (by address: one guesser cannot lock out everyone else)
+# and the device API key's, which every install of the app shares (the last line of defence
+# against many clients; when it trips, herald_verifier_limit_trips_total{limit="verify_app_budget"}
+# counts: alert on it). A spent budget answers 429 quota_exceeded until the window ends.
+verify_client_failure_limit = 20
 verify_failure_limit = 1000
 verify_failure_window_seconds = 3600
 # Expired codes and redeemed token ids are deleted this long after they expired.
@@ -167,7 +175,10 @@ pub struct ApiSettings {
     /// Chaff delay cap.
     #[serde(default = "default_chaff_latency")]
     pub chaff_max_latency_ms: u64,
-    /// Failed verifications per device key per window.
+    /// Failed verifications per client address per window.
+    #[serde(default = "default_client_failure_limit")]
+    pub verify_client_failure_limit: u32,
+    /// Failed verifications per device key (all clients together) per window.
     #[serde(default = "default_failure_limit")]
     pub verify_failure_limit: u32,
     /// The window.
@@ -183,6 +194,7 @@ impl Default for ApiSettings {
         Self {
             response_size: default_response_size(),
             chaff_max_latency_ms: default_chaff_latency(),
+            verify_client_failure_limit: default_client_failure_limit(),
             verify_failure_limit: default_failure_limit(),
             verify_failure_window_seconds: default_failure_window(),
             retention_hours: default_retention_hours(),
@@ -220,6 +232,9 @@ pub struct VerifierConfig {
     pub database: String,
     /// HMAC secret files, newest first.
     pub hmac_key_files: Vec<PathBuf>,
+    /// The header a proxy in front puts the client's address in; `None`: the TCP peer's.
+    #[serde(default)]
+    pub client_address_header: Option<String>,
     /// In-process TLS.
     pub tls: Option<TlsFiles>,
     /// Codes.
@@ -298,6 +313,7 @@ herald_service::defaults! {
     fn default_response_size() -> usize = 2048;
     fn default_chaff_latency() -> u64 = 1000;
     fn default_failure_limit() -> u32 = 1000;
+    fn default_client_failure_limit() -> u32 = 20;
     fn default_failure_window() -> i64 = 3600;
     fn default_retention_hours() -> i64 = 24;
     fn default_listen() -> SocketAddr = SocketAddr::from(([0, 0, 0, 0], 8444));
@@ -375,6 +391,16 @@ impl VerifierConfig {
         in_range("api.response_size", self.api.response_size, 512..=16_384)?;
         in_range("api.verify_failure_limit", self.api.verify_failure_limit, 1..=u32::MAX)?;
         in_range(
+            "api.verify_client_failure_limit",
+            self.api.verify_client_failure_limit,
+            1..=self.api.verify_failure_limit,
+        )?;
+        if let Some(name) = &self.client_address_header
+            && axum::http::HeaderName::from_bytes(name.as_bytes()).is_err()
+        {
+            return invalid("client_address_header", "is not an HTTP header name");
+        }
+        in_range(
             "api.verify_failure_window_seconds",
             self.api.verify_failure_window_seconds,
             1..=i64::MAX,
@@ -413,6 +439,16 @@ mod tests {
             ("retention_hours = 24", "retention_hours = 0", "retention_hours"),
             ("listen = ", "surprise = 1\nlisten = ", "unknown field"),
             ("lockout_after = 5", "lockout_after = 0", "portal.lockout_after"),
+            (
+                "verify_client_failure_limit = 20",
+                "verify_client_failure_limit = 2000",
+                "api.verify_client_failure_limit",
+            ),
+            (
+                "# client_address_header = \"x-forwarded-for\"",
+                "client_address_header = \"x forwarded\"",
+                "client_address_header",
+            ),
             (
                 "codes_per_user_hour = 60",
                 "codes_per_user_hour = 5000",

@@ -6,12 +6,13 @@
 //! tokens and API keys are hashed (see [`crate::secret`]) before they reach the store, and log
 //! lines name the API key by its name.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use herald_model::{Clock, Date, UnixTime};
+use herald_service::budget::{Allowance, Budgets, ClientId, ClientIds, Reservation};
 use herald_service::random::Randomness;
 use herald_wire::jwt::{
     self, Audience, ClaimsError, Jwt, JwtError, TokenSubject, VerificationCertificateClaims,
@@ -77,33 +78,42 @@ pub struct FlowSettings {
     pub certificate_audience: String,
     /// Certificate lifetime.
     pub certificate_lifetime: i64,
-    /// Failed verifications per device key per window.
+    /// Failed verifications per client address per window.
+    pub client_failure_limit: u32,
+    /// Failed verifications per device key (all clients together) per window.
     pub failure_limit: u32,
     /// The window.
     pub failure_window: i64,
 }
 
-/// Failed `/api/verify` attempts per device API key, in fixed windows (in memory: a restart
-/// forgets them, which an attacker cannot trigger).
-#[derive(Debug, Default)]
-struct FailureLimiter {
-    windows: Mutex<HashMap<String, (i64, u32)>>,
+/// Clients tracked at once by the per-client `/api/verify` budget (about 4 MiB at most).
+const TRACKED_CLIENTS: usize = 100_000;
+
+/// The two failure budgets of `/api/verify` (in memory: a restart forgets them, which an
+/// attacker cannot trigger): per client (a keyed hash of its address), then per device API key,
+/// which every install of an app shares. Both are reserved before the code is looked up and
+/// refunded when it was right.
+#[derive(Debug)]
+struct VerifyBudgets {
+    clients: Budgets<ClientId>,
+    client_ids: ClientIds,
+    apps: Budgets<String>,
 }
 
-impl FailureLimiter {
-    fn locked(&self, key: &str, now: i64, limit: u32, window: i64) -> bool {
-        let Ok(windows) = self.windows.lock() else { return true };
-        windows.get(key).is_some_and(|(start, n)| now < start + window && *n >= limit)
-    }
-
-    fn fail(&self, key: &str, now: i64, window: i64) {
-        let Ok(mut windows) = self.windows.lock() else { return };
-        let entry = windows.entry(key.to_owned()).or_insert((now, 0));
-        if now >= entry.0 + window {
-            *entry = (now, 0);
+impl Default for VerifyBudgets {
+    fn default() -> Self {
+        Self {
+            clients: Budgets::new(TRACKED_CLIENTS),
+            client_ids: ClientIds::new(),
+            apps: Budgets::new(1024),
         }
-        entry.1 = entry.1.saturating_add(1);
     }
+}
+
+/// The units one `/api/verify` attempt holds.
+struct Held {
+    client: Option<(ClientId, Reservation)>,
+    app: Reservation,
 }
 
 /// The verification service's flow.
@@ -115,7 +125,7 @@ pub struct Service {
     settings: FlowSettings,
     clock: Arc<dyn Clock>,
     random: Randomness,
-    limiter: FailureLimiter,
+    budgets: VerifyBudgets,
     metrics: Arc<herald_runtime::Registry>,
 }
 
@@ -143,7 +153,7 @@ impl Service {
             settings,
             clock,
             random: Randomness::os(),
-            limiter: FailureLimiter::default(),
+            budgets: VerifyBudgets::default(),
             metrics: crate::internal::registry(),
         }
     }
@@ -419,32 +429,36 @@ impl Service {
         row.as_ref().map(status).ok_or_else(not_found)
     }
 
-    /// `/api/verify` with the device key `api_key`.
+    /// `/api/verify` with the device key `api_key`, from the client at `client` (for its
+    /// failure budget; `None` when unknown).
     pub async fn verify(
         &self,
         request: &VerifyRequest,
         api_key: &str,
+        client: Option<IpAddr>,
     ) -> Result<VerifyResponse, ApiError> {
         let now = self.now();
         let s = &self.settings;
-        if self.limiter.locked(api_key, now, s.failure_limit, s.failure_window) {
-            self.metrics.increment(&crate::internal::TRIPS, "verify_lockout");
-            tracing::warn!(api_key, "verify refused: too many failed attempts with this key");
-            return Err(ApiError::new(
-                ErrorCode::QuotaExceeded,
-                "too many failed verification attempts with this API key; try again later",
-            ));
-        }
         let accept = accepted_types(&request.accept).map_err(|_| {
             ApiError::new(
                 ErrorCode::InvalidTestType,
                 "accept lists an unknown test type (confirmed, likely, negative, user-report)",
             )
         })?;
+        let held = self.reserve_attempt(api_key, client, now)?;
         let failed = |code: ErrorCode, message: &str| {
-            self.limiter.fail(api_key, now, s.failure_window);
             self.metrics.increment(&crate::internal::CODES, "verify_failed");
-            tracing::info!(api_key, error_code = code.as_str(), "verify refused");
+            // Sampled, not one line per failure: the 1st, 10th, 100th, … of a window.
+            let spent = held.app.spent;
+            if is_power_of_ten(spent) {
+                tracing::info!(
+                    api_key,
+                    error_code = code.as_str(),
+                    failures_in_window = spent,
+                    "verify refused (sampled: the 1st, 10th, 100th, … failure of a window is \
+                     logged; herald_verifier_codes_total{{event=\"verify_failed\"}} counts all)"
+                );
+            }
             ApiError::new(code, message)
         };
         // People type codes: surrounding spaces and upper-case letters are forgiven.
@@ -453,13 +467,13 @@ impl Service {
             return Err(failed(ErrorCode::CodeInvalid, "verification code is malformed"));
         }
         let hashes = self.secrets.hashes(Purpose::Code, code.as_bytes());
-        let outcome = self
-            .store
-            .claim_code(&hashes, &accept, now)
-            .await
-            .map_err(|e| ApiError::internal("claim_code", &e))?;
+        let outcome = self.store.claim_code(&hashes, &accept, now).await.map_err(|e| {
+            self.refund_attempt(api_key, &held);
+            ApiError::internal("claim_code", &e)
+        })?;
         let row = match outcome {
             ClaimOutcome::Claimed(row) => {
+                self.refund_attempt(api_key, &held);
                 self.count(0, 1).await;
                 row
             }
@@ -473,6 +487,8 @@ impl Service {
                 return Err(failed(ErrorCode::CodeExpired, "verification code has expired"));
             }
             ClaimOutcome::Unsupported(t) => {
+                // The code was right: not a guess.
+                self.refund_attempt(api_key, &held);
                 return Err(ApiError::new(
                     ErrorCode::UnsupportedTestType,
                     format!(
@@ -505,6 +521,91 @@ impl Service {
             ..VerifyResponse::default()
         })
     }
+}
+
+impl Service {
+    /// Takes one unit of the client's budget, then one of the app's, before the code is looked
+    /// up; refuses (429) when either is spent.
+    fn reserve_attempt(
+        &self,
+        api_key: &str,
+        client: Option<IpAddr>,
+        now: i64,
+    ) -> Result<Held, ApiError> {
+        let s = &self.settings;
+        let window = s.failure_window;
+        let client = client.map(|address| self.budgets.client_ids.of(address));
+        let client = match client {
+            None => None,
+            Some(id) => {
+                let allowance = Allowance { limit: s.client_failure_limit, window };
+                match self.budgets.clients.reserve(&id, now, allowance) {
+                    Ok(reservation) => {
+                        if reservation.untracked {
+                            self.metrics.increment(&crate::internal::TRIPS, "verify_clients_full");
+                        }
+                        Some((id, reservation))
+                    }
+                    Err(spent) => {
+                        self.metrics.increment(&crate::internal::TRIPS, "verify_client");
+                        if spent.first {
+                            tracing::info!(
+                                api_key,
+                                retry_after = spent.retry_after,
+                                "verify refused: a client spent its budget of failed attempts"
+                            );
+                        }
+                        return Err(ApiError::new(
+                            ErrorCode::QuotaExceeded,
+                            "too many failed verification attempts from this client; try again \
+                             later",
+                        ));
+                    }
+                }
+            }
+        };
+        let allowance = Allowance { limit: s.failure_limit, window };
+        match self.budgets.apps.reserve(&api_key.to_owned(), now, allowance) {
+            Ok(app) => Ok(Held { client, app }),
+            Err(spent) => {
+                // No guess was made: the client's unit goes back.
+                if let Some((id, reservation)) = client {
+                    self.budgets.clients.refund(&id, reservation);
+                }
+                self.metrics.increment(&crate::internal::TRIPS, "verify_app_budget");
+                if spent.first {
+                    tracing::warn!(
+                        api_key,
+                        retry_after = spent.retry_after,
+                        "ALERT: the app-wide budget of failed verifications is spent; every \
+                         /api/verify with this key answers 429 until the window ends (many \
+                         clients are guessing codes)"
+                    );
+                }
+                Err(ApiError::new(
+                    ErrorCode::QuotaExceeded,
+                    "too many failed verification attempts with this API key; try again later",
+                ))
+            }
+        }
+    }
+
+    /// Gives back the units of an attempt that was not a wrong guess.
+    fn refund_attempt(&self, api_key: &str, held: &Held) {
+        if let Some((id, reservation)) = held.client {
+            self.budgets.clients.refund(&id, reservation);
+        }
+        self.budgets.apps.refund(&api_key.to_owned(), held.app);
+    }
+}
+
+/// 1, 10, 100, …
+fn is_power_of_ten(n: u32) -> bool {
+    let mut n = n;
+    while n >= 10 && n.is_multiple_of(10) {
+        n /= 10;
+    }
+    n == 1
 }
 
 fn status(row: &CodeRow) -> CodeStatusResponse {
@@ -569,16 +670,9 @@ mod tests {
     }
 
     #[test]
-    fn limiter_windows() {
-        let l = FailureLimiter::default();
-        for _ in 0..3 {
-            l.fail("k", 100, 60);
-        }
-        assert!(l.locked("k", 100, 3, 60));
-        assert!(!l.locked("other", 100, 3, 60));
-        assert!(!l.locked("k", 160, 3, 60), "a new window");
-        l.fail("k", 160, 60);
-        assert!(!l.locked("k", 161, 3, 60));
+    fn sampled_failures() {
+        let logged: Vec<u32> = (1..=2000).filter(|&n| is_power_of_ten(n)).collect();
+        assert_eq!(logged, [1, 10, 100, 1000]);
     }
 
     #[test]

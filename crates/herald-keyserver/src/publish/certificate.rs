@@ -59,6 +59,8 @@ struct IssuerState {
     jwks_keys: RwLock<Vec<(String, VerifyingKey)>>,
     source: Option<JwksSource>,
     ca_pem: Option<String>,
+    max_lifetime: i64,
+    require_low_s: bool,
 }
 
 impl IssuerState {
@@ -82,11 +84,12 @@ impl IssuerState {
         let rest = url.strip_prefix("https://").ok_or_else(|| format!("{url} is not https"))?;
         let (authority, path) =
             rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
-        let client = HttpsClient::new(
-            &format!("https://{authority}"),
-            self.ca_pem.as_deref().unwrap_or_default(),
-            None,
-        )
+        // Without a configured CA, the system's CA certificates (a public JWKS URL).
+        let base = format!("https://{authority}");
+        let client = match self.ca_pem.as_deref() {
+            Some(ca) => HttpsClient::new(&base, ca, None),
+            None => HttpsClient::with_system_roots(&base, None),
+        }
         .map_err(|e| e.to_string())?;
         let answer = client
             .request(Method::GET, &path, &[("accept", "application/json")], Vec::new())
@@ -153,6 +156,8 @@ impl Issuers {
                 jwks_keys: RwLock::new(Vec::new()),
                 source,
                 ca_pem,
+                max_lifetime: c.max_certificate_lifetime_seconds,
+                require_low_s: c.require_low_s,
             });
         }
         Ok(Self {
@@ -212,10 +217,24 @@ impl Issuers {
         })?;
         // The signature covers the payload the claims were read from: they are now verified.
         jwt.verify(&key).map_err(|e| fail(format!("certificate: {e}")))?;
+        if state.require_low_s && !jwt.is_low_s() {
+            return Err(fail(
+                "certificate: the signature has a high S (this issuer always signs low S)".into(),
+            ));
+        }
         let claims = unverified;
         claims
             .validate(now, &state.issuer, &state.audience, CLOCK_SKEW_SECONDS)
             .map_err(|e| fail(format!("certificate: {e}")))?;
+        let born = claims.issued_at.unwrap_or(now).seconds();
+        let lifetime = claims.expires_at.seconds().saturating_sub(born.min(now.seconds()));
+        if lifetime > state.max_lifetime {
+            return Err(fail(format!(
+                "certificate: it lives {lifetime} s (exp − iat), longer than the {} s this issuer \
+                 is allowed",
+                state.max_lifetime
+            )));
+        }
         tekmac::verify(hmac_key, keys, &claims.tekmac)
             .map_err(|e| fail(format!("certificate: {e}")))?;
         Ok(VerifiedCertificate {

@@ -72,7 +72,9 @@ pub(crate) fn jwt(
         URL_SAFE_NO_PAD.encode(header.to_string()),
         URL_SAFE_NO_PAD.encode(claims.to_string())
     );
+    // Low S, as herald's verifier signs (the dev world's issuers require it).
     let signature: Signature = key.sign(input.as_bytes());
+    let signature = signature.normalize_s();
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
 }
 

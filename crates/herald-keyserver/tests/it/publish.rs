@@ -35,6 +35,11 @@ struct Harness {
 }
 
 async fn harness() -> Harness {
+    harness_with(|_| {}).await
+}
+
+/// The harness after `tweak` edits the publish configuration.
+async fn harness_with(tweak: impl FnOnce(&mut PublishConfig)) -> Harness {
     let db = Backend::Sqlite.fresh().await.unwrap();
     let store = Store::open(&db.url).await.unwrap();
     let keys = tempfile::tempdir().unwrap();
@@ -69,6 +74,8 @@ async fn harness() -> Harness {
                 jwks_ca: None,
                 public_keys: vec![StaticKey { kid: "test".into(), pem }],
                 jwks_refresh_seconds: 300,
+                max_certificate_lifetime_seconds: 3600,
+                require_low_s: false,
             },
             IssuerConfig {
                 issuer: "other-issuer".into(),
@@ -78,9 +85,13 @@ async fn harness() -> Harness {
                 jwks_ca: None,
                 public_keys: vec![StaticKey { kid: "test".into(), pem: other }],
                 jwks_refresh_seconds: 300,
+                max_certificate_lifetime_seconds: 3600,
+                require_low_s: false,
             },
         ],
     };
+    let mut config = config;
+    tweak(&mut config);
     let clock = Arc::new(ManualClock::new(UnixTime(system_now())));
     let issuers = Arc::new(Issuers::from_config(&config.issuers).unwrap());
     let service = PublishService::new(
@@ -539,6 +550,92 @@ async fn a_certificate_with_its_signature_re_encoded_is_still_used_once() {
     );
     assert!(replay.json()["error"].as_str().unwrap().contains("already used"));
     assert_eq!(h.rows().await, rows);
+}
+
+/// The token with its signature's S replaced by `n − S` when `high`, or normalised to low S.
+fn with_s(token: &str, high: bool) -> String {
+    let (signing_input, signature) = token.rsplit_once('.').unwrap();
+    let signature =
+        p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap()).unwrap();
+    let low = signature.normalize_s();
+    let chosen = if high {
+        let (r, s) = low.split_scalars();
+        p256::ecdsa::Signature::from_scalars(r, -s).unwrap()
+    } else {
+        low
+    };
+    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(chosen.to_bytes()))
+}
+
+/// Issue 14, finding 1: an issuer known to sign low S (herald's verifier; the dev world sets
+/// it) has its high-S twins refused outright; others keep interoperating (Go signs either).
+#[tokio::test]
+async fn an_issuer_that_signs_low_s_has_high_s_refused() {
+    let h = harness_with(|c| c.issuers[0].require_low_s = true).await;
+    let mut body = h.valid(&past_keys(3, 2, h.now(), 0), "confirmed");
+    let token = body["verificationPayload"].as_str().unwrap().to_owned();
+    let rows = h.rows().await;
+    body["verificationPayload"] = with_s(&token, true).into();
+    let reply = h.publish(&body).await;
+    assert_eq!(
+        (reply.status, reply.code().as_str()),
+        (401, "health_authority_verification_certificate_invalid")
+    );
+    assert!(reply.json()["error"].as_str().unwrap().contains("high S"), "{}", reply.json());
+    assert_eq!(h.rows().await, rows, "nothing stored, the certificate not spent");
+    body["verificationPayload"] = with_s(&token, false).into();
+    assert_eq!(h.publish(&body).await.status, 200);
+    // Without the setting, a high-S certificate is accepted (once).
+    let h = harness().await;
+    let mut body = h.valid(&past_keys(4, 2, h.now(), 0), "confirmed");
+    let token = body["verificationPayload"].as_str().unwrap().to_owned();
+    body["verificationPayload"] = with_s(&token, true).into();
+    assert_eq!(h.publish(&body).await.status, 200);
+}
+
+/// Issue 14, finding 4: a certificate's lifetime is capped (ten years was accepted).
+#[tokio::test]
+async fn a_long_lived_certificate_is_refused() {
+    let h = harness().await;
+    let now = h.now();
+    let ten_years = 10 * 365 * 86_400;
+    for (name, edit) in [
+        (
+            "exp - iat of ten years",
+            Box::new(move |c: &mut serde_json::Value| c["exp"] = (now + ten_years).into())
+                as Box<dyn FnOnce(&mut serde_json::Value)>,
+        ),
+        (
+            "no iat, exp in ten years",
+            Box::new(move |c: &mut serde_json::Value| {
+                c.as_object_mut().unwrap().remove("iat");
+                c["exp"] = (now + ten_years).into();
+            }),
+        ),
+        (
+            "one second over the cap",
+            Box::new(move |c: &mut serde_json::Value| c["exp"] = (now - 5 + 3601).into()),
+        ),
+    ] {
+        let rows = h.rows().await;
+        let body = h.with_claims(&past_keys(5, 1, now, 0), edit, &es256_header(), &issuer_key());
+        let reply = h.publish(&body).await;
+        assert_eq!(
+            (reply.status, reply.code().as_str()),
+            (401, "health_authority_verification_certificate_invalid"),
+            "{name}"
+        );
+        let error = reply.json()["error"].as_str().unwrap().to_owned();
+        assert!(error.contains("longer than the 3600 s"), "{name}: {error}");
+        assert_eq!(h.rows().await, rows, "{name}");
+    }
+    let at_cap = h.with_claims(
+        &past_keys(6, 1, now, 0),
+        |c| c["exp"] = (now - 5 + 3600).into(),
+        &es256_header(),
+        &issuer_key(),
+    );
+    assert_eq!(h.publish(&at_cap).await.status, 200, "exactly the cap is allowed");
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@
 mod abuse;
 mod api;
 mod browser;
+mod guessing;
 mod logs;
 mod pages;
 mod portal;

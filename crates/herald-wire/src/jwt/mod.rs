@@ -197,6 +197,12 @@ impl Jwt {
         &self.signing_input
     }
 
+    /// Whether the signature's S is in the lower half of the group order (the form herald
+    /// signs; see the module documentation on why high S is not refused by default).
+    pub fn is_low_s(&self) -> bool {
+        self.signature.normalize_s() == self.signature
+    }
+
     /// The header.
     pub fn header(&self) -> &JwtHeader {
         &self.header
