@@ -11,6 +11,7 @@ use serde::Serialize;
 
 mod exports;
 mod gateway;
+mod publish;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum BenchCommand {
@@ -32,6 +33,12 @@ pub(crate) enum BenchCommand {
     /// per second and peak memory, next to a plain SQLite scan of the same rows and
     /// building + signing the same number of keys from memory, measured in the same run.
     Exports(exports::ExportsBench),
+    /// N simulated apps at once (default 200) each going through the whole upload path —
+    /// /api/verify, /api/certificate with the keys' HMAC, /v1/publish — plus chaff at the apps'
+    /// ratio, against a verifier and a key server over loopback HTTPS on SQLite (and on
+    /// PostgreSQL with --postgres); reports throughput and p50/p99/max per endpoint next to the
+    /// same HTTPS stack answering an empty padded response at the same concurrency.
+    Publish(publish::PublishBench),
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +117,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Export(args) => export_bench(&args),
         BenchCommand::Gateway(args) => crate::run_async(gateway::run(&args)),
         BenchCommand::Exports(args) => crate::run_async(exports::run(&args)),
+        BenchCommand::Publish(args) => crate::run_async(publish::run(&args)),
     }
 }
 

@@ -131,10 +131,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Services log their work at `info`; the demo runs all of them at once and shows progress
-    // bars instead, so it logs only warnings.
+    // Services log their work at `info`; the demo and the benches run them at once and show
+    // progress bars instead, so they log only warnings.
     init_tracing(match cli.command {
-        Command::Demo(_) => "warn",
+        Command::Demo(_) | Command::Bench(_) => "warn",
         _ => "warn,herald_gateway=info,herald_keyserver=info,herald_verifier=info",
     });
     let result = match cli.command {

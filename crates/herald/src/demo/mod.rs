@@ -16,7 +16,7 @@ mod night;
 mod report;
 mod truth;
 mod upload;
-mod world;
+pub(crate) mod world;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
