@@ -69,7 +69,7 @@ pub use accounts::{
     Account, Accounts, AuditEvent, Credentials, LoginPolicy, SecretField, StoredCredentials, Trip,
     UserError,
 };
-pub use headers::{CSP, security_headers};
+pub use headers::{CSP, HSTS, security_headers};
 pub use layout::{Layout, Nav};
 pub use limits::{LoginLimiter, PasswordHasher};
 pub use pages::{NoFields, NoQuery, PageHandler, Pages};

@@ -18,7 +18,8 @@
 //! - **Audit**: logins, lockouts, every issue, status check and expiry, user and key changes,
 //!   with the time rounded to the minute, never a code or secret.
 //! - **Headers**: a strict Content-Security-Policy (no script at all), `X-Frame-Options: DENY`,
-//!   `Referrer-Policy: no-referrer`, `Cache-Control: no-store` on every answer.
+//!   `Referrer-Policy: no-referrer`, `Cache-Control: no-store` and
+//!   `Strict-Transport-Security` on every answer.
 //!
 //! The sessions, CSRF checks, roles, headers and credentials are `herald_webkit`'s, and so are
 //! the login, logout and password pages ([`login::routes`], on this portal's [`Accounts`]: the

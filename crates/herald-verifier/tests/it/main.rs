@@ -17,6 +17,7 @@ mod browser;
 mod logs;
 mod pages;
 mod portal;
+mod portal_login;
 mod store;
 mod support;
 mod web;

@@ -84,6 +84,7 @@ async fn cookies_and_security_headers() {
         ("referrer-policy", "no-referrer"),
         ("x-content-type-options", "nosniff"),
         ("cache-control", "no-store"),
+        ("strict-transport-security", "max-age=63072000; includeSubDomains"),
     ] {
         assert_eq!(login.header(name), Some(value), "{name}");
     }
