@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use zeroize::Zeroizing;
 
-use crate::auth;
+use crate::{Keyring, Purpose, auth};
 
 /// Login attempts per user name (its keyed hash) in 15-minute windows, in memory.
 #[derive(Debug, Default)]
@@ -14,6 +14,11 @@ pub struct LoginLimiter {
 }
 
 impl LoginLimiter {
+    /// The limiter's key of the user name `name` (case-insensitive).
+    pub fn key(keys: &dyn Keyring, name: &str) -> [u8; 32] {
+        keys.mac(Purpose::LoginLimit, name.to_lowercase().as_bytes())
+    }
+
     /// Counts an attempt at `now`; `false` when the name is over `limit` in its window.
     pub fn attempt(&self, key: [u8; 32], now: i64, limit: u32) -> bool {
         let Ok(mut windows) = self.windows.lock() else { return false };

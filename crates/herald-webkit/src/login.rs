@@ -2,7 +2,9 @@
 //! - the login form's CSRF token is bound to a pre-login cookie;
 //! - each user name gets [`LoginPolicy::attempts_per_15_minutes`] attempts per 15 minutes;
 //! - argon2id (on blocking threads) and an RFC 6238 code, each code accepted once;
-//! - unknown and disabled users cost the same work and get the same answer as a wrong password;
+//! - unknown, disabled and locked users cost the same work and get the same answer as a wrong
+//!   password or code (a lock shows in the audit log and to administrators, never on the login
+//!   page);
 //! - [`LoginPolicy::lockout_after`] failures in a row lock the account until an administrator
 //!   unlocks it;
 //! - a session id is 256 random bits in a `Secure; HttpOnly; SameSite=Strict` cookie, stored
@@ -28,7 +30,7 @@ use zeroize::Zeroizing;
 use crate::accounts::{Account as _, Accounts, AuditEvent, SecretField, Trip};
 use crate::layout::{html_response, message, refusal_text};
 use crate::session::{Access, PortalUser as _, Refusal, Session, cookie, set_cookie};
-use crate::{NoFields, NoQuery, Pages, Purpose, auth};
+use crate::{LoginLimiter, NoFields, NoQuery, Pages, Purpose, auth};
 
 /// Adds the login page (`P::LOGIN_PATH`, GET and POST), logging out (`P::LOGOUT_PATH`) and the
 /// password page (`P::PASSWORD_PATH`, GET and POST).
@@ -111,9 +113,10 @@ struct LoginFields {
     totp: SecretField,
 }
 
-const WRONG: &str = "Wrong user name, password or authenticator code.";
-const LOCKED: &str =
-    "This account is locked after repeated failed logins. An administrator can unlock it.";
+/// The one answer of every refused login: unknown, disabled or locked user, wrong password or
+/// code (the audit log and the users page tell administrators which).
+const WRONG: &str = "Wrong user name, password or authenticator code. After repeated failures \
+     an account is locked until an administrator unlocks it.";
 
 async fn login<P: Accounts>(
     State(p): State<Arc<P>>,
@@ -135,7 +138,7 @@ async fn login<P: Accounts>(
     };
     let now = p.now();
     let policy = p.policy();
-    let key = p.keyring().mac(Purpose::LoginLimit, name.to_lowercase().as_bytes());
+    let key = LoginLimiter::key(p.keyring(), &name);
     if !p.limiter().attempt(key, now, policy.attempts_per_15_minutes) {
         p.trip(Trip::LoginRate);
         tracing::warn!("portal login refused: too many attempts for one user name");
@@ -159,8 +162,12 @@ async fn login<P: Accounts>(
         return again(StatusCode::UNAUTHORIZED, WRONG);
     }
     if user.locked(now) {
+        // The same work and answer as a wrong password: the login page does not tell that the
+        // account exists or is locked (the audit log and the users page do).
+        let _ = p.passwords().matches(&f.password, user.password_hash()).await;
+        p.record(AuditEvent::new(now, user.name(), "login.failed", "locked")).await;
         tracing::info!(user = %user.name(), "portal login refused: account locked");
-        return again(StatusCode::FORBIDDEN, LOCKED);
+        return again(StatusCode::UNAUTHORIZED, WRONG);
     }
     let password_ok = p.passwords().matches(&f.password, user.password_hash()).await;
     let step = if password_ok {
@@ -177,18 +184,9 @@ async fn login<P: Accounts>(
         None => false,
     };
     if !accepted {
-        let after = match p.login_failed(&user, policy.lockout_after).await {
-            Ok(a) => a,
-            Err(e) => return internal(p.as_ref(), "login_failed", &e),
-        };
         let why = if password_ok { "code" } else { "password" };
-        p.record(AuditEvent::new(now, user.name(), "login.failed", why)).await;
-        tracing::info!(user = %user.name(), "portal login failed");
-        if after.is_some_and(|u| u.locked(now)) {
-            p.record(AuditEvent::new(now, user.name(), "user.locked", user.name())).await;
-            p.trip(Trip::AccountLocked);
-            tracing::warn!(user = %user.name(), "portal account locked after failed logins");
-            return again(StatusCode::FORBIDDEN, LOCKED);
+        if let Err(answer) = failed(p.as_ref(), &user, "login.failed", why).await {
+            return answer;
         }
         return again(StatusCode::UNAUTHORIZED, WRONG);
     }
@@ -196,6 +194,30 @@ async fn login<P: Accounts>(
     tracing::info!(user = %user.name(), "portal login");
     let target = if user.must_change_password() { P::PASSWORD_PATH } else { P::HOME_PATH };
     start_session(p.as_ref(), &user, target).await
+}
+
+/// Counts a failed proof of `user`'s password or code (audited as `action`, `why`); whether
+/// the account is locked now, or the answer of a storage failure.
+async fn failed<P: Accounts>(
+    p: &P,
+    user: &P::User,
+    action: &str,
+    why: &str,
+) -> Result<bool, Response> {
+    let now = p.now();
+    let after = match p.login_failed(user, p.policy().lockout_after).await {
+        Ok(a) => a,
+        Err(e) => return Err(internal(p, "login_failed", &e)),
+    };
+    p.record(AuditEvent::new(now, user.name(), action, why)).await;
+    tracing::info!(user = %user.name(), action, "portal: wrong password or code");
+    let locked = after.is_some_and(|u| u.locked(now));
+    if locked {
+        p.record(AuditEvent::new(now, user.name(), "user.locked", user.name())).await;
+        p.trip(Trip::AccountLocked);
+        tracing::warn!(user = %user.name(), "portal account locked after failed logins");
+    }
+    Ok(locked)
 }
 
 async fn logout<P: Accounts>(p: Arc<P>, session: Session<P::User>, _: NoFields) -> Response {

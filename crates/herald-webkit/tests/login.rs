@@ -1,7 +1,8 @@
 //! The kit's login flow on a portal of its own (users, sessions and audit events in memory), as
 //! a new service would plug in: the login form's CSRF cookie, password and TOTP, a replayed
-//! code, the one-time password replaced, lockout after failures, and logging out. The
-//! verifier's portal tests run the same flow on its SQLite and PostgreSQL store.
+//! code, the one-time password replaced, lockout after failures (answered like any wrong
+//! login), and logging out. The verifier's portal tests run the same flow on its SQLite and
+//! PostgreSQL store.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
 
@@ -256,6 +257,9 @@ impl Client {
     }
 }
 
+const WRONG: &str = "Wrong user name, password or authenticator code. After repeated failures \
+     an account is locked until an administrator unlocks it.";
+
 #[tokio::test]
 async fn the_kits_login_flow_on_a_portal_of_its_own() {
     let now = 1_795_898_820;
@@ -294,8 +298,8 @@ async fn the_kits_login_flow_on_a_portal_of_its_own() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _, wrong) = c.login("alice", "not the password", &code(now)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(unknown.contains("Wrong user name, password or authenticator code."));
-    assert!(wrong.contains("Wrong user name, password or authenticator code."));
+    assert!(unknown.contains(WRONG));
+    assert!(wrong.contains(WRONG));
 
     // The right password and code: a session, sent to replace the one-time password first.
     let (status, location, _) = c.login("alice", &shown.password, &code(now)).await;
@@ -327,15 +331,18 @@ async fn the_kits_login_flow_on_a_portal_of_its_own() {
     // The code just used is not accepted again, even with the new password.
     let (status, _, _) = c.login("alice", "alices own passphrase", &code(now)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a replayed code");
-    // Three failures in a row lock the account (the replay above was the first).
+    // Three failures in a row lock the account (the replay above was the first); the login
+    // page answers as for any wrong login, the audit log tells.
     let (status, _, _) = c.login("alice", "wrong", "000000").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _, body) = c.login("alice", "wrong", "000000").await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(body.contains("locked"), "{body}");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains(WRONG), "{body}");
+    assert!(portal.memory.lock().unwrap().users["alice"].locked);
     portal.now.store(now + 60, Ordering::SeqCst);
-    let (status, _, _) = c.login("alice", "alices own passphrase", &code(now + 60)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "locked even with the right password and code");
+    let (status, _, body) = c.login("alice", "alices own passphrase", &code(now + 60)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "locked even with the right password and code");
+    assert!(body.contains(WRONG), "{body}");
 
     let m = portal.memory.lock().unwrap();
     let actions: Vec<&str> = m.audit.iter().map(|e| e.action.as_str()).collect();
@@ -349,9 +356,11 @@ async fn the_kits_login_flow_on_a_portal_of_its_own() {
             "login.failed",
             "login.failed",
             "login.failed",
-            "user.locked"
+            "user.locked",
+            "login.failed",
         ]
     );
+    assert_eq!(m.audit.last().unwrap().subject, "locked");
     assert!(m.audit.iter().all(|e| e.at_minute % 60 == 0));
     assert_eq!(m.trips, [Trip::AccountLocked]);
     let audit_text = format!("{:?}", m.audit);

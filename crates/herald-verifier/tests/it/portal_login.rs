@@ -1,9 +1,10 @@
-//! The portal's login hardening (issue 14, finding 3): HSTS on every answer.
+//! The portal's login hardening (issue 14, finding 3): HSTS on every answer, one answer for
+//! locked, unknown and wrong.
 
 use herald_verifier::store::Role;
 
 use crate::support::{dev_world, start};
-use crate::web::{Web, make_user};
+use crate::web::{Web, body, make_user, message_of};
 
 const HSTS: &str = "max-age=63072000; includeSubDomains";
 
@@ -27,5 +28,55 @@ async fn every_portal_answer_carries_hsts() {
     let home = web.get("/portal/").await;
     assert_eq!(home.status, 200);
     assert_eq!(home.header("strict-transport-security"), Some(HSTS), "a page of a session");
+    v.stop().await;
+}
+
+/// A login attempt with `name`, `password` and `totp`: its status and message box.
+async fn attempt(web: &mut Web, name: &str, password: &str, totp: &str) -> (u16, String) {
+    let fields = [("name", name), ("password", password), ("totp", totp)];
+    let answer = web.submit("/portal/login", "/portal/login", &fields).await;
+    (answer.status.as_u16(), message_of(&body(&answer)).unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_unknown_and_wrong_get_one_answer() {
+    let dir = dev_world(&["DE"]);
+    let v = start(dir.path(), "DE", |_| {}).await;
+    let mut admin = make_user(&v, "ada", Role::Administrator).await;
+    let carla = make_user(&v, "carla", Role::CaseWorker).await;
+    let dora = make_user(&v, "dora", Role::CaseWorker).await;
+    let mut web = Web::new(&v);
+    let (status, wrong) = attempt(&mut web, "dora", "not the password", &dora.code(v.now())).await;
+    assert_eq!(status, 401);
+    assert!(wrong.contains("Wrong user name, password or authenticator code."), "{wrong}");
+    let mut answers = vec![
+        ("an unknown name", attempt(&mut web, "nobody", "whatever", "123456").await),
+        ("a wrong code", attempt(&mut web, "dora", &dora.password, "000000").await),
+    ];
+    // Five failures lock carla; the fifth answer and every later one are the same as the others.
+    for i in 1..=5 {
+        let answer = attempt(&mut web, "carla", "not the password", "000000").await;
+        answers.push(if i == 5 {
+            ("the failure that locks", answer)
+        } else {
+            ("a failure", answer)
+        });
+    }
+    v.clock.advance(30);
+    let right = attempt(&mut web, "carla", &carla.password, &carla.code(v.now())).await;
+    answers.push(("a locked account with the right password and code", right));
+    for (what, answer) in answers {
+        assert_eq!(answer, (401, wrong.clone()), "{what}");
+    }
+    assert!(v.service.store().user("carla").await.unwrap().unwrap().locked(v.now()));
+
+    // Administrators see the lock and the refused attempt.
+    let mut admin_web = Web::new(&v);
+    admin_web.login_ready(&v, &mut admin).await;
+    let users = body(&admin_web.get("/portal/users").await);
+    assert!(users.contains("locked"), "{users}");
+    let audit = body(&admin_web.get("/portal/audit").await);
+    assert!(audit.contains("<td>carla</td><td>user.locked</td>"), "{audit}");
+    assert!(audit.contains("<td>carla</td><td>login.failed</td><td>locked</td>"), "{audit}");
     v.stop().await;
 }

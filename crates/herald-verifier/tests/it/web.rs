@@ -153,6 +153,13 @@ impl Web {
     }
 }
 
+/// The text of the page's first message box (an error, a warning or a note).
+pub(crate) fn message_of(html: &str) -> Option<String> {
+    let at = html.find("role=\"status\">")? + "role=\"status\">".len();
+    let rest = html.get(at..)?;
+    Some(rest[..rest.find('<')?].to_owned())
+}
+
 /// An answer's body as text.
 pub(crate) fn body(answer: &Answer) -> String {
     String::from_utf8_lossy(&answer.body).into_owned()
