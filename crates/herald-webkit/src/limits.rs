@@ -19,6 +19,13 @@ impl LoginLimiter {
         keys.mac(Purpose::LoginLimit, name.to_lowercase().as_bytes())
     }
 
+    /// Forgets the attempts of the user `name` (an administrator unlocked the account).
+    pub fn forget(&self, keys: &dyn Keyring, name: &str) {
+        if let Ok(mut windows) = self.windows.lock() {
+            windows.remove(&Self::key(keys, name));
+        }
+    }
+
     /// Counts an attempt at `now`; `false` when the name is over `limit` in its window.
     pub fn attempt(&self, key: [u8; 32], now: i64, limit: u32) -> bool {
         let Ok(mut windows) = self.windows.lock() else { return false };

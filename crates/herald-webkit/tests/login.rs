@@ -366,3 +366,14 @@ async fn the_kits_login_flow_on_a_portal_of_its_own() {
     let audit_text = format!("{:?}", m.audit);
     assert!(!audit_text.contains(&*shown.password) && !audit_text.contains("passphrase"));
 }
+
+#[test]
+fn an_unlock_forgets_the_names_attempts() {
+    let limiter = LoginLimiter::default();
+    let key = LoginLimiter::key(&Keys, "Alice");
+    assert_eq!(key, LoginLimiter::key(&Keys, "alice"), "case-insensitive");
+    assert!((0..3).all(|_| limiter.attempt(key, 100, 3)));
+    assert!(!limiter.attempt(key, 100, 3));
+    limiter.forget(&Keys, "alice");
+    assert!(limiter.attempt(key, 100, 3));
+}

@@ -80,6 +80,10 @@ pub(super) struct NameForm {
 
 pub(super) async fn user_unlock(p: Arc<Portal>, ctx: Ctx, f: NameForm) -> Response {
     let changed = p.service.store().unlock_user(&f.name).await;
+    if matches!(changed, Ok(true)) {
+        // The user may log in right away: the name's attempts in memory are forgotten too.
+        p.limiter.forget(p.service.secrets(), &f.name);
+    }
     user_changed(&p, &ctx, &f.name, "user.unlock", changed).await
 }
 

@@ -2,10 +2,11 @@
 //! verification service's own listener (so it shares its TLS; its cookies are `Secure`).
 //!
 //! - **Login**: user name, password (argon2id) and a TOTP code (RFC 6238). Five wrong passwords
-//!   or codes in a row lock the account until an administrator unlocks it; independently, each
-//!   user name gets [`PortalSettings::login_attempts_per_15_minutes`] attempts per 15 minutes
-//!   (keyed by an HMAC of the name, in memory). Locked, unknown and disabled users get the
-//!   answer of a wrong password, after the same work. A TOTP code is accepted once.
+//!   or codes in a row lock the account until an administrator unlocks it (which also clears
+//!   the name's attempt count); independently, each user name gets
+//!   [`PortalSettings::login_attempts_per_15_minutes`] attempts per 15 minutes (keyed by an HMAC
+//!   of the name, in memory). Locked, unknown and disabled users get the answer of a wrong
+//!   password, after the same work. A TOTP code is accepted once.
 //! - **Sessions**: a random 256-bit id in the cookie `herald_portal` (`Secure; HttpOnly;
 //!   SameSite=Strict; Path=/portal`), stored only as a keyed hash, with an expiry.
 //! - **CSRF**: every POST form carries a synchronizer token, the keyed hash of the session id

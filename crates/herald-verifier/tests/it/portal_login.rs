@@ -1,10 +1,10 @@
 //! The portal's login hardening (issue 14, finding 3): HSTS on every answer, one answer for
-//! locked, unknown and wrong.
+//! locked, unknown and wrong, an unlock that clears the name limit.
 
 use herald_verifier::store::Role;
 
-use crate::support::{dev_world, start};
-use crate::web::{Web, body, make_user, message_of};
+use crate::support::{Running, dev_world, start};
+use crate::web::{TestUser, Web, body, make_user, message_of};
 
 const HSTS: &str = "max-age=63072000; includeSubDomains";
 
@@ -78,5 +78,36 @@ async fn locked_unknown_and_wrong_get_one_answer() {
     let audit = body(&admin_web.get("/portal/audit").await);
     assert!(audit.contains("<td>carla</td><td>user.locked</td>"), "{audit}");
     assert!(audit.contains("<td>carla</td><td>login.failed</td><td>locked</td>"), "{audit}");
+    v.stop().await;
+}
+
+/// Logs `admin` in on a fresh client and unlocks `name`.
+async fn unlock(v: &Running, admin: &mut TestUser, name: &str) {
+    let mut web = Web::new(v);
+    web.login_ready(v, admin).await;
+    let answer = web.submit("/portal/users", "/portal/users/unlock", &[("name", name)]).await;
+    assert_eq!(answer.status, 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlock_clears_the_user_names_login_limit() {
+    let dir = dev_world(&["DE"]);
+    let v = start(dir.path(), "DE", |c| {
+        c.portal.login_attempts_per_15_minutes = 3;
+        c.portal.lockout_after = 3;
+    })
+    .await;
+    let mut admin = make_user(&v, "ada", Role::Administrator).await;
+    let carla = make_user(&v, "carla", Role::CaseWorker).await;
+    let mut web = Web::new(&v);
+    for _ in 0..3 {
+        assert_eq!(web.login(&v, &carla, "not the password").await.status, 401);
+    }
+    let answer = web.login(&v, &carla, &carla.password).await;
+    assert_eq!(answer.status, 429, "the name's limit: {}", body(&answer));
+    unlock(&v, &mut admin, "carla").await;
+    v.clock.advance(30);
+    let answer = web.login(&v, &carla, &carla.password).await;
+    assert_eq!(answer.status, 303, "right away after the unlock: {}", body(&answer));
     v.stop().await;
 }
