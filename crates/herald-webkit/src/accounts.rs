@@ -65,10 +65,12 @@ pub trait Accounts: Portal<User: Account> {
 
     /// The user named `name`, if any.
     fn user(&self, name: &str) -> BoxFuture<'_, Result<Option<Self::User>, String>>;
-    /// Records a successful login with TOTP time step `step`: resets the failure count and
-    /// returns `false` if the step was already used (a replayed code).
+    /// Records a proof of the password and TOTP time step `step` (a login, or the confirmation
+    /// of a password change): resets the failure count and returns `false` if the step was
+    /// already used (a replayed code).
     fn login_succeeded(&self, user: &Self::User, step: i64) -> BoxFuture<'_, Result<bool, String>>;
-    /// Counts a failed login, locking the account (until an administrator unlocks it) from
+    /// Counts a failed login (or a wrong current password or code confirming a password
+    /// change), locking the account (until an administrator unlocks it) from
     /// `lockout_after` failures on; the user as updated.
     fn login_failed(
         &self,

@@ -8,7 +8,10 @@
 //! - [`LoginPolicy::lockout_after`] failures in a row lock the account until an administrator
 //!   unlocks it;
 //! - a session id is 256 random bits in a `Secure; HttpOnly; SameSite=Strict` cookie, stored
-//!   only as its keyed hash; a password change ends every other session.
+//!   only as its keyed hash;
+//! - a password change is confirmed with the current password and a TOTP code not used before
+//!   (only the current password for the forced change of a one-time password, right after a
+//!   login with a code), and ends every other session.
 //!
 //! [`routes`] adds the login page (public), logging out and the password page (with their
 //! session and CSRF checks, through [`Pages`]).
@@ -56,14 +59,27 @@ pub fn login_view(action: &str, csrf: &str, name: &str, error: Option<&str>) -> 
     }
 }
 
-/// The password change form.
-pub fn password_view(action: &str, csrf: &str, error: Option<&str>) -> Markup {
+/// The password change form: confirmed with the current password, and with a new TOTP code
+/// unless it is the `forced` change of a one-time password (right after a login with a code).
+pub fn password_view(action: &str, csrf: &str, forced: bool, error: Option<&str>) -> Markup {
     html! {
-        p { "Your password was a one-time password. Choose your own (at least "
-            (auth::MIN_PASSWORD) " characters)." }
+        @if forced {
+            p { "Your password was a one-time password. Choose your own (at least "
+                (auth::MIN_PASSWORD) " characters)." }
+        } @else {
+            p { "Choose a new password (at least " (auth::MIN_PASSWORD) " characters). Confirm \
+                 the change with your current password and a new code of your authenticator \
+                 app (each code is accepted once)." }
+        }
         @if let Some(e) = error { (message("error", e)) }
         form.card method="post" action=(action) {
             input type="hidden" name="csrf" value=(csrf);
+            @if forced {
+                label { "One-time password" input #current type="password" name="current" autocomplete="current-password" required; }
+            } @else {
+                label { "Current password" input #current type="password" name="current" autocomplete="current-password" required; }
+                label { "Authenticator code" input #totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" autocomplete="one-time-code" required; }
+            }
             label { "New password" input #new type="password" name="new" autocomplete="new-password" required; }
             label { "Repeat it" input #repeat type="password" name="repeat" autocomplete="new-password" required; }
             button #save type="submit" { "Save password" }
@@ -221,60 +237,125 @@ async fn failed<P: Accounts>(
 }
 
 async fn logout<P: Accounts>(p: Arc<P>, session: Session<P::User>, _: NoFields) -> Response {
-    if let Err(e) = p.delete_session(session.hash(p.keyring())).await {
-        return internal(p.as_ref(), "delete_session", &e);
+    let response = end_session(p.as_ref(), &session).await;
+    if response.status().is_redirection() {
+        p.record(AuditEvent::new(p.now(), session.user.name(), "logout", "")).await;
     }
-    p.record(AuditEvent::new(p.now(), session.user.name(), "logout", "")).await;
-    let mut response = Redirect::to(P::LOGIN_PATH).into_response();
-    set_cookie(&mut response, P::SESSION_COOKIE, "", P::COOKIE_PATH, 0);
     response
 }
 
 async fn password_form<P: Accounts>(p: Arc<P>, session: Session<P::User>, _: NoQuery) -> Response {
-    let form = password_view(P::PASSWORD_PATH, &session.csrf, None);
+    let forced = session.user.must_change_password();
+    let form = password_view(P::PASSWORD_PATH, &session.csrf, forced, None);
     html_response(StatusCode::OK, p.page("Choose a password", Some(&session), &form))
 }
 
 #[derive(Deserialize)]
 struct PasswordFields {
     #[serde(default)]
+    current: SecretField,
+    #[serde(default)]
+    totp: SecretField,
+    #[serde(default)]
     new: SecretField,
     #[serde(default)]
     repeat: SecretField,
 }
 
+/// A password change, confirmed with the current password and (unless it is the forced change
+/// of a one-time password, right after a login with a code) a TOTP code not used before: a
+/// session cookie alone cannot choose a user's password. A wrong confirmation counts as a
+/// failed login (and can lock the account, which ends this session).
 async fn password_change<P: Accounts>(
     p: Arc<P>,
     session: Session<P::User>,
     f: PasswordFields,
 ) -> Response {
-    let problem = if f.new.chars().count() < auth::MIN_PASSWORD {
+    let user = &session.user;
+    let forced = user.must_change_password();
+    let again = |status: StatusCode, problem: &str| {
+        let form = password_view(P::PASSWORD_PATH, &session.csrf, forced, Some(problem));
+        html_response(status, p.page("Choose a password", Some(&session), &form))
+    };
+    let problem = if f.current.is_empty() || (!forced && f.totp.trim().is_empty()) {
+        Some(if forced {
+            "Enter your one-time password.".to_owned()
+        } else {
+            "Enter your current password and a code of your authenticator app.".to_owned()
+        })
+    } else if f.new.chars().count() < auth::MIN_PASSWORD {
         Some(format!("The password must have at least {} characters.", auth::MIN_PASSWORD))
     } else if f.new.len() > 256 {
         Some("The password must have at most 256 bytes.".to_owned())
     } else if *f.new != *f.repeat {
         Some("The two passwords differ.".to_owned())
-    } else if p.passwords().matches(&f.new, session.user.password_hash()).await {
-        Some("Choose a password different from the one-time password.".to_owned())
+    } else if *f.new == *f.current {
+        Some("Choose a password different from the current one.".to_owned())
     } else {
         None
     };
     if let Some(problem) = problem {
-        let form = password_view(P::PASSWORD_PATH, &session.csrf, Some(&problem));
-        let page = p.page("Choose a password", Some(&session), &form);
-        return html_response(StatusCode::BAD_REQUEST, page);
+        return again(StatusCode::BAD_REQUEST, &problem);
+    }
+    let now = p.now();
+    let key = LoginLimiter::key(p.keyring(), user.name());
+    if !p.limiter().attempt(key, now, p.policy().attempts_per_15_minutes) {
+        p.trip(Trip::LoginRate);
+        tracing::warn!(user = %user.name(), "portal password change refused: too many attempts");
+        let text = "Too many attempts for this user name; wait 15 minutes.";
+        return again(StatusCode::TOO_MANY_REQUESTS, text);
+    }
+    let password_ok = p.passwords().matches(&f.current, user.password_hash()).await;
+    let proven = if !password_ok {
+        false
+    } else if forced {
+        true
+    } else {
+        let step = auth::open(p.keyring(), user.name(), user.sealed_totp_secret())
+            .and_then(|secret| auth::totp_step(&secret, &f.totp, now));
+        match step {
+            Some(step) => match p.login_succeeded(user, step).await {
+                Ok(fresh) => fresh,
+                Err(e) => return internal(p.as_ref(), "login", &e),
+            },
+            None => false,
+        }
+    };
+    if !proven {
+        let why = if password_ok { "code" } else { "password" };
+        match failed(p.as_ref(), user, "password.failed", why).await {
+            Err(answer) => return answer,
+            Ok(true) => return end_session(p.as_ref(), &session).await,
+            Ok(false) => {}
+        }
+        let text = if forced {
+            "Wrong one-time password."
+        } else {
+            "Wrong current password or authenticator code."
+        };
+        return again(StatusCode::BAD_REQUEST, text);
     }
     let hash = match p.passwords().hash(&f.new).await {
         Ok(h) => h,
         Err(e) => return internal(p.as_ref(), "hash_password", &e),
     };
-    if let Err(e) = p.set_password(&session.user, hash).await {
+    if let Err(e) = p.set_password(user, hash).await {
         return internal(p.as_ref(), "set_password", &e);
     }
-    let name = session.user.name();
+    let name = user.name();
     p.record(AuditEvent::new(p.now(), name, "user.password", name)).await;
     // Every session of the user ended with the old password; this one continues in a new one.
-    start_session(p.as_ref(), &session.user, P::HOME_PATH).await
+    start_session(p.as_ref(), user, P::HOME_PATH).await
+}
+
+/// Ends `session` (its cookie removed) and sends the browser to the login page.
+async fn end_session<P: Accounts>(p: &P, session: &Session<P::User>) -> Response {
+    if let Err(e) = p.delete_session(session.hash(p.keyring())).await {
+        return internal(p, "delete_session", &e);
+    }
+    let mut response = Redirect::to(P::LOGIN_PATH).into_response();
+    set_cookie(&mut response, P::SESSION_COOKIE, "", P::COOKIE_PATH, 0);
+    response
 }
 
 /// A new session for `user`: stored (hashed), its cookie set, the pre-login cookie removed, and

@@ -1,7 +1,7 @@
 //! The kit's login flow on a portal of its own (users, sessions and audit events in memory), as
 //! a new service would plug in: the login form's CSRF cookie, password and TOTP, a replayed
-//! code, the one-time password replaced, lockout after failures (answered like any wrong
-//! login), and logging out. The verifier's portal tests run the same flow on its SQLite and
+//! code, the one-time password replaced (confirmed with it), lockout after failures (answered
+//! like any wrong login), and logging out. The verifier's portal tests run the same flow on its SQLite and
 //! PostgreSQL store.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
@@ -310,12 +310,19 @@ async fn the_kits_login_flow_on_a_portal_of_its_own() {
     let (status, _, body) = c.send("GET", "/p/password", "").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("Choose a password") && body.contains(r#"action="/p/logout""#));
-    let same = format!("csrf={}&new={}&repeat={}", c.csrf, "x".repeat(11), "x".repeat(11));
-    let (status, _, body) = c.send("POST", "/p/password", &same).await;
+    assert!(body.contains("One-time password") && !body.contains(r#"name="totp""#), "{body}");
+    let current = auth::percent_encode(&shown.password);
+    let x11 = "x".repeat(11);
+    let short = format!("csrf={}&current={current}&new={x11}&repeat={x11}", c.csrf);
+    let (status, _, body) = c.send("POST", "/p/password", &short).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("at least 12 characters"), "{body}");
-    let own = format!("csrf={}&new=alices+own+passphrase&repeat=alices+own+passphrase", c.csrf);
-    let (status, location, _) = c.send("POST", "/p/password", &own).await;
+    let own = "new=alices+own+passphrase&repeat=alices+own+passphrase";
+    let (status, _, body) = c.send("POST", "/p/password", &format!("csrf={}&{own}", c.csrf)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the one-time password is asked again");
+    assert!(body.contains("Enter your one-time password."), "{body}");
+    let (status, location, _) =
+        c.send("POST", "/p/password", &format!("csrf={}&current={current}&{own}", c.csrf)).await;
     assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/p/"));
     let (status, _, body) = c.send("GET", "/p/", "").await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "home of alice"));

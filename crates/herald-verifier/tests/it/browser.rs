@@ -41,10 +41,12 @@ async fn login(b: &Browser, base: &str, name: &str, password: &str, totp: &str) 
 /// One browser at a time on this machine's two cores.
 static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Logs in with a one-time password and replaces it with `new`.
+/// Logs in with a one-time password and replaces it with `new` (confirmed with the one-time
+/// password).
 async fn first_login(b: &Browser, base: &str, user: &crate::web::TestUser, now: i64, new: &str) {
     login(b, base, &user.name, &user.password, &user.code(now)).await;
     assert!(b.url().await.ends_with("/portal/password"), "{}", b.url().await);
+    b.type_into("#current", &user.password).await;
     b.type_into("#new", new).await;
     b.type_into("#repeat", new).await;
     b.click("#save").await;
@@ -66,6 +68,7 @@ async fn browser_login_issue_redeem_then_claimed_and_counted() {
     login(&b, &base, "carla", &carla.password, &carla.code(v.now())).await;
     assert!(b.url().await.ends_with("/portal/password"), "{}", b.url().await);
     b.screenshot("02-choose-password").await;
+    b.type_into("#current", &carla.password).await;
     b.type_into("#new", "carla's own passphrase").await;
     b.type_into("#repeat", "carla's own passphrase").await;
     b.click("#save").await;

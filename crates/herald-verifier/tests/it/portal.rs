@@ -44,13 +44,13 @@ async fn login_needs_password_and_totp_then_a_new_password() {
     assert_eq!(answer.status, 303, "{}", body(&answer));
     assert_eq!(answer.header("location"), Some("/portal/password"), "one-time password");
     assert_eq!(web.get("/portal/").await.header("location"), Some("/portal/password"));
-    let answer = web
-        .submit("/portal/password", "/portal/password", &[("new", "short"), ("repeat", "short")])
-        .await;
+    let current = user.password.clone();
+    let short = [("current", current.as_str()), ("new", "short"), ("repeat", "short")];
+    let answer = web.submit("/portal/password", "/portal/password", &short).await;
     assert_eq!(answer.status, 400);
     let new = "a long enough passphrase";
-    let answer =
-        web.submit("/portal/password", "/portal/password", &[("new", new), ("repeat", new)]).await;
+    let fields = [("current", current.as_str()), ("new", new), ("repeat", new)];
+    let answer = web.submit("/portal/password", "/portal/password", &fields).await;
     assert_eq!(answer.status, 303);
     let home = web.get("/portal/").await;
     assert_eq!(home.status, 200);
@@ -455,8 +455,11 @@ async fn a_password_change_ends_every_other_session() {
     assert_eq!(stolen.get("/portal/").await.status, 200);
     let before = mine.cookies.get("herald_portal").cloned();
     let new = "a brand new passphrase";
-    let answer =
-        mine.submit("/portal/password", "/portal/password", &[("new", new), ("repeat", new)]).await;
+    v.clock.advance(30);
+    let code = user.code(v.now());
+    let fields =
+        [("current", user.password.as_str()), ("totp", &code), ("new", new), ("repeat", new)];
+    let answer = mine.submit("/portal/password", "/portal/password", &fields).await;
     assert_eq!(answer.status, 303);
     assert_ne!(mine.cookies.get("herald_portal").cloned(), before, "a new session id");
     assert_eq!(mine.get("/portal/").await.status, 200, "this session goes on");

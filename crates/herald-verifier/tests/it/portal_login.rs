@@ -1,5 +1,6 @@
-//! The portal's login hardening (issue 14, finding 3): HSTS on every answer, one answer for
-//! locked, unknown and wrong, an unlock that clears the name limit.
+//! The portal's login hardening (issue 14, finding 3): HSTS on every answer, a password change
+//! confirmed with the current password (and, when not forced, a fresh TOTP code), one answer
+//! for locked, unknown and wrong, an unlock that clears the name limit.
 
 use herald_verifier::store::Role;
 
@@ -29,6 +30,83 @@ async fn every_portal_answer_carries_hsts() {
     assert_eq!(home.status, 200);
     assert_eq!(home.header("strict-transport-security"), Some(HSTS), "a page of a session");
     v.stop().await;
+}
+
+/// Submits the password form with `fields`; the answer's status.
+async fn change(web: &mut Web, fields: &[(&str, &str)]) -> u16 {
+    web.submit("/portal/password", "/portal/password", fields).await.status.as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_needs_the_current_password_and_a_fresh_code() {
+    let dir = dev_world(&["DE"]);
+    let v = start(dir.path(), "DE", |_| {}).await;
+    let mut user = make_user(&v, "carla", Role::CaseWorker).await;
+    let one_time = user.password.clone();
+    let stored = |v: &Running| {
+        let store = v.service.store().clone();
+        async move { store.user("carla").await.unwrap().unwrap() }
+    };
+    let mut web = Web::new(&v);
+
+    // The forced change after the first login: the one-time password is asked again (a stolen
+    // session cookie alone cannot choose the password); the login's code proved the rest.
+    let answer = web.login(&v, &user, &one_time).await;
+    assert_eq!(answer.header("location"), Some("/portal/password"));
+    let new = "carla's first own passphrase";
+    assert_eq!(change(&mut web, &[("new", new), ("repeat", new)]).await, 400, "no current");
+    assert_eq!(stored(&v).await.failed_logins, 0, "an empty field is not an attempt");
+    let wrong = [("current", "not the one-time password"), ("new", new), ("repeat", new)];
+    assert_eq!(change(&mut web, &wrong).await, 400, "a wrong current password");
+    let before = stored(&v).await;
+    assert!(before.password_change_required, "still the one-time password");
+    assert_eq!(before.failed_logins, 1, "a wrong current password counts as a failed login");
+    assert_eq!(
+        change(&mut web, &[("current", &one_time), ("new", new), ("repeat", new)]).await,
+        303
+    );
+    user.password = new.to_owned();
+    assert_eq!(web.get("/portal/").await.status, 200);
+
+    // A later change needs the current password and a code not used before.
+    let newer = "carla's second own passphrase";
+    let form = |current: &str, code: &str| {
+        [("current", current), ("totp", code), ("new", newer), ("repeat", newer)]
+            .map(|(k, f)| (k, f.to_owned()))
+    };
+    let login_code = user.code(v.now());
+    let fresh = user.code(v.now() + 30);
+    for (what, current, code) in [
+        ("the code of the login (a replay)", new, login_code.as_str()),
+        ("no code", new, ""),
+        ("no current password", "", fresh.as_str()),
+        ("a wrong current password", "something else entirely", fresh.as_str()),
+    ] {
+        if what == "no current password" {
+            v.clock.advance(30); // the next step: `fresh` is the current code
+        }
+        assert_eq!(change_owned(&mut web, &form(current, code)).await, 400, "{what}");
+    }
+    let hash = stored(&v).await.password_hash;
+    let code = fresh;
+    let status = change_owned(&mut web, &form(new, &code)).await;
+    assert_eq!(status, 303, "the current password and a fresh code");
+    assert_ne!(stored(&v).await.password_hash, hash, "changed");
+    assert_eq!(web.get("/portal/").await.status, 200);
+    // The code just used cannot confirm another change.
+    assert_eq!(change_owned(&mut web, &form(newer, &code)).await, 400, "a code is accepted once");
+    user.password = newer.to_owned();
+    v.clock.advance(30);
+    let mut again = Web::new(&v);
+    let answer = again.login(&v, &user, newer).await;
+    assert_eq!(answer.status, 303, "the new password works: {}", body(&answer));
+    v.stop().await;
+}
+
+/// [`change`] with owned values.
+async fn change_owned(web: &mut Web, fields: &[(&str, String)]) -> u16 {
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, f)| (*k, f.as_str())).collect();
+    change(web, &fields).await
 }
 
 /// A login attempt with `name`, `password` and `totp`: its status and message box.

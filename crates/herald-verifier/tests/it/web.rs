@@ -135,8 +135,8 @@ impl Web {
         .await
     }
 
-    /// Logs in and replaces the one-time password; the user is then ready to work. Advances the
-    /// clock by a TOTP step first, so that no code is reused.
+    /// Logs in and replaces the one-time password (confirmed with it); the user is then ready to
+    /// work. Advances the clock by a TOTP step first, so that no code is reused.
     pub(crate) async fn login_ready(&mut self, v: &Running, user: &mut TestUser) {
         v.clock.advance(auth::TOTP_STEP);
         let password = user.password.clone();
@@ -144,9 +144,8 @@ impl Web {
         assert_eq!(answer.status, 303, "{}", body(&answer));
         if answer.header("location") == Some("/portal/password") {
             let new = format!("{}-mine", user.password);
-            let answer = self
-                .submit("/portal/password", "/portal/password", &[("new", &new), ("repeat", &new)])
-                .await;
+            let fields = [("current", user.password.as_str()), ("new", &new), ("repeat", &new)];
+            let answer = self.submit("/portal/password", "/portal/password", &fields).await;
             assert_eq!(answer.status, 303, "{}", body(&answer));
             user.password = new;
         }
