@@ -92,6 +92,7 @@ pub fn prepare(
         internal_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         database: format!("sqlite:{}", v.join("verifier.db").display()),
         hmac_key_files: vec![hmac],
+        client_address_header: None,
         tls: Some(TlsFiles {
             certificate: server_cert,
             key: dir.join(layout::server_key(country)),

@@ -1,6 +1,10 @@
 //! Logging in and out and choosing a password, for every portal with [`Accounts`]:
 //! - the login form's CSRF token is bound to a pre-login cookie;
-//! - each user name gets [`LoginPolicy::attempts_per_15_minutes`] attempts per 15 minutes;
+//! - before any argon2 work: each client address gets
+//!   [`LoginPolicy::client_attempts_per_15_minutes`] attempts that did not succeed per 15
+//!   minutes, each user name [`LoginPolicy::attempts_per_15_minutes`] attempts, and a login
+//!   that finds every argon2 slot and queue place taken is answered 429 at once (each with
+//!   `Retry-After`);
 //! - argon2id (on blocking threads) and an RFC 6238 code, each code accepted once;
 //! - unknown, disabled and locked users cost the same work and get the same answer as a wrong
 //!   password or code (a lock shows in the audit log and to administrators, never on the login
@@ -18,12 +22,14 @@
 //!
 //! [`LoginPolicy::attempts_per_15_minutes`]: crate::LoginPolicy::attempts_per_15_minutes
 //! [`LoginPolicy::lockout_after`]: crate::LoginPolicy::lockout_after
+//! [`LoginPolicy::client_attempts_per_15_minutes`]:
+//!     crate::LoginPolicy::client_attempts_per_15_minutes
 
 use std::sync::Arc;
 
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Redirect, Response};
 use axum::routing::get;
 use maud::{Markup, html};
@@ -133,9 +139,18 @@ struct LoginFields {
 /// code (the audit log and the users page tell administrators which).
 const WRONG: &str = "Wrong user name, password or authenticator code. After repeated failures \
      an account is locked until an administrator unlocks it.";
+/// How long a login refused for lack of an argon2 slot should wait, in seconds.
+const BUSY_RETRY_SECONDS: i64 = 2;
+
+/// `response` with `Retry-After: seconds`.
+fn retry_after(mut response: Response, seconds: i64) -> Response {
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
+}
 
 async fn login<P: Accounts>(
     State(p): State<Arc<P>>,
+    extensions: Extensions,
     headers: HeaderMap,
     Form(f): Form<LoginFields>,
 ) -> Response {
@@ -154,38 +169,53 @@ async fn login<P: Accounts>(
     };
     let now = p.now();
     let policy = p.policy();
+    // The throttles come before any argon2 work: per client, per user name, then a place in
+    // the bounded argon2 queue.
+    let client = p.client(&headers, &extensions);
+    if let Err(wait) = p.clients().attempt(client, now, policy.client_attempts_per_15_minutes) {
+        p.trip(Trip::LoginClient);
+        // The address is not logged.
+        tracing::warn!("portal login refused: too many failed attempts from one client");
+        let text = "Too many failed login attempts from your network; try again later.";
+        return retry_after(again(StatusCode::TOO_MANY_REQUESTS, text), wait.retry_after);
+    }
     let key = LoginLimiter::key(p.keyring(), &name);
-    if !p.limiter().attempt(key, now, policy.attempts_per_15_minutes) {
+    if let Err(wait) = p.limiter().attempt(key, now, policy.attempts_per_15_minutes) {
         p.trip(Trip::LoginRate);
         tracing::warn!("portal login refused: too many attempts for one user name");
-        return again(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many login attempts for this user name; wait 15 minutes.",
-        );
+        let text = "Too many login attempts for this user name; wait 15 minutes.";
+        return retry_after(again(StatusCode::TOO_MANY_REQUESTS, text), wait.retry_after);
     }
+    let Ok(admission) = p.passwords().admit() else {
+        p.trip(Trip::LoginBusy);
+        tracing::warn!("portal login refused: every password hashing slot is taken");
+        let text = "The portal is busy; try again in a few seconds.";
+        return retry_after(again(StatusCode::TOO_MANY_REQUESTS, text), BUSY_RETRY_SECONDS);
+    };
     let user = match p.user(&name).await {
         Ok(u) => u,
         Err(e) => return internal(p.as_ref(), "user", &e),
     };
     let Some(user) = user else {
         // The same work as for a real user; the typed name is not logged (it may be a password).
-        p.passwords().matches_nobody(&f.password).await;
+        admission.matches_nobody(&f.password).await;
         tracing::info!("portal login failed: unknown user");
         return again(StatusCode::UNAUTHORIZED, WRONG);
     };
     if user.disabled() {
-        p.passwords().matches_nobody(&f.password).await;
+        admission.matches_nobody(&f.password).await;
         return again(StatusCode::UNAUTHORIZED, WRONG);
     }
     if user.locked(now) {
         // The same work and answer as a wrong password: the login page does not tell that the
         // account exists or is locked (the audit log and the users page do).
-        let _ = p.passwords().matches(&f.password, user.password_hash()).await;
+        let _ = admission.matches(&f.password, user.password_hash()).await;
         p.record(AuditEvent::new(now, user.name(), "login.failed", "locked")).await;
         tracing::info!(user = %user.name(), "portal login refused: account locked");
         return again(StatusCode::UNAUTHORIZED, WRONG);
     }
-    let password_ok = p.passwords().matches(&f.password, user.password_hash()).await;
+    let password_ok = admission.matches(&f.password, user.password_hash()).await;
+    drop(admission);
     let step = if password_ok {
         auth::open(p.keyring(), user.name(), user.sealed_totp_secret())
             .and_then(|secret| auth::totp_step(&secret, &f.totp, now))
@@ -206,6 +236,7 @@ async fn login<P: Accounts>(
         }
         return again(StatusCode::UNAUTHORIZED, WRONG);
     }
+    p.clients().succeeded(client, now);
     p.record(AuditEvent::new(now, user.name(), "login", "")).await;
     tracing::info!(user = %user.name(), "portal login");
     let target = if user.must_change_password() { P::PASSWORD_PATH } else { P::HOME_PATH };
@@ -299,13 +330,19 @@ async fn password_change<P: Accounts>(
     }
     let now = p.now();
     let key = LoginLimiter::key(p.keyring(), user.name());
-    if !p.limiter().attempt(key, now, p.policy().attempts_per_15_minutes) {
+    if let Err(wait) = p.limiter().attempt(key, now, p.policy().attempts_per_15_minutes) {
         p.trip(Trip::LoginRate);
         tracing::warn!(user = %user.name(), "portal password change refused: too many attempts");
         let text = "Too many attempts for this user name; wait 15 minutes.";
-        return again(StatusCode::TOO_MANY_REQUESTS, text);
+        return retry_after(again(StatusCode::TOO_MANY_REQUESTS, text), wait.retry_after);
     }
-    let password_ok = p.passwords().matches(&f.current, user.password_hash()).await;
+    let Ok(admission) = p.passwords().admit() else {
+        p.trip(Trip::LoginBusy);
+        tracing::warn!("portal password change refused: every password hashing slot is taken");
+        let text = "The portal is busy; try again in a few seconds.";
+        return retry_after(again(StatusCode::TOO_MANY_REQUESTS, text), BUSY_RETRY_SECONDS);
+    };
+    let password_ok = admission.matches(&f.current, user.password_hash()).await;
     let proven = if !password_ok {
         false
     } else if forced {
@@ -322,6 +359,7 @@ async fn password_change<P: Accounts>(
         }
     };
     if !proven {
+        drop(admission);
         let why = if password_ok { "code" } else { "password" };
         match failed(p.as_ref(), user, "password.failed", why).await {
             Err(answer) => return answer,
@@ -335,10 +373,11 @@ async fn password_change<P: Accounts>(
         };
         return again(StatusCode::BAD_REQUEST, text);
     }
-    let hash = match p.passwords().hash(&f.new).await {
+    let hash = match admission.hash(&f.new).await {
         Ok(h) => h,
         Err(e) => return internal(p.as_ref(), "hash_password", &e),
     };
+    drop(admission);
     if let Err(e) = p.set_password(user, hash).await {
         return internal(p.as_ref(), "set_password", &e);
     }

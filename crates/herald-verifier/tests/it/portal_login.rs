@@ -1,6 +1,7 @@
 //! The portal's login hardening (issue 14, finding 3): HSTS on every answer, a password change
 //! confirmed with the current password (and, when not forced, a fresh TOTP code), one answer
-//! for locked, unknown and wrong, an unlock that clears the name limit.
+//! for locked, unknown and wrong, an unlock that clears the name limit, and the throttles before
+//! argon2 (per client, behind a proxy too).
 
 use herald_verifier::store::Role;
 
@@ -187,5 +188,61 @@ async fn an_unlock_clears_the_user_names_login_limit() {
     v.clock.advance(30);
     let answer = web.login(&v, &carla, &carla.password).await;
     assert_eq!(answer.status, 303, "right away after the unlock: {}", body(&answer));
+    v.stop().await;
+}
+
+/// `n` failed logins with unknown names from `web`.
+async fn fail(web: &mut Web, n: usize) {
+    for i in 0..n {
+        let (status, _) = attempt(web, &format!("nobody-{i}"), "guess", "000000").await;
+        assert_eq!(status, 401, "failure {i}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_over_its_budget_gets_429_while_another_logs_in() {
+    use herald_verifier::internal::TRIPS;
+    let dir = dev_world(&["DE"]);
+    let v = start(dir.path(), "DE", |c| {
+        c.portal.client_login_failures_per_15_minutes = 3;
+        // The test's clients all connect from 127.0.0.1: as a proxy would, they say who they are.
+        c.client_address_header = Some("x-forwarded-for".to_owned());
+    })
+    .await;
+    let carla = make_user(&v, "carla", Role::CaseWorker).await;
+    let mut mallory = Web::new(&v);
+    mallory.forwarded_for = Some("203.0.113.66".to_owned());
+    fail(&mut mallory, 3).await;
+    let answer = mallory.login(&v, &carla, &carla.password).await;
+    assert_eq!(answer.status, 429, "even with the right credentials: {}", body(&answer));
+    assert!(body(&answer).contains("Too many failed login attempts from your network"));
+    let retry: i64 = answer.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    assert_eq!(v.service.store().user("carla").await.unwrap().unwrap().last_totp_step, 0);
+    // A client that claims to be another one in front of the proxy is still mallory: only the
+    // entry the proxy appends counts.
+    mallory.forwarded_for = Some("198.51.100.7, 203.0.113.66".to_owned());
+    assert_eq!(mallory.login(&v, &carla, &carla.password).await.status, 429);
+
+    let mut office = Web::new(&v);
+    office.forwarded_for = Some("198.51.100.7".to_owned());
+    let answer = office.login(&v, &carla, &carla.password).await;
+    assert_eq!(answer.status, 303, "another client: {}", body(&answer));
+    assert_eq!(v.service.metrics().value(&TRIPS, "portal_login_client"), 2);
+    v.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x_forwarded_for_is_ignored_unless_configured() {
+    let dir = dev_world(&["DE"]);
+    let v = start(dir.path(), "DE", |c| c.portal.client_login_failures_per_15_minutes = 2).await;
+    let carla = make_user(&v, "carla", Role::CaseWorker).await;
+    let mut one = Web::new(&v);
+    one.forwarded_for = Some("203.0.113.1".to_owned());
+    fail(&mut one, 2).await;
+    let mut other = Web::new(&v);
+    other.forwarded_for = Some("203.0.113.2".to_owned());
+    let answer = other.login(&v, &carla, &carla.password).await;
+    assert_eq!(answer.status, 429, "the same peer (127.0.0.1), whatever it says");
     v.stop().await;
 }

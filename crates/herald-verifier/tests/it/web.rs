@@ -65,6 +65,8 @@ pub(crate) struct Web {
     client: HttpsClient,
     pub(crate) cookies: BTreeMap<String, String>,
     pub(crate) set_cookies: Vec<String>,
+    /// Sent as `X-Forwarded-For` (as a proxy in front of the portal would).
+    pub(crate) forwarded_for: Option<String>,
 }
 
 impl Web {
@@ -73,6 +75,7 @@ impl Web {
             client: HttpsClient::new(&v.url, &v.ca, None).unwrap(),
             cookies: BTreeMap::new(),
             set_cookies: Vec::new(),
+            forwarded_for: None,
         }
     }
 
@@ -85,6 +88,9 @@ impl Web {
         }
         if body.is_some() {
             headers.push(("content-type", "application/x-www-form-urlencoded"));
+        }
+        if let Some(client) = &self.forwarded_for {
+            headers.push(("x-forwarded-for", client));
         }
         let answer =
             self.client.request(method, path, &headers, body.unwrap_or_default()).await.unwrap();
