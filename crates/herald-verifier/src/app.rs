@@ -120,10 +120,21 @@ impl Verifier {
             },
         );
         if config.portal.enabled {
+            if config.tls.is_none() && config.client_address_header.is_none() {
+                tracing::warn!(
+                    "no [tls] (behind a proxy?) and no client_address_header: every portal client \
+                     shares the proxy's address and its budget of failed logins"
+                );
+            }
+            let client_header = config
+                .client_address_header
+                .as_deref()
+                .and_then(|name| HeaderName::from_bytes(name.as_bytes()).ok());
             router = router.merge(crate::portal::router(
                 service.clone(),
                 config.portal.clone(),
                 &config.country,
+                client_header,
             ));
         }
         let router = router.layer(axum::middleware::from_fn_with_state(

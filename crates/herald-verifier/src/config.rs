@@ -87,6 +87,10 @@ enabled = true
 session_minutes = 480
 lockout_after = 5                # wrong passwords in a row lock the account until an admin unlocks it
 login_attempts_per_15_minutes = 10   # per user name
+# Login attempts per client address (IPv6: per /64; behind a proxy, see client_address_header)
+# per 15 minutes that did not succeed. Counted in memory under a random key of the process,
+# never stored or logged.
+client_login_failures_per_15_minutes = 30
 codes_per_user_hour = 60         # a warning shows from 80 %
 codes_per_hour = 1000            # all users and admin API keys together
 link_base = "https://en.express/v"   # the SMS link is <link_base>?c=<long code>
@@ -268,6 +272,9 @@ pub struct PortalSettings {
     /// Login attempts per user name per 15 minutes.
     #[serde(default = "default_login_attempts")]
     pub login_attempts_per_15_minutes: u32,
+    /// Login attempts per client address (IPv6: per /64) per 15 minutes that did not succeed.
+    #[serde(default = "default_client_login_failures")]
+    pub client_login_failures_per_15_minutes: u32,
     /// Codes one user may issue per hour.
     #[serde(default = "default_user_codes")]
     pub codes_per_user_hour: i64,
@@ -287,6 +294,7 @@ impl Default for PortalSettings {
             session_minutes: default_session_minutes(),
             lockout_after: default_lockout_after(),
             login_attempts_per_15_minutes: default_login_attempts(),
+            client_login_failures_per_15_minutes: default_client_login_failures(),
             codes_per_user_hour: default_user_codes(),
             codes_per_hour: default_global_codes(),
             link_base: default_link_base(),
@@ -298,6 +306,7 @@ herald_service::defaults! {
     fn default_session_minutes() -> i64 = 480;
     fn default_lockout_after() -> i64 = 5;
     fn default_login_attempts() -> u32 = 10;
+    fn default_client_login_failures() -> u32 = 30;
     fn default_user_codes() -> i64 = 60;
     fn default_global_codes() -> i64 = 1000;
     fn default_link_base() -> String = "https://en.express/v".into();
@@ -378,6 +387,11 @@ impl VerifierConfig {
             p.login_attempts_per_15_minutes,
             1..=1000,
         )?;
+        in_range(
+            "portal.client_login_failures_per_15_minutes",
+            p.client_login_failures_per_15_minutes,
+            1..=100_000,
+        )?;
         in_range("portal.codes_per_user_hour", p.codes_per_user_hour, 1..=p.codes_per_hour)?;
         if !p.link_base.starts_with("https://") || p.link_base.contains(['?', '#', ' ']) {
             return invalid("portal.link_base", "must be an https:// URL without query");
@@ -389,17 +403,17 @@ impl VerifierConfig {
             return invalid("certificate.key", "needs at least one [[certificate.key]]");
         }
         in_range("api.response_size", self.api.response_size, 512..=16_384)?;
+        if let Some(name) = &self.client_address_header
+            && axum::http::HeaderName::from_bytes(name.as_bytes()).is_err()
+        {
+            return invalid("client_address_header", "is not an HTTP header name");
+        }
         in_range("api.verify_failure_limit", self.api.verify_failure_limit, 1..=u32::MAX)?;
         in_range(
             "api.verify_client_failure_limit",
             self.api.verify_client_failure_limit,
             1..=self.api.verify_failure_limit,
         )?;
-        if let Some(name) = &self.client_address_header
-            && axum::http::HeaderName::from_bytes(name.as_bytes()).is_err()
-        {
-            return invalid("client_address_header", "is not an HTTP header name");
-        }
         in_range(
             "api.verify_failure_window_seconds",
             self.api.verify_failure_window_seconds,
@@ -456,6 +470,11 @@ mod tests {
             ),
             ("link_base = \"https://", "link_base = \"http://", "portal.link_base"),
             ("session_minutes = 480", "session_minutes = 2", "portal.session_minutes"),
+            (
+                "client_login_failures_per_15_minutes = 30",
+                "client_login_failures_per_15_minutes = 0",
+                "portal.client_login_failures_per_15_minutes",
+            ),
         ] {
             let text = EXAMPLE.replacen(from, to, 1);
             assert_ne!(text, EXAMPLE, "{from}");

@@ -18,9 +18,9 @@ herald_runtime::counter_families! {
     /// `herald_verifier_codes_total{event}`: issued, claimed, verify_failed.
     pub static CODES = ("herald_verifier_codes_total", "event", "Verification codes issued and claimed, and failed verify attempts.");
     /// `herald_verifier_limit_trips_total{limit}`: verify_client, verify_app_budget,
-    /// verify_clients_full, portal_login_rate,
+    /// verify_clients_full, portal_login_rate, portal_login_client, portal_login_busy,
     /// portal_account_locked, portal_issue_limit.
-    pub static TRIPS = ("herald_verifier_limit_trips_total", "limit", "Requests refused by a rate limit or lockout: verify_client (a client's budget of failed /api/verify attempts), verify_app_budget (the device API key's, shared by every install: alert on it), verify_clients_full (too many clients to track; allowed, the app budget still applies), portal_login_rate (per user name), portal_account_locked, portal_issue_limit (hourly).");
+    pub static TRIPS = ("herald_verifier_limit_trips_total", "limit", "Requests refused by a rate limit or lockout: verify_client (a client's budget of failed /api/verify attempts), verify_app_budget (the device API key's, shared by every install: alert on it), verify_clients_full (too many clients to track; allowed, the app budget still applies), portal_login_rate (per user name), portal_login_client (failed logins per client address), portal_login_busy (every argon2 slot and queue place taken), portal_account_locked, portal_issue_limit (hourly).");
 }
 
 /// A fresh registry with the verifier's families.

@@ -1,11 +1,14 @@
 //! Portal accounts: what a user row must tell the login, new users' one-time credentials, the
 //! audit log's events, and form fields that hold secrets.
 
+use std::net::IpAddr;
+
+use axum::http::{Extensions, HeaderMap};
 use maud::{Markup, html};
 use zeroize::Zeroizing;
 
 use crate::session::{BoxFuture, Portal, PortalUser};
-use crate::{Keyring, LoginLimiter, PasswordHasher, auth};
+use crate::{ClientLimiter, Keyring, LoginLimiter, PasswordHasher, auth};
 
 /// A user as the login needs it (beyond [`PortalUser`]).
 pub trait Account: PortalUser {
@@ -24,6 +27,9 @@ pub trait Account: PortalUser {
 pub struct LoginPolicy {
     /// Attempts per user name per 15 minutes (in memory, keyed by an HMAC of the name).
     pub attempts_per_15_minutes: u32,
+    /// Login attempts per client address per 15 minutes that did not succeed (in memory, keyed
+    /// by an HMAC of the address under a random key of the process).
+    pub client_attempts_per_15_minutes: u32,
     /// Failed logins in a row that lock an account until an administrator unlocks it.
     pub lockout_after: i64,
     /// How long a session lasts, in minutes.
@@ -35,6 +41,10 @@ pub struct LoginPolicy {
 pub enum Trip {
     /// A user name's login rate limit.
     LoginRate,
+    /// A client's limit of login attempts that did not succeed.
+    LoginClient,
+    /// Every argon2 slot and queue place was taken: a login answered 429 without hashing.
+    LoginBusy,
     /// An account locked after failed logins.
     AccountLocked,
 }
@@ -58,6 +68,13 @@ pub trait Accounts: Portal<User: Account> {
     fn policy(&self) -> LoginPolicy;
     /// The per-name attempt counter.
     fn limiter(&self) -> &LoginLimiter;
+    /// The per-client attempt counter.
+    fn clients(&self) -> &ClientLimiter;
+    /// The address of the client of a request, from its headers and extensions (where the
+    /// service's server puts the TCP peer's); `None` when unknown (such clients share one count).
+    /// Behind a proxy, from the header the operator configured for it
+    /// (`herald_runtime::PeerInfo::client_address` in the services).
+    fn client(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<IpAddr>;
     /// argon2 on blocking threads.
     fn passwords(&self) -> &PasswordHasher;
     /// Counts a trip in the service's metrics.
@@ -65,10 +82,12 @@ pub trait Accounts: Portal<User: Account> {
 
     /// The user named `name`, if any.
     fn user(&self, name: &str) -> BoxFuture<'_, Result<Option<Self::User>, String>>;
-    /// Records a successful login with TOTP time step `step`: resets the failure count and
-    /// returns `false` if the step was already used (a replayed code).
+    /// Records a proof of the password and TOTP time step `step` (a login, or the confirmation
+    /// of a password change): resets the failure count and returns `false` if the step was
+    /// already used (a replayed code).
     fn login_succeeded(&self, user: &Self::User, step: i64) -> BoxFuture<'_, Result<bool, String>>;
-    /// Counts a failed login, locking the account (until an administrator unlocks it) from
+    /// Counts a failed login (or a wrong current password or code confirming a password
+    /// change), locking the account (until an administrator unlocks it) from
     /// `lockout_after` failures on; the user as updated.
     fn login_failed(
         &self,

@@ -11,8 +11,9 @@
 //!   the portal, the session and the query or fields. [`Pages::public`] is for the few routes
 //!   that come before a session (the login form, the stylesheet), named so in review.
 //! - [`auth`]: argon2id passwords, RFC 6238 TOTP, sealed TOTP secrets, CSRF tokens;
-//!   [`PasswordHasher`] runs argon2 on blocking threads, a few at a time; [`LoginLimiter`] counts
-//!   attempts per user name.
+//!   [`PasswordHasher`] runs argon2 on blocking threads, a few at a time, and answers at once
+//!   when too many wait; [`LoginLimiter`] counts attempts per user name, [`ClientLimiter`] the
+//!   attempts of each client address that did not succeed ([`limits`]).
 //! - [`Accounts`] is what a portal with users provides besides: where users, sessions and audit
 //!   events are kept (the service's store), its [`LoginPolicy`] and its page layout;
 //!   [`login::routes`] then adds the login page, logging out and the password page;
@@ -60,7 +61,7 @@ pub mod accounts;
 pub mod auth;
 mod headers;
 pub mod layout;
-mod limits;
+pub mod limits;
 pub mod login;
 mod pages;
 mod session;
@@ -69,9 +70,9 @@ pub use accounts::{
     Account, Accounts, AuditEvent, Credentials, LoginPolicy, SecretField, StoredCredentials, Trip,
     UserError,
 };
-pub use headers::{CSP, security_headers};
+pub use headers::{CSP, HSTS, security_headers};
 pub use layout::{Layout, Nav};
-pub use limits::{LoginLimiter, PasswordHasher};
+pub use limits::{Admission, Busy, ClientLimiter, LoginLimiter, PasswordHasher, TooMany};
 pub use pages::{NoFields, NoQuery, PageHandler, Pages};
 pub use session::{Access, BoxFuture, Portal, PortalUser, Refusal, Session, cookie, set_cookie};
 

@@ -1,23 +1,26 @@
 //! The kit's login flow on a portal of its own (users, sessions and audit events in memory), as
 //! a new service would plug in: the login form's CSRF cookie, password and TOTP, a replayed
-//! code, the one-time password replaced, lockout after failures, and logging out. The
-//! verifier's portal tests run the same flow on its SQLite and PostgreSQL store.
+//! code, the one-time password replaced (confirmed with it), lockout after failures (answered
+//! like any wrong login), logging out, and the throttles before argon2 (busy slots, one
+//! client's budget). The verifier's portal tests run the same flow on its SQLite and
+//! PostgreSQL store.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, Request, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use herald_webkit::accounts::new_credentials;
 use herald_webkit::{
-    Access, Account, Accounts, AuditEvent, BoxFuture, Keyring, Layout, LoginLimiter, LoginPolicy,
-    NoQuery, Pages, PasswordHasher, Portal, PortalUser, Purpose, Refusal, Session, Trip, auth,
-    login,
+    Access, Account, Accounts, AuditEvent, BoxFuture, ClientLimiter, Keyring, Layout, LoginLimiter,
+    LoginPolicy, NoQuery, Pages, PasswordHasher, Portal, PortalUser, Purpose, Refusal, Session,
+    Trip, auth, login,
 };
 use maud::Markup;
 use sha2::Digest as _;
@@ -86,8 +89,10 @@ struct Memory {
 
 struct TestPortal {
     now: AtomicI64,
+    policy: LoginPolicy,
     memory: Mutex<Memory>,
     limiter: LoginLimiter,
+    clients: ClientLimiter,
     passwords: PasswordHasher,
 }
 
@@ -125,10 +130,17 @@ impl Accounts for TestPortal {
         self.now.load(Ordering::SeqCst)
     }
     fn policy(&self) -> LoginPolicy {
-        LoginPolicy { attempts_per_15_minutes: 100, lockout_after: 3, session_minutes: 60 }
+        self.policy
     }
     fn limiter(&self) -> &LoginLimiter {
         &self.limiter
+    }
+    fn clients(&self) -> &ClientLimiter {
+        &self.clients
+    }
+    /// The test's client says who it is in `x-test-client` (a real portal takes the TCP peer).
+    fn client(&self, headers: &HeaderMap, _: &Extensions) -> Option<IpAddr> {
+        headers.get("x-test-client")?.to_str().ok()?.parse().ok()
     }
     fn passwords(&self) -> &PasswordHasher {
         &self.passwords
@@ -204,6 +216,10 @@ struct Client {
     router: Router,
     cookies: HashMap<String, String>,
     csrf: String,
+    /// Sent as `x-test-client`.
+    address: &'static str,
+    /// The last answer's `Retry-After`.
+    retry_after: Option<String>,
 }
 
 impl Client {
@@ -214,10 +230,13 @@ impl Client {
             .uri(path)
             .header(header::COOKIE, cookie.join("; "))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("x-test-client", self.address)
             .body(Body::from(form.to_owned()))
             .unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
+        self.retry_after =
+            response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
         for set in response.headers().get_all(header::SET_COOKIE) {
             let (pair, _) = set.to_str().unwrap().split_once(';').unwrap();
             let (k, v) = pair.split_once('=').unwrap();
@@ -256,12 +275,13 @@ impl Client {
     }
 }
 
-#[tokio::test]
-async fn the_kits_login_flow_on_a_portal_of_its_own() {
-    let now = 1_795_898_820;
+const NOW: i64 = 1_795_898_820;
+
+/// A portal with the user alice (to replace her one-time password at the first login), under
+/// `policy`, hashing with `hasher`; alice's one-time password and TOTP secret.
+fn portal(policy: LoginPolicy, hasher: PasswordHasher) -> (Arc<TestPortal>, String, Vec<u8>) {
     let (shown, stored) = new_credentials(&Keys, "test", "alice").unwrap();
     let secret = auth::base32_decode(&shown.totp_secret).unwrap();
-    let code = |t: i64| auth::totp(&secret, t.div_euclid(30));
     let alice = User {
         name: "alice".into(),
         password_hash: stored.password_hash,
@@ -272,18 +292,43 @@ async fn the_kits_login_flow_on_a_portal_of_its_own() {
         last_step: 0,
     };
     let portal = Arc::new(TestPortal {
-        now: AtomicI64::new(now),
+        now: AtomicI64::new(NOW),
+        policy,
         memory: Mutex::new(Memory {
             users: HashMap::from([("alice".to_owned(), alice)]),
             ..Memory::default()
         }),
         limiter: LoginLimiter::default(),
-        passwords: PasswordHasher::new(1),
+        clients: ClientLimiter::default(),
+        passwords: hasher,
     });
+    (portal, shown.password.to_string(), secret)
+}
+
+const POLICY: LoginPolicy = LoginPolicy {
+    attempts_per_15_minutes: 100,
+    client_attempts_per_15_minutes: 100,
+    lockout_after: 3,
+    session_minutes: 60,
+};
+
+/// A client of `portal`'s routes from `address`.
+fn client(portal: &Arc<TestPortal>, address: &'static str) -> Client {
     let router = login::routes(Pages::new())
         .page("/p/", Access::Member, home)
-        .into_router(Arc::clone(&portal));
-    let mut c = Client { router, cookies: HashMap::new(), csrf: String::new() };
+        .into_router(Arc::clone(portal));
+    Client { router, cookies: HashMap::new(), csrf: String::new(), address, retry_after: None }
+}
+
+const WRONG: &str = "Wrong user name, password or authenticator code. After repeated failures \
+     an account is locked until an administrator unlocks it.";
+
+#[tokio::test]
+async fn the_kits_login_flow_on_a_portal_of_its_own() {
+    let now = NOW;
+    let (portal, one_time, secret) = portal(POLICY, PasswordHasher::new(1, 4));
+    let code = |t: i64| auth::totp(&secret, t.div_euclid(30));
+    let mut c = client(&portal, "192.0.2.1");
 
     // A POST without the login cookie's token is refused before anything is read.
     let (status, _, body) = c.send("POST", "/p/login", "name=alice").await;
@@ -294,11 +339,11 @@ async fn the_kits_login_flow_on_a_portal_of_its_own() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _, wrong) = c.login("alice", "not the password", &code(now)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(unknown.contains("Wrong user name, password or authenticator code."));
-    assert!(wrong.contains("Wrong user name, password or authenticator code."));
+    assert!(unknown.contains(WRONG));
+    assert!(wrong.contains(WRONG));
 
     // The right password and code: a session, sent to replace the one-time password first.
-    let (status, location, _) = c.login("alice", &shown.password, &code(now)).await;
+    let (status, location, _) = c.login("alice", &one_time, &code(now)).await;
     assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/p/password"));
     assert!(c.cookies.contains_key("test_session") && !c.cookies.contains_key("test_login"));
     let (status, location, _) = c.send("GET", "/p/", "").await;
@@ -306,12 +351,19 @@ async fn the_kits_login_flow_on_a_portal_of_its_own() {
     let (status, _, body) = c.send("GET", "/p/password", "").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("Choose a password") && body.contains(r#"action="/p/logout""#));
-    let same = format!("csrf={}&new={}&repeat={}", c.csrf, "x".repeat(11), "x".repeat(11));
-    let (status, _, body) = c.send("POST", "/p/password", &same).await;
+    assert!(body.contains("One-time password") && !body.contains(r#"name="totp""#), "{body}");
+    let current = auth::percent_encode(&one_time);
+    let x11 = "x".repeat(11);
+    let short = format!("csrf={}&current={current}&new={x11}&repeat={x11}", c.csrf);
+    let (status, _, body) = c.send("POST", "/p/password", &short).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("at least 12 characters"), "{body}");
-    let own = format!("csrf={}&new=alices+own+passphrase&repeat=alices+own+passphrase", c.csrf);
-    let (status, location, _) = c.send("POST", "/p/password", &own).await;
+    let own = "new=alices+own+passphrase&repeat=alices+own+passphrase";
+    let (status, _, body) = c.send("POST", "/p/password", &format!("csrf={}&{own}", c.csrf)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the one-time password is asked again");
+    assert!(body.contains("Enter your one-time password."), "{body}");
+    let (status, location, _) =
+        c.send("POST", "/p/password", &format!("csrf={}&current={current}&{own}", c.csrf)).await;
     assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/p/"));
     let (status, _, body) = c.send("GET", "/p/", "").await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "home of alice"));
@@ -327,15 +379,18 @@ async fn the_kits_login_flow_on_a_portal_of_its_own() {
     // The code just used is not accepted again, even with the new password.
     let (status, _, _) = c.login("alice", "alices own passphrase", &code(now)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a replayed code");
-    // Three failures in a row lock the account (the replay above was the first).
+    // Three failures in a row lock the account (the replay above was the first); the login
+    // page answers as for any wrong login, the audit log tells.
     let (status, _, _) = c.login("alice", "wrong", "000000").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _, body) = c.login("alice", "wrong", "000000").await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(body.contains("locked"), "{body}");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains(WRONG), "{body}");
+    assert!(portal.memory.lock().unwrap().users["alice"].locked);
     portal.now.store(now + 60, Ordering::SeqCst);
-    let (status, _, _) = c.login("alice", "alices own passphrase", &code(now + 60)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "locked even with the right password and code");
+    let (status, _, body) = c.login("alice", "alices own passphrase", &code(now + 60)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "locked even with the right password and code");
+    assert!(body.contains(WRONG), "{body}");
 
     let m = portal.memory.lock().unwrap();
     let actions: Vec<&str> = m.audit.iter().map(|e| e.action.as_str()).collect();
@@ -349,11 +404,92 @@ async fn the_kits_login_flow_on_a_portal_of_its_own() {
             "login.failed",
             "login.failed",
             "login.failed",
-            "user.locked"
+            "user.locked",
+            "login.failed",
         ]
     );
+    assert_eq!(m.audit.last().unwrap().subject, "locked");
     assert!(m.audit.iter().all(|e| e.at_minute % 60 == 0));
     assert_eq!(m.trips, [Trip::AccountLocked]);
     let audit_text = format!("{:?}", m.audit);
-    assert!(!audit_text.contains(&*shown.password) && !audit_text.contains("passphrase"));
+    assert!(!audit_text.contains(&one_time) && !audit_text.contains("passphrase"));
+}
+
+#[tokio::test]
+async fn a_login_that_finds_every_hashing_place_taken_is_answered_at_once() {
+    let (portal, one_time, secret) = portal(POLICY, PasswordHasher::new(1, 1));
+    let mut c = client(&portal, "192.0.2.1");
+    let code = auth::totp(&secret, NOW.div_euclid(30));
+    let held = (portal.passwords.admit().unwrap(), portal.passwords.admit().unwrap());
+    // Were it to wait for a slot, it would wait for ever: the timeout only keeps a broken
+    // build from hanging.
+    let answer =
+        tokio::time::timeout(std::time::Duration::from_mins(1), c.login("alice", &one_time, &code))
+            .await
+            .expect("answered without waiting for a slot");
+    let (status, _, body) = answer;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(body.contains("The portal is busy"), "{body}");
+    assert_eq!(c.retry_after.as_deref(), Some("2"));
+    {
+        let m = portal.memory.lock().unwrap();
+        assert_eq!(m.trips, [Trip::LoginBusy]);
+        assert!(m.audit.is_empty(), "nothing was checked");
+        assert_eq!((m.users["alice"].failed, m.users["alice"].last_step), (0, 0));
+    }
+    drop(held);
+    let (status, location, _) = c.login("alice", &one_time, &code).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/p/password"));
+}
+
+#[tokio::test]
+async fn one_client_over_its_budget_is_refused_while_another_logs_in() {
+    let policy = LoginPolicy { client_attempts_per_15_minutes: 3, ..POLICY };
+    let (portal, one_time, secret) = portal(policy, PasswordHasher::new(1, 4));
+    let code = auth::totp(&secret, NOW.div_euclid(30));
+    let mut mallory = client(&portal, "192.0.2.66");
+    for name in ["bob", "carol", "dave"] {
+        let (status, _, _) = mallory.login(name, "guess", "000000").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+    }
+    let (status, _, body) = mallory.login("alice", &one_time, &code).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "even with the right credentials");
+    assert!(body.contains("Too many failed login attempts from your network"), "{body}");
+    let retry: i64 = mallory.retry_after.as_deref().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    assert_eq!(portal.memory.lock().unwrap().users["alice"].last_step, 0, "not checked");
+
+    let mut alice = client(&portal, "192.0.2.7");
+    let (status, location, _) = alice.login("alice", &one_time, &code).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/p/password"));
+    assert_eq!(portal.memory.lock().unwrap().trips, [Trip::LoginClient]);
+}
+
+#[tokio::test]
+async fn successful_logins_do_not_use_up_a_clients_budget() {
+    let policy = LoginPolicy { client_attempts_per_15_minutes: 1, ..POLICY };
+    let (portal, one_time, secret) = portal(policy, PasswordHasher::new(1, 4));
+    let mut office = client(&portal, "192.0.2.7");
+    for step in 0..3 {
+        let t = NOW + 30 * step;
+        portal.now.store(t, Ordering::SeqCst);
+        let code = auth::totp(&secret, t.div_euclid(30));
+        let (status, _, _) = office.login("alice", &one_time, &code).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "login {step}");
+    }
+    let (status, _, _) = office.login("alice", "wrong", "000000").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the one failure allowed");
+    let (status, _, _) = office.login("alice", "wrong", "000000").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[test]
+fn an_unlock_forgets_the_names_attempts() {
+    let limiter = LoginLimiter::default();
+    let key = LoginLimiter::key(&Keys, "Alice");
+    assert_eq!(key, LoginLimiter::key(&Keys, "alice"), "case-insensitive");
+    assert!((0..3).all(|_| limiter.attempt(key, NOW, 3).is_ok()));
+    assert!(limiter.attempt(key, NOW, 3).is_err());
+    limiter.forget(&Keys, "alice");
+    assert!(limiter.attempt(key, NOW, 3).is_ok());
 }

@@ -80,6 +80,10 @@ pub(super) struct NameForm {
 
 pub(super) async fn user_unlock(p: Arc<Portal>, ctx: Ctx, f: NameForm) -> Response {
     let changed = p.service.store().unlock_user(&f.name).await;
+    if matches!(changed, Ok(true)) {
+        // The user may log in right away: the name's attempts in memory are forgotten too.
+        p.limiter.forget(p.service.secrets(), &f.name);
+    }
     user_changed(&p, &ctx, &f.name, "user.unlock", changed).await
 }
 
@@ -236,6 +240,18 @@ pub(super) async fn settings_page(p: Arc<Portal>, ctx: Ctx, _: NoQuery) -> Respo
         ("Codes per user and hour", p.settings.codes_per_user_hour.to_string()),
         ("Codes per hour (all users)", p.settings.codes_per_hour.to_string()),
         ("Lockout after wrong logins", p.settings.lockout_after.to_string()),
+        (
+            "Login attempts per user name (15 minutes)",
+            p.settings.login_attempts_per_15_minutes.to_string(),
+        ),
+        (
+            "Failed logins per client address (15 minutes)",
+            p.settings.client_login_failures_per_15_minutes.to_string(),
+        ),
+        (
+            "Client address header (behind a proxy)",
+            p.client_header.as_ref().map_or("none (the TCP peer)", |h| h.as_str()).to_owned(),
+        ),
         ("Session (minutes)", p.settings.session_minutes.to_string()),
         ("SMS link base", p.settings.link_base.clone()),
         ("Certificate signing keys (JWKS kid)", published_kids(&p.service.jwks())),

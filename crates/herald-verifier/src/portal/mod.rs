@@ -2,9 +2,17 @@
 //! verification service's own listener (so it shares its TLS; its cookies are `Secure`).
 //!
 //! - **Login**: user name, password (argon2id) and a TOTP code (RFC 6238). Five wrong passwords
-//!   or codes in a row lock the account until an administrator unlocks it; independently, each
-//!   user name gets [`PortalSettings::login_attempts_per_15_minutes`] attempts per 15 minutes
-//!   (keyed by an HMAC of the name, in memory). A TOTP code is accepted once.
+//!   or codes in a row lock the account until an administrator unlocks it (which also clears
+//!   the name's attempt count); independently, each user name gets
+//!   [`PortalSettings::login_attempts_per_15_minutes`] attempts per 15 minutes (keyed by an HMAC
+//!   of the name, in memory), and each client address
+//!   [`PortalSettings::client_login_failures_per_15_minutes`] attempts that did not succeed
+//!   (keyed by an HMAC under a random key of the process; behind a proxy, the address in the
+//!   service's `client_address_header`). argon2 runs a slot per
+//!   core with a bounded queue; a login that finds it full is answered 429 at once. Locked,
+//!   unknown and disabled users get the answer of a wrong password, after the same work. A TOTP
+//!   code is accepted once; a password change is confirmed with the current password and a
+//!   new code (only the password for the forced change of a one-time password).
 //! - **Sessions**: a random 256-bit id in the cookie `herald_portal` (`Secure; HttpOnly;
 //!   SameSite=Strict; Path=/portal`), stored only as a keyed hash, with an expiry.
 //! - **CSRF**: every POST form carries a synchronizer token, the keyed hash of the session id
@@ -18,7 +26,8 @@
 //! - **Audit**: logins, lockouts, every issue, status check and expiry, user and key changes,
 //!   with the time rounded to the minute, never a code or secret.
 //! - **Headers**: a strict Content-Security-Policy (no script at all), `X-Frame-Options: DENY`,
-//!   `Referrer-Policy: no-referrer`, `Cache-Control: no-store` on every answer.
+//!   `Referrer-Policy: no-referrer`, `Cache-Control: no-store` and
+//!   `Strict-Transport-Security` on every answer.
 //!
 //! The sessions, CSRF checks, roles, headers and credentials are `herald_webkit`'s, and so are
 //! the login, logout and password pages ([`login::routes`], on this portal's [`Accounts`]: the
@@ -32,18 +41,19 @@
 
 pub mod views;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderName, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use herald_webkit::layout::{html_response as html, message, refusal_text};
 use herald_webkit::{
-    Access, Account, Accounts, AuditEvent, BoxFuture, Keyring, LoginLimiter, LoginPolicy, Pages,
-    PasswordHasher, PortalUser, Refusal, Session, Trip, login,
+    Access, Account, Accounts, AuditEvent, BoxFuture, ClientLimiter, Keyring, LoginLimiter,
+    LoginPolicy, Pages, PasswordHasher, PortalUser, Refusal, Session, Trip, login,
 };
 use maud::Markup;
 use views::Nav;
@@ -120,12 +130,13 @@ pub struct Portal {
     settings: PortalSettings,
     country: String,
     limiter: LoginLimiter,
-    /// argon2 on blocking threads, at most [`HASHING_SLOTS`] at once.
+    clients: ClientLimiter,
+    /// The header a proxy in front puts the client's address in (the service's
+    /// `client_address_header`); `None`: the TCP peer's.
+    client_header: Option<HeaderName>,
+    /// argon2 on blocking threads, a slot per core, with a bounded queue.
     passwords: PasswordHasher,
 }
-
-/// Concurrent argon2 computations.
-const HASHING_SLOTS: usize = 2;
 
 impl PortalUser for UserRow {
     fn name(&self) -> &str {
@@ -199,6 +210,7 @@ impl Accounts for Portal {
     fn policy(&self) -> LoginPolicy {
         LoginPolicy {
             attempts_per_15_minutes: self.settings.login_attempts_per_15_minutes,
+            client_attempts_per_15_minutes: self.settings.client_login_failures_per_15_minutes,
             lockout_after: self.settings.lockout_after,
             session_minutes: self.settings.session_minutes,
         }
@@ -208,6 +220,18 @@ impl Accounts for Portal {
         &self.limiter
     }
 
+    fn clients(&self) -> &ClientLimiter {
+        &self.clients
+    }
+
+    /// The TCP peer the server attached (`herald_runtime::PeerInfo`), or, behind a proxy, the
+    /// address in the configured header.
+    fn client(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<IpAddr> {
+        extensions
+            .get::<herald_runtime::PeerInfo>()
+            .and_then(|peer| peer.client_address(headers, self.client_header.as_ref()))
+    }
+
     fn passwords(&self) -> &PasswordHasher {
         &self.passwords
     }
@@ -215,6 +239,8 @@ impl Accounts for Portal {
     fn trip(&self, trip: Trip) {
         let label = match trip {
             Trip::LoginRate => "portal_login_rate",
+            Trip::LoginClient => "portal_login_client",
+            Trip::LoginBusy => "portal_login_busy",
             Trip::AccountLocked => "portal_account_locked",
         };
         self.service.metrics().increment(&crate::internal::TRIPS, label);
@@ -285,14 +311,22 @@ impl std::fmt::Debug for Portal {
     }
 }
 
-/// The portal's routes (all under `/portal`).
-pub fn router(service: Arc<Service>, settings: PortalSettings, country: &str) -> Router {
+/// The portal's routes (all under `/portal`); behind a proxy, `client_header` names the header
+/// it puts the client's address in.
+pub fn router(
+    service: Arc<Service>,
+    settings: PortalSettings,
+    country: &str,
+    client_header: Option<HeaderName>,
+) -> Router {
     let portal = Arc::new(Portal {
         service,
         settings,
         country: country.to_owned(),
         limiter: LoginLimiter::default(),
-        passwords: PasswordHasher::new(HASHING_SLOTS),
+        clients: ClientLimiter::default(),
+        client_header,
+        passwords: PasswordHasher::for_this_machine(),
     });
     login::routes(Pages::new())
         .public("/portal", get(|| async { Redirect::to("/portal/") }))

@@ -1,7 +1,8 @@
 //! The portal in headless Chromium, driven over WebDriver (chromedriver): log in with password
 //! and TOTP, replace the one-time password, issue a code, redeem it through the app API, see it
-//! claimed and counted; an XSS payload typed into a form; five wrong passwords lock an account,
-//! which an administrator unlocks (with the administrator's pages). One browser at a time. A PNG of every screen goes to `<target>/portal-screenshots/`.
+//! claimed and counted; an XSS payload typed into a form; five wrong passwords lock an account
+//! (the login page answers as for any wrong password; the administrator's pages show the lock),
+//! which an administrator unlocks. One browser at a time. A PNG of every screen goes to `<target>/portal-screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`/usr/bin/chromium`,
 //! `/usr/bin/chromedriver`; `.ci/run` installs them). Without them the test is skipped with a
@@ -40,10 +41,12 @@ async fn login(b: &Browser, base: &str, name: &str, password: &str, totp: &str) 
 /// One browser at a time on this machine's two cores.
 static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Logs in with a one-time password and replaces it with `new`.
+/// Logs in with a one-time password and replaces it with `new` (confirmed with the one-time
+/// password).
 async fn first_login(b: &Browser, base: &str, user: &crate::web::TestUser, now: i64, new: &str) {
     login(b, base, &user.name, &user.password, &user.code(now)).await;
     assert!(b.url().await.ends_with("/portal/password"), "{}", b.url().await);
+    b.type_into("#current", &user.password).await;
     b.type_into("#new", new).await;
     b.type_into("#repeat", new).await;
     b.click("#save").await;
@@ -65,6 +68,7 @@ async fn browser_login_issue_redeem_then_claimed_and_counted() {
     login(&b, &base, "carla", &carla.password, &carla.code(v.now())).await;
     assert!(b.url().await.ends_with("/portal/password"), "{}", b.url().await);
     b.screenshot("02-choose-password").await;
+    b.type_into("#current", &carla.password).await;
     b.type_into("#new", "carla's own passphrase").await;
     b.type_into("#repeat", "carla's own passphrase").await;
     b.click("#save").await;
@@ -143,14 +147,18 @@ async fn browser_five_wrong_passwords_lock_the_account_and_an_administrator_unlo
     for _ in 0..5 {
         login(&b, &base, "carla", "not my password", &carla.code(v.now())).await;
     }
-    assert!(b.text("p.message.error").await.contains("locked"));
+    let wrong = b.text("p.message.error").await;
+    assert!(wrong.contains("Wrong user name, password or authenticator code."), "{wrong}");
     login(&b, &base, "carla", &carla.password, &carla.code(v.now())).await;
-    assert!(b.text("p.message.error").await.contains("locked"), "even with the right password");
+    assert!(b.url().await.ends_with("/portal/login"), "even with the right password");
+    assert_eq!(b.text("p.message.error").await, wrong, "the same answer as a wrong password");
     b.screenshot("08-locked").await;
 
     // The administrator sees the locked user and the audit log, and unlocks her.
     first_login(&b, &base, &ada, v.now(), "ada's own passphrase!").await;
     b.go(&format!("{base}/portal/users")).await;
+    assert!(b.text("#users").await.contains("locked"), "the lock shows to administrators");
+    assert_eq!(b.count("form[action='/portal/users/unlock']").await, 1);
     b.screenshot("09-users").await;
     b.click("form[action='/portal/users/unlock'] button").await;
     assert_eq!(b.count("form[action='/portal/users/unlock']").await, 0);

@@ -18,6 +18,7 @@ mod guessing;
 mod logs;
 mod pages;
 mod portal;
+mod portal_login;
 mod store;
 mod support;
 mod web;

@@ -65,6 +65,8 @@ pub(crate) struct Web {
     client: HttpsClient,
     pub(crate) cookies: BTreeMap<String, String>,
     pub(crate) set_cookies: Vec<String>,
+    /// Sent as `X-Forwarded-For` (as a proxy in front of the portal would).
+    pub(crate) forwarded_for: Option<String>,
 }
 
 impl Web {
@@ -73,6 +75,7 @@ impl Web {
             client: HttpsClient::new(&v.url, &v.ca, None).unwrap(),
             cookies: BTreeMap::new(),
             set_cookies: Vec::new(),
+            forwarded_for: None,
         }
     }
 
@@ -85,6 +88,9 @@ impl Web {
         }
         if body.is_some() {
             headers.push(("content-type", "application/x-www-form-urlencoded"));
+        }
+        if let Some(client) = &self.forwarded_for {
+            headers.push(("x-forwarded-for", client));
         }
         let answer =
             self.client.request(method, path, &headers, body.unwrap_or_default()).await.unwrap();
@@ -135,8 +141,8 @@ impl Web {
         .await
     }
 
-    /// Logs in and replaces the one-time password; the user is then ready to work. Advances the
-    /// clock by a TOTP step first, so that no code is reused.
+    /// Logs in and replaces the one-time password (confirmed with it); the user is then ready to
+    /// work. Advances the clock by a TOTP step first, so that no code is reused.
     pub(crate) async fn login_ready(&mut self, v: &Running, user: &mut TestUser) {
         v.clock.advance(auth::TOTP_STEP);
         let password = user.password.clone();
@@ -144,13 +150,19 @@ impl Web {
         assert_eq!(answer.status, 303, "{}", body(&answer));
         if answer.header("location") == Some("/portal/password") {
             let new = format!("{}-mine", user.password);
-            let answer = self
-                .submit("/portal/password", "/portal/password", &[("new", &new), ("repeat", &new)])
-                .await;
+            let fields = [("current", user.password.as_str()), ("new", &new), ("repeat", &new)];
+            let answer = self.submit("/portal/password", "/portal/password", &fields).await;
             assert_eq!(answer.status, 303, "{}", body(&answer));
             user.password = new;
         }
     }
+}
+
+/// The text of the page's first message box (an error, a warning or a note).
+pub(crate) fn message_of(html: &str) -> Option<String> {
+    let at = html.find("role=\"status\">")? + "role=\"status\">".len();
+    let rest = html.get(at..)?;
+    Some(rest[..rest.find('<')?].to_owned())
 }
 
 /// An answer's body as text.

@@ -5,6 +5,14 @@
 //! PostgreSQL. Next to it, in the same run, the same HTTPS stack answering an empty padded
 //! response at the same concurrency: the machine's own limit for a request that does nothing.
 
+// Request counts and ratios are far below 2^52; ranks are small and non-negative.
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -145,8 +153,12 @@ impl PgDatabases {
         let mut urls = Vec::new();
         for i in 0..n {
             let name = format!("herald_bench_{tag}_{i}");
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&mut conn).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
+                .execute(&mut conn)
+                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await?;
             urls.push(replace_database(admin, &name)?);
             names.push(name);
         }
@@ -160,8 +172,8 @@ impl PgDatabases {
             let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
             )))
-                .execute(&mut conn)
-                .await;
+            .execute(&mut conn)
+            .await;
         }
         let _ = conn.close().await;
     }
@@ -244,7 +256,8 @@ async fn start(
     if let Some(url) = verifier_db {
         vconfig.database.clone_from(url);
     }
-    let verifier = herald_verifier::Verifier::build(&vconfig, clock.clone(), random.clone()).await?;
+    let verifier =
+        herald_verifier::Verifier::build(&vconfig, clock.clone(), random.clone()).await?;
     verifier.register_api_key("bench-case-workers", ApiKeyKind::Admin, &keys.admin).await?;
     verifier.register_api_key("bench-app", ApiKeyKind::Device, &keys.device).await?;
     let verifier_url = format!("https://{}", verifier.local_addr().context("no address")?);
@@ -383,7 +396,29 @@ async fn measure(args: &PublishBench, s: &Services) -> Result<BackendResult> {
     let wall = started.elapsed();
     progress.finish_and_clear();
 
-    // The baseline: as many requests as the app paths made, at the same concurrency.
+    let base_wall = baseline(args.apps, &s.baseline, &samples).await?;
+
+    let samples = std::mem::take(&mut *samples.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
+    Ok(BackendResult {
+        backend: "",
+        uploads_per_second: args.uploads as f64 / wall.as_secs_f64().max(1e-9),
+        seconds: wall.as_secs_f64(),
+        verify: Figures::of(samples.verify, wall),
+        certificate: Figures::of(samples.certificate, wall),
+        publish: Figures::of(samples.publish, wall),
+        chaff_verify: Figures::of(samples.chaff_verify, wall),
+        chaff_publish: Figures::of(samples.chaff_publish, wall),
+        baseline: Figures::of(samples.baseline, base_wall),
+    })
+}
+
+/// As many requests as the app paths made, at the same concurrency, to the baseline server;
+/// returns the wall time.
+async fn baseline(
+    concurrency: usize,
+    client: &HttpsClient,
+    samples: &Arc<Mutex<Samples>>,
+) -> Result<Duration> {
     let total = {
         let s = samples.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
         s.verify.len()
@@ -395,8 +430,8 @@ async fn measure(args: &PublishBench, s: &Services) -> Result<BackendResult> {
     let remaining = Arc::new(std::sync::atomic::AtomicUsize::new(total));
     let base_started = Instant::now();
     let mut apps = tokio::task::JoinSet::new();
-    for _ in 0..args.apps {
-        let (remaining, samples, client) = (remaining.clone(), samples.clone(), s.baseline.clone());
+    for _ in 0..concurrency {
+        let (remaining, samples, client) = (remaining.clone(), samples.clone(), client.clone());
         apps.spawn(async move {
             let mut rng = StdRng::seed_from_u64(1);
             while remaining
@@ -423,20 +458,7 @@ async fn measure(args: &PublishBench, s: &Services) -> Result<BackendResult> {
     while let Some(done) = apps.join_next().await {
         done.context("a baseline task failed")??;
     }
-    let base_wall = base_started.elapsed();
-
-    let samples = std::mem::take(&mut *samples.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
-    Ok(BackendResult {
-        backend: "",
-        uploads_per_second: args.uploads as f64 / wall.as_secs_f64().max(1e-9),
-        seconds: wall.as_secs_f64(),
-        verify: Figures::of(samples.verify, wall),
-        certificate: Figures::of(samples.certificate, wall),
-        publish: Figures::of(samples.publish, wall),
-        chaff_verify: Figures::of(samples.chaff_verify, wall),
-        chaff_publish: Figures::of(samples.chaff_publish, wall),
-        baseline: Figures::of(samples.baseline, base_wall),
-    })
+    Ok(base_started.elapsed())
 }
 
 async fn issue_codes(s: &Services, n: usize) -> Result<Vec<String>> {
@@ -550,7 +572,8 @@ impl Flow {
     async fn chaff(&self, samples: &Mutex<Samples>, rng: &mut StdRng) -> Result<()> {
         let t = Instant::now();
         let body = Upload::verify_body("00000000", rng);
-        let answer = post(&self.verifier, "/api/verify", Some(&self.device_key), true, body).await?;
+        let answer =
+            post(&self.verifier, "/api/verify", Some(&self.device_key), true, body).await?;
         let verify = t.elapsed();
         let t = Instant::now();
         let answer2 =
