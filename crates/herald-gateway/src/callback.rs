@@ -471,7 +471,7 @@ impl CallbackWorker {
         Ok(rows
             .into_iter()
             .filter(|row| !row.revoked && wanted(row))
-            .filter(|row| crate::api::passes_anchor_check(&self.anchor, row))
+            .filter(|row| crate::api::passes_anchor_check(&self.anchor, row, Some(&self.registry)))
             .map(|row| row.thumbprint)
             .collect())
     }

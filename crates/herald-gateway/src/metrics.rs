@@ -7,8 +7,9 @@
 //! process of a scale-out deployment reports the same totals).
 //!
 //! Labels are bounded on purpose: the route template (never the path with its dates and tags),
-//! the status code, the callback outcome, and the country code of an authenticated caller
-//! (only trusted countries get that far). Never an IP address, a batch tag or a thumbprint.
+//! the status code, the callback outcome, the trust-integrity failure reason, and the country
+//! code of an authenticated caller (only trusted countries get that far). Never an IP address,
+//! a batch tag or a thumbprint.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -31,6 +32,12 @@ herald_runtime::counter_families! {
     pub static DOWNLOADS = ("herald_gateway_downloads_total", "status", "Download requests answered, by HTTP status.");
     /// `herald_gateway_upload_keys_accepted_total{country}`: keys stored from the country.
     pub static UPLOAD_KEYS_ACCEPTED = ("herald_gateway_upload_keys_accepted_total", "country", "Diagnosis keys stored from uploads, by uploading country.");
+    /// `herald_gateway_trust_integrity_failures_total{reason}`: trust-list rows ignored when a
+    /// request or a callback looked them up, because `certificate` (EFGS's check: the PEM, its
+    /// thumbprint, country or operator signature), `entry_signature_missing` (a row stored
+    /// before herald signed whole entries) or `entry_signature_bad` (kind, country, revocation
+    /// or host changed without the operator's key).
+    pub static TRUST_INTEGRITY_FAILURES = ("herald_gateway_trust_integrity_failures_total", "reason", "Trust-list rows ignored because a trust-anchor signature failed: certificate, entry_signature_missing or entry_signature_bad.");
     /// `herald_gateway_uploads_total{status}`.
     pub static UPLOADS = ("herald_gateway_uploads_total", "status", "Upload requests answered, by HTTP status.");
 }
@@ -44,6 +51,7 @@ pub fn registry() -> Arc<Registry> {
             &CALLBACK_DELIVERIES,
             &DOWNLOAD_KEYS_SERVED,
             &DOWNLOADS,
+            &TRUST_INTEGRITY_FAILURES,
             &UPLOAD_KEYS_ACCEPTED,
             &UPLOADS,
         ],

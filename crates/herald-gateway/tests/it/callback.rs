@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::extract::RawQuery;
 use axum::http::{HeaderMap, StatusCode};
-use herald_gateway::store::{TrustKind as StoreKind, TrustRow};
+use herald_gateway::store::TrustRow;
 use herald_model::{CountryCode, UnixTime};
 use herald_runtime::PeerInfo;
 use herald_runtime::{Answer, HttpsClient};
@@ -273,20 +273,7 @@ async fn trusted_receiver_certificate(world: &World) -> (String, String) {
     let (cert_pem, key_pem) = receiver_certificate(world, "DE");
     let anchor = TrustAnchor::from_pkcs8_pem(world.pki.anchor.key().expose_secret()).unwrap();
     let e = anchor.sign_entry(de, TrustKind::Callback, &cert_pem, Some("127.0.0.1")).unwrap();
-    world
-        .store
-        .put_trust_entry(&TrustRow {
-            thumbprint: e.thumbprint,
-            country: e.country,
-            kind: StoreKind::Callback,
-            certificate_pem: e.certificate_pem,
-            operator_signature: e.operator_signature,
-            revoked: false,
-            host: e.host,
-            created_at: UnixTime(NOW),
-        })
-        .await
-        .unwrap();
+    world.store.put_trust_entry(&TrustRow::from_entry(&e, UnixTime(NOW))).await.unwrap();
     (cert_pem, key_pem)
 }
 
