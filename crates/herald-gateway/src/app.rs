@@ -12,7 +12,7 @@ use rand::SeedableRng as _;
 use tokio::net::TcpListener;
 
 use crate::api::{self, ApiSettings, AppState};
-use crate::callback::{CallbackSettings, CallbackWorker, ClientCertificate};
+use crate::callback::{CallbackSettings, CallbackWorker, ClientCertificate, SystemResolver};
 use crate::config::{AtRestConfig, GatewayConfig};
 use crate::internal::{self, InternalState};
 use crate::jobs::{self, JobSettings};
@@ -206,6 +206,7 @@ impl Gateway {
                 holder,
             },
             registry,
+            resolver: Arc::new(SystemResolver),
         };
         Ok(Self { listener, internal, tls, state, jobs, callbacks })
     }

@@ -23,9 +23,10 @@ use crate::store::StoreGauges;
 herald_runtime::counter_families! {
     /// `herald_gateway_audit_requests_total{status}`.
     pub static AUDIT_REQUESTS = ("herald_gateway_audit_requests_total", "status", "Audit requests answered, by HTTP status.");
-    /// `herald_gateway_callback_deliveries_total{outcome}`: `ok`, `failed` or `suspended` (the
+    /// `herald_gateway_callback_deliveries_total{outcome}`: `ok`, `failed`, `refused` (the
+    /// receiver's host resolved to an internal address; nothing was sent) or `suspended` (the
     /// failure that suspended the subscription; counted there only).
-    pub static CALLBACK_DELIVERIES = ("herald_gateway_callback_deliveries_total", "outcome", "Callback attempts by outcome: ok, failed, or suspended (the failure that suspended the subscription).");
+    pub static CALLBACK_DELIVERIES = ("herald_gateway_callback_deliveries_total", "outcome", "Callback attempts by outcome: ok, failed, refused (host resolves to an internal address), or suspended (the failure that suspended the subscription).");
     /// `herald_gateway_download_keys_served_total{country}`: keys sent to the country.
     pub static DOWNLOAD_KEYS_SERVED = ("herald_gateway_download_keys_served_total", "country", "Diagnosis keys served in downloads, by requesting country.");
     /// `herald_gateway_downloads_total{status}`.

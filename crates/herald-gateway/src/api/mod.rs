@@ -40,8 +40,8 @@ pub struct ApiSettings {
     pub max_age_days: i64,
     /// EFGS 207 behaviour (whole upload rolled back) or storing the valid keys.
     pub upload_mode: UploadMode,
-    /// Whether callback URLs may name private, loopback or link-local IP addresses (dev and
-    /// tests only; production: `false`).
+    /// Whether callback URLs may name `localhost` or private, loopback, link-local and other
+    /// internal IP addresses (dev and tests only; production: `false`).
     pub allow_private_callback_hosts: bool,
 }
 
