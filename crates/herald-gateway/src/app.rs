@@ -12,7 +12,7 @@ use rand::SeedableRng as _;
 use tokio::net::TcpListener;
 
 use crate::api::{self, ApiSettings, AppState};
-use crate::callback::{CallbackSettings, CallbackWorker, ClientCertificate};
+use crate::callback::{CallbackSettings, CallbackWorker, ClientCertificate, SystemResolver};
 use crate::config::{AtRestConfig, GatewayConfig};
 use crate::internal::{self, InternalState};
 use crate::jobs::{self, JobSettings};
@@ -105,6 +105,23 @@ fn warn_if_readable_by_others(path: &std::path::Path) {
     let _ = path;
 }
 
+/// Trust-list rows stored before herald signed whole entries have no entry signature and are
+/// refused until the operator signs them: says so once at startup, with the command (each
+/// refused lookup logs it too).
+async fn report_unsigned_entries(store: &Store) -> Result<(), StartError> {
+    let rows = store.trust_entries().await?;
+    let unsigned = rows.iter().filter(|row| row.entry_signature.is_none()).count();
+    if unsigned > 0 {
+        tracing::warn!(
+            unsigned,
+            "trust-list entries without an entry signature are refused until the operator signs \
+             them: check them with `herald gateway trust list --anchor <PEM>`, then run \
+             `herald gateway trust resign --anchor-key <KEY>`"
+        );
+    }
+    Ok(())
+}
+
 /// A gateway that is bound and ready to serve.
 pub struct Gateway {
     listener: TcpListener,
@@ -141,6 +158,7 @@ impl Gateway {
         let at_rest = at_rest(&config.at_rest)?;
         let store = Store::open(&config.database).await?.with_at_rest(at_rest);
         store.apply_at_rest().await?;
+        report_unsigned_entries(&store).await?;
         let listener = herald_runtime::server::bind(config.listen).await?;
         let internal = herald_runtime::server::bind_optional(config.internal_listen).await?;
         let anchor = Arc::new(anchor);
@@ -188,6 +206,7 @@ impl Gateway {
                 holder,
             },
             registry,
+            resolver: Arc::new(SystemResolver),
         };
         Ok(Self { listener, internal, tls, state, jobs, callbacks })
     }

@@ -18,14 +18,29 @@
 //!   URL's host (and the entry's `host`, when it names one). [`ReceiverTrust::EfgsCompatible`]
 //!   keeps the reference's check instead: any trusted AUTHENTICATION entry of any country, no
 //!   host check.
-//! - **No DNS in the request path.** URL validation refuses private, loopback, link-local and
-//!   similar IP literals but does not resolve names.
+//! - **Receivers are resolved when called, and internal addresses refused.** The subscription
+//!   API refuses internal IP literals and `localhost` names but does no DNS (none in the request
+//!   path). The worker resolves the host once per callback ([`Resolve`]), refuses it if any
+//!   address is internal ([`internal_class`]: loopback, private, link-local, unspecified,
+//!   multicast, CGNAT, reserved, and IPv6 forms carrying such an IPv4 address) unless
+//!   `allow_private_callback_hosts`, and connects to exactly the addresses it checked, so a
+//!   changed DNS answer cannot move the call inside; TLS verifies the URL's host name. A
+//!   refused callback fails like any other (retried, suspended after the 6th failure), is
+//!   counted as `refused` and logged with the address class, never the address.
 //!
 //! Callbacks may go through an HTTP proxy ([`HttpProxy`], config `callback_proxy`, as EFGS's
-//! `https.proxyHost`): the worker opens a `CONNECT host:port` tunnel and runs TLS through it, so
-//! the receiver's certificate is checked exactly as on a direct connection.
+//! `https.proxyHost`): the worker resolves and checks the host as above, opens a
+//! `CONNECT address:port` tunnel to the checked address and runs TLS through it, so the
+//! receiver's certificate is checked exactly as on a direct connection.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+mod address;
+mod proxy;
+
+pub use address::{AddressClass, Resolve, SystemResolver, internal_class, is_localhost_name};
+pub use proxy::HttpProxy;
+use proxy::tunnel;
+
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,6 +96,9 @@ pub enum CallbackUrlError {
     /// No host.
     #[error("callback URL has no host")]
     NoHost,
+    /// The host is `localhost` or a name under `.localhost`, which resolve to loopback.
+    #[error("callback host is a localhost name")]
+    LocalhostName,
     /// The host is an IP address in a private, loopback, link-local or otherwise internal
     /// range.
     #[error("callback host is a private or internal address")]
@@ -89,10 +107,12 @@ pub enum CallbackUrlError {
 
 /// Checks a subscription (§1.5): the id has 1 to 32 characters; the URL parses, has at most 256
 /// characters, is `https`, has a host, no query string and no credentials, and (unless
-/// `allow_private_hosts`) its host is not an IP literal in 0/8, 10/8, 100.64/10, 127/8,
-/// 169.254/16, 172.16/12, 192.168/16, ::, ::1, fc00::/7 or fe80::/10 (IPv4-mapped IPv6
-/// included). IPv4 in octal or hex notation is normalised by the parser first. Host names are
-/// not resolved.
+/// `allow_private_hosts`) its host is neither `localhost` nor a name under `.localhost`, nor an
+/// IP literal that [`internal_class`] calls internal (0/8, 10/8, 100.64/10, 127/8, 169.254/16,
+/// 172.16/12, 192.168/16, multicast and reserved ranges, ::, ::1, fc00::/7, fe80::/10, and IPv6
+/// forms carrying such an IPv4 address). IPv4 in octal or hex notation is normalised by the
+/// parser first. Other host names are not resolved here: the worker resolves and checks them
+/// when it calls.
 pub fn validate_subscription(
     callback_id: &str,
     url: &str,
@@ -115,70 +135,21 @@ pub fn validate_subscription(
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(CallbackUrlError::Credentials);
     }
-    let private = match parsed.host() {
+    let refusal = match parsed.host() {
         None => return Err(CallbackUrlError::NoHost),
-        Some(Host::Domain(_)) => false,
-        Some(Host::Ipv4(a)) => is_private_v4(a),
-        Some(Host::Ipv6(a)) => is_private_v6(a),
+        Some(Host::Domain(name)) => {
+            is_localhost_name(name).then_some(CallbackUrlError::LocalhostName)
+        }
+        Some(Host::Ipv4(a)) => {
+            internal_class(IpAddr::V4(a)).map(|_| CallbackUrlError::PrivateAddress)
+        }
+        Some(Host::Ipv6(a)) => {
+            internal_class(IpAddr::V6(a)).map(|_| CallbackUrlError::PrivateAddress)
+        }
     };
-    if private && !allow_private_hosts {
-        return Err(CallbackUrlError::PrivateAddress);
-    }
-    Ok(parsed)
-}
-
-fn is_private_v4(a: Ipv4Addr) -> bool {
-    let [b0, b1, _, _] = a.octets();
-    b0 == 0
-        || b0 == 10
-        || b0 == 127
-        || (b0 == 100 && (64..128).contains(&b1))
-        || (b0 == 169 && b1 == 254)
-        || (b0 == 172 && (16..32).contains(&b1))
-        || (b0 == 192 && b1 == 168)
-}
-
-fn is_private_v6(a: Ipv6Addr) -> bool {
-    if let Some(v4) = a.to_ipv4_mapped() {
-        return is_private_v4(v4);
-    }
-    let first = a.segments().first().copied().unwrap_or(0);
-    a.is_loopback()
-        || a.is_unspecified()
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
-}
-
-/// An HTTP proxy for outbound callbacks: `http://host[:port]` (port 80 when left out), no
-/// credentials, no path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpProxy {
-    /// The proxy's host name or IP address.
-    pub host: String,
-    /// Its port.
-    pub port: u16,
-}
-
-impl HttpProxy {
-    /// Parses `http://host[:port][/]`; the error says what is wrong.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
-        if url.scheme() != "http" {
-            return Err(format!("{text:?} must be an http:// URL (the tunnel carries TLS)"));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err("proxy credentials are not supported".into());
-        }
-        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
-            return Err(format!("{text:?} must be http://host:port, without a path"));
-        }
-        let host = match url.host() {
-            Some(Host::Domain(d)) => d.to_owned(),
-            Some(Host::Ipv4(a)) => a.to_string(),
-            Some(Host::Ipv6(a)) => a.to_string(),
-            None => return Err(format!("{text:?} has no host")),
-        };
-        Ok(Self { host, port: url.port_or_known_default().unwrap_or(80) })
+    match refusal {
+        Some(refusal) if !allow_private_hosts => Err(refusal),
+        _ => Ok(parsed),
     }
 }
 
@@ -248,6 +219,27 @@ pub enum CallbackError {
     /// The callback proxy refused the tunnel.
     #[error("the callback proxy answered {0} to CONNECT")]
     Proxy(u16),
+    /// The host name does not resolve (or resolves to no address).
+    #[error("callback host does not resolve: {0}")]
+    Resolve(String),
+    /// The host resolves to (or is) an internal address and private callback hosts are not
+    /// allowed (`allow_private_callback_hosts`); nothing was sent.
+    #[error(
+        "callback host resolves to a {0} address; refused (allow_private_callback_hosts is off)"
+    )]
+    InternalAddress(AddressClass),
+}
+
+impl CallbackError {
+    /// Whether the callback was refused because its host is (or resolves to) an internal
+    /// address or a `localhost` name: nothing was sent.
+    pub fn is_internal_host(&self) -> bool {
+        matches!(
+            self,
+            Self::InternalAddress(_)
+                | Self::Url(CallbackUrlError::PrivateAddress | CallbackUrlError::LocalhostName)
+        )
+    }
 }
 
 /// Settings of the callback worker.
@@ -259,7 +251,8 @@ pub struct CallbackSettings {
     pub interval: Duration,
     /// Which receiver certificates are accepted.
     pub trust: ReceiverTrust,
-    /// Whether subscription URLs may name private addresses (dev and tests).
+    /// Whether callbacks may go to `localhost` names and to hosts that are or resolve to
+    /// internal addresses (dev and tests).
     pub allow_private_hosts: bool,
     /// The HTTP proxy to tunnel through, if any.
     pub proxy: Option<HttpProxy>,
@@ -267,7 +260,7 @@ pub struct CallbackSettings {
     pub holder: String,
 }
 
-/// The callback worker: store, trust anchor, clock, client certificate, settings.
+/// The callback worker: store, trust anchor, clock, client certificate, settings, resolver.
 #[derive(Clone)]
 pub struct CallbackWorker {
     /// Storage.
@@ -282,6 +275,8 @@ pub struct CallbackWorker {
     pub settings: CallbackSettings,
     /// The process's metrics (callback deliveries by outcome).
     pub registry: Arc<herald_runtime::Registry>,
+    /// Resolves receivers' host names, once per callback ([`SystemResolver`] in production).
+    pub resolver: Arc<dyn Resolve>,
 }
 
 impl std::fmt::Debug for CallbackWorker {
@@ -350,11 +345,18 @@ impl CallbackWorker {
     async fn execute(&self, task: &CallbackTask) {
         let outcome = self.call(task).await;
         let now = self.clock.now();
+        let mut failure = "failed";
         let recorded = match outcome {
             Ok(()) => {
                 tracing::info!("callback delivered");
                 self.registry.increment(&CALLBACK_DELIVERIES, "ok");
                 self.store.callback_succeeded(task.id).await.map(|()| None)
+            }
+            Err(e) if e.is_internal_host() => {
+                // The error names the address class at most, never the address.
+                tracing::warn!(error = %e, retries = task.retries, "callback refused: the receiver's host is internal");
+                failure = "refused";
+                self.store.callback_failed(task.id, now).await.map(Some)
             }
             Err(e) => {
                 tracing::info!(error = %e, retries = task.retries, "callback failed");
@@ -369,7 +371,7 @@ impl CallbackWorker {
                      resume"
                 );
             }
-            Ok(Some(_)) => self.registry.increment(&CALLBACK_DELIVERIES, "failed"),
+            Ok(Some(_)) => self.registry.increment(&CALLBACK_DELIVERIES, failure),
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "recording a callback outcome failed"),
         }
@@ -383,13 +385,17 @@ impl CallbackWorker {
         url.query_pairs_mut()
             .append_pair("batchTag", task.batch_tag.as_str())
             .append_pair("date", &date.to_string());
-        let host = match url.host() {
-            Some(Host::Domain(d)) => d.to_owned(),
-            Some(Host::Ipv4(a)) => a.to_string(),
-            Some(Host::Ipv6(a)) => a.to_string(),
+        let (host, literal) = match url.host() {
+            Some(Host::Domain(d)) => (d.to_owned(), None),
+            Some(Host::Ipv4(a)) => (a.to_string(), Some(IpAddr::V4(a))),
+            Some(Host::Ipv6(a)) => (a.to_string(), Some(IpAddr::V6(a))),
             None => return Err(CallbackUrlError::NoHost.into()),
         };
         let port = url.port_or_known_default().unwrap_or(443);
+        // Resolved once, checked, and connected to as checked (see the module docs).
+        let addresses = tokio::time::timeout(TIMEOUT, self.addresses(&host, literal, port))
+            .await
+            .map_err(|_| CallbackError::Timeout)??;
         let accepted = self.accepted_thumbprints(task.country, &host).await?;
         if accepted.is_empty() {
             return Err(CallbackError::Tls(format!(
@@ -405,12 +411,8 @@ impl CallbackWorker {
             .map_err(|e| CallbackError::Tls(format!("server name: {e}")))?;
         let tls = tokio::time::timeout(TIMEOUT, async {
             let stream: Box<dyn Stream> = match &self.settings.proxy {
-                None => Box::new(
-                    TcpStream::connect((host.as_str(), port))
-                        .await
-                        .map_err(|e| CallbackError::Io(format!("connect: {e}")))?,
-                ),
-                Some(proxy) => Box::new(tunnel(proxy, &host, port).await?),
+                None => Box::new(connect(&addresses).await?),
+                Some(proxy) => Box::new(tunnel(proxy, &addresses).await?),
             };
             connector.connect(name, stream).await.map_err(|e| CallbackError::Tls(e.to_string()))
         })
@@ -448,6 +450,33 @@ impl CallbackWorker {
         if status.is_success() { Ok(()) } else { Err(CallbackError::Status(status.as_u16())) }
     }
 
+    /// The addresses to call for `host`: the IP literal itself, or the host name resolved once.
+    /// Unless private hosts are allowed, refused if any address is internal.
+    async fn addresses(
+        &self,
+        host: &str,
+        literal: Option<IpAddr>,
+        port: u16,
+    ) -> Result<Vec<SocketAddr>, CallbackError> {
+        let addresses = match literal {
+            Some(ip) => vec![SocketAddr::new(ip, port)],
+            None => self
+                .resolver
+                .resolve(host, port)
+                .await
+                .map_err(|e| CallbackError::Resolve(e.to_string()))?,
+        };
+        if addresses.is_empty() {
+            return Err(CallbackError::Resolve("no address".into()));
+        }
+        if !self.settings.allow_private_hosts
+            && let Some(class) = addresses.iter().find_map(|a| internal_class(a.ip()))
+        {
+            return Err(CallbackError::InternalAddress(class));
+        }
+        Ok(addresses)
+    }
+
     /// The thumbprints a receiver of `country` at `host` may present, each from a trust-list
     /// entry that passes the trust-anchor check and is not revoked.
     async fn accepted_thumbprints(
@@ -471,7 +500,7 @@ impl CallbackWorker {
         Ok(rows
             .into_iter()
             .filter(|row| !row.revoked && wanted(row))
-            .filter(|row| crate::api::passes_anchor_check(&self.anchor, row))
+            .filter(|row| crate::api::passes_anchor_check(&self.anchor, row, Some(&self.registry)))
             .map(|row| row.thumbprint)
             .collect())
     }
@@ -504,115 +533,17 @@ trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
 
-/// A `CONNECT host:port` tunnel through `proxy` (RFC 9110 §9.3.6): any 2xx opens it.
-async fn tunnel(
-    proxy: &HttpProxy,
-    host: &str,
-    port: u16,
-) -> Result<TokioIo<hyper::upgrade::Upgraded>, CallbackError> {
-    let tcp = TcpStream::connect((proxy.host.as_str(), proxy.port))
-        .await
-        .map_err(|e| CallbackError::Io(format!("connect to the callback proxy: {e}")))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-        .await
-        .map_err(|e| CallbackError::Io(format!("callback proxy: {e}")))?;
-    tokio::spawn(async move {
-        let _ = conn.with_upgrades().await;
-    });
-    // An IPv6 literal is bracketed in the authority.
-    let authority =
-        if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-    let request = Request::connect(authority.as_str())
-        .header(hyper::header::HOST, authority.as_str())
-        .header(hyper::header::USER_AGENT, USER_AGENT)
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| CallbackError::Io(e.to_string()))?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| CallbackError::Io(format!("callback proxy: {e}")))?;
-    if !response.status().is_success() {
-        return Err(CallbackError::Proxy(response.status().as_u16()));
+/// A TCP connection to the first of `addresses` that answers, in order.
+async fn connect(addresses: &[SocketAddr]) -> Result<TcpStream, CallbackError> {
+    let mut last = CallbackError::Resolve("no address".into());
+    for address in addresses {
+        match TcpStream::connect(address).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = CallbackError::Io(format!("connect: {e}")),
+        }
     }
-    let upgraded = hyper::upgrade::on(response)
-        .await
-        .map_err(|e| CallbackError::Io(format!("callback proxy tunnel: {e}")))?;
-    Ok(TokioIo::new(upgraded))
+    Err(last)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn subscription_urls() {
-        let long_path = format!("https://nb.example/{}", "a".repeat(240));
-        for (id, url, ok) in [
-            ("cb", "https://nb.example/callback", true),
-            ("cb", "https://nb.example:8443/a/b", true),
-            ("cb", "https://8.8.8.8/cb", true),
-            ("cb", "https://[2001:db8::1]/cb", true),
-            ("cb", "http://nb.example/cb", false),
-            ("cb", "https://nb.example/cb?x=1", false),
-            ("cb", "https://nb.example/cb?", false),
-            ("cb", "https://user:pw@nb.example/cb", false),
-            ("cb", "not a url", false),
-            ("cb", "https://", false),
-            ("cb", long_path.as_str(), false),
-            ("", "https://nb.example/cb", false),
-            ("123456789012345678901234567890123", "https://nb.example/cb", false),
-            ("12345678901234567890123456789012", "https://nb.example/cb", true),
-            ("cb", "https://10.1.2.3/cb", false),
-            ("cb", "https://127.0.0.1/cb", false),
-            ("cb", "https://0177.0.0.1/cb", false),
-            ("cb", "https://0x7f000001/cb", false),
-            ("cb", "https://2130706433/cb", false),
-            ("cb", "https://100.64.0.1/cb", false),
-            ("cb", "https://100.127.255.255/cb", false),
-            ("cb", "https://100.128.0.1/cb", true),
-            ("cb", "https://169.254.169.254/cb", false),
-            ("cb", "https://172.16.0.1/cb", false),
-            ("cb", "https://172.31.255.255/cb", false),
-            ("cb", "https://172.32.0.1/cb", true),
-            ("cb", "https://192.168.1.1/cb", false),
-            ("cb", "https://0.0.0.0/cb", false),
-            ("cb", "https://[::1]/cb", false),
-            ("cb", "https://[::]/cb", false),
-            ("cb", "https://[fc00::1]/cb", false),
-            ("cb", "https://[fd12::1]/cb", false),
-            ("cb", "https://[fe80::1]/cb", false),
-            ("cb", "https://[::ffff:10.0.0.1]/cb", false),
-        ] {
-            assert_eq!(validate_subscription(id, url, false).is_ok(), ok, "{id:?} {url}");
-        }
-        assert!(validate_subscription("cb", "https://127.0.0.1:1234/cb", true).is_ok());
-        assert!(validate_subscription("cb", "http://127.0.0.1/cb", true).is_err());
-    }
-
-    #[test]
-    fn proxy_urls() {
-        for (text, parsed) in [
-            ("http://proxy.internal:3128", Some(("proxy.internal", 3128))),
-            ("http://proxy.internal:3128/", Some(("proxy.internal", 3128))),
-            ("http://10.0.0.1", Some(("10.0.0.1", 80))),
-            ("http://[2001:db8::1]:8080", Some(("2001:db8::1", 8080))),
-            ("https://proxy.internal:3128", None),
-            ("socks5://proxy.internal:1080", None),
-            ("http://user:secret@proxy.internal:3128", None),
-            ("http://proxy.internal:3128/path", None),
-            ("http://proxy.internal:3128?x=1", None),
-            ("proxy.internal:3128", None),
-            ("", None),
-        ] {
-            let got = HttpProxy::parse(text).ok();
-            assert_eq!(
-                got.as_ref().map(|p| (p.host.as_str(), p.port)),
-                parsed,
-                "{text}: {:?}",
-                HttpProxy::parse(text)
-            );
-        }
-        let error = HttpProxy::parse("http://user:secret@proxy.internal:3128").unwrap_err();
-        assert!(!error.contains("secret"), "{error}");
-    }
-}
+mod tests;

@@ -71,7 +71,7 @@ callback_interval_seconds = 60
 # subscriber's country, valid for the URL's host) or "efgs" (the reference: a trusted
 # AUTHENTICATION entry of any country, no host check).
 callback_receiver_trust = "callback"
-# Allow callback URLs naming private, loopback or link-local IP addresses. Dev and tests only.
+# Allow callbacks to localhost and to hosts that are or resolve to internal addresses. Dev only.
 allow_private_callback_hosts = false
 # Send callbacks through an HTTP proxy (CONNECT tunnels; TLS stays end to end with the
 # receiver, whose certificate is checked as without a proxy). No credentials in the URL.
@@ -184,7 +184,8 @@ pub struct CallbackConfig {
     pub interval_seconds: u64,
     /// Which receiver certificates callbacks accept (`callback_receiver_trust`).
     pub receiver_trust: crate::callback::ReceiverTrust,
-    /// Whether callback URLs may name private addresses (`allow_private_callback_hosts`).
+    /// Whether callbacks may go to `localhost` names and to hosts that are or resolve to
+    /// internal addresses (`allow_private_callback_hosts`).
     pub allow_private_hosts: bool,
     /// The HTTP proxy callbacks go through (`callback_proxy`), if any.
     pub proxy: Option<crate::callback::HttpProxy>,

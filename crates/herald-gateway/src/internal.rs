@@ -48,7 +48,7 @@ impl Probe for InternalState {
             let countries: BTreeSet<_> = rows
                 .iter()
                 .filter(|row| row.kind == TrustKind::Authentication && !row.revoked)
-                .filter(|row| crate::api::passes_anchor_check(&self.anchor, row))
+                .filter(|row| crate::api::passes_anchor_check(&self.anchor, row, None))
                 .map(|row| row.country)
                 .collect();
             let mut extra = Map::new();

@@ -7,8 +7,9 @@
 //! process of a scale-out deployment reports the same totals).
 //!
 //! Labels are bounded on purpose: the route template (never the path with its dates and tags),
-//! the status code, the callback outcome, and the country code of an authenticated caller
-//! (only trusted countries get that far). Never an IP address, a batch tag or a thumbprint.
+//! the status code, the callback outcome, the trust-integrity failure reason, and the country
+//! code of an authenticated caller (only trusted countries get that far). Never an IP address,
+//! a batch tag or a thumbprint.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -22,15 +23,22 @@ use crate::store::StoreGauges;
 herald_runtime::counter_families! {
     /// `herald_gateway_audit_requests_total{status}`.
     pub static AUDIT_REQUESTS = ("herald_gateway_audit_requests_total", "status", "Audit requests answered, by HTTP status.");
-    /// `herald_gateway_callback_deliveries_total{outcome}`: `ok`, `failed` or `suspended` (the
+    /// `herald_gateway_callback_deliveries_total{outcome}`: `ok`, `failed`, `refused` (the
+    /// receiver's host resolved to an internal address; nothing was sent) or `suspended` (the
     /// failure that suspended the subscription; counted there only).
-    pub static CALLBACK_DELIVERIES = ("herald_gateway_callback_deliveries_total", "outcome", "Callback attempts by outcome: ok, failed, or suspended (the failure that suspended the subscription).");
+    pub static CALLBACK_DELIVERIES = ("herald_gateway_callback_deliveries_total", "outcome", "Callback attempts by outcome: ok, failed, refused (host resolves to an internal address), or suspended (the failure that suspended the subscription).");
     /// `herald_gateway_download_keys_served_total{country}`: keys sent to the country.
     pub static DOWNLOAD_KEYS_SERVED = ("herald_gateway_download_keys_served_total", "country", "Diagnosis keys served in downloads, by requesting country.");
     /// `herald_gateway_downloads_total{status}`.
     pub static DOWNLOADS = ("herald_gateway_downloads_total", "status", "Download requests answered, by HTTP status.");
     /// `herald_gateway_upload_keys_accepted_total{country}`: keys stored from the country.
     pub static UPLOAD_KEYS_ACCEPTED = ("herald_gateway_upload_keys_accepted_total", "country", "Diagnosis keys stored from uploads, by uploading country.");
+    /// `herald_gateway_trust_integrity_failures_total{reason}`: trust-list rows ignored when a
+    /// request or a callback looked them up, because `certificate` (EFGS's check: the PEM, its
+    /// thumbprint, country or operator signature), `entry_signature_missing` (a row stored
+    /// before herald signed whole entries) or `entry_signature_bad` (kind, country, revocation
+    /// or host changed without the operator's key).
+    pub static TRUST_INTEGRITY_FAILURES = ("herald_gateway_trust_integrity_failures_total", "reason", "Trust-list rows ignored because a trust-anchor signature failed: certificate, entry_signature_missing or entry_signature_bad.");
     /// `herald_gateway_uploads_total{status}`.
     pub static UPLOADS = ("herald_gateway_uploads_total", "status", "Upload requests answered, by HTTP status.");
 }
@@ -44,6 +52,7 @@ pub fn registry() -> Arc<Registry> {
             &CALLBACK_DELIVERIES,
             &DOWNLOAD_KEYS_SERVED,
             &DOWNLOADS,
+            &TRUST_INTEGRITY_FAILURES,
             &UPLOAD_KEYS_ACCEPTED,
             &UPLOADS,
         ],

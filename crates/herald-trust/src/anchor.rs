@@ -2,10 +2,12 @@
 //! the public side, deployed on the gateway and given to every country, checks them
 //! ([`AnchorCertificate`]), efgs-gateway.md §4.3.
 //!
-//! The signature is the one EFGS's operator tooling makes:
+//! Every entry carries two signatures of the anchor (see [`TrustEntry`]): EFGS's over the
+//! certificate text, and herald's over the whole entry ([`TrustEntry::signed_fields`]). Both
+//! are made the same way, the one EFGS's operator tooling makes:
 //! `openssl dgst -sha256 -sign anchor.key cert.pem | base64 -w0`, that is SHA-256 over the exact
-//! bytes of the PEM file, ECDSA (DER `Ecdsa-Sig-Value`) or RSA PKCS#1 v1.5, Base64 on one line.
-//! The algorithm is the anchor key's; the hash is always SHA-256 (EFGS verifies with the anchor
+//! bytes of the PEM file (or of the entry's signed fields), ECDSA (DER `Ecdsa-Sig-Value`) or
+//! RSA PKCS#1 v1.5, Base64 on one line. The algorithm is the anchor key's; the hash is always SHA-256 (EFGS verifies with the anchor
 //! certificate's `sigAlgName`, which for every anchor its tooling makes is `SHA256with…`).
 
 use base64::Engine as _;
@@ -131,7 +133,9 @@ impl TrustAnchor {
     ///
     /// Checks first that `certificate_pem` is one PEM certificate with LF line endings and that
     /// its subject's `C` is `country`; computes the thumbprint; signs the exact bytes of
-    /// `certificate_pem`. The entry is not revoked.
+    /// `certificate_pem` (`operator_signature`, EFGS's) and the entry's
+    /// [`signed_fields`](TrustEntry::signed_fields) (`entry_signature`). The entry is not
+    /// revoked.
     ///
     /// RSA signing here runs without blinding, which is fine for an operator signing offline
     /// (nobody can time it). Where the key sits behind a service, use
@@ -143,13 +147,7 @@ impl TrustAnchor {
         certificate_pem: &str,
         host: Option<&str>,
     ) -> Result<TrustEntry, TrustError> {
-        self.sign_with(country, kind, certificate_pem, host, |key, message| match key {
-            AnchorKey::EcdsaP256(key) => {
-                let sig: p256::ecdsa::Signature = key.try_sign(message)?;
-                Ok(sig.to_der().to_vec())
-            }
-            AnchorKey::Rsa(key) => Ok(key.try_sign(message)?.to_vec()),
-        })
+        self.resign(&new_entry(country, kind, certificate_pem, host)?)
     }
 
     /// As [`sign_entry`](Self::sign_entry), with randomness: RSA signing is blinded (the
@@ -163,7 +161,8 @@ impl TrustAnchor {
         host: Option<&str>,
         rng: &mut R,
     ) -> Result<TrustEntry, TrustError> {
-        self.sign_with(country, kind, certificate_pem, host, |key, message| match key {
+        let entry = new_entry(country, kind, certificate_pem, host)?;
+        self.sign_with(entry, |key, message| match key {
             AnchorKey::EcdsaP256(key) => {
                 let sig: p256::ecdsa::Signature = key.try_sign_with_rng(rng, message)?;
                 Ok(sig.to_der().to_vec())
@@ -172,33 +171,95 @@ impl TrustAnchor {
         })
     }
 
-    /// The checks and the entry around `sign`, which SHA-256-signs the exact PEM bytes and
+    /// Signs `entry` as it stands: both signatures anew, over its certificate text and over its
+    /// fields (country, kind, thumbprint, `revoked` and `host` as given), deterministically as
+    /// [`sign_entry`](Self::sign_entry). This is how the operator revokes
+    /// (`resign(&TrustEntry { revoked: true, ..entry })`) and signs an entry that has no entry
+    /// signature yet (one stored before herald signed whole entries, or an EFGS-shaped one).
+    ///
+    /// Checks the certificate as [`sign_entry`](Self::sign_entry) does, and that `thumbprint`
+    /// is its thumbprint. It does **not** check the signatures `entry` carries: whoever
+    /// re-signs an entry read from a store or a file checks first that this anchor vouched for
+    /// it ([`verify_efgs_entry`](Self::verify_efgs_entry) or
+    /// [`verify_entry`](Self::verify_entry)), or the re-signing launders whatever was written
+    /// there.
+    pub fn resign(&self, entry: &TrustEntry) -> Result<TrustEntry, TrustError> {
+        self.sign_with(entry.clone(), |key, message| match key {
+            AnchorKey::EcdsaP256(key) => {
+                let sig: p256::ecdsa::Signature = key.try_sign(message)?;
+                Ok(sig.to_der().to_vec())
+            }
+            AnchorKey::Rsa(key) => Ok(key.try_sign(message)?.to_vec()),
+        })
+    }
+
+    /// [`AnchorCertificate::verify_entry`] with this key's public half: both signatures.
+    pub fn verify_entry(&self, entry: &TrustEntry) -> Result<(), TrustError> {
+        let key = self.public_key();
+        efgs_check(&key, entry)?;
+        entry_signature_check(&key, entry)
+    }
+
+    /// [`AnchorCertificate::verify_efgs_entry`] with this key's public half: EFGS's check only.
+    pub fn verify_efgs_entry(&self, entry: &TrustEntry) -> Result<(), TrustError> {
+        efgs_check(&self.public_key(), entry)
+    }
+
+    fn public_key(&self) -> AnchorPublicKey {
+        match &self.key {
+            AnchorKey::EcdsaP256(key) => AnchorPublicKey::EcdsaP256(*key.verifying_key()),
+            AnchorKey::Rsa(key) => AnchorPublicKey::Rsa(Box::new(key.verifying_key())),
+        }
+    }
+
+    /// The checks and the two signatures around `sign`, which SHA-256-signs a message and
     /// returns a DER `Ecdsa-Sig-Value` or the RSA signature block.
     fn sign_with(
         &self,
-        country: CountryCode,
-        kind: TrustKind,
-        certificate_pem: &str,
-        host: Option<&str>,
-        sign: impl FnOnce(&AnchorKey, &[u8]) -> Result<Vec<u8>, signature::Error>,
+        mut entry: TrustEntry,
+        mut sign: impl FnMut(&AnchorKey, &[u8]) -> Result<Vec<u8>, signature::Error>,
     ) -> Result<TrustEntry, TrustError> {
-        if certificate_pem.contains('\r') {
+        if entry.certificate_pem.contains('\r') {
             return Err(TrustError::PemLineEndings);
         }
-        let cert = Cert::from_pem(certificate_pem.as_bytes())?;
-        check_country(country, &cert)?;
-        let signature = sign(&self.key, certificate_pem.as_bytes())
+        let cert = Cert::from_pem(entry.certificate_pem.as_bytes())?;
+        check_country(entry.country, &cert)?;
+        let actual = cert.thumbprint();
+        if actual != entry.thumbprint {
+            return Err(TrustError::ThumbprintMismatch { expected: entry.thumbprint, actual });
+        }
+        let operator = sign(&self.key, entry.certificate_pem.as_bytes())
             .map_err(|reason| TrustError::Sign { reason })?;
-        Ok(TrustEntry {
-            country,
-            kind,
-            certificate_pem: certificate_pem.to_owned(),
-            thumbprint: cert.thumbprint(),
-            operator_signature: BASE64.encode(signature),
-            revoked: false,
-            host: host.map(str::to_owned),
-        })
+        let fields = sign(&self.key, &entry.signed_fields())
+            .map_err(|reason| TrustError::Sign { reason })?;
+        entry.operator_signature = BASE64.encode(operator);
+        entry.entry_signature = Some(BASE64.encode(fields));
+        Ok(entry)
     }
+}
+
+/// An unsigned, unrevoked entry for `certificate_pem` with its thumbprint; the signing checks
+/// the rest.
+fn new_entry(
+    country: CountryCode,
+    kind: TrustKind,
+    certificate_pem: &str,
+    host: Option<&str>,
+) -> Result<TrustEntry, TrustError> {
+    if certificate_pem.contains('\r') {
+        return Err(TrustError::PemLineEndings);
+    }
+    let cert = Cert::from_pem(certificate_pem.as_bytes())?;
+    Ok(TrustEntry {
+        country,
+        kind,
+        certificate_pem: certificate_pem.to_owned(),
+        thumbprint: cert.thumbprint(),
+        operator_signature: String::new(),
+        revoked: false,
+        host: host.map(str::to_owned),
+        entry_signature: None,
+    })
 }
 
 /// The trust anchor's certificate: what the gateway deploys and countries receive out of band,
@@ -270,8 +331,26 @@ impl AnchorCertificate {
         }
     }
 
-    /// The full integrity check of efgs-gateway.md §4.3: a gateway treats an entry that fails
-    /// it as absent. In order:
+    /// The full integrity check: EFGS's ([`verify_efgs_entry`](Self::verify_efgs_entry)),
+    /// then herald's entry signature. A herald gateway treats an entry that fails it as absent.
+    /// After EFGS's six steps:
+    /// 7. the entry carries an entry signature
+    ///    ([`EntrySignatureMissing`](TrustError::EntrySignatureMissing));
+    /// 8. it is one line of standard Base64 and the anchor's public key verifies it over the
+    ///    entry's [`signed_fields`](TrustEntry::signed_fields): country, kind, thumbprint,
+    ///    revocation flag and host ([`BadEntrySignature`](TrustError::BadEntrySignature)).
+    ///
+    /// Revocation is still the caller's policy (a revoked entry passes), but the flag is the
+    /// operator's: an entry whose `revoked`, `kind` or `host` was changed without the anchor
+    /// key fails step 8.
+    pub fn verify_entry(&self, entry: &TrustEntry) -> Result<(), TrustError> {
+        efgs_check(&self.key, entry)?;
+        entry_signature_check(&self.key, entry)
+    }
+
+    /// The integrity check of efgs-gateway.md §4.3, exactly as EFGS runs it, for EFGS-shaped
+    /// entries (interoperability, and finding which stored entries the operator may re-sign).
+    /// In order:
     /// 1. the certificate text and the signature are non-empty
     ///    ([`EmptyCertificate`](TrustError::EmptyCertificate),
     ///    [`EmptySignature`](TrustError::EmptySignature));
@@ -286,19 +365,10 @@ impl AnchorCertificate {
     /// 6. the anchor's public key verifies the signature over the exact bytes of the text
     ///    ([`BadSignature`](TrustError::BadSignature)).
     ///
-    /// `revoked`, `kind` and `host` play no part: revocation is the caller's policy.
-    pub fn verify_entry(&self, entry: &TrustEntry) -> Result<(), TrustError> {
-        if entry.certificate_pem.is_empty() {
-            return Err(TrustError::EmptyCertificate);
-        }
-        let signature = decode_signature(&entry.operator_signature)?;
-        let cert = Cert::from_pem(entry.certificate_pem.as_bytes())?;
-        let actual = cert.thumbprint();
-        if actual != entry.thumbprint {
-            return Err(TrustError::ThumbprintMismatch { expected: entry.thumbprint, actual });
-        }
-        check_country(entry.country, &cert)?;
-        self.verify_bytes(entry.certificate_pem.as_bytes(), &signature)
+    /// `revoked`, `kind`, `host` and `entry_signature` play no part: an entry that passes only
+    /// this check is not one herald's gateway trusts.
+    pub fn verify_efgs_entry(&self, entry: &TrustEntry) -> Result<(), TrustError> {
+        efgs_check(&self.key, entry)
     }
 
     /// Checks only the operator signature over a certificate text, as a downloader checks the
@@ -313,17 +383,51 @@ impl AnchorCertificate {
             return Err(TrustError::EmptyCertificate);
         }
         let signature = decode_signature(operator_signature)?;
-        self.verify_bytes(certificate_pem.as_bytes(), &signature)
+        self.key.verify(certificate_pem.as_bytes(), &signature)
+    }
+}
+
+impl AnchorPublicKey {
+    fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), TrustError> {
+        if self.verifies(message, signature) { Ok(()) } else { Err(TrustError::BadSignature) }
     }
 
-    fn verify_bytes(&self, message: &[u8], signature: &[u8]) -> Result<(), TrustError> {
-        let verified = match &self.key {
-            AnchorPublicKey::EcdsaP256(key) => p256::ecdsa::DerSignature::try_from(signature)
+    fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        match self {
+            Self::EcdsaP256(key) => p256::ecdsa::DerSignature::try_from(signature)
                 .is_ok_and(|sig| key.verify(message, &sig).is_ok()),
-            AnchorPublicKey::Rsa(key) => rsa::pkcs1v15::Signature::try_from(signature)
+            Self::Rsa(key) => rsa::pkcs1v15::Signature::try_from(signature)
                 .is_ok_and(|sig| key.verify(message, &sig).is_ok()),
-        };
-        if verified { Ok(()) } else { Err(TrustError::BadSignature) }
+        }
+    }
+}
+
+/// EFGS's six steps (see [`AnchorCertificate::verify_efgs_entry`]).
+fn efgs_check(key: &AnchorPublicKey, entry: &TrustEntry) -> Result<(), TrustError> {
+    if entry.certificate_pem.is_empty() {
+        return Err(TrustError::EmptyCertificate);
+    }
+    let signature = decode_signature(&entry.operator_signature)?;
+    let cert = Cert::from_pem(entry.certificate_pem.as_bytes())?;
+    let actual = cert.thumbprint();
+    if actual != entry.thumbprint {
+        return Err(TrustError::ThumbprintMismatch { expected: entry.thumbprint, actual });
+    }
+    check_country(entry.country, &cert)?;
+    key.verify(entry.certificate_pem.as_bytes(), &signature)
+}
+
+/// Steps 7 and 8 of [`AnchorCertificate::verify_entry`].
+fn entry_signature_check(key: &AnchorPublicKey, entry: &TrustEntry) -> Result<(), TrustError> {
+    let text = match entry.entry_signature.as_deref() {
+        None | Some("") => return Err(TrustError::EntrySignatureMissing),
+        Some(text) => text,
+    };
+    let signature = BASE64.decode(text).map_err(|_| TrustError::BadEntrySignature)?;
+    if key.verifies(&entry.signed_fields(), &signature) {
+        Ok(())
+    } else {
+        Err(TrustError::BadEntrySignature)
     }
 }
 

@@ -7,9 +7,9 @@ use herald_model::{CertThumbprint, CountryCode};
 /// development PKI, signing or verifying trust-list entries, and reading trust-list files.
 ///
 /// The variants from [`EmptyCertificate`](Self::EmptyCertificate) to
-/// [`BadSignature`](Self::BadSignature) (together with the certificate-parsing and country
-/// variants above them) are the reasons [`AnchorCertificate::verify_entry`] gives for ignoring
-/// a trust-list entry.
+/// [`BadEntrySignature`](Self::BadEntrySignature) (together with the certificate-parsing and
+/// country variants above them) are the reasons [`AnchorCertificate::verify_entry`] gives for
+/// ignoring a trust-list entry.
 ///
 /// [`AnchorCertificate::verify_entry`]: crate::AnchorCertificate::verify_entry
 ///
@@ -105,6 +105,20 @@ pub enum TrustError {
     /// anchor's public key (tampered text, another anchor's signature, or a damaged signature).
     #[error("operator signature does not verify with the trust anchor's public key")]
     BadSignature,
+    /// The entry carries no entry signature (herald's signature over its country, kind,
+    /// thumbprint, revocation flag and host): an EFGS-shaped entry, or one stored before herald
+    /// signed whole entries. The operator signs it anew with the anchor key.
+    #[error(
+        "trust-list entry has no entry signature (over its country, kind, thumbprint, revocation and host); the operator must sign it anew"
+    )]
+    EntrySignatureMissing,
+    /// The entry signature is not one line of standard Base64, or does not verify over the
+    /// entry's fields with the trust anchor's public key: its kind, country, thumbprint,
+    /// revocation flag or host was changed after the operator signed it.
+    #[error(
+        "entry signature does not verify: kind, country, thumbprint, revocation or host changed since the operator signed"
+    )]
+    BadEntrySignature,
     /// Certificate text to be signed contains a carriage return; entries use LF line endings.
     #[error("certificate PEM contains a carriage return; trust-list entries use LF line endings")]
     PemLineEndings,

@@ -11,16 +11,25 @@
 //!       "certificate": "-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----\n",
 //!       "signature": "<standard Base64, one line>",
 //!       "revoked": false,
-//!       "host": null
+//!       "host": null,
+//!       "entry_signature": "<standard Base64, one line>"
 //!     }
 //!   ]
 //! }
 //! ```
 //!
+//! `signature` is EFGS's operator signature over the exact `certificate` text; the fields up to
+//! `host` are EFGS's `certificate` row. `entry_signature` is herald's second operator signature,
+//! over the whole entry ([`TrustEntry::signed_fields`](crate::TrustEntry::signed_fields)).
+//!
 //! Reading checks the syntax of every field and refuses unknown fields and repeated
 //! thumbprints; it does not check signatures (that needs the anchor, see
 //! [`AnchorCertificate::verify_entry`](crate::AnchorCertificate::verify_entry)). `host` may
-//! be omitted (= `null`); every other field is required.
+//! be omitted (= `null`). `entry_signature` may be omitted too, so an EFGS-shaped list (or one
+//! written before herald signed whole entries) stays readable; such entries pass only
+//! [`AnchorCertificate::verify_efgs_entry`](crate::AnchorCertificate::verify_efgs_entry), and
+//! herald's gateway does not trust them until the operator signs them anew. Writing leaves the
+//! field out when an entry has none. Every other field is required.
 
 use std::collections::BTreeMap;
 
@@ -57,6 +66,8 @@ struct EntryJson {
     revoked: bool,
     #[serde(default)]
     host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    entry_signature: Option<String>,
 }
 
 impl TrustList {
@@ -82,6 +93,7 @@ impl TrustList {
                     signature: e.operator_signature.clone(),
                     revoked: e.revoked,
                     host: e.host.clone(),
+                    entry_signature: e.entry_signature.clone(),
                 })
                 .collect(),
         };
@@ -139,6 +151,11 @@ fn entry_from_json(index: usize, raw: EntryJson) -> Result<TrustEntry, TrustErro
     if raw.signature.is_empty() || BASE64.decode(&raw.signature).is_err() {
         return Err(bad("signature", &raw.signature, "one line of standard Base64"));
     }
+    if let Some(text) = &raw.entry_signature
+        && (text.is_empty() || BASE64.decode(text).is_err())
+    {
+        return Err(bad("entry_signature", text, "one line of standard Base64"));
+    }
     Ok(TrustEntry {
         country,
         kind,
@@ -147,6 +164,7 @@ fn entry_from_json(index: usize, raw: EntryJson) -> Result<TrustEntry, TrustErro
         operator_signature: raw.signature,
         revoked: raw.revoked,
         host: raw.host,
+        entry_signature: raw.entry_signature,
     })
 }
 

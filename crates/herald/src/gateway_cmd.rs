@@ -87,7 +87,9 @@ pub(crate) enum TrustCommand {
         #[command(flatten)]
         entry: EntryArgs,
     },
-    /// Import a trust-list JSON; every entry must verify with the anchor certificate.
+    /// Import a trust-list JSON; every entry must verify with the anchor certificate. Entries
+    /// without an entry signature (EFGS's shape) are imported but refused by the gateway until
+    /// `resign` signs them.
     Import {
         #[command(flatten)]
         store: StoreArgs,
@@ -103,8 +105,8 @@ pub(crate) enum TrustCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Show the trust list, one line per certificate, with whether its operator signature
-    /// verifies.
+    /// Show the trust list, one line per certificate, with whether its operator signatures
+    /// (over the certificate and over the whole entry) verify.
     List {
         #[command(flatten)]
         store: StoreArgs,
@@ -112,14 +114,36 @@ pub(crate) enum TrustCommand {
         #[arg(long, value_name = "PEM")]
         anchor: Option<PathBuf>,
     },
-    /// Revoke a certificate (it stays listed, and is refused).
+    /// Revoke a certificate: its entry is signed anew with the trust anchor's key as revoked
+    /// (it stays listed, and is refused; clearing the flag without the key does not undo it).
     Revoke {
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        key: AnchorKeyArgs,
         /// Its SHA-256 thumbprint (64 hex digits, colons allowed).
         #[arg(long, value_name = "HEX")]
         thumbprint: String,
     },
+    /// After an upgrade: sign every stored entry that has no entry signature yet (stored
+    /// before herald signed whole entries) with the trust anchor's key, as it stands (kind,
+    /// revocation, host). Entries whose certificate signature does not verify with the key,
+    /// and entries whose entry signature fails (changed behind the operator's back), are left
+    /// alone and listed. Check the entries first with `list --anchor`.
+    Resign {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        key: AnchorKeyArgs,
+    },
+}
+
+/// The trust anchor's private key, for the commands that change stored entries.
+#[derive(Debug, Args)]
+pub(crate) struct AnchorKeyArgs {
+    /// The trust anchor's private key, PKCS#8 PEM (with --dev: DIR/anchor/anchor.key.pem).
+    #[arg(long, value_name = "PEM")]
+    anchor_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -257,8 +281,17 @@ pub(crate) async fn prepare_dev(
             let signed = anchor
                 .sign_entry(country, kind, &pem, None)
                 .with_context(|| path.display().to_string())?;
-            if store.trust_entry(&signed.thumbprint).await?.is_none() {
-                store.put_trust_entry(&to_row(&signed, clock)).await?;
+            match store.trust_entry(&signed.thumbprint).await? {
+                None => store.put_trust_entry(&to_row(&signed, clock)).await?,
+                // A dev world from before entry signatures: signed as it stands.
+                Some(row)
+                    if row.entry_signature.is_none()
+                        && anchor.verify_efgs_entry(&row.entry()).is_ok() =>
+                {
+                    let resigned = anchor.resign(&row.entry())?;
+                    store.put_trust_entry(&TrustRow::from_entry(&resigned, row.created_at)).await?;
+                }
+                Some(_) => {}
             }
             trusted += 1;
         }
@@ -334,9 +367,15 @@ async fn trust(cmd: TrustCommand) -> Result<()> {
                 .with_context(|| anchor.display().to_string())?;
             let list = TrustList::from_json(&read(&file, "trust list")?)
                 .with_context(|| file.display().to_string())?;
+            let mut unsigned = 0;
             for (i, e) in list.entries.iter().enumerate() {
-                anchor
-                    .verify_entry(e)
+                let checked = if e.entry_signature.is_none() {
+                    unsigned += 1;
+                    anchor.verify_efgs_entry(e)
+                } else {
+                    anchor.verify_entry(e)
+                };
+                checked
                     .with_context(|| format!("{} entry {i} ({})", file.display(), e.thumbprint))?;
             }
             let store = open_store(&store).await?;
@@ -344,6 +383,13 @@ async fn trust(cmd: TrustCommand) -> Result<()> {
                 store.put_trust_entry(&to_row(e, &clock)).await?;
             }
             eprintln!("imported {} entries", list.entries.len());
+            if unsigned > 0 {
+                eprintln!(
+                    "{unsigned} entries have no entry signature (EFGS's shape): the gateway \
+                     refuses them until you check them with `herald gateway trust list \
+                     --anchor` and sign them with `herald gateway trust resign`"
+                );
+            }
         }
         TrustCommand::Export { store } => {
             let store = open_store(&store).await?;
@@ -377,14 +423,67 @@ async fn trust(cmd: TrustCommand) -> Result<()> {
                 );
             }
         }
-        TrustCommand::Revoke { store, thumbprint } => {
+        TrustCommand::Revoke { store: args, key, thumbprint } => {
             let thumbprint = CertThumbprint::from_hex(&thumbprint).context("--thumbprint")?;
-            let store = open_store(&store).await?;
-            if !store.set_trust_revoked(&thumbprint, true).await? {
+            let anchor = anchor_key(&key, &args)?;
+            let store = open_store(&args).await?;
+            let Some(row) = store.trust_entry(&thumbprint).await? else {
                 bail!("no trust-list entry has thumbprint {thumbprint}");
-            }
+            };
+            // Whatever the entry says otherwise, revoked it is refused: no check needed first.
+            let revoked = anchor
+                .resign(&TrustEntry { revoked: true, ..row.entry() })
+                .with_context(|| format!("entry {thumbprint}"))?;
+            store.put_trust_entry(&TrustRow::from_entry(&revoked, row.created_at)).await?;
             eprintln!("revoked {thumbprint}");
+        }
+        TrustCommand::Resign { store: args, key } => {
+            let anchor = anchor_key(&key, &args)?;
+            let store = open_store(&args).await?;
+            resign(&anchor, &store).await?;
         }
     }
     Ok(())
+}
+
+/// `trust resign`: signs the entries without an entry signature whose certificate signature
+/// this anchor made; reports the others.
+async fn resign(anchor: &TrustAnchor, store: &Store) -> Result<()> {
+    let (mut signed, mut left) = (0, 0);
+    for row in store.trust_entries().await? {
+        let entry = row.entry();
+        let line = format!("{} {:<14} {}", row.country, row.kind.as_str(), row.thumbprint);
+        if entry.entry_signature.is_some() {
+            if let Err(e) = anchor.verify_entry(&entry) {
+                left += 1;
+                eprintln!("left alone {line}: {e} (re-add it with `trust add` if it is right)");
+            }
+            continue;
+        }
+        if let Err(e) = anchor.verify_efgs_entry(&entry) {
+            left += 1;
+            eprintln!("left alone {line}: {e}");
+            continue;
+        }
+        let resigned = anchor.resign(&entry).with_context(|| line.clone())?;
+        store.put_trust_entry(&TrustRow::from_entry(&resigned, row.created_at)).await?;
+        signed += 1;
+        println!("signed {line}{}", if row.revoked { " REVOKED" } else { "" });
+    }
+    eprintln!("{signed} entries signed, {left} left alone");
+    if left > 0 {
+        bail!("{left} entries fail the trust-anchor check; the gateway refuses them");
+    }
+    Ok(())
+}
+
+/// The trust anchor's key: `--anchor-key`, or the dev world's with `--dev`.
+fn anchor_key(key: &AnchorKeyArgs, store: &StoreArgs) -> Result<TrustAnchor> {
+    let path = match (&key.anchor_key, &store.dev) {
+        (Some(path), _) => path.clone(),
+        (None, Some(dir)) => dir.join(layout::anchor_key()),
+        (None, None) => bail!("give the trust anchor's private key: --anchor-key <PEM>"),
+    };
+    TrustAnchor::from_pkcs8_pem(&read(&path, "anchor key")?)
+        .with_context(|| path.display().to_string())
 }

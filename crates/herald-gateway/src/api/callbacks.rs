@@ -56,7 +56,9 @@ pub(super) async fn list_callbacks(
 }
 
 /// `PUT /diagnosiskeys/callback/{id}?url=<url>` (§1.5): creates or replaces a subscription; a
-/// suspended subscription put again is resumed (its pending callbacks are retried at once).
+/// suspended subscription put again is resumed (its pending callbacks are retried at once). A
+/// refused URL gets 400 `Callback URL is invalid: <reason>` (EFGS's message with the reason,
+/// e.g. `callback host is a localhost name`).
 pub(super) async fn put_callback(
     State(state): State<AppState>,
     axum::Extension(peer): axum::Extension<PeerInfo>,
@@ -65,7 +67,6 @@ pub(super) async fn put_callback(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (_, country) = authenticate(&state, &peer, &headers).await?;
-    let invalid = || ApiError::new(StatusCode::BAD_REQUEST, "Callback URL is invalid");
     let url = query
         .as_deref()
         .and_then(|q| {
@@ -73,7 +74,7 @@ pub(super) async fn put_callback(
                 .find(|(name, _)| name == "url")
                 .map(|(_, value)| value.into_owned())
         })
-        .ok_or_else(invalid)?;
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "Callback URL is invalid"))?;
     crate::callback::validate_subscription(
         &callback_id,
         &url,
@@ -81,7 +82,8 @@ pub(super) async fn put_callback(
     )
     .map_err(|e| {
         tracing::info!(%country, reason = %e, "callback subscription refused");
-        invalid()
+        // EFGS's message, then why (the reason names no value of the request).
+        ApiError::new(StatusCode::BAD_REQUEST, format!("Callback URL is invalid: {e}"))
     })?;
     state
         .store

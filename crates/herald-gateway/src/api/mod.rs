@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, options, post, put};
 use herald_model::{BatchTag, CertThumbprint, Clock, CountryCode, UnixTime};
 use herald_runtime::{PeerInfo, Registry};
-use herald_trust::AnchorCertificate;
+use herald_trust::{AnchorCertificate, TrustError};
 
 use crate::identity::{AuthMode, IdentityError};
 use crate::store::{Store, Traffic, TrustKind, TrustRow, UploadMode};
@@ -40,8 +40,8 @@ pub struct ApiSettings {
     pub max_age_days: i64,
     /// EFGS 207 behaviour (whole upload rolled back) or storing the valid keys.
     pub upload_mode: UploadMode,
-    /// Whether callback URLs may name private, loopback or link-local IP addresses (dev and
-    /// tests only; production: `false`).
+    /// Whether callback URLs may name `localhost` or private, loopback, link-local and other
+    /// internal IP addresses (dev and tests only; production: `false`).
     pub allow_private_callback_hosts: bool,
 }
 
@@ -206,7 +206,8 @@ async fn authenticate(
 }
 
 /// The row for (thumbprint, country, kind) if it exists and passes the trust-anchor integrity
-/// check (§4.3). A row that fails the check is ignored, and reported in the log.
+/// check, both signatures (§4.3 and herald's entry signature). A row that fails the check is
+/// ignored, counted and reported in the log.
 async fn trusted_row(
     state: &AppState,
     thumbprint: &CertThumbprint,
@@ -224,21 +225,41 @@ async fn trusted_row(
     if row.country != country || row.kind != kind {
         return Ok(None);
     }
-    if !passes_anchor_check(&state.anchor, &row) {
+    if !passes_anchor_check(&state.anchor, &row, Some(&state.registry)) {
         return Ok(None);
     }
     Ok(Some(row))
 }
 
-/// Whether a trust-list row passes the trust-anchor integrity check (§4.3); a failure is
-/// logged.
-pub(crate) fn passes_anchor_check(anchor: &AnchorCertificate, row: &TrustRow) -> bool {
-    let entry = row.entry();
-    if let Err(e) = anchor.verify_entry(&entry) {
-        tracing::warn!(thumbprint = %row.thumbprint, country = %row.country, reason = %e, "ignoring a trust-list entry that fails the trust-anchor check");
-        return false;
+/// Whether a trust-list row passes the trust-anchor integrity check: EFGS's over the
+/// certificate (§4.3) and herald's entry signature over its country, kind, thumbprint,
+/// revocation and host. A failure is logged and, with a `registry`, counted in
+/// `herald_gateway_trust_integrity_failures_total{reason}`; a row without an entry signature
+/// (stored before herald signed whole entries) is logged with the command that fixes it.
+pub(crate) fn passes_anchor_check(
+    anchor: &AnchorCertificate,
+    row: &TrustRow,
+    registry: Option<&Registry>,
+) -> bool {
+    let Err(e) = anchor.verify_entry(&row.entry()) else { return true };
+    let reason = match e {
+        TrustError::EntrySignatureMissing => {
+            tracing::warn!(thumbprint = %row.thumbprint, country = %row.country, kind = %row.kind, "ignoring a trust-list entry without an entry signature (stored before herald signed whole entries): the operator signs it with `herald gateway trust resign --anchor-key <KEY>`");
+            "entry_signature_missing"
+        }
+        TrustError::BadEntrySignature => {
+            tracing::warn!(thumbprint = %row.thumbprint, country = %row.country, kind = %row.kind, reason = %e, "ignoring a trust-list entry whose entry signature fails the trust-anchor check (changed without the operator's key)");
+            "entry_signature_bad"
+        }
+        _ => {
+            tracing::warn!(thumbprint = %row.thumbprint, country = %row.country, reason = %e, "ignoring a trust-list entry that fails the trust-anchor check");
+            "certificate"
+        }
+    };
+    if let Some(registry) = registry {
+        registry.increment(&crate::metrics::TRUST_INTEGRITY_FAILURES, reason);
     }
-    true
+    false
 }
 
 /// `OPTIONS /diagnosiskeys` (§1.7), unauthenticated.

@@ -69,8 +69,8 @@ herald_db::service_store! {
     error StoreError;
 }
 
-/// One row of the trust list (§4.3). The gateway checks the operator signature itself; the store
-/// only keeps the row.
+/// One row of the trust list (§4.3). The gateway checks both operator signatures itself
+/// (`herald_trust::AnchorCertificate::verify_entry`); the store only keeps the row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustRow {
     /// SHA-256 of the certificate's DER; unique across the list.
@@ -89,6 +89,11 @@ pub struct TrustRow {
     pub host: Option<String>,
     /// When the row was created.
     pub created_at: UnixTime,
+    /// Base64 trust-anchor signature over the whole entry (country, kind, thumbprint,
+    /// revocation, host: `herald_trust::TrustEntry::signed_fields`); `None` for rows stored
+    /// before herald signed whole entries, which the gateway refuses until the operator signs
+    /// them (`herald gateway trust resign`).
+    pub entry_signature: Option<String>,
 }
 
 /// The certificate types of the trust list (§4.1): the trust crate's, one type everywhere.
@@ -288,7 +293,10 @@ impl Store {
         self.at_rest.as_deref().ok_or(StoreError::AtRestNotConfigured { operation })
     }
 
-    /// Inserts a trust-list row, or replaces the row with the same thumbprint.
+    /// Inserts a trust-list row, or replaces the row with the same thumbprint. The operator
+    /// revokes this way too, with the entry re-signed as revoked (`herald_trust::TrustAnchor::
+    /// resign`): there is no store operation that flips the flag alone, since the entry
+    /// signature covers it.
     pub async fn put_trust_entry(&self, entry: &TrustRow) -> Result<(), StoreError> {
         herald_db::dispatch!(write, &self.pools, put_trust_entry, entry)
     }
@@ -304,15 +312,6 @@ impl Store {
         thumbprint: &CertThumbprint,
     ) -> Result<Option<TrustRow>, StoreError> {
         herald_db::dispatch!(&self.pools, trust_entry, thumbprint)
-    }
-
-    /// Sets or clears the revocation flag; `false` if there is no such row.
-    pub async fn set_trust_revoked(
-        &self,
-        thumbprint: &CertThumbprint,
-        revoked: bool,
-    ) -> Result<bool, StoreError> {
-        herald_db::dispatch!(write, &self.pools, set_trust_revoked, thumbprint, revoked)
     }
 
     /// Whether an upload tag was ever used (the registry is permanent, §5.2).
@@ -555,6 +554,7 @@ impl TrustRow {
             revoked: entry.revoked,
             host: entry.host.clone(),
             created_at,
+            entry_signature: entry.entry_signature.clone(),
         }
     }
 
@@ -568,6 +568,7 @@ impl TrustRow {
             operator_signature: self.operator_signature.clone(),
             revoked: self.revoked,
             host: self.host.clone(),
+            entry_signature: self.entry_signature.clone(),
         }
     }
 }

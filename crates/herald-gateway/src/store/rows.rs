@@ -67,7 +67,8 @@ const PAYLOAD_VERSION: u8 = 1;
 const PACKED_FIXED: usize = 1 + 16 + 4 + 1 + 4 + 4 + 4 + 2;
 
 /// A `trust_entry` row as read, in `SELECT` order.
-pub(crate) type TrustColumns = (String, String, String, String, String, bool, Option<String>, i64);
+pub(crate) type TrustColumns =
+    (String, String, String, String, String, bool, Option<String>, i64, Option<String>);
 
 /// A `download_batch` row as read: tag, created_at, next_tag, key_count.
 pub(crate) type BatchColumns = (String, i64, Option<String>, i64);
@@ -304,8 +305,17 @@ fn plaintext_key_from_row(
 /// A trust-list row as read back.
 pub(crate) fn trust_from_row(row: TrustColumns) -> Result<TrustRow, StoreError> {
     const T: &str = "trust_entry";
-    let (thumb, country_code, kind, certificate_pem, operator_signature, revoked, host, created) =
-        row;
+    let (
+        thumb,
+        country_code,
+        kind,
+        certificate_pem,
+        operator_signature,
+        revoked,
+        host,
+        created,
+        entry_signature,
+    ) = row;
     Ok(TrustRow {
         thumbprint: thumbprint(T, "thumbprint", &thumb)?,
         country: country(T, "country", &country_code)?,
@@ -315,6 +325,7 @@ pub(crate) fn trust_from_row(row: TrustColumns) -> Result<TrustRow, StoreError> 
         revoked,
         host,
         created_at: UnixTime(created),
+        entry_signature,
     })
 }
 

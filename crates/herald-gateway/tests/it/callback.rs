@@ -1,17 +1,22 @@
 //! Callbacks over real HTTPS with mTLS on 127.0.0.1: the administration endpoints (§1.5), and
 //! end to end (§1.6) with a small HTTPS receiver whose certificate is a trusted CALLBACK entry.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::RawQuery;
 use axum::http::{HeaderMap, StatusCode};
-use herald_gateway::store::{TrustKind as StoreKind, TrustRow};
+use herald_gateway::callback::{
+    AddressClass, CallbackError, CallbackSettings, CallbackWorker, ReceiverTrust, Resolve,
+};
+use herald_gateway::store::{CallbackTask, TrustRow};
 use herald_model::{CountryCode, UnixTime};
 use herald_runtime::PeerInfo;
+use herald_runtime::internal::BoxFuture;
 use herald_runtime::{Answer, HttpsClient};
-use herald_trust::{TrustAnchor, TrustKind};
+use herald_trust::{AnchorCertificate, TrustAnchor, TrustKind};
 use herald_wire::efgs;
 use hyper::Method;
 
@@ -98,13 +103,26 @@ async fn callback_administration() {
         ("c", Some("https://[::1]/cb")),
         ("c", Some("https://[fd00::1]/cb")),
         ("c", Some("https://[fe80::1]/cb")),
+        ("c", Some("https://localhost:8443/cb")),
+        ("c", Some("https://api.localhost/cb")),
         ("c", None),
     ] {
         let answer = put(&de, id, url).await;
         assert_eq!(answer.status, 400, "{id} {url:?}");
         let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
-        assert_eq!(body["message"], "Callback URL is invalid", "{id} {url:?}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.starts_with("Callback URL is invalid"), "{id} {url:?}: {message}");
     }
+    // The reason is part of the message.
+    let answer = put(&de, "c", Some("https://localhost:8443/cb")).await;
+    let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(body["message"], "Callback URL is invalid: callback host is a localhost name");
+    let answer = put(&de, "c", Some("https://10.0.0.1/cb")).await;
+    let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(
+        body["message"],
+        "Callback URL is invalid: callback host is a private or internal address"
+    );
     assert_eq!(list(&de).await.as_array().unwrap().len(), 2);
 
     // Delete, then 404.
@@ -242,6 +260,11 @@ impl Receiver {
 /// `C=<country>`, SAN localhost and 127.0.0.1, EKU serverAuth (what §4.1 asks of CALLBACK
 /// certificates).
 fn receiver_certificate(world: &World, country: &str) -> (String, String) {
+    receiver_certificate_for(world, country, "localhost")
+}
+
+/// [`receiver_certificate`] for the DNS name `name` (and 127.0.0.1).
+fn receiver_certificate_for(world: &World, country: &str, name: &str) -> (String, String) {
     use rcgen::{
         BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
         IsCa, Issuer, KeyPair, SanType,
@@ -255,7 +278,7 @@ fn receiver_certificate(world: &World, country: &str) -> (String, String) {
     ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     let issuer = Issuer::from_params(&ca, &ca_key);
     let key = KeyPair::generate().unwrap();
-    let mut p = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    let mut p = CertificateParams::new(vec![name.to_owned()]).unwrap();
     p.subject_alt_names.push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CountryName, country);
@@ -273,20 +296,7 @@ async fn trusted_receiver_certificate(world: &World) -> (String, String) {
     let (cert_pem, key_pem) = receiver_certificate(world, "DE");
     let anchor = TrustAnchor::from_pkcs8_pem(world.pki.anchor.key().expose_secret()).unwrap();
     let e = anchor.sign_entry(de, TrustKind::Callback, &cert_pem, Some("127.0.0.1")).unwrap();
-    world
-        .store
-        .put_trust_entry(&TrustRow {
-            thumbprint: e.thumbprint,
-            country: e.country,
-            kind: StoreKind::Callback,
-            certificate_pem: e.certificate_pem,
-            operator_signature: e.operator_signature,
-            revoked: false,
-            host: e.host,
-            created_at: UnixTime(NOW),
-        })
-        .await
-        .unwrap();
+    world.store.put_trust_entry(&TrustRow::from_entry(&e, UnixTime(NOW))).await.unwrap();
     (cert_pem, key_pem)
 }
 
@@ -611,4 +621,185 @@ async fn callbacks_go_through_the_configured_proxy() {
         receiver.stop().await;
         world.stop().await;
     }
+}
+
+/// Callback settings with private hosts refused (production), else as [`CALLBACK_CONFIG`].
+fn production_callback_config() -> String {
+    CALLBACK_CONFIG
+        .replace("allow_private_callback_hosts = true", "allow_private_callback_hosts = false")
+}
+
+/// The value of one callback outcome counter, 0 if absent.
+async fn deliveries(world: &World, outcome: &str) -> f64 {
+    let name = format!("herald_gateway_callback_deliveries_total{{outcome=\"{outcome}\"}}");
+    metric(world, &name).await.unwrap_or(0.0)
+}
+
+/// Issue 14, finding 5: callback host names were never resolved, so a subscription naming
+/// `localhost` reached the gateway's own machine. The API refuses the name; a subscription that
+/// names it anyway (stored before this check, or edited into the store) is refused when the
+/// worker resolves it: counted as `refused`, retried like any failure, the receiver never
+/// called.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_resolving_to_loopback_is_refused_at_connect_time() {
+    let world = World::start_with(None, &production_callback_config()).await;
+    let de: CountryCode = "DE".parse().unwrap();
+    let (cert_pem, key_pem) = receiver_certificate(&world, "DE");
+    let anchor = TrustAnchor::from_pkcs8_pem(world.pki.anchor.key().expose_secret()).unwrap();
+    let e = anchor.sign_entry(de, TrustKind::Callback, &cert_pem, None).unwrap();
+    world.store.put_trust_entry(&TrustRow::from_entry(&e, UnixTime(NOW))).await.unwrap();
+    let receiver = Receiver::start(&(cert_pem, key_pem), 0).await;
+    let url = receiver.url.replace("127.0.0.1", "localhost");
+
+    let answer = put(&world.client("DE"), "de-1", Some(&url)).await;
+    assert_eq!(answer.status, 400);
+    world.store.put_callback(de, "de-1", &url, UnixTime(NOW)).await.unwrap();
+    upload_from(&world, "NL", "NL-1", 71).await;
+    for _ in 0..100 {
+        if deliveries(&world, "refused").await >= 2.0 {
+            break;
+        }
+        world.clock.advance(1);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(deliveries(&world, "refused").await >= 2.0, "refused, and retried");
+    assert!(deliveries(&world, "ok").await < 1.0, "nothing delivered");
+    assert!(receiver.seen().is_empty(), "{:?}", receiver.seen());
+    assert_eq!(world.store.pending_callback_tasks().await.unwrap().len(), 1);
+    receiver.stop().await;
+    world.stop().await;
+}
+
+/// A resolver with fixed answers that counts its calls.
+struct FixedResolver {
+    answers: Vec<(&'static str, Vec<IpAddr>)>,
+    calls: AtomicU32,
+}
+
+impl FixedResolver {
+    fn new(answers: Vec<(&'static str, Vec<IpAddr>)>) -> Arc<Self> {
+        Arc::new(Self { answers, calls: AtomicU32::new(0) })
+    }
+
+    fn calls(&self) -> u32 {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl Resolve for FixedResolver {
+    fn resolve<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> BoxFuture<'a, std::io::Result<Vec<SocketAddr>>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let found = self
+            .answers
+            .iter()
+            .find(|(name, _)| *name == host)
+            .map(|(_, ips)| ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect());
+        Box::pin(async move {
+            found.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such host"))
+        })
+    }
+}
+
+/// A callback worker on the world's store, with `resolver` and no client certificate.
+fn worker(
+    world: &World,
+    allow_private_hosts: bool,
+    resolver: Arc<FixedResolver>,
+) -> CallbackWorker {
+    CallbackWorker {
+        store: world.store.clone(),
+        anchor: Arc::new(AnchorCertificate::from_pem(world.pki.anchor.cert_pem()).unwrap()),
+        clock: world.clock.clone(),
+        client: None,
+        settings: CallbackSettings {
+            retry_wait: Duration::from_secs(1),
+            interval: Duration::from_secs(1),
+            trust: ReceiverTrust::Callback,
+            allow_private_hosts,
+            proxy: None,
+            holder: "test".into(),
+        },
+        registry: herald_gateway::metrics::registry(),
+        resolver,
+    }
+}
+
+fn task(url: &str) -> CallbackTask {
+    CallbackTask {
+        id: 1,
+        batch_tag: "20261128-1".parse().unwrap(),
+        batch_created_at: UnixTime(NOW),
+        retries: 0,
+        country: "DE".parse().unwrap(),
+        callback_id: "de-1".into(),
+        url: url.to_owned(),
+    }
+}
+
+/// The worker resolves a receiver's name once, refuses it when any address is internal (unless
+/// private hosts are allowed), and connects to exactly the address it checked, with TLS checked
+/// against the URL's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_connects_to_the_address_it_checked() {
+    let world = World::start(None).await;
+    let de: CountryCode = "DE".parse().unwrap();
+    let (cert_pem, key_pem) = receiver_certificate_for(&world, "DE", "receiver.test");
+    let anchor = TrustAnchor::from_pkcs8_pem(world.pki.anchor.key().expose_secret()).unwrap();
+    let e = anchor.sign_entry(de, TrustKind::Callback, &cert_pem, None).unwrap();
+    world.store.put_trust_entry(&TrustRow::from_entry(&e, UnixTime(NOW))).await.unwrap();
+    let receiver = Receiver::start(&(cert_pem, key_pem), 0).await;
+    let port = receiver.url.trim_start_matches("https://127.0.0.1:").split('/').next().unwrap();
+    let url_of = |host: &str| format!("https://{host}:{port}/efgs/callback");
+    let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+    let resolver = FixedResolver::new(vec![
+        ("receiver.test", vec![loopback]),
+        ("mixed.test", vec!["93.184.216.34".parse().unwrap(), loopback]),
+        ("mapped.test", vec!["::ffff:10.0.0.1".parse().unwrap()]),
+        ("other.test", vec![loopback]),
+    ]);
+
+    // Private hosts refused: any internal address refuses the callback before a connection.
+    let refusing = worker(&world, false, resolver.clone());
+    for (host, class) in [
+        ("receiver.test", AddressClass::Loopback),
+        ("mixed.test", AddressClass::Loopback),
+        ("mapped.test", AddressClass::Private),
+    ] {
+        let err = refusing.call(&task(&url_of(host))).await.unwrap_err();
+        assert!(
+            matches!(&err, CallbackError::InternalAddress(c) if *c == class),
+            "{host}: {err:?}"
+        );
+        assert!(err.to_string().contains("allow_private_callback_hosts"), "{err}");
+    }
+    assert_eq!(resolver.calls(), 3, "one resolution per callback");
+    // An IP literal (and a localhost name) is refused without a resolver; an unknown name does
+    // not resolve.
+    for url in [receiver.url.clone(), url_of("localhost")] {
+        let err = refusing.call(&task(&url)).await.unwrap_err();
+        assert!(err.is_internal_host(), "{url}: {err:?}");
+    }
+    let err = refusing.call(&task(&url_of("nowhere.test"))).await.unwrap_err();
+    assert!(matches!(err, CallbackError::Resolve(_)), "{err:?}");
+    assert_eq!(resolver.calls(), 4);
+    assert!(receiver.seen().is_empty());
+
+    // Private hosts allowed: the name (which no DNS knows) is called at the one address the
+    // resolver gave, and TLS checks the certificate against the name.
+    let allowing = worker(&world, true, resolver.clone());
+    allowing.call(&task(&url_of("receiver.test"))).await.unwrap();
+    assert_eq!(resolver.calls(), 5);
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(batch_tag(&seen[0]), "20261128-1");
+    // Same address, but a name the certificate is not valid for: the TLS check fails.
+    let err = allowing.call(&task(&url_of("other.test"))).await.unwrap_err();
+    assert!(matches!(err, CallbackError::Tls(_)), "{err:?}");
+    assert_eq!(receiver.seen().len(), 1);
+    receiver.stop().await;
+    world.stop().await;
 }

@@ -6,13 +6,14 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use herald_gateway::store::{Store, TrustKind as StoreKind, TrustRow};
+use herald_gateway::store::{Store, TrustRow};
 use herald_gateway::{Gateway, GatewayConfig};
 use herald_model::{
-    Clock, CountryCode, IntervalNumber, ReportType, RollingPeriod, TemporaryExposureKey, UnixTime,
+    CertThumbprint, Clock, CountryCode, IntervalNumber, ReportType, RollingPeriod,
+    TemporaryExposureKey, UnixTime,
 };
 use herald_runtime::{Answer, HttpsClient};
-use herald_trust::{DevPki, DevValidity, TrustAnchor, TrustKind, generate_dev_pki};
+use herald_trust::{DevPki, DevValidity, TrustAnchor, TrustEntry, TrustKind, generate_dev_pki};
 use herald_wire::cms::SigningIdentity;
 use herald_wire::efgs::{self, DaysSinceOnset, EfgsKey, TransmissionRisk};
 use hyper::Method;
@@ -93,23 +94,7 @@ impl World {
                 [(&c.auth, TrustKind::Authentication), (&c.signing, TrustKind::Signing)]
             {
                 let e = anchor.sign_entry(c.country, kind, id.cert_pem(), None).unwrap();
-                store
-                    .put_trust_entry(&TrustRow {
-                        thumbprint: e.thumbprint,
-                        country: e.country,
-                        kind: if kind == TrustKind::Signing {
-                            StoreKind::Signing
-                        } else {
-                            StoreKind::Authentication
-                        },
-                        certificate_pem: e.certificate_pem,
-                        operator_signature: e.operator_signature,
-                        revoked: false,
-                        host: None,
-                        created_at: UnixTime(NOW),
-                    })
-                    .await
-                    .unwrap();
+                store.put_trust_entry(&TrustRow::from_entry(&e, UnixTime(NOW))).await.unwrap();
             }
         }
         let at_rest_key = dir.path().join("gateway/at-rest.key");
@@ -171,6 +156,42 @@ impl World {
         SigningIdentity::from_pem(id.cert_pem(), id.key().expose_secret()).unwrap()
     }
 
+    /// The operator's trust anchor (the dev PKI's).
+    pub(crate) fn anchor(&self) -> TrustAnchor {
+        TrustAnchor::from_pkcs8_pem(self.pki.anchor.key().expose_secret()).unwrap()
+    }
+
+    /// The operator revokes (or restores) a certificate: its stored entry, checked, re-signed
+    /// with `revoked` and put back.
+    pub(crate) async fn operator_sets_revoked(&self, thumbprint: &CertThumbprint, revoked: bool) {
+        let anchor = self.anchor();
+        let row = self.store.trust_entry(thumbprint).await.unwrap().unwrap();
+        anchor.verify_entry(&row.entry()).unwrap();
+        let signed = anchor.resign(&TrustEntry { revoked, ..row.entry() }).unwrap();
+        self.store.put_trust_entry(&TrustRow::from_entry(&signed, row.created_at)).await.unwrap();
+    }
+
+    /// Runs `sql` on the gateway's database behind its back (someone with write access to the
+    /// database but not the anchor key), with `$1` bound to `thumbprint`; one row must change.
+    pub(crate) async fn edit_database(&self, sql: &'static str, thumbprint: &CertThumbprint) {
+        use sqlx::Connection as _;
+        let url = self.config.database.as_str();
+        let changed = if url.starts_with("postgres") {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            let done = sqlx::query(sql).bind(thumbprint.to_hex()).execute(&mut conn).await;
+            conn.close().await.unwrap();
+            done.unwrap().rows_affected()
+        } else {
+            let options =
+                <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url).unwrap();
+            let mut conn = sqlx::ConnectOptions::connect(&options).await.unwrap();
+            let done = sqlx::query(sql).bind(thumbprint.to_hex()).execute(&mut conn).await;
+            conn.close().await.unwrap();
+            done.unwrap().rows_affected()
+        };
+        assert_eq!(changed, 1, "{sql}");
+    }
+
     pub(crate) async fn stop(mut self) {
         for (stop, task) in self.others.drain(..) {
             let _ = stop.send(());
@@ -214,7 +235,7 @@ pub(crate) fn keys(origin: &str, n: u8, seed: u8) -> Vec<EfgsKey> {
         .collect()
 }
 
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 impl rand_core::TryRng for Rng {
     type Error = std::convert::Infallible;
     fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
@@ -727,15 +748,16 @@ pub(crate) async fn check_bad_downloads(world: &World) {
     assert_eq!(untrusted.status, 403);
 }
 
-/// A revoked client certificate is refused; restoring it lets the client in again.
+/// A client certificate the operator revoked (its entry re-signed with `revoked`) is refused;
+/// the operator restoring it lets the client in again.
 pub(crate) async fn check_revocation(world: &World) {
     let de = &world.pki.countries.iter().find(|c| c.country.as_str() == "DE").unwrap().auth;
-    assert!(world.store.set_trust_revoked(&de.thumbprint(), true).await.unwrap());
+    world.operator_sets_revoked(&de.thumbprint(), true).await;
     let answer = download(&world.client("DE"), "2026-11-28", None).await;
     assert_eq!(answer.status, 403);
     let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!(body["message"], "Client certificate is revoked");
-    assert!(world.store.set_trust_revoked(&de.thumbprint(), false).await.unwrap());
+    world.operator_sets_revoked(&de.thumbprint(), false).await;
     assert_ne!(download(&world.client("DE"), "2026-11-28", None).await.status, 403);
 }
 

@@ -13,3 +13,4 @@ mod callback;
 mod http;
 mod internal;
 mod store;
+mod trust;

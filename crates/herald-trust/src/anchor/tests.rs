@@ -108,7 +108,12 @@ fn signed_entries_carry_the_certificate_identity_and_verify() {
         assert!(!entry.revoked);
         assert_eq!(entry.host, None);
         assert!(!entry.operator_signature.contains(['\n', '\r', ' ']));
+        let entry_signature = entry.entry_signature.as_deref().unwrap();
+        assert!(!entry_signature.contains(['\n', '\r', ' ']));
+        assert_ne!(entry_signature, entry.operator_signature);
         anchor_cert.verify_entry(&entry).unwrap();
+        anchor_cert.verify_efgs_entry(&entry).unwrap();
+        anchor.verify_entry(&entry).unwrap();
         anchor_cert
             .verify_operator_signature(&entry.certificate_pem, &entry.operator_signature)
             .unwrap();
@@ -139,6 +144,7 @@ fn signing_with_randomness_verifies_and_rsa_stays_the_same() {
     let hedged =
         ec.sign_entry_with_rng(cc("NL"), TrustKind::Authentication, &pem, None, &mut rng).unwrap();
     assert_ne!(hedged.operator_signature, plain.operator_signature, "hedged nonce");
+    assert_ne!(hedged.entry_signature, plain.entry_signature, "hedged nonce");
     ec_cert.verify_entry(&hedged).unwrap();
 
     let plain = rsa.sign_entry(cc("NL"), TrustKind::Authentication, &pem, None).unwrap();
@@ -297,19 +303,155 @@ fn ecdsa_and_rsa_signatures_are_not_interchangeable() {
     assert!(matches!(ec_cert.verify_entry(&by_rsa), Err(TrustError::BadSignature)));
 }
 
+/// Issue 14, finding 5: the operator's signature covered the certificate only, so a store edit
+/// could switch an entry's kind or un-revoke it. The entry signature covers kind, country,
+/// thumbprint, revocation and host; EFGS's check alone still passes (it never covered them).
 #[test]
-fn revocation_kind_and_host_are_outside_the_integrity_check() {
+fn kind_revocation_and_host_are_covered_by_the_entry_signature() {
     let pem = cert_pem("BE", "be");
     for (anchor, anchor_cert) in anchors() {
-        let good = anchor.sign_entry(cc("BE"), TrustKind::Authentication, &pem, None).unwrap();
-        let revoked = TrustEntry { revoked: true, ..good.clone() };
+        let good = anchor.sign_entry(cc("BE"), TrustKind::Signing, &pem, None).unwrap();
+        anchor_cert.verify_entry(&good).unwrap();
+        let tampered = |change: &dyn Fn(&mut TrustEntry)| {
+            let mut entry = good.clone();
+            change(&mut entry);
+            anchor_cert.verify_efgs_entry(&entry).unwrap();
+            anchor_cert.verify_entry(&entry).unwrap_err()
+        };
+        for err in [
+            tampered(&|e| e.kind = TrustKind::Authentication),
+            tampered(&|e| e.kind = TrustKind::Callback),
+            tampered(&|e| e.revoked = true),
+            tampered(&|e| e.host = Some("x.example".into())),
+            tampered(&|e| e.host = Some(String::new())),
+        ] {
+            assert!(matches!(err, TrustError::BadEntrySignature), "{err:?}");
+        }
+        assert!(
+            tampered(&|e| e.revoked = true).to_string().contains("revocation"),
+            "the message names what the signature covers"
+        );
+
+        // Un-revoking: the operator revoked (re-signed with revoked = true); clearing the flag
+        // without the anchor key fails the check.
+        let revoked = anchor.resign(&TrustEntry { revoked: true, ..good.clone() }).unwrap();
+        assert!(revoked.revoked);
+        assert_eq!(revoked.operator_signature, good.operator_signature, "deterministic");
+        assert_ne!(revoked.entry_signature, good.entry_signature);
         anchor_cert.verify_entry(&revoked).unwrap();
-        // As in EFGS, the signature covers the PEM text only: kind and host are policy fields
-        // that whoever writes the store controls (see the open issue in the crate docs).
-        let other_kind =
-            TrustEntry { kind: TrustKind::Callback, host: Some("x.example".into()), ..good };
-        anchor_cert.verify_entry(&other_kind).unwrap();
+        let unrevoked = TrustEntry { revoked: false, ..revoked.clone() };
+        assert!(matches!(anchor_cert.verify_entry(&unrevoked), Err(TrustError::BadEntrySignature)));
+
+        // A callback host is bound exactly (no case folding), and its absence too.
+        let callback =
+            anchor.sign_entry(cc("BE"), TrustKind::Callback, &pem, Some("nb.example.be")).unwrap();
+        anchor_cert.verify_entry(&callback).unwrap();
+        for host in [None, Some("NB.example.be"), Some("nb.example.be."), Some("other.example")] {
+            let moved = TrustEntry { host: host.map(str::to_owned), ..callback.clone() };
+            assert!(
+                matches!(anchor_cert.verify_entry(&moved), Err(TrustError::BadEntrySignature)),
+                "{host:?}"
+            );
+        }
+
+        // Another entry's signature (same anchor) does not fit, nor a damaged one.
+        let other =
+            TrustEntry { entry_signature: callback.entry_signature.clone(), ..good.clone() };
+        assert!(matches!(anchor_cert.verify_entry(&other), Err(TrustError::BadEntrySignature)));
+        let raw = BASE64.decode(good.entry_signature.as_deref().unwrap()).unwrap();
+        let mut flipped = raw.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        for bad in
+            [BASE64.encode(&flipped), "not base64!".to_owned(), good.operator_signature.clone()]
+        {
+            let entry = TrustEntry { entry_signature: Some(bad), ..good.clone() };
+            assert!(matches!(anchor_cert.verify_entry(&entry), Err(TrustError::BadEntrySignature)));
+        }
+        // Missing (an EFGS-shaped or pre-upgrade entry): refused, and said so.
+        for missing in [None, Some(String::new())] {
+            let entry = TrustEntry { entry_signature: missing, ..good.clone() };
+            let err = anchor_cert.verify_entry(&entry).unwrap_err();
+            assert!(matches!(err, TrustError::EntrySignatureMissing), "{err:?}");
+            anchor_cert.verify_efgs_entry(&entry).unwrap();
+            assert!(matches!(anchor.verify_entry(&entry), Err(TrustError::EntrySignatureMissing)));
+            anchor.verify_efgs_entry(&entry).unwrap();
+            // The operator signs it anew: it verifies, with the fields as they stand.
+            let signed = anchor.resign(&entry).unwrap();
+            anchor_cert.verify_entry(&signed).unwrap();
+            assert_eq!(signed, good);
+        }
     }
+}
+
+#[test]
+fn resign_checks_the_certificate_and_not_the_old_signatures() {
+    let pem = cert_pem("LU", "lu");
+    let [(anchor, anchor_cert), (_, rsa_cert)] = anchors();
+    let good = anchor.sign_entry(cc("LU"), TrustKind::Authentication, &pem, None).unwrap();
+    // Garbage signatures are replaced: resign vouches for the entry as given (callers check
+    // first, see its docs).
+    let garbage = TrustEntry {
+        operator_signature: "AAAA".into(),
+        entry_signature: Some("AAAA".into()),
+        ..good.clone()
+    };
+    assert_eq!(anchor.resign(&garbage).unwrap(), good);
+    // ... but the certificate must be the entry's, of its country, with LF line endings.
+    let wrong_thumbprint = TrustEntry { thumbprint: CertThumbprint([7; 32]), ..good.clone() };
+    let err = anchor.resign(&wrong_thumbprint).unwrap_err();
+    assert!(matches!(err, TrustError::ThumbprintMismatch { .. }), "{err:?}");
+    let wrong_country = TrustEntry { country: cc("DE"), ..good.clone() };
+    let err = anchor.resign(&wrong_country).unwrap_err();
+    assert!(matches!(err, TrustError::CountryMismatch { .. }), "{err:?}");
+    let crlf = TrustEntry { certificate_pem: pem.replace('\n', "\r\n"), ..good.clone() };
+    assert!(matches!(anchor.resign(&crlf), Err(TrustError::PemLineEndings)));
+    // The key's own check agrees with its certificate's.
+    anchor.verify_entry(&good).unwrap();
+    assert!(matches!(rsa_cert.verify_entry(&good), Err(TrustError::BadSignature)));
+    anchor_cert.verify_entry(&good).unwrap();
+}
+
+/// The bytes of an entry signature, as documented on `TrustEntry::signed_fields`: a fixed
+/// answer another implementation can check itself against.
+#[test]
+fn signed_fields_are_the_documented_encoding() {
+    let entry = TrustEntry {
+        country: cc("DE"),
+        kind: TrustKind::Callback,
+        certificate_pem: String::new(),
+        thumbprint: CertThumbprint([0xab; 32]),
+        operator_signature: String::new(),
+        revoked: true,
+        host: Some("nb.example.de".into()),
+        entry_signature: None,
+    };
+    let mut want = Vec::new();
+    want.extend_from_slice(&[0, 0, 0, 21]);
+    want.extend_from_slice(b"herald-trust-entry/v1");
+    want.extend_from_slice(&[0, 0, 0, 2]);
+    want.extend_from_slice(b"DE");
+    want.extend_from_slice(&[0, 0, 0, 8]);
+    want.extend_from_slice(b"CALLBACK");
+    want.extend_from_slice(&[0, 0, 0, 32]);
+    want.extend_from_slice(&[0xab; 32]);
+    want.extend_from_slice(&[0, 0, 0, 1, 1]);
+    want.extend_from_slice(&[1, 0, 0, 0, 13]);
+    want.extend_from_slice(b"nb.example.de");
+    assert_eq!(entry.signed_fields(), want);
+
+    let no_host = TrustEntry { host: None, revoked: false, ..entry.clone() };
+    let mut want = entry.signed_fields();
+    want.truncate(want.len() - 1 - 4 - 13 - 1 - 4);
+    want.extend_from_slice(&[0, 0, 0, 1, 0, 0]);
+    assert_eq!(no_host.signed_fields(), want);
+    // Only the covered fields count: the certificate text and the signatures do not.
+    let other_text = TrustEntry {
+        certificate_pem: "x".into(),
+        operator_signature: "y".into(),
+        entry_signature: Some("z".into()),
+        ..entry.clone()
+    };
+    assert_eq!(other_text.signed_fields(), entry.signed_fields());
 }
 
 #[test]
@@ -414,6 +556,37 @@ fn dev_pki_entries_verify_with_its_anchor() {
     }
 }
 
+fn covered_strategy() -> impl proptest::strategy::Strategy<Value = TrustEntry> {
+    use proptest::prelude::*;
+    (
+        prop::sample::select(vec!["DE", "NL", "EU", "ED"]),
+        prop::sample::select(TrustKind::ALL.to_vec()),
+        prop::sample::select(vec![[0u8; 32], [1; 32], [0xab; 32]]),
+        any::<bool>(),
+        prop::option::of(prop::sample::select(vec!["", "a", "ab", "\u{0}", "\u{1}a", "DE"])),
+    )
+        .prop_map(|(country, kind, thumbprint, revoked, host)| TrustEntry {
+            country: cc(country),
+            kind,
+            certificate_pem: String::new(),
+            thumbprint: CertThumbprint(thumbprint),
+            operator_signature: String::new(),
+            revoked,
+            host: host.map(str::to_owned),
+            entry_signature: None,
+        })
+}
+
+proptest::proptest! {
+    /// Injective: equal bytes exactly when the covered fields are equal.
+    #[test]
+    fn signed_fields_are_injective(a in covered_strategy(), b in covered_strategy()) {
+        let same = (a.country, a.kind, a.thumbprint, a.revoked, &a.host)
+            == (b.country, b.kind, b.thumbprint, b.revoked, &b.host);
+        proptest::prop_assert_eq!(a.signed_fields() == b.signed_fields(), same);
+    }
+}
+
 // ---- OpenSSL as the independent oracle (EFGS's operator tooling is `openssl dgst`) ----
 
 /// An anchor made the way EFGS's `tools/` make it (`openssl req -x509`), `ec` (P-256) or
@@ -479,6 +652,17 @@ fn openssl_verifies_our_signatures() {
         let pub_key = format!("{kind}_pub.pem");
         let args = ["dgst", "-sha256", "-verify", &pub_key, "-signature", "sig.der", "de.pem"];
         assert_eq!(o.ok(d, &args).trim(), "Verified OK", "{kind}");
+        // The entry signature, over the documented field bytes.
+        let sig = BASE64.decode(entry.entry_signature.as_deref().unwrap()).unwrap();
+        std::fs::write(d.join("entry-sig.der"), &sig).unwrap();
+        std::fs::write(d.join("fields.bin"), entry.signed_fields()).unwrap();
+        let args =
+            ["dgst", "-sha256", "-verify", &pub_key, "-signature", "entry-sig.der", "fields.bin"];
+        assert_eq!(o.ok(d, &args).trim(), "Verified OK", "{kind}");
+        // ... and not over the fields of the same entry revoked.
+        let revoked = TrustEntry { revoked: true, ..entry.clone() };
+        std::fs::write(d.join("fields.bin"), revoked.signed_fields()).unwrap();
+        assert!(!o.run(d, &args).status.success(), "{kind}");
 
         // The oracle is not a yes-man: the same signature over a CRLF copy fails.
         std::fs::write(d.join("de-crlf.pem"), cert.replace('\n', "\r\n")).unwrap();
@@ -503,7 +687,7 @@ fn openssl_signatures_verify_here() {
             // EFGS: `openssl dgst -sha256 -sign anchor.key cert.pem | base64 -w0`.
             o.ok(d, &["dgst", "-sha256", "-sign", &key, "-out", "sig.bin", "nl.pem"]);
             let signature = o.ok(d, &["base64", "-A", "-in", "sig.bin"]).trim().to_owned();
-            let entry = TrustEntry {
+            let mut entry = TrustEntry {
                 country: cc("NL"),
                 kind: TrustKind::Signing,
                 certificate_pem: cert.clone(),
@@ -511,7 +695,17 @@ fn openssl_signatures_verify_here() {
                 operator_signature: signature.clone(),
                 revoked: false,
                 host: None,
+                entry_signature: None,
             };
+            // An EFGS-shaped entry: EFGS's check passes, herald's full check wants more.
+            anchor_cert.verify_efgs_entry(&entry).unwrap();
+            let err = anchor_cert.verify_entry(&entry).unwrap_err();
+            assert!(matches!(err, TrustError::EntrySignatureMissing), "{err:?}");
+            // The entry signature made by openssl over the documented bytes.
+            std::fs::write(d.join("fields.bin"), entry.signed_fields()).unwrap();
+            o.ok(d, &["dgst", "-sha256", "-sign", &key, "-out", "esig.bin", "fields.bin"]);
+            let esig = o.ok(d, &["base64", "-A", "-in", "esig.bin"]).trim().to_owned();
+            entry.entry_signature = Some(esig);
             anchor_cert.verify_entry(&entry).unwrap();
             if kind == "rsa" {
                 // PKCS#1 v1.5 is deterministic: our entry carries openssl's exact bytes.
@@ -519,8 +713,14 @@ fn openssl_signatures_verify_here() {
                 assert_eq!(ours, entry);
             }
             // And a tampered text still fails with openssl's signature.
-            let crlf = TrustEntry { certificate_pem: cert.replace('\n', "\r\n"), ..entry };
+            let crlf = TrustEntry { certificate_pem: cert.replace('\n', "\r\n"), ..entry.clone() };
             assert!(matches!(anchor_cert.verify_entry(&crlf), Err(TrustError::BadSignature)));
+            // A tampered kind fails the entry signature.
+            let kind_changed = TrustEntry { kind: TrustKind::Authentication, ..entry };
+            assert!(matches!(
+                anchor_cert.verify_entry(&kind_changed),
+                Err(TrustError::BadEntrySignature)
+            ));
         }
     }
 }

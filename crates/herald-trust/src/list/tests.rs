@@ -11,6 +11,7 @@ fn entry(country: &str, thumbprint_byte: u8) -> TrustEntry {
         operator_signature: "MEUCIQ==".into(),
         revoked: false,
         host: None,
+        entry_signature: Some("MEQCIA==".into()),
     }
 }
 
@@ -37,6 +38,7 @@ fn the_file_has_the_documented_shape() {
             kind: TrustKind::Callback,
             host: Some("backend.example.de".into()),
             revoked: true,
+            entry_signature: None,
             ..entry("DE", 0xab)
         }],
     };
@@ -63,6 +65,36 @@ fn the_file_has_the_documented_shape() {
     let empty = TrustList::default();
     assert_eq!(empty.to_json(), "{\n  \"entries\": []\n}\n");
     assert_eq!(TrustList::from_json(&empty.to_json()).unwrap(), empty);
+}
+
+/// herald's entry signature sits beside EFGS's fields; a list without it (EFGS's shape, as in
+/// the test above) stays readable.
+#[test]
+fn the_entry_signature_is_carried_beside_the_efgs_fields() {
+    let list = TrustList { entries: vec![entry("NL", 0x01)] };
+    let expected = format!(
+        r#"{{
+  "entries": [
+    {{
+      "country": "NL",
+      "kind": "SIGNING",
+      "thumbprint": "{}",
+      "certificate": "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n",
+      "signature": "MEUCIQ==",
+      "revoked": false,
+      "host": null,
+      "entry_signature": "MEQCIA=="
+    }}
+  ]
+}}
+"#,
+        "01".repeat(32)
+    );
+    assert_eq!(list.to_json(), expected);
+    assert_eq!(TrustList::from_json(&expected).unwrap(), list);
+    for json in [with_field("entry_signature", None), with_field("entry_signature", Some("null"))] {
+        assert_eq!(TrustList::from_json(&json).unwrap().entries[0].entry_signature, None, "{json}");
+    }
 }
 
 #[test]
@@ -108,6 +140,9 @@ fn bad_field_values_name_the_entry_and_the_field() {
         ("signature", r#""MEUC\nIQ==""#, "one line of standard Base64"),
         ("signature", r#""MEUCIQ""#, "one line of standard Base64"),
         ("signature", r#""ME_CIQ==""#, "one line of standard Base64"),
+        ("entry_signature", r#""""#, "one line of standard Base64"),
+        ("entry_signature", r#""MEQC\nIA==""#, "one line of standard Base64"),
+        ("entry_signature", r#""MEQCIA""#, "one line of standard Base64"),
     ];
     for (field, value, expected) in cases {
         let err = TrustList::from_json(&with_field(field, Some(value))).unwrap_err();
@@ -145,18 +180,22 @@ fn entry_strategy() -> impl Strategy<Value = TrustEntry> {
         prop::collection::vec(any::<u8>(), 1..300),
         any::<bool>(),
         prop::option::of(any::<String>()),
+        prop::option::of(prop::collection::vec(any::<u8>(), 1..300)),
     )
-        .prop_map(|(country, kind, certificate_pem, thumbprint, signature, revoked, host)| {
-            TrustEntry {
-                country: country.parse().unwrap(),
-                kind,
-                certificate_pem,
-                thumbprint: CertThumbprint(thumbprint),
-                operator_signature: BASE64.encode(signature),
-                revoked,
-                host,
-            }
-        })
+        .prop_map(
+            |(country, kind, certificate_pem, thumbprint, signature, revoked, host, entry)| {
+                TrustEntry {
+                    country: country.parse().unwrap(),
+                    kind,
+                    certificate_pem,
+                    thumbprint: CertThumbprint(thumbprint),
+                    operator_signature: BASE64.encode(signature),
+                    revoked,
+                    host,
+                    entry_signature: entry.map(|e| BASE64.encode(e)),
+                }
+            },
+        )
 }
 
 proptest! {

@@ -410,7 +410,26 @@ fn sigterm_stops_the_gateway_cleanly() {
     assert!(log.contains("at-rest encryption on"), "{log}");
 }
 
-/// `trust list|export|import|revoke --dev` and `config-example`.
+/// Runs `sql` with `$1` = `thumbprint` on the dev gateway's SQLite database, behind the
+/// gateway's back; one row must change.
+fn edit_dev_database(rt: &tokio::runtime::Runtime, db: &Path, sql: &'static str, thumbprint: &str) {
+    use sqlx::ConnectOptions as _;
+    let changed = rt.block_on(async {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(db);
+        let mut conn = options.connect().await.unwrap();
+        sqlx::query(sql).bind(thumbprint).execute(&mut conn).await.unwrap().rows_affected()
+    });
+    assert_eq!(changed, 1, "{sql}");
+}
+
+/// The status of today's download for `client`.
+async fn download_status(client: &HttpsClient) -> u16 {
+    let path = format!("/diagnosiskeys/download/{}", herald_model::Date::of(now()));
+    let answer = client.request(Method::GET, &path, &[("accept", PROTOBUF)], vec![]).await.unwrap();
+    answer.status.as_u16()
+}
+
+/// `trust list|export|import|revoke|resign --dev` and `config-example`.
 #[test]
 fn trust_commands_manage_the_dev_trust_list() {
     let dir = tempfile::tempdir().unwrap();
@@ -487,6 +506,58 @@ fn trust_commands_manage_the_dev_trust_list() {
     assert_eq!(rt.block_on(upload(&de, &second)).unwrap().status, 403);
     let (list, _) = run(&["gateway", "trust", "list", "--dev", ds]);
     assert!(list.lines().any(|l| l.contains(&de_auth) && l.contains("REVOKED")), "{list}");
+    let (checked, _) = run(&["gateway", "trust", "list", "--dev", ds, "--anchor", anchor]);
+    assert!(checked.lines().all(|l| l.ends_with("signature ok")), "{checked}");
+
+    // Issue 14, finding 5: the revocation is signed. Clearing the flag in the database does not
+    // let DE back in, and `list --anchor` says why.
+    let db = d.join("gateway").join("gateway.db");
+    edit_dev_database(
+        &rt,
+        &db,
+        "UPDATE trust_entry SET revoked = FALSE WHERE thumbprint = $1",
+        &de_auth,
+    );
+    let third = batch(d, &mut rng, "AFTER-DB-EDIT".to_owned(), 10);
+    assert_eq!(rt.block_on(upload(&de, &third)).unwrap().status, 403);
+    let (checked, _) = run(&["gateway", "trust", "list", "--dev", ds, "--anchor", anchor]);
+    let line = checked.lines().find(|l| l.contains(&de_auth)).unwrap();
+    assert!(line.contains("IGNORED: entry signature does not verify"), "{line}");
+    edit_dev_database(
+        &rt,
+        &db,
+        "UPDATE trust_entry SET revoked = TRUE WHERE thumbprint = $1",
+        &de_auth,
+    );
+
+    // The upgrade path: an entry stored before entry signatures is refused until the operator
+    // runs `trust resign` (with --dev, the dev anchor key).
+    let nl = server.client("NL");
+    assert_ne!(rt.block_on(download_status(&nl)), 403);
+    let nl_auth = list
+        .lines()
+        .find(|l| l.starts_with("NL ") && l.contains("AUTHENTICATION"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap()
+        .to_owned();
+    edit_dev_database(
+        &rt,
+        &db,
+        "UPDATE trust_entry SET entry_signature = NULL WHERE thumbprint = $1",
+        &nl_auth,
+    );
+    assert_eq!(rt.block_on(download_status(&nl)), 403);
+    let (checked, _) = run(&["gateway", "trust", "list", "--dev", ds, "--anchor", anchor]);
+    let line = checked.lines().find(|l| l.contains(&nl_auth)).unwrap();
+    assert!(line.contains("IGNORED: trust-list entry has no entry signature"), "{line}");
+    let (signed, report) = run(&["gateway", "trust", "resign", "--dev", ds]);
+    assert_eq!(signed.trim(), format!("signed NL AUTHENTICATION {nl_auth}"), "{report}");
+    assert!(report.contains("1 entries signed, 0 left alone"), "{report}");
+    assert_ne!(rt.block_on(download_status(&nl)), 403);
+    // Without --dev, the key must be given.
+    let out = herald(&["gateway", "trust", "resign", "--database", "sqlite::memory:"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--anchor-key"));
     drop(server);
 
     // config-example is TOML, and a valid gateway configuration.

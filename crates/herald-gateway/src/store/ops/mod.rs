@@ -32,7 +32,7 @@ pub(crate) use callbacks::{
 };
 pub(crate) use retention::{purge_keys_created_before, try_lease};
 pub(crate) use statistics::{gauges, purge_statistics_before, record_statistics};
-pub(crate) use trust::{put_trust_entry, set_trust_revoked, trust_entries, trust_entry};
+pub(crate) use trust::{put_trust_entry, trust_entries, trust_entry};
 
 /// Keys deleted per retention transaction, so that a large purge never holds the write lock
 /// for long.

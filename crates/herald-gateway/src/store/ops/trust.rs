@@ -1,4 +1,5 @@
-//! The trust list's rows (§4): put, list, look up, revoke.
+//! The trust list's rows (§4): put (which is also how the operator revokes: a re-signed row),
+//! list, look up.
 
 use herald_model::CertThumbprint;
 use sqlx::Pool;
@@ -14,12 +15,13 @@ pub(crate) async fn put_trust_entry(pool: &Pool<Db>, entry: &TrustRow) -> Result
     run_tx("put_trust_entry", || async {
         sqlx::query(
             "INSERT INTO trust_entry (thumbprint, country, kind, certificate_pem, \
-             operator_signature, revoked, host, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             operator_signature, revoked, host, created_at, entry_signature) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (thumbprint) DO UPDATE SET country = excluded.country, \
              kind = excluded.kind, certificate_pem = excluded.certificate_pem, \
              operator_signature = excluded.operator_signature, revoked = excluded.revoked, \
-             host = excluded.host, created_at = excluded.created_at",
+             host = excluded.host, created_at = excluded.created_at, \
+             entry_signature = excluded.entry_signature",
         )
         .bind(entry.thumbprint.to_hex())
         .bind(entry.country.as_str())
@@ -29,6 +31,7 @@ pub(crate) async fn put_trust_entry(pool: &Pool<Db>, entry: &TrustRow) -> Result
         .bind(entry.revoked)
         .bind(entry.host.as_deref())
         .bind(entry.created_at.seconds())
+        .bind(entry.entry_signature.as_deref())
         .execute(pool)
         .await?;
         Ok(())
@@ -40,7 +43,7 @@ pub(crate) async fn trust_entries(pool: &Pool<Db>) -> Result<Vec<TrustRow>, Stor
     let rows: Vec<TrustColumns> = run_tx("trust_entries", || async {
         Ok(sqlx::query_as(
             "SELECT thumbprint, country, kind, certificate_pem, operator_signature, revoked, \
-             host, created_at FROM trust_entry ORDER BY country, kind, thumbprint",
+             host, created_at, entry_signature FROM trust_entry ORDER BY country, kind, thumbprint",
         )
         .fetch_all(pool)
         .await?)
@@ -57,7 +60,7 @@ pub(crate) async fn trust_entry(
     let row: Option<TrustColumns> = run_tx("trust_entry", || async {
         Ok(sqlx::query_as(
             "SELECT thumbprint, country, kind, certificate_pem, operator_signature, revoked, \
-             host, created_at FROM trust_entry WHERE thumbprint = $1",
+             host, created_at, entry_signature FROM trust_entry WHERE thumbprint = $1",
         )
         .bind(hex.as_str())
         .fetch_optional(pool)
@@ -65,21 +68,4 @@ pub(crate) async fn trust_entry(
     })
     .await?;
     row.map(rows::trust_from_row).transpose()
-}
-
-pub(crate) async fn set_trust_revoked(
-    pool: &Pool<Db>,
-    thumbprint: &CertThumbprint,
-    revoked: bool,
-) -> Result<bool, StoreError> {
-    let hex = thumbprint.to_hex();
-    run_tx("set_trust_revoked", || async {
-        let done = sqlx::query("UPDATE trust_entry SET revoked = $1 WHERE thumbprint = $2")
-            .bind(revoked)
-            .bind(hex.as_str())
-            .execute(pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    })
-    .await
 }

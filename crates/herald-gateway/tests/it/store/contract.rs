@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use herald_db::DbError;
 use herald_gateway::store::{
     AuditRow, CallbackFailure, CountryStatistics, MAX_CALLBACK_RETRIES, Store, StoreError,
-    StoreGauges, TrustKind, UploadMode, UploadOutcome,
+    StoreGauges, TrustKind, TrustRow, UploadMode, UploadOutcome,
 };
 use herald_model::{BatchTag, UnixTime};
 use herald_wire::efgs::EfgsKey;
@@ -13,7 +13,8 @@ use herald_wire::efgs::EfgsKey;
 use super::BACKEND;
 use crate::store::GatewayDb as _;
 use crate::store::{
-    FUTURE_MIGRATION, TestDb, at, cc, key, keys, tag, thumb, trust, unusual_keys, upload,
+    BEFORE_ENTRY_SIGNATURE, FUTURE_MIGRATION, TestDb, at, cc, key, keys, tag, thumb, trust,
+    unusual_keys, upload,
 };
 
 use UploadMode::{AllOrNothing, StoreValid};
@@ -99,12 +100,43 @@ async fn trust_entries_are_stored_replaced_and_revoked() {
     assert_eq!(store.trust_entries().await.unwrap().len(), 3);
     assert_eq!(store.trust_entry(&thumb(1)).await.unwrap(), Some(replaced.clone()));
 
-    assert!(store.set_trust_revoked(&thumb(1), true).await.unwrap());
-    assert!(store.trust_entry(&thumb(1)).await.unwrap().unwrap().revoked);
-    assert!(store.set_trust_revoked(&thumb(1), false).await.unwrap());
+    // Revoked the only way there is: the operator's re-signed row replaces the old one, with
+    // its new entry signature.
+    let revoked = TrustRow {
+        revoked: true,
+        entry_signature: Some("cmV2b2tlZA==".into()),
+        ..replaced.clone()
+    };
+    store.put_trust_entry(&revoked).await.unwrap();
+    assert_eq!(store.trust_entry(&thumb(1)).await.unwrap(), Some(revoked));
+    store.put_trust_entry(&replaced).await.unwrap();
     assert_eq!(store.trust_entry(&thumb(1)).await.unwrap(), Some(replaced));
-    assert!(!store.set_trust_revoked(&thumb(9), true).await.unwrap());
+    // A row without an entry signature (an EFGS-shaped import) is kept as it is.
+    let unsigned = TrustRow { entry_signature: None, ..signing.clone() };
+    store.put_trust_entry(&unsigned).await.unwrap();
+    assert_eq!(store.trust_entry(&thumb(2)).await.unwrap(), Some(unsigned));
     assert_eq!(store.trust_entry(&thumb(9)).await.unwrap(), None);
+}
+
+/// Rows stored before the entry-signature migration are kept and read without one (the
+/// gateway refuses them until the operator signs them anew).
+#[tokio::test]
+async fn trust_rows_from_before_entry_signatures_read_without_one() {
+    let Some(db) = BACKEND.fresh().await else { return };
+    db.migrate_to(BEFORE_ENTRY_SIGNATURE).await;
+    db.execute(&format!(
+        "INSERT INTO trust_entry (thumbprint, country, kind, certificate_pem, \
+         operator_signature, revoked, host, created_at) VALUES ('{}', 'DE', 'SIGNING', \
+         'pem', 'c2ln', TRUE, NULL, 5)",
+        thumb(4).to_hex()
+    ))
+    .await;
+    let store = db.open().await;
+    let row = store.trust_entry(&thumb(4)).await.unwrap().unwrap();
+    assert_eq!(row.entry_signature, None);
+    assert!(row.revoked);
+    assert_eq!(row.kind, TrustKind::Signing);
+    store.close().await;
 }
 
 // --- uploads ------------------------------------------------------------------------------------

@@ -51,6 +51,9 @@ pub(crate) type SealedColumns = (i64, Option<i64>, Option<Vec<u8>>, Option<Vec<u
 /// The last migration before key payloads were sealed at rest.
 pub(crate) const BEFORE_AT_REST: i64 = 20_261_128_149_999;
 
+/// The last migration before trust-list rows carried an entry signature.
+pub(crate) const BEFORE_ENTRY_SIGNATURE: i64 = 20_261_207_119_999;
+
 /// What the gateway's tests do with a test database beyond `herald_db::testing::TestDb`.
 pub(crate) trait GatewayDb {
     /// Opens (and migrates) a store on this database, sealing with [`at_rest_key`]`(1)`.
@@ -61,6 +64,8 @@ pub(crate) trait GatewayDb {
     async fn sealed_columns(&self) -> Vec<SealedColumns>;
     /// Applies the migrations up to [`BEFORE_AT_REST`] only, as an older herald did.
     async fn migrate_before_at_rest(&self);
+    /// Applies the migrations up to `version` only, as an older herald did.
+    async fn migrate_to(&self, version: i64);
     /// Stores an upload the way herald did before payloads were sealed (plaintext columns).
     async fn insert_plaintext_upload(&self, upload: &NewUpload, now: UnixTime);
     /// Records a migration this binary does not know, as a newer herald would have.
@@ -87,13 +92,19 @@ impl GatewayDb for TestDb {
     /// Applies the migrations up to [`BEFORE_AT_REST`] only, as an older herald did, from the
     /// crate's migration files.
     async fn migrate_before_at_rest(&self) {
+        self.migrate_to(BEFORE_AT_REST).await;
+    }
+
+    /// Applies the migrations up to `version` only, as an older herald did, from the crate's
+    /// migration files.
+    async fn migrate_to(&self, version: i64) {
         let dir = match self.backend {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
         };
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dir);
         let migrator = sqlx::migrate::Migrator::new(path).await.unwrap();
-        with_connection!(self, |conn| migrator.run_to(BEFORE_AT_REST, &mut conn).await.unwrap());
+        with_connection!(self, |conn| migrator.run_to(version, &mut conn).await.unwrap());
     }
 
     /// Stores an upload the way herald did before payloads were sealed (plaintext columns), on
@@ -309,5 +320,6 @@ pub(crate) fn trust(byte: u8, country: &str, kind: TrustKind) -> TrustRow {
         revoked: false,
         host: (kind == TrustKind::Callback).then(|| format!("nb{byte}.example.org")),
         created_at: at(0, i64::from(byte)),
+        entry_signature: Some(format!("ZW50cnk{byte:02x}")),
     }
 }

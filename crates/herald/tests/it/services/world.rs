@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use herald_gateway::store::{Store as GatewayStore, TrustKind as StoreKind, TrustRow};
+use herald_gateway::store::{Store as GatewayStore, TrustRow};
 use herald_gateway::{Gateway, GatewayConfig};
 use herald_keyserver::Keyserver;
 use herald_keyserver::config::{KeyserverConfig, StaticKey};
@@ -82,26 +82,14 @@ impl World {
         .unwrap();
         for cc in countries {
             let country: CountryCode = cc.parse().unwrap();
-            for (path, kind, row_kind) in [
-                (layout::auth_cert(country), TrustKind::Authentication, StoreKind::Authentication),
-                (layout::signing_cert(country), TrustKind::Signing, StoreKind::Signing),
-                (layout::server_cert(country), TrustKind::Callback, StoreKind::Callback),
+            for (path, kind) in [
+                (layout::auth_cert(country), TrustKind::Authentication),
+                (layout::signing_cert(country), TrustKind::Signing),
+                (layout::server_cert(country), TrustKind::Callback),
             ] {
                 let pem = std::fs::read_to_string(dir.join(path)).unwrap();
                 let e = anchor.sign_entry(country, kind, &pem, None).unwrap();
-                store
-                    .put_trust_entry(&TrustRow {
-                        thumbprint: e.thumbprint,
-                        country,
-                        kind: row_kind,
-                        certificate_pem: e.certificate_pem,
-                        operator_signature: e.operator_signature,
-                        revoked: false,
-                        host: None,
-                        created_at: self.clock.now(),
-                    })
-                    .await
-                    .unwrap();
+                store.put_trust_entry(&TrustRow::from_entry(&e, self.clock.now())).await.unwrap();
             }
         }
         store.close().await;
