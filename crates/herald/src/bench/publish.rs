@@ -253,6 +253,9 @@ async fn start(
 
     let (mut vconfig, keys) = herald_verifier::dev::prepare(dir, de, None)?;
     vconfig.portal.enabled = false;
+    // Apps come from many addresses, not all from 127.0.0.1: each simulated app names its own
+    // in the proxy header (the per-client budget counts attempts in flight too).
+    vconfig.client_address_header = Some("x-forwarded-for".into());
     if let Some(url) = verifier_db {
         vconfig.database.clone_from(url);
     }
@@ -366,6 +369,7 @@ async fn measure(args: &PublishBench, s: &Services) -> Result<BackendResult> {
     for app in 0..args.apps {
         let (queue, samples, codes) = (queue.clone(), samples.clone(), codes.clone());
         let flow = Flow {
+            address: format!("10.{}.{}.1", app / 250, app % 250),
             verifier: s.verifier.clone(),
             keyserver: s.keyserver.clone(),
             device_key: s.device_key.clone(),
@@ -487,6 +491,7 @@ async fn issue_codes(s: &Services, n: usize) -> Result<Vec<String>> {
 /// keys (its JWKS is fetched at start).
 async fn warm_up(s: &Services, today: i64) -> Result<()> {
     let flow = Flow {
+        address: "10.255.255.1".into(),
         verifier: s.verifier.clone(),
         keyserver: s.keyserver.clone(),
         device_key: s.device_key.clone(),
@@ -494,7 +499,7 @@ async fn warm_up(s: &Services, today: i64) -> Result<()> {
         keys: 1,
         today,
     };
-    let mut rng = StdRng::seed_from_u64(99);
+    let mut rng = StdRng::seed_from_u64(u64::MAX);
     let mut last = None;
     for _ in 0..40 {
         let code = issue_codes(s, 1).await?.pop().context("one code")?;
@@ -509,6 +514,8 @@ async fn warm_up(s: &Services, today: i64) -> Result<()> {
 }
 
 struct Flow {
+    /// The app's address (sent in `X-Forwarded-For`).
+    address: String,
     verifier: HttpsClient,
     keyserver: HttpsClient,
     device_key: String,
@@ -533,13 +540,8 @@ impl Flow {
             .collect();
         let upload = Upload::new(&keys, rng);
         let t = Instant::now();
-        let verified = call(
-            &self.verifier,
-            "/api/verify",
-            Some(&self.device_key),
-            Upload::verify_body(code, rng),
-        )
-        .await?;
+        let verified = self.verify(false, Upload::verify_body(code, rng)).await?;
+        let verified = json_of("/api/verify", &verified)?;
         let verify = t.elapsed();
         let token = field(&verified, "token")?;
         let t = Instant::now();
@@ -569,11 +571,26 @@ impl Flow {
         Ok(())
     }
 
+    /// `/api/verify` from this app's address.
+    async fn verify(&self, chaff: bool, body: String) -> Result<herald_runtime::Answer> {
+        let mut headers = vec![
+            ("content-type", "application/json"),
+            ("x-api-key", self.device_key.as_str()),
+            ("x-forwarded-for", self.address.as_str()),
+        ];
+        if chaff {
+            headers.push(("x-chaff", "1"));
+        }
+        Ok(self
+            .verifier
+            .request(hyper::Method::POST, "/api/verify", &headers, body.into_bytes())
+            .await?)
+    }
+
     async fn chaff(&self, samples: &Mutex<Samples>, rng: &mut StdRng) -> Result<()> {
         let t = Instant::now();
         let body = Upload::verify_body("00000000", rng);
-        let answer =
-            post(&self.verifier, "/api/verify", Some(&self.device_key), true, body).await?;
+        let answer = self.verify(true, body).await?;
         let verify = t.elapsed();
         let t = Instant::now();
         let answer2 =
@@ -591,7 +608,11 @@ impl Flow {
 }
 
 async fn call(client: &HttpsClient, path: &str, key: Option<&str>, body: String) -> Result<Value> {
-    let answer = post(client, path, key, false, body).await?;
+    json_of(path, &post(client, path, key, false, body).await?)
+}
+
+/// The JSON of a 200 answer, or an error naming `path`.
+fn json_of(path: &str, answer: &herald_runtime::Answer) -> Result<Value> {
     let json: Value = serde_json::from_slice(&answer.body)
         .with_context(|| format!("{path}: the answer is not JSON"))?;
     if answer.status.as_u16() != 200 {
