@@ -100,15 +100,20 @@ period_seconds = 3600
 # Regions whose keys go in ("*" = every region, incl. keys from the federation).
 input_regions = ["*"]
 max_records = 500000
-# Windows with fewer real keys are padded with fake keys up to min_records + rand[0, padding_range].
-min_records = 1000
-padding_range = 100
+# Padding counts own keys only: fewer than min_records (0 too) become min_records + rand[0,
+# padding_range]; above, padding_ladder_percent = p pads to the next min_records * (1 + p/100)^k.
+# 0 = off; pad one series (`herald bench padding` compares policies, key-server.md §6.4).
+min_records = 0
 
 [[export.config]]
 name = "DE/daily"
 region = "DE"
 period_seconds = 86400
 input_regions = ["*"]
+# At least as many own keys as 10 uploads of 14 keys a day; above that, 20 % rungs.
+min_records = 140
+padding_range = 10
+padding_ladder_percent = 20
 
 # Federation through an EFGS-compatible gateway (leave the table out to run alone).
 # [federation]
@@ -246,12 +251,15 @@ pub struct ExportConfigEntry {
     /// Keys per file before splitting.
     #[serde(default = "default_max_records")]
     pub max_records: usize,
-    /// Padding target.
+    /// Padding floor: own real keys below it are padded to it (plus jitter); 0 = no padding.
     #[serde(default = "default_min_records")]
     pub min_records: usize,
-    /// Random extra padding.
+    /// Random extra padding (jitter), 0..=this.
     #[serde(default = "default_padding_range_keys")]
     pub padding_range: usize,
+    /// Above the floor, pad to the next rung of `min_records · (1 + this/100)^k`; 0 = off.
+    #[serde(default)]
+    pub padding_ladder_percent: u32,
 }
 
 /// Export settings.
@@ -509,6 +517,14 @@ impl KeyserverConfig {
             if c.max_records == 0 {
                 return invalid(&setting, "max_records must be at least 1".into());
             }
+            if c.padding_ladder_percent > 100
+                || (c.padding_ladder_percent > 0 && c.min_records == 0)
+            {
+                return invalid(
+                    &setting,
+                    "padding_ladder_percent needs min_records > 0 and at most 100".into(),
+                );
+            }
         }
         Ok(())
     }
@@ -550,6 +566,8 @@ mod tests {
             (("jwks_url = \"https://", "jwks_url = \"http://"), "jwks_url"),
             (("listen = \"0.0.0.0:8443\"", "listen = \"nowhere\""), "listen"),
             (("interval_seconds = 300", "interval_seconds = 300\nsurprise = 1"), "surprise"),
+            (("padding_ladder_percent = 20", "padding_ladder_percent = 101"), "at most 100"),
+            (("min_records = 140", "min_records = 0"), "needs min_records"),
         ] {
             let text = EXAMPLE.replacen(edit.0, edit.1, 1);
             let error = KeyserverConfig::from_toml(&text, []).unwrap_err().to_string();

@@ -100,6 +100,7 @@ pub fn prepare(
         max_records: herald_wire::export::DEFAULT_MAX_RECORDS,
         min_records: 1000,
         padding_range: 100,
+        padding_ladder_percent: 0,
     };
     Ok(KeyserverConfig {
         country: country.as_str().to_owned(),

@@ -288,6 +288,17 @@ impl Store {
         herald_db::dispatch!(&self.pools, window_page, which, window, keys, after, limit)
     }
 
+    /// The newest own real keys (local provenance, `source` other than `padding_source`)
+    /// released in `window` = `[start, end)`, at most `limit`.
+    pub async fn recent_own_keys(
+        &self,
+        window: (i64, i64),
+        padding_source: &str,
+        limit: i64,
+    ) -> Result<Vec<StoredKey>, StoreError> {
+        herald_db::dispatch!(&self.pools, recent_own_keys, window, padding_source, limit)
+    }
+
     /// The earliest release time of any stored key.
     pub async fn earliest_release(&self) -> Result<Option<i64>, StoreError> {
         herald_db::dispatch!(&self.pools, earliest_release)
