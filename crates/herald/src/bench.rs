@@ -11,6 +11,7 @@ use serde::Serialize;
 
 mod exports;
 mod gateway;
+mod padding;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum BenchCommand {
@@ -32,6 +33,13 @@ pub(crate) enum BenchCommand {
     /// per second and peak memory, next to a plain SQLite scan of the same rows and
     /// building + signing the same number of keys from memory, measured in the same run.
     Exports(exports::ExportsBench),
+    /// Simulate 27 EU countries' key servers padding their export windows, the federation
+    /// carrying every key (padding too, if the policy federates it) to every other country, and
+    /// report per country what a phone downloads a day against the bytes of the real keys it
+    /// needs, on a typical and a peak day, with what the gateway learns about a small
+    /// country's uploads. One day of Germany's files is built and signed for real; a byte
+    /// model calibrated on it gives the rest. Text tables on stdout.
+    Padding(padding::PaddingBench),
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +118,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Export(args) => export_bench(&args),
         BenchCommand::Gateway(args) => crate::run_async(gateway::run(&args)),
         BenchCommand::Exports(args) => crate::run_async(exports::run(&args)),
+        BenchCommand::Padding(args) => padding::run(&args),
     }
 }
 
