@@ -84,6 +84,10 @@ directory = "/var/lib/herald/exports"
 interval_seconds = 300
 # A window [T - period, T) is exported once T <= now - min_window_age (rounded down to the hour).
 min_window_age_seconds = 7200
+# With a federation, own keys go to the gateway only with their padding: once a window of a
+# padding series holding them is exported (else the gateway and two countries' files tell them
+# from the padding by when they travel).
+federate_after_padding = true
 
 # Export signing keys (ECDSA P-256, PKCS#8 PEM), newest first; at most 10 sign each file. Set
 # `until` (Unix seconds) on a key being retired.
@@ -280,6 +284,9 @@ pub struct ExportSettings {
     /// Minimum age of a window's end before it is exported.
     #[serde(default = "default_min_window_age")]
     pub min_window_age_seconds: i64,
+    /// Own keys go to the gateway only once a padding series' window holding them is exported.
+    #[serde(default = "default_true")]
+    pub federate_after_padding: bool,
     /// Signing keys, newest first.
     #[serde(rename = "signing_key")]
     pub signing_keys: Vec<SigningKeyConfig>,

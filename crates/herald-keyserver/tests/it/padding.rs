@@ -9,7 +9,7 @@ use std::sync::Arc;
 use herald_keyserver::config::ExportConfigEntry;
 use herald_keyserver::export::{Blobs, ExportKey, ExportSettings, Exporter};
 use herald_keyserver::store::{Store, StoredKey};
-use herald_model::{Clock, CountryCode, ManualClock, UnixTime};
+use herald_model::{BatchTag, Clock, CountryCode, ManualClock, UnixTime};
 use herald_service::random::Randomness;
 use herald_wire::export::{FileSigner, ReadLimits, SignatureInfo, read_zip};
 use p256::ecdsa::SigningKey;
@@ -49,9 +49,16 @@ struct World {
     exporter: Exporter,
 }
 
-/// A key server of Malta holding `keys`, exporting `configs` the day after, its random choices
-/// from `seed`.
+/// A key server of Malta holding `keys`, having exported `configs` the day after, its random
+/// choices from `seed`.
 async fn exported(configs: Vec<ExportConfigEntry>, keys: &[StoredKey], seed: u64) -> World {
+    let w = world(configs, keys, seed).await;
+    w.exporter.run_once().await.unwrap();
+    w
+}
+
+/// The same before the export.
+async fn world(configs: Vec<ExportConfigEntry>, keys: &[StoredKey], seed: u64) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store =
         Store::open(&format!("sqlite:{}", dir.path().join("ks.db").display())).await.unwrap();
@@ -79,7 +86,6 @@ async fn exported(configs: Vec<ExportConfigEntry>, keys: &[StoredKey], seed: u64
     store.insert_keys(&own, Some(T0)).await.unwrap();
     store.insert_keys(&foreign, None).await.unwrap();
     store.insert_keys(&[foreign_key(9_999_999, T0)], None).await.unwrap();
-    exporter.run_once().await.unwrap();
     World { _dir: dir, exports, store, exporter }
 }
 
@@ -177,4 +183,30 @@ async fn fakes_of_a_daily_padding_are_in_the_hourly_files_too() {
     assert_eq!(daily_keys, hourly_keys, "the two series hold the same keys");
     // A second run pads nothing more: the day's windows are done.
     assert_eq!(w.exporter.run_once().await.unwrap().fakes, 0);
+}
+
+#[tokio::test]
+async fn own_keys_leave_for_the_gateway_together_with_their_padding() {
+    let release = ["MT/daily".to_owned()];
+    let tag = |t: &str| t.parse::<BatchTag>().unwrap();
+    let w = world(vec![daily(140)], &uploads(2), 7).await;
+    // At 01:00 the next day the 26 real keys are past their embargo, but their window is not
+    // exported yet: nothing goes to the gateway (ENS would send the two uploads alone now).
+    let early = T0 + 86_400 + 3600;
+    let (first, second) = (tag("MT-1"), tag("MT-2"));
+    let held = w.store.next_outbox_batch_released(&first, early, 1, 4000, &release);
+    assert!(held.await.unwrap().is_none());
+    // Exported and padded: the real and the fake keys go in one batch, as many as the file's.
+    w.exporter.run_once().await.unwrap();
+    let now = T0 + 86_400 + 2 * 3600;
+    let batch = w.store.next_outbox_batch_released(&second, now, 1, 4000, &release);
+    let batch = batch.await.unwrap().unwrap();
+    let file = &file_keys(&w, "MT/daily")[0];
+    assert_eq!(batch.keys.len(), file.len() - 1, "every own key of the file, the foreign one not");
+    assert!((140..=150).contains(&batch.keys.len()));
+
+    // Without the release, the real keys would have gone alone, before their padding existed.
+    let w = world(vec![daily(140)], &uploads(2), 7).await;
+    let alone = w.store.next_outbox_batch(&tag("MT-3"), early, 1, 4000).await.unwrap().unwrap();
+    assert_eq!(alone.keys.len(), 26);
 }
