@@ -96,28 +96,28 @@ key = "/etc/herald/export-signing.key.pem"
 key_id = "262"
 key_version = "v1"
 
-# Export configurations: one index and one series of files each.
+# Export configurations: one index and one series of files each. Padding (key-server.md §6.4)
+# counts own keys only: fewer than min_records (none too) become min_records + rand[0,
+# padding_range]; above, padding_ladder_percent = p pads to the next min_records * (1 + p/100)^k.
+# 0 = off. The finest series holding own keys pads; its windows should hold about 3 x min_records
+# own keys on a typical day (`herald bench padding`: Germany 2 h, France 4 h, Malta 24 h).
 [[export.config]]
-name = "DE/hourly"
+name = "DE/2h"
 region = "DE"
-period_seconds = 3600
+period_seconds = 7200
 # Regions whose keys go in ("*" = every region, incl. keys from the federation).
 input_regions = ["*"]
 max_records = 500000
-# Padding counts own keys only: fewer than min_records (0 too) become min_records + rand[0,
-# padding_range]; above, padding_ladder_percent = p pads to the next min_records * (1 + p/100)^k.
-# 0 = off; pad one series (`herald bench padding` compares policies, key-server.md §6.4).
-min_records = 0
+min_records = 140
+padding_range = 10
+padding_ladder_percent = 20
 
 [[export.config]]
 name = "DE/daily"
 region = "DE"
 period_seconds = 86400
 input_regions = ["*"]
-# At least as many own keys as 10 uploads of 14 keys a day; above that, 20 % rungs.
-min_records = 140
-padding_range = 10
-padding_ladder_percent = 20
+min_records = 0
 
 # Federation through an EFGS-compatible gateway (leave the table out to run alone).
 # [federation]
@@ -507,6 +507,14 @@ impl KeyserverConfig {
         }
         in_range("export.min_window_age_seconds", export.min_window_age_seconds, 0..=86_400)?;
         in_range("export.interval_seconds", export.interval_seconds, 1..=u64::MAX)?;
+        let own: Vec<String> = self.publish.apps.iter().flat_map(|a| a.regions.clone()).collect();
+        if let Err(name) = crate::export::padding::check_series(&export.configs, &own) {
+            return invalid(
+                &format!("export.config {name:?}"),
+                "holds own keys unpadded while a coarser series pads them: pad the finest series"
+                    .into(),
+            );
+        }
         for c in &export.configs {
             let setting = format!("export.config {:?}", c.name);
             if c.period_seconds <= 0 || c.period_seconds % 3600 != 0 || c.period_seconds > 86_400 {
@@ -568,13 +576,21 @@ mod tests {
         for (edit, expected) in [
             (("country = \"DE\"", "country = \"de\""), "country"),
             (("retention_days = 14", "retention_days = 3"), "retention_days"),
-            (("period_seconds = 3600", "period_seconds = 600"), "period_seconds"),
+            (("period_seconds = 7200", "period_seconds = 600"), "period_seconds"),
             (("issuers = [\"herald-verifier-de\"]", "issuers = [\"nobody\"]"), "nobody"),
             (("jwks_url = \"https://", "jwks_url = \"http://"), "jwks_url"),
             (("listen = \"0.0.0.0:8443\"", "listen = \"nowhere\""), "listen"),
             (("interval_seconds = 300", "interval_seconds = 300\nsurprise = 1"), "surprise"),
             (("padding_ladder_percent = 20", "padding_ladder_percent = 101"), "at most 100"),
             (("min_records = 140", "min_records = 0"), "needs min_records"),
+            // The 2-hour series unpadded, the daily one padded: the 2-hour files would tell.
+            (
+                (
+                    "min_records = 140\npadding_range = 10\npadding_ladder_percent = 20\n\n[[export.config]]\nname = \"DE/daily\"\nregion = \"DE\"\nperiod_seconds = 86400\ninput_regions = [\"*\"]\nmin_records = 0",
+                    "min_records = 0\n\n[[export.config]]\nname = \"DE/daily\"\nregion = \"DE\"\nperiod_seconds = 86400\ninput_regions = [\"*\"]\nmin_records = 140",
+                ),
+                "\"DE/2h\" holds own keys unpadded",
+            ),
         ] {
             let text = EXAMPLE.replacen(edit.0, edit.1, 1);
             let error = KeyserverConfig::from_toml(&text, []).unwrap_err().to_string();

@@ -12,7 +12,8 @@
 //!    [`ExportBuilder`], which signs and splits at `max_records`; revised keys of the window go
 //!    into `revised_keys` with their revised report type, onset and transmission risk.
 //! 3. **Padding** ([`padding`]). The window's own keys (never the federated ones) are padded:
-//!    below `min_records` (none included) to `min_records + rand[0, padding_range]`, above it
+//!    below `min_records` (none included, once the server has stored any key) to
+//!    `min_records + rand[0, padding_range]`, above it
 //!    to the next rung of the ladder (`padding_ladder_percent`), with fake keys shaped after the
 //!    server's recent real keys; fakes are stored (so a re-run or the federation sees the same
 //!    set) and queued for the gateway like real keys. A window that holds fakes already (a
@@ -238,7 +239,9 @@ impl Exporter {
         end: i64,
     ) -> Result<usize, ExportJobError> {
         let padding = Padding::of(config);
-        if !padding.is_on() {
+        // Windows before the first key the server ever stored (before launch) stay empty.
+        let first = self.store.earliest_release().await?;
+        if !padding.is_on() || first.is_none_or(|first| end <= first) {
             return Ok(0);
         }
         let (mut real, mut fakes) = (0usize, 0usize);

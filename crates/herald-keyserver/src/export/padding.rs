@@ -93,6 +93,25 @@ impl Padding {
     }
 }
 
+/// Checks which series pad: of the configurations that hold this server's own keys (input
+/// region `*` or one of `own_regions`, or travellers), the finest must pad if any does. A finer
+/// series left unpadded would publish, window by window, the own keys a coarser padding hides.
+/// Returns the name of the offending configuration.
+pub fn check_series(configs: &[ExportConfigEntry], own_regions: &[String]) -> Result<(), String> {
+    let own = |c: &&ExportConfigEntry| {
+        c.include_travelers
+            || c.input_regions
+                .iter()
+                .any(|r| r == "*" || own_regions.iter().any(|o| o.eq_ignore_ascii_case(r)))
+    };
+    let holding: Vec<&ExportConfigEntry> = configs.iter().filter(own).collect();
+    let Some(finest) = holding.iter().min_by_key(|c| c.period_seconds) else { return Ok(()) };
+    if finest.min_records == 0 && holding.iter().any(|c| c.min_records > 0) {
+        return Err(finest.name.clone());
+    }
+    Ok(())
+}
+
 /// Who the padding keys are and when they are released.
 #[derive(Debug, Clone)]
 pub struct FakeSpec<'a> {
@@ -222,6 +241,32 @@ mod tests {
         // Off: never padded.
         assert_eq!(Padding::default().target(0, 5), 0);
         assert_eq!(Padding::default().target(7, 5), 7);
+    }
+
+    #[test]
+    fn the_finest_series_holding_own_keys_pads() {
+        let config =
+            |name: &str, period: i64, min_records: usize, region: &str| ExportConfigEntry {
+                name: name.into(),
+                region: "DE".into(),
+                period_seconds: period,
+                input_regions: vec![region.into()],
+                include_travelers: false,
+                max_records: 100,
+                min_records,
+                padding_range: 0,
+                padding_ladder_percent: 0,
+            };
+        let de = ["DE".to_owned()];
+        let ok = |configs: &[ExportConfigEntry]| check_series(configs, &de);
+        assert_eq!(ok(&[config("h", 3600, 140, "*"), config("d", 86_400, 0, "*")]), Ok(()));
+        assert_eq!(ok(&[config("h", 3600, 0, "*"), config("d", 86_400, 0, "*")]), Ok(()));
+        assert_eq!(
+            ok(&[config("h", 3600, 0, "de"), config("d", 86_400, 140, "*")]),
+            Err("h".into())
+        );
+        // A series of foreign keys only needs no padding.
+        assert_eq!(ok(&[config("h", 3600, 0, "FR"), config("d", 86_400, 140, "*")]), Ok(()));
     }
 
     #[test]

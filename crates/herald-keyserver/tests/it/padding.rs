@@ -1,7 +1,8 @@
 //! Export padding at European scale (key-server.md §6.4; `herald bench padding` chose the
 //! policy): a small country's file tells nothing about how many people uploaded below the floor,
 //! a large country's padding stays within the ladder's step, federated keys never switch a
-//! country's padding off, and a coarse series' fakes are in the finer series' files too.
+//! country's padding off, a coarse series holds the finer padded series, and own keys leave for
+//! the gateway only with their padding.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -175,11 +176,19 @@ async fn above_the_floor_a_large_countrys_padding_stays_within_the_ladder_step()
 }
 
 #[tokio::test]
-async fn fakes_of_a_daily_padding_are_in_the_hourly_files_too() {
-    let w = exported(vec![hourly(), daily(140)], &uploads(2), 7).await;
+async fn the_daily_files_hold_exactly_the_padded_hourly_files() {
+    // The finest series pads (the configuration requires it); the daily one holds its windows,
+    // fakes included, and pads nothing more.
+    let padded_hourly = ExportConfigEntry { min_records: 140, ..hourly() };
+    let w = exported(vec![daily(0), padded_hourly], &uploads(2), 7).await;
     let daily_keys: HashSet<[u8; 16]> = file_keys(&w, "MT/daily").into_iter().flatten().collect();
-    let hourly_keys: HashSet<[u8; 16]> = file_keys(&w, "MT/hourly").into_iter().flatten().collect();
-    assert!(daily_keys.len() > 140, "{}", daily_keys.len());
+    let hourly = file_keys(&w, "MT/hourly");
+    assert_eq!(hourly.len(), 24, "every hour padded, empty ones too");
+    for file in &hourly {
+        // 140 + rand[0,10] own keys, and the foreign key in the first hour.
+        assert!((140..=151).contains(&file.len()), "{}", file.len());
+    }
+    let hourly_keys: HashSet<[u8; 16]> = hourly.into_iter().flatten().collect();
     assert_eq!(daily_keys, hourly_keys, "the two series hold the same keys");
     // A second run pads nothing more: the day's windows are done.
     assert_eq!(w.exporter.run_once().await.unwrap().fakes, 0);

@@ -12,6 +12,9 @@
 mod europe;
 mod sim;
 
+use std::fmt::Write as _;
+use std::io::Write as _;
+
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use herald_keyserver::export::padding::Padding;
@@ -35,7 +38,7 @@ pub(crate) struct PaddingBench {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// The policy to evaluate (its table per country).
-    #[arg(long, value_enum, default_value_t = Candidate::Ladder)]
+    #[arg(long, value_enum, default_value_t = CHOSEN)]
     policy: Candidate,
     /// Evaluate every candidate policy: one summary line each, then the chosen policy's tables.
     #[arg(long)]
@@ -54,14 +57,15 @@ pub(crate) enum Candidate {
     OwnHourly,
     /// Own keys only: floor 140 + rand[0,10] per daily window, no ladder.
     OwnDaily,
-    /// Own keys only: floor 140 + rand[0,10] per daily window, 20 % ladder (chosen).
+    /// Own keys only: floor 140 + rand[0,10] per daily window, 20 % ladder.
     Ladder,
-    /// As ladder, but countries with 140 own keys in a typical hour pad (and publish) hourly.
+    /// As ladder, but each country pads (and publishes) the shortest windows of 1, 2, 3, 4, 6, 8,
+    /// 12 or 24 hours that hold 3 × 140 own keys on a typical day (chosen).
     LadderByVolume,
 }
 
 /// The policy `herald bench padding` chose, and the key server's example configures.
-const CHOSEN: Candidate = Candidate::Ladder;
+const CHOSEN: Candidate = Candidate::LadderByVolume;
 
 /// The goal: a large country's phones download at most this many times the real keys' bytes
 /// on a typical day.
@@ -88,15 +92,17 @@ impl Candidate {
             summary,
             count: Count::Own,
             federated: true,
+            held: true,
             padding,
             windows,
         };
         match self {
             Self::Today => Policy {
                 name: "today",
-                summary: "hourly and daily windows with 1-999 keys (federated ones counted) padded to 1000 + rand[0,100]; fakes federated",
+                summary: "hourly and daily windows with 1-999 keys (federated ones counted) padded to 1000 + rand[0,100]; fakes federated after the export, real keys at once",
                 count: Count::Window,
                 federated: true,
+                held: false,
                 padding: ENS,
                 windows: Windows::Both,
             },
@@ -108,25 +114,25 @@ impl Candidate {
             },
             Self::OwnHourly => own(
                 "own-hourly",
-                "own keys only: every hourly window (empty ones too) to 140 + rand[0,10], 20 % ladder above; fakes federated",
+                "own keys only: every hourly window (empty ones too) to 140 + rand[0,10], 20 % ladder above; real and fake keys federated together after the export",
                 LADDER,
                 Windows::Hourly,
             ),
             Self::OwnDaily => own(
                 "own-daily",
-                "own keys only: every daily window (empty ones too) to 140 + rand[0,10], nothing above; fakes federated",
+                "own keys only: every daily window (empty ones too) to 140 + rand[0,10], nothing above; real and fake keys federated together after the export",
                 Padding { ladder_percent: 0, ..LADDER },
                 Windows::Daily,
             ),
             Self::Ladder => own(
                 "ladder",
-                "own keys only: every daily window (empty ones too) to 140 + rand[0,10], above it the next 20 % rung; fakes federated",
+                "own keys only: every daily window (empty ones too) to 140 + rand[0,10], above it the next 20 % rung; real and fake keys federated together after the export",
                 LADDER,
                 Windows::Daily,
             ),
             Self::LadderByVolume => own(
                 "ladder-by-volume",
-                "as ladder, but a country with 140 own keys in a typical hour pads and publishes hourly",
+                "as ladder, but each country pads and publishes the shortest windows (1, 2, 3, 4, 6, 8, 12 or 24 h) that hold 3 x 140 own keys on a typical day",
                 LADDER,
                 Windows::ByVolume,
             ),
@@ -191,7 +197,7 @@ impl ByteModel {
 #[derive(Debug, Default)]
 struct Row {
     code: &'static str,
-    series: &'static str,
+    series: String,
     uploads: f64,
     real_keys: f64,
     real_bytes: f64,
@@ -212,32 +218,38 @@ pub(crate) fn run(args: &PaddingBench) -> Result<()> {
     }
     let shown = if args.compare { CHOSEN } else { args.policy };
     let policy = shown.policy();
-    println!(
+    // Written at the end in one go: a closed stdout is an error, not a panic.
+    let mut out = String::new();
+    let out = &mut out;
+    writeln!(
+        out,
         "herald bench padding: 27 EU countries, typical day (50 cases per million) and peak day \
          (500), {} reported day(s) each after {} warm-up days, seed {}",
         args.days,
         sim::WARM_UP_DAYS,
         args.seed
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "uploads a day = population x cases x app share x 0.5; {}-{} keys each; every country \
          federates with every other",
         KEYS_PER_UPLOAD.start(),
         KEYS_PER_UPLOAD.end()
-    );
+    )?;
     let typical = sim::simulate(&policy, Regime::Typical, args.days, args.seed);
     let (model, note) = calibrate(&typical, &policy, args.seed)?;
-    println!("{note}");
+    writeln!(out, "{note}")?;
     if args.compare {
-        compare(args, &model);
+        compare(out, args, &model)?;
     }
-    println!();
-    println!("policy {}{}: {}", policy.name, chosen_mark(shown), policy.summary);
+    writeln!(out)?;
+    writeln!(out, "policy {}{}: {}", policy.name, chosen_mark(shown), policy.summary)?;
     let peak = sim::simulate(&policy, Regime::Peak, args.days, args.seed);
     for (regime, run) in [(Regime::Typical, &typical), (Regime::Peak, &peak)] {
-        print_table(regime, &rows(run, &policy, &model));
+        print_table(out, regime, &rows(run, &policy, &model))?;
     }
-    print_privacy(&policy, &typical);
+    print_privacy(out, &policy, &typical)?;
+    std::io::stdout().lock().write_all(out.as_bytes())?;
     Ok(())
 }
 
@@ -276,10 +288,11 @@ fn rows(run: &Run, policy: &Policy, model: &ByteModel) -> Vec<Row> {
         .collect()
 }
 
-fn print_table(regime: Regime, rows: &[Row]) {
-    println!();
-    println!("{} day (per day; bytes from the calibrated model)", regime.name());
-    println!(
+fn print_table(out: &mut String, regime: Regime, rows: &[Row]) -> std::fmt::Result {
+    writeln!(out)?;
+    writeln!(out, "{} day (per day; bytes from the calibrated model)", regime.name())?;
+    writeln!(
+        out,
         "{:<4} {:<6} {:>8} {:>10} {:>12} {:>11} {:>11} {:>12} {:>7}",
         "",
         "series",
@@ -290,9 +303,10 @@ fn print_table(regime: Regime, rows: &[Row]) {
         "fed. pad",
         "downloaded",
         "ratio"
-    );
+    )?;
     for r in rows {
-        println!(
+        writeln!(
+            out,
             "{:<4} {:<6} {:>8.1} {:>10.0} {:>12.0} {:>11.0} {:>11.0} {:>12.0} {:>7.2}",
             r.code,
             r.series,
@@ -303,19 +317,20 @@ fn print_table(regime: Regime, rows: &[Row]) {
             r.federated_padding,
             r.bytes,
             r.ratio()
-        );
+        )?;
     }
     let uploads: f64 = rows.iter().map(|r| r.uploads).sum();
     let padding: f64 = rows.iter().map(|r| r.own_padding).sum();
-    println!("EU   {uploads:.0} uploads, {padding:.0} padding keys made");
+    writeln!(out, "EU   {uploads:.0} uploads, {padding:.0} padding keys made")?;
     for r in rows.iter().filter(|r| ["DE", "FR", "MT"].contains(&r.code)) {
         let goal = if r.code == "DE" && regime == Regime::Typical {
             format!(" (goal <= {GOAL:.2}: {})", if r.ratio() <= GOAL { "met" } else { "missed" })
         } else {
             String::new()
         };
-        println!("ratio {} {} {:.2}{goal}", r.code, regime.name(), r.ratio());
+        writeln!(out, "ratio {} {} {:.2}{goal}", r.code, regime.name(), r.ratio())?;
     }
+    Ok(())
 }
 
 /// What the federation sees by origin from Malta's padding window with 0, 1 and 5 uploads,
@@ -329,7 +344,7 @@ struct Probe {
 
 fn probe(policy: &Policy, run: &Run, draw: u64) -> Probe {
     let malta = EU27.len() - 1;
-    let series = EU27.get(malta).map_or(sim::Series::Daily, |c| policy.series(c));
+    let series = EU27.get(malta).map_or(sim::Series::DAILY, |c| policy.series(c));
     let windows: Vec<_> = (0..run.days).flat_map(|d| run.windows(malta, d, series)).collect();
     let imported: u64 = windows.iter().map(|w| w.imported_real + w.imported_fake).sum::<u64>()
         / u64::try_from(windows.len().max(1)).unwrap_or(1);
@@ -342,11 +357,12 @@ fn verdict(seen: &[u64]) -> &'static str {
     if seen.windows(2).all(|w| w.first() == w.last()) { "hidden" } else { "revealed" }
 }
 
-fn print_privacy(policy: &Policy, typical: &Run) {
+fn print_privacy(out: &mut String, policy: &Policy, typical: &Run) -> std::fmt::Result {
     let Probe { seen, imported, padded } = probe(policy, typical, 7);
-    let series = EU27.last().map_or(sim::Series::Daily, |c| policy.series(c));
-    println!();
-    println!(
+    let series = EU27.last().map_or(sim::Series::DAILY, |c| policy.series(c));
+    writeln!(out)?;
+    writeln!(
+        out,
         "privacy: MT's {} window next to {imported} federated keys (the typical day's mean): own \
          keys the gateway sees by origin for 0/1/5 uploads of 13 keys: {} ({}); MT's windows \
          padded on the typical days: {} of {}",
@@ -355,16 +371,25 @@ fn print_privacy(policy: &Policy, typical: &Run) {
         verdict(&seen),
         padded.0,
         padded.1
-    );
+    )?;
     if !policy.federated {
-        println!(
+        writeln!(
+            out,
             "privacy: fakes that stay home are the keys of MT's files that no other country \
              publishes: anyone holding two countries' files removes them"
-        );
+        )?;
     }
+    writeln!(
+        out,
+        "latency: a real key reaches the other countries' files {:.1} hours after its release on \
+         average{}",
+        typical.travel_hours,
+        if policy.held { " (it travels with its window's padding)" } else { "" }
+    )?;
     if policy.count == Count::Own {
         let p = policy.padding;
-        println!(
+        writeln!(
+            out,
             "floor: {} own keys + rand[0,{}] a window = at least 10 uploads of 14 keys; below it the \
              count is the same for any number of uploads; above it {}",
             p.floor,
@@ -374,14 +399,23 @@ fn print_privacy(policy: &Policy, typical: &Run) {
             } else {
                 "it is exact".to_owned()
             }
-        );
+        )?;
     }
+    Ok(())
 }
 
-fn compare(args: &PaddingBench, model: &ByteModel) {
-    println!();
-    println!(
-        "{:<17} {:>10} {:>8} {:>10} {:>8} {:>13} {:>9} {:>9}  MT by origin (0/1/5 uploads)",
+fn compare(out: &mut String, args: &PaddingBench, model: &ByteModel) -> std::fmt::Result {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "columns: download ratio (downloaded / real keys' bytes) of DE and MT phones; padding keys \
+         made in the EU a typical day; DE phone's MB a typical day; MT's padding windows padded; \
+         mean hours from a real key's release to the other countries' files; own keys the \
+         gateway sees by origin in an MT window with 0, 1, 5 uploads"
+    )?;
+    writeln!(
+        out,
+        "{:<17} {:>10} {:>8} {:>10} {:>8} {:>13} {:>9} {:>9} {:>8}  MT by origin (0/1/5 uploads)",
         "policy",
         "DE typical",
         "DE peak",
@@ -389,8 +423,9 @@ fn compare(args: &PaddingBench, model: &ByteModel) {
         "MT peak",
         "EU pad/day",
         "DE MB/day",
-        "MT padded"
-    );
+        "MT padded",
+        "abroad h"
+    )?;
     for candidate in Candidate::all() {
         let policy = candidate.policy();
         let typical = sim::simulate(&policy, Regime::Typical, args.days, args.seed);
@@ -401,8 +436,9 @@ fn compare(args: &PaddingBench, model: &ByteModel) {
         let padding: f64 = t.iter().map(|r| r.own_padding).sum();
         let de_mb = t.first().map_or(0.0, |r| r.bytes / 1e6);
         let Probe { seen, padded, .. } = probe(&policy, &typical, 7);
-        println!(
-            "{:<17} {:>10.2} {:>8.2} {:>10.2} {:>8.2} {:>13.0} {:>9.2} {:>9}  {} ({}){}",
+        writeln!(
+            out,
+            "{:<17} {:>10.2} {:>8.2} {:>10.2} {:>8.2} {:>13.0} {:>9.2} {:>9} {:>8.1}  {} ({}){}",
             policy.name,
             ratio(&t, "DE"),
             ratio(&p, "DE"),
@@ -411,11 +447,13 @@ fn compare(args: &PaddingBench, model: &ByteModel) {
             padding,
             de_mb,
             format!("{}/{}", padded.0, padded.1),
+            typical.travel_hours,
             verdict(&seen),
             seen.iter().map(u64::to_string).collect::<Vec<_>>().join("/"),
             chosen_mark(candidate)
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// Builds and signs Germany's files of the first reported typical day with [`ExportBuilder`]
@@ -429,7 +467,7 @@ fn calibrate(run: &Run, policy: &Policy, seed: u64) -> Result<(ByteModel, String
     let signer = FileSigner::new(key, SignatureInfo::ecdsa_p256("262", "v1")?);
     let mut rng = StdRng::seed_from_u64(seed ^ 0xca1);
     // Germany's day in both series (hourly windows and the day), whichever the policy pads.
-    let germany: Vec<u64> = [sim::Series::Daily, sim::Series::Hourly]
+    let germany: Vec<u64> = [sim::Series::DAILY, sim::Series::HOURLY]
         .iter()
         .flat_map(|&series| run.windows(0, 0, series))
         .map(|w| w.total())

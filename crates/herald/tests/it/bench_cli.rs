@@ -30,9 +30,10 @@ fn bench_padding_compares_the_policies_and_the_chosen_one_meets_the_goal() {
     let line = |name: &str| text.lines().find(|l| l.starts_with(name)).unwrap().to_owned();
     assert!(line("today ").contains("revealed"), "{text}");
     assert!(line("local ").contains("revealed"), "{text}");
-    assert!(line("ladder ").contains("hidden") && line("ladder ").contains("(chosen)"), "{text}");
+    let chosen = line("ladder-by-volume ");
+    assert!(chosen.contains("hidden") && chosen.contains("(chosen)"), "{text}");
     // The chosen policy's tables: 27 countries on a typical and a peak day.
-    assert!(text.contains("policy ladder (chosen)"), "{text}");
+    assert!(text.contains("policy ladder-by-volume (chosen)"), "{text}");
     assert_eq!(text.lines().filter(|l| l.starts_with("MT ")).count(), 2, "{text}");
     let ratios = ratios(&text);
     assert_eq!(ratios.len(), 6, "{ratios:?}");

@@ -7,7 +7,8 @@
 //! and download every 10 minutes, imported in the hour after, as the key server stamps imports
 //! with the hour they arrive). A window `[s, e)` is padded when it is exported, 2 hours after its
 //! end (`min_window_age`); its fakes are released in its last hour and reach the others in
-//! hour `e + 3`.
+//! hour `e + 3`, and so do its real keys when the policy holds them for their padding (the key
+//! server's `federate_after_padding`).
 
 use herald_keyserver::export::padding::Padding;
 use rand::SeedableRng as _;
@@ -41,32 +42,27 @@ pub(crate) enum Windows {
     Hourly,
     /// Daily windows.
     Daily,
-    /// Hourly where a typical day brings at least the floor in own keys per hour, else daily.
+    /// The shortest window (1, 2, 3, 4, 6, 8, 12 or 24 hours) in which a typical day brings
+    /// three times the floor in own keys, so that windows seldom fall below it (at 1 × and 2 ×
+    /// too many windows hover around the floor: Germany pays 1.26 and 1.19).
     ByVolume,
 }
 
-/// A series of export files.
+/// A series of export files: windows of `hours` hours (a divisor of 24, so windows align with
+/// days), i.e. `period_seconds = 3600 × hours`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Series {
-    /// 24 windows a day.
-    Hourly,
-    /// One window a day.
-    Daily,
+pub(crate) struct Series {
+    pub(crate) hours: usize,
 }
 
 impl Series {
-    pub(crate) fn hours(self) -> usize {
-        match self {
-            Self::Hourly => 1,
-            Self::Daily => 24,
-        }
-    }
+    pub(crate) const HOURLY: Self = Self { hours: 1 };
+    pub(crate) const DAILY: Self = Self { hours: 24 };
+    /// The window lengths a policy may choose from.
+    const LENGTHS: [usize; 8] = [1, 2, 3, 4, 6, 8, 12, 24];
 
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::Hourly => "hourly",
-            Self::Daily => "daily",
-        }
+    pub(crate) fn name(self) -> String {
+        format!("{}h", self.hours)
     }
 }
 
@@ -78,6 +74,9 @@ pub(crate) struct Policy {
     pub(crate) count: Count,
     /// Padding keys go to the gateway like real ones.
     pub(crate) federated: bool,
+    /// Own real keys go to the gateway with their padding window (`federate_after_padding`),
+    /// not as soon as they are released.
+    pub(crate) held: bool,
     pub(crate) padding: Padding,
     pub(crate) windows: Windows,
 }
@@ -86,19 +85,25 @@ impl Policy {
     /// The series `country` pads and its phones download.
     pub(crate) fn series(&self, country: &Country) -> Series {
         match self.windows {
-            Windows::Both | Windows::Hourly => Series::Hourly,
-            Windows::Daily => Series::Daily,
+            Windows::Both | Windows::Hourly => Series::HOURLY,
+            Windows::Daily => Series::DAILY,
             Windows::ByVolume => {
                 let per_hour = country.uploads_per_day(Regime::Typical) * 12.0 / 24.0;
-                #[allow(clippy::cast_precision_loss)] // floors are far below 2^52
-                let floor = self.padding.floor as f64;
-                if per_hour >= floor { Series::Hourly } else { Series::Daily }
+                #[allow(clippy::cast_precision_loss)] // floors and hours are far below 2^52
+                let fits =
+                    |hours: &usize| per_hour * *hours as f64 >= 3.0 * self.padding.floor as f64;
+                let hours = Series::LENGTHS.into_iter().find(fits).unwrap_or(24);
+                Series { hours }
             }
         }
     }
 
-    fn pads(&self, series: Series, country: &Country) -> bool {
-        self.windows == Windows::Both || self.series(country) == series
+    /// The series `country` pads, finer first.
+    fn padded(&self, country: &Country) -> Vec<Series> {
+        match self.windows {
+            Windows::Both => vec![Series::HOURLY, Series::DAILY],
+            _ => vec![self.series(country)],
+        }
     }
 }
 
@@ -137,6 +142,8 @@ pub(crate) struct Run {
     hours: Vec<Vec<Hour>>,
     /// Days reported after the warm-up.
     pub(crate) days: usize,
+    /// Mean hours from a real key's release to the other countries' files.
+    pub(crate) travel_hours: f64,
 }
 
 impl Run {
@@ -148,7 +155,7 @@ impl Run {
         hours
             .get(first..first + 24)
             .unwrap_or_default()
-            .chunks(series.hours())
+            .chunks(series.hours.max(1))
             .map(|chunk| {
                 let mut sum = Hour::default();
                 for h in chunk {
@@ -166,6 +173,7 @@ pub(crate) fn simulate(policy: &Policy, regime: Regime, days: usize, seed: u64) 
     let slack = EXPORT_DELAY + FEDERATION_LAG + 24;
     let mut hours = vec![vec![Hour::default(); total + slack]; EU27.len()];
     let mut rng = StdRng::seed_from_u64(seed);
+    let mut travel = Travel::default();
     for t in 0..total {
         for (c, country) in EU27.iter().enumerate() {
             let (uploads, keys) = country.keys_in_hour(regime, t % 24, &mut rng);
@@ -174,26 +182,57 @@ pub(crate) fn simulate(policy: &Policy, regime: Regime, days: usize, seed: u64) 
                 h.own_real = keys;
             }
         }
-        // Real keys travel at once.
+        // Real keys travel at once, unless they wait for their padding window.
         for c in 0..EU27.len() {
             let keys = hours.get(c).and_then(|v| v.get(t)).map_or(0, |h| h.own_real);
-            deliver(&mut hours, c, t + FEDERATION_LAG, keys, false);
+            if !policy.held {
+                deliver(&mut hours, c, t + FEDERATION_LAG, keys, false);
+                travel.add(t, t + FEDERATION_LAG, keys);
+            }
         }
         // Windows ending now: finer series first (as the key server runs them).
         for (c, country) in EU27.iter().enumerate() {
-            for series in [Series::Hourly, Series::Daily] {
+            for series in policy.padded(country) {
                 let end = t + 1;
-                if end % series.hours() != 0 || !policy.pads(series, country) {
+                if end % series.hours != 0 {
                     continue;
                 }
-                let fakes = pad(policy, hours.get_mut(c), end - series.hours(), end, &mut rng);
+                let start = end - series.hours;
+                let fakes = pad(policy, hours.get_mut(c), start, end, &mut rng);
+                let arrival = end + EXPORT_DELAY + FEDERATION_LAG;
                 if policy.federated {
-                    deliver(&mut hours, c, end + EXPORT_DELAY + FEDERATION_LAG, fakes, true);
+                    deliver(&mut hours, c, arrival, fakes, true);
+                }
+                if policy.held && series == policy.series(country) {
+                    for h in start..end {
+                        let keys = hours.get(c).and_then(|v| v.get(h)).map_or(0, |x| x.own_real);
+                        deliver(&mut hours, c, arrival, keys, false);
+                        travel.add(h, arrival, keys);
+                    }
                 }
             }
         }
     }
-    Run { hours, days }
+    Run { hours, days, travel_hours: travel.mean() }
+}
+
+/// The mean hours from release to the other countries' files, over all own real keys.
+#[derive(Debug, Default)]
+struct Travel {
+    hours: f64,
+    keys: f64,
+}
+
+impl Travel {
+    #[allow(clippy::cast_precision_loss)] // hours and key counts are far below 2^52
+    fn add(&mut self, from: usize, to: usize, keys: u64) {
+        self.hours += (to - from) as f64 * keys as f64;
+        self.keys += keys as f64;
+    }
+
+    fn mean(&self) -> f64 {
+        if self.keys > 0.0 { self.hours / self.keys } else { 0.0 }
+    }
 }
 
 /// Pads `[start, end)` of one country; returns the fakes added (in its last hour).
