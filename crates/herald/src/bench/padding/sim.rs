@@ -172,11 +172,13 @@ pub(crate) fn simulate(policy: &Policy, regime: Regime, days: usize, seed: u64) 
     let total = (WARM_UP_DAYS + days) * 24;
     let slack = EXPORT_DELAY + FEDERATION_LAG + 24;
     let mut hours = vec![vec![Hour::default(); total + slack]; EU27.len()];
-    let mut rng = StdRng::seed_from_u64(seed);
+    // Uploads and padding draw from generators of their own: every policy sees the same uploads.
+    let mut uploads_rng = StdRng::seed_from_u64(seed);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x9add_1e55);
     let mut travel = Travel::default();
     for t in 0..total {
         for (c, country) in EU27.iter().enumerate() {
-            let (uploads, keys) = country.keys_in_hour(regime, t % 24, &mut rng);
+            let (uploads, keys) = country.keys_in_hour(regime, t % 24, &mut uploads_rng);
             if let Some(h) = hours.get_mut(c).and_then(|v| v.get_mut(t)) {
                 h.uploads = uploads;
                 h.own_real = keys;
