@@ -99,7 +99,8 @@ impl Candidate {
         match self {
             Self::Today => Policy {
                 name: "today",
-                summary: "hourly and daily windows with 1-999 keys (federated ones counted) padded to 1000 + rand[0,100]; fakes federated after the export, real keys at once",
+                summary: "hourly and daily windows with 1-999 keys (federated ones counted) padded to \
+                     1000 + rand[0,100]; fakes federated after the export, real keys at once",
                 count: Count::Window,
                 federated: true,
                 held: false,
@@ -114,25 +115,30 @@ impl Candidate {
             },
             Self::OwnHourly => own(
                 "own-hourly",
-                "own keys only: every hourly window (empty ones too) to 140 + rand[0,10], 20 % ladder above; real and fake keys federated together after the export",
+                "own keys only: every hourly window (empty ones too) to 140 + rand[0,10], 20 \
+                     % ladder above; real and fake keys federated together after the export",
                 LADDER,
                 Windows::Hourly,
             ),
             Self::OwnDaily => own(
                 "own-daily",
-                "own keys only: every daily window (empty ones too) to 140 + rand[0,10], nothing above; real and fake keys federated together after the export",
+                "own keys only: every daily window (empty ones too) to 140 + rand[0,10], \
+                     nothing above; real and fake keys federated together after the export",
                 Padding { ladder_percent: 0, ..LADDER },
                 Windows::Daily,
             ),
             Self::Ladder => own(
                 "ladder",
-                "own keys only: every daily window (empty ones too) to 140 + rand[0,10], above it the next 20 % rung; real and fake keys federated together after the export",
+                "own keys only: every daily window (empty ones too) to 140 + rand[0,10], \
+                     above it the next 20 % rung; real and fake keys federated together after the \
+                     export",
                 LADDER,
                 Windows::Daily,
             ),
             Self::LadderByVolume => own(
                 "ladder-by-volume",
-                "as ladder, but each country pads and publishes the shortest windows (1, 2, 3, 4, 6, 8, 12 or 24 h) that hold 3 x 140 own keys on a typical day",
+                "as ladder, but each country pads and publishes the shortest windows (1, 2, \
+                     3, 4, 6, 8, 12 or 24 h) that hold 3 x 140 own keys on a typical day",
                 LADDER,
                 Windows::ByVolume,
             ),
