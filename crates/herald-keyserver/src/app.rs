@@ -200,6 +200,15 @@ impl Keyserver {
                             batch_max_keys: f.batch_max_keys,
                             download_days: f.download_days,
                             retention_days: config.retention_days,
+                            release_with: if config.export.federate_after_padding {
+                                let padding = config.export.configs.iter();
+                                padding
+                                    .filter(|c| c.min_records > 0)
+                                    .map(|c| c.name.clone())
+                                    .collect()
+                            } else {
+                                Vec::new()
+                            },
                         },
                     )
                     .with_randomness(random.clone()),

@@ -91,6 +91,10 @@ directory = "/var/lib/herald/exports"
 interval_seconds = 300
 # A window [T - period, T) is exported once T <= now - min_window_age (rounded down to the hour).
 min_window_age_seconds = 7200
+# With a federation, own keys go to the gateway only with their padding: once a window of a
+# padding series holding them is exported (else the gateway and two countries' files tell them
+# from the padding by when they travel).
+federate_after_padding = true
 
 # Export signing keys (ECDSA P-256, PKCS#8 PEM), newest first; at most 10 sign each file. Set
 # `until` (Unix seconds) on a key being retired.
@@ -99,23 +103,28 @@ key = "/etc/herald/export-signing.key.pem"
 key_id = "262"
 key_version = "v1"
 
-# Export configurations: one index and one series of files each.
+# Export configurations: one index and one series of files each. Padding (key-server.md §6.4)
+# counts own keys only: fewer than min_records (none too) become min_records + rand[0,
+# padding_range]; above, padding_ladder_percent = p pads to the next min_records * (1 + p/100)^k.
+# 0 = off. The finest series holding own keys pads; its windows should hold about 3 x min_records
+# own keys on a typical day (`herald bench padding`: Germany 2 h, France 4 h, Malta 24 h).
 [[export.config]]
-name = "DE/hourly"
+name = "DE/2h"
 region = "DE"
-period_seconds = 3600
+period_seconds = 7200
 # Regions whose keys go in ("*" = every region, incl. keys from the federation).
 input_regions = ["*"]
 max_records = 500000
-# Windows with fewer real keys are padded with fake keys up to min_records + rand[0, padding_range].
-min_records = 1000
-padding_range = 100
+min_records = 140
+padding_range = 10
+padding_ladder_percent = 20
 
 [[export.config]]
 name = "DE/daily"
 region = "DE"
 period_seconds = 86400
 input_regions = ["*"]
+min_records = 0
 
 # Federation through an EFGS-compatible gateway (leave the table out to run alone).
 # [federation]
@@ -259,12 +268,15 @@ pub struct ExportConfigEntry {
     /// Keys per file before splitting.
     #[serde(default = "default_max_records")]
     pub max_records: usize,
-    /// Padding target.
+    /// Padding floor: own real keys below it are padded to it (plus jitter); 0 = no padding.
     #[serde(default = "default_min_records")]
     pub min_records: usize,
-    /// Random extra padding.
+    /// Random extra padding (jitter), 0..=this.
     #[serde(default = "default_padding_range_keys")]
     pub padding_range: usize,
+    /// Above the floor, pad to the next rung of `min_records · (1 + this/100)^k`; 0 = off.
+    #[serde(default)]
+    pub padding_ladder_percent: u32,
 }
 
 /// Export settings.
@@ -285,6 +297,9 @@ pub struct ExportSettings {
     /// Minimum age of a window's end before it is exported.
     #[serde(default = "default_min_window_age")]
     pub min_window_age_seconds: i64,
+    /// Own keys go to the gateway only once a padding series' window holding them is exported.
+    #[serde(default = "default_true")]
+    pub federate_after_padding: bool,
     /// Signing keys, newest first.
     #[serde(rename = "signing_key")]
     pub signing_keys: Vec<SigningKeyConfig>,
@@ -520,6 +535,14 @@ impl KeyserverConfig {
         }
         in_range("export.min_window_age_seconds", export.min_window_age_seconds, 0..=86_400)?;
         in_range("export.interval_seconds", export.interval_seconds, 1..=u64::MAX)?;
+        let own: Vec<String> = self.publish.apps.iter().flat_map(|a| a.regions.clone()).collect();
+        if let Err(name) = crate::export::padding::check_series(&export.configs, &own) {
+            return invalid(
+                &format!("export.config {name:?}"),
+                "holds own keys unpadded while a coarser series pads them: pad the finest series"
+                    .into(),
+            );
+        }
         for c in &export.configs {
             let setting = format!("export.config {:?}", c.name);
             if c.period_seconds <= 0 || c.period_seconds % 3600 != 0 || c.period_seconds > 86_400 {
@@ -536,6 +559,14 @@ impl KeyserverConfig {
             }
             if c.max_records == 0 {
                 return invalid(&setting, "max_records must be at least 1".into());
+            }
+            if c.padding_ladder_percent > 100
+                || (c.padding_ladder_percent > 0 && c.min_records == 0)
+            {
+                return invalid(
+                    &setting,
+                    "padding_ladder_percent needs min_records > 0 and at most 100".into(),
+                );
             }
         }
         Ok(())
@@ -573,7 +604,7 @@ mod tests {
         for (edit, expected) in [
             (("country = \"DE\"", "country = \"de\""), "country"),
             (("retention_days = 14", "retention_days = 3"), "retention_days"),
-            (("period_seconds = 3600", "period_seconds = 600"), "period_seconds"),
+            (("period_seconds = 7200", "period_seconds = 600"), "period_seconds"),
             (("issuers = [\"herald-verifier-de\"]", "issuers = [\"nobody\"]"), "nobody"),
             (("jwks_url = \"https://", "jwks_url = \"http://"), "jwks_url"),
             (("listen = \"0.0.0.0:8443\"", "listen = \"nowhere\""), "listen"),
@@ -584,6 +615,16 @@ mod tests {
                     "max_certificate_lifetime_seconds = 315360000",
                 ),
                 "max_certificate_lifetime_seconds",
+            ),
+            (("padding_ladder_percent = 20", "padding_ladder_percent = 101"), "at most 100"),
+            (("min_records = 140", "min_records = 0"), "needs min_records"),
+            // The 2-hour series unpadded, the daily one padded: the 2-hour files would tell.
+            (
+                (
+                    "min_records = 140\npadding_range = 10\npadding_ladder_percent = 20\n\n[[export.config]]\nname = \"DE/daily\"\nregion = \"DE\"\nperiod_seconds = 86400\ninput_regions = [\"*\"]\nmin_records = 0",
+                    "min_records = 0\n\n[[export.config]]\nname = \"DE/daily\"\nregion = \"DE\"\nperiod_seconds = 86400\ninput_regions = [\"*\"]\nmin_records = 140",
+                ),
+                "\"DE/2h\" holds own keys unpadded",
             ),
         ] {
             let text = EXAMPLE.replacen(edit.0, edit.1, 1);

@@ -100,6 +100,7 @@ pub fn prepare(
         max_records: herald_wire::export::DEFAULT_MAX_RECORDS,
         min_records: 1000,
         padding_range: 100,
+        padding_ladder_percent: 0,
     };
     Ok(KeyserverConfig {
         country: country.as_str().to_owned(),
@@ -142,6 +143,9 @@ pub fn prepare(
             s3_region: None,
             interval_seconds: 5,
             min_window_age_seconds: 7200,
+            // The dev world federates keys as soon as they are due (the demo and the end-to-end
+            // tests follow keys across borders within the hour); production holds them.
+            federate_after_padding: false,
             signing_keys: vec![SigningKeyConfig {
                 key: signing_key,
                 key_id: country.as_str().to_owned(),

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 mod exports;
 mod gateway;
+mod padding;
 mod publish;
 
 #[derive(Debug, Subcommand)]
@@ -39,6 +40,13 @@ pub(crate) enum BenchCommand {
     /// PostgreSQL with --postgres); reports throughput and p50/p99/max per endpoint next to the
     /// same HTTPS stack answering an empty padded response at the same concurrency.
     Publish(publish::PublishBench),
+    /// Simulate 27 EU countries' key servers padding their export windows, the federation
+    /// carrying every key (padding too, if the policy federates it) to every other country, and
+    /// report per country what a phone downloads a day against the bytes of the real keys it
+    /// needs, on a typical and a peak day, with what the gateway learns about a small
+    /// country's uploads. One day of Germany's files is built and signed for real; a byte
+    /// model calibrated on it gives the rest. Text tables on stdout.
+    Padding(padding::PaddingBench),
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +126,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Gateway(args) => crate::run_async(gateway::run(&args)),
         BenchCommand::Exports(args) => crate::run_async(exports::run(&args)),
         BenchCommand::Publish(args) => crate::run_async(publish::run(&args)),
+        BenchCommand::Padding(args) => padding::run(&args),
     }
 }
 

@@ -11,27 +11,33 @@
 //!    the embargo at publish or import) are streamed in key order page by page into
 //!    [`ExportBuilder`], which signs and splits at `max_records`; revised keys of the window go
 //!    into `revised_keys` with their revised report type, onset and transmission risk.
-//! 3. **Padding.** A window with 1 to `min_records − 1` keys is padded to
-//!    `min_records + rand[0, padding_range]` with fake keys that clone the metadata of the real
-//!    keys round-robin; fakes are stored (so a re-run or the federation sees the same set) and
-//!    queued for the gateway like real keys.
+//! 3. **Padding** ([`padding`]). The window's own keys (never the federated ones) are padded:
+//!    below `min_records` (none included, once the server has stored any key) to
+//!    `min_records + rand[0, padding_range]`, above it
+//!    to the next rung of the ladder (`padding_ladder_percent`), with fake keys shaped after the
+//!    server's recent real keys; fakes are stored (so a re-run or the federation sees the same
+//!    set) and queued for the gateway like real keys. A window that holds fakes already (a
+//!    finer series padded it, or a run stopped before completing it) is not padded again;
+//!    padding series run first, so that fakes a coarse window adds to its last hour are in the
+//!    finer series' file of that hour too.
 //! 4. **Index.** `<name>/index.txt` lists the complete files, sorted, no trailing newline.
 //! 5. **Retention.** Files of windows that ended before the retention are first dropped from
 //!    the index (`del_pend`), then deleted from the store: the index never names a missing file.
 
 pub mod blobs;
+pub mod padding;
 
 use std::sync::Arc;
 
 use herald_model::{
     Clock, CountryCode, DaysSinceOnset, DiagnosisKey, IntervalNumber, RollingPeriod,
-    TemporaryExposureKey, TransmissionRiskLevel,
+    TransmissionRiskLevel,
 };
 use herald_service::random::Randomness;
 use herald_wire::export::{ExportBuilder, ExportSigner, ExportSpec, FileSigner};
-use rand::RngExt as _;
 
 pub use self::blobs::{BlobError, Blobs};
+use self::padding::{FAKE_SOURCE, FakeSpec, POOL_DAYS, Padding};
 use crate::config::ExportConfigEntry;
 use crate::store::ReportColumn as _;
 use crate::store::{ExportFileRow, KeyRange, PageCursor, Store, StoreError, StoredKey, Which};
@@ -156,7 +162,10 @@ impl Exporter {
     /// One run over every configuration.
     pub async fn run_once(&self) -> Result<ExportReport, ExportJobError> {
         let mut report = ExportReport::default();
-        for config in &self.settings.configs {
+        // Padding series first, finer before coarser (see the module documentation).
+        let mut configs: Vec<&ExportConfigEntry> = self.settings.configs.iter().collect();
+        configs.sort_by_key(|c| (!Padding::of(c).is_on(), c.period_seconds));
+        for config in configs {
             self.run_config(config, &mut report).await?;
         }
         Ok(report)
@@ -222,19 +231,20 @@ impl Exporter {
             .any(|r| r == "*" || key.regions.iter().any(|k| k.eq_ignore_ascii_case(r)))
     }
 
-    /// Pads a sparse window with stored fake keys (key-server.md §5.5, §6.4).
+    /// Pads the window's own keys with stored fake keys (key-server.md §5.5, §6.4).
     async fn pad(
         &self,
         config: &ExportConfigEntry,
         start: i64,
         end: i64,
     ) -> Result<usize, ExportJobError> {
-        let count = self.store.count_window(Which::Released, start, end).await?;
-        let min = i64::try_from(config.min_records).unwrap_or(i64::MAX);
-        if count == 0 || count >= min {
+        let padding = Padding::of(config);
+        // Windows before the first key the server ever stored (before launch) stay empty.
+        let first = self.store.earliest_release().await?;
+        if !padding.is_on() || first.is_none_or(|first| end <= first) {
             return Ok(0);
         }
-        let mut real = Vec::new();
+        let (mut real, mut fakes) = (0usize, 0usize);
         let mut after = None;
         loop {
             let page = self
@@ -243,44 +253,44 @@ impl Exporter {
                 .await?;
             let Some(last) = page.last() else { break };
             after = Some(PageCursor::after(Which::Released, last));
-            real.extend(page.into_iter().filter(|k| Self::selected(config, k)));
+            for key in page.iter().filter(|k| k.local_provenance && Self::selected(config, k)) {
+                if key.source == FAKE_SOURCE { fakes += 1 } else { real += 1 }
+            }
         }
-        if real.is_empty() {
+        if fakes > 0 {
             return Ok(0);
         }
-        let fakes = self.fakes(config, &real, count, start);
+        let target = self.random.with(|rng| padding.draw_target(real, rng));
+        let needed = target.saturating_sub(real);
+        if needed == 0 {
+            return Ok(0);
+        }
+        let pool = self.pool(config, end).await?;
+        let regions: Vec<String> = match config.input_regions.iter().find(|r| *r != "*") {
+            Some(region) => vec![region.to_ascii_uppercase()],
+            None => vec![self.settings.country.as_str().to_owned()],
+        };
+        let spec = FakeSpec {
+            origin: self.settings.country,
+            regions: &regions,
+            // The window's last hour: a finer series exports that hour after this one.
+            release: end - 3600,
+        };
+        let fakes = self.random.with(|rng| padding::fakes(&pool, needed, &spec, rng));
         let federate = self.settings.federate_fakes.then_some(self.clock.now().seconds());
         Ok(self.store.insert_keys(&fakes, federate).await?)
     }
 
-    /// Fake keys cloning `real`'s metadata round-robin, enough to reach the padding target.
-    fn fakes(
+    /// The server's newest own real keys of the [`POOL_DAYS`] days before `end` (at most
+    /// [`PAGE`]): what padding keys take their shape from.
+    async fn pool(
         &self,
         config: &ExportConfigEntry,
-        real: &[StoredKey],
-        count: i64,
-        start: i64,
-    ) -> Vec<StoredKey> {
-        let target =
-            config.min_records + self.random.with(|rng| rng.random_range(0..=config.padding_range));
-        let needed = target.saturating_sub(usize::try_from(count).unwrap_or(usize::MAX));
-        let released = real.iter().map(|k| k.created_at).max().unwrap_or(start);
-        (0..needed)
-            .filter_map(|i| real.get(i % real.len().max(1)))
-            .map(|model| {
-                let mut bytes = [0u8; 16];
-                self.random.fill(&mut bytes);
-                StoredKey {
-                    key: TemporaryExposureKey::from_bytes(bytes),
-                    source: "export-generated".to_owned(),
-                    created_at: released,
-                    local_provenance: true,
-                    origin: self.settings.country,
-                    revision: None,
-                    ..model.clone()
-                }
-            })
-            .collect()
+        end: i64,
+    ) -> Result<Vec<StoredKey>, ExportJobError> {
+        let window = (end - POOL_DAYS * 86_400, end);
+        let keys = self.store.recent_own_keys(window, FAKE_SOURCE, PAGE).await?;
+        Ok(keys.into_iter().filter(|k| Self::selected(config, k)).collect())
     }
 
     async fn export_window(

@@ -96,6 +96,7 @@ pub struct Federation {
     batch_max_keys: i64,
     download_days: i64,
     retention_days: i64,
+    release_with: Vec<String>,
     /// Batch tags and the signatures' added entropy.
     random: Randomness,
 }
@@ -110,7 +111,7 @@ impl std::fmt::Debug for Federation {
 }
 
 /// Settings of [`Federation::new`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct FederationSettings {
     /// Re-verify downloads through the audit endpoint.
     pub audit: bool,
@@ -122,6 +123,9 @@ pub struct FederationSettings {
     pub download_days: i64,
     /// Key retention, days (older keys are not imported).
     pub retention_days: i64,
+    /// Export configurations that pad: own keys go to the gateway only once a window of one of
+    /// them holding them was exported, with its padding keys (empty: as soon as they are due).
+    pub release_with: Vec<String>,
 }
 
 fn message(answer: &Answer) -> String {
@@ -173,6 +177,7 @@ impl Federation {
             batch_max_keys: settings.batch_max_keys,
             download_days: settings.download_days,
             retention_days: settings.retention_days,
+            release_with: settings.release_with,
             random: Randomness::os(),
         }
     }
@@ -198,11 +203,12 @@ impl Federation {
             let now = self.clock.now().seconds();
             let Some(batch) = self
                 .store
-                .next_outbox_batch(
+                .next_outbox_batch_released(
                     &self.new_tag(now),
                     now,
                     self.batch_min_keys,
                     self.batch_max_keys,
+                    &self.release_with,
                 )
                 .await?
             else {

@@ -288,6 +288,17 @@ impl Store {
         herald_db::dispatch!(&self.pools, window_page, which, window, keys, after, limit)
     }
 
+    /// The newest own real keys (local provenance, `source` other than `padding_source`)
+    /// released in `window` = `[start, end)`, at most `limit`.
+    pub async fn recent_own_keys(
+        &self,
+        window: (i64, i64),
+        padding_source: &str,
+        limit: i64,
+    ) -> Result<Vec<StoredKey>, StoreError> {
+        herald_db::dispatch!(&self.pools, recent_own_keys, window, padding_source, limit)
+    }
+
     /// The earliest release time of any stored key.
     pub async fn earliest_release(&self) -> Result<Option<i64>, StoreError> {
         herald_db::dispatch!(&self.pools, earliest_release)
@@ -370,7 +381,23 @@ impl Store {
         min_keys: i64,
         max_keys: i64,
     ) -> Result<Option<OutboxBatch>, StoreError> {
-        herald_db::dispatch!(&self.pools, next_outbox_batch, tag, now, min_keys, max_keys)
+        self.next_outbox_batch_released(tag, now, min_keys, max_keys, &[]).await
+    }
+
+    /// [`next_outbox_batch`](Self::next_outbox_batch) of keys released by padding: with
+    /// `release_with` (export configurations that pad), an outbox key is due only once a window
+    /// of one of them holding it was exported, so the gateway gets the window's real and fake
+    /// keys together (key-server.md §6.4).
+    pub async fn next_outbox_batch_released(
+        &self,
+        tag: &BatchTag,
+        now: i64,
+        min_keys: i64,
+        max_keys: i64,
+        release_with: &[String],
+    ) -> Result<Option<OutboxBatch>, StoreError> {
+        let r = release_with;
+        herald_db::dispatch!(&self.pools, next_outbox_batch, tag, now, min_keys, max_keys, r)
     }
 
     /// The batch landed (201, or 409 for a retried tag): its keys are uploaded.

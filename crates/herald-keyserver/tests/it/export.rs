@@ -32,6 +32,7 @@ fn config(name: &str, period: i64, min_records: usize, max_records: usize) -> Ex
         max_records,
         min_records,
         padding_range: 10,
+        padding_ladder_percent: 0,
     }
 }
 
@@ -74,7 +75,7 @@ fn index(w: &World, name: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn windows_become_signed_files_after_two_hours() {
-    let w = world(vec![config("DE/hourly", 3600, 1, 500_000)]).await;
+    let w = world(vec![config("DE/hourly", 3600, 0, 500_000)]).await;
     // 30 keys released in the hour [T0, T0 + 1 h), 5 in the next.
     let mut keys: Vec<_> = (0..30).map(|n| local_key(n, -2, T0)).collect();
     keys.extend((30..35).map(|n| local_key(n, -2, T0 + 3600)));
@@ -154,14 +155,24 @@ async fn sparse_windows_are_padded_with_realistic_fakes() {
     // Fakes are stored and queued for the gateway, like real keys.
     let (waiting, _, _) = w.store.outbox_counts().await.unwrap();
     assert_eq!(usize::try_from(waiting).unwrap(), n);
-    // A re-run does not pad again.
+    // The next day has no upload: padded all the same, the fakes copying the same real keys
+    // one day later.
     w.clock.set(UnixTime(T0 + 2 * 86_400 + 2 * 3600));
-    assert_eq!(w.exporter.run_once().await.unwrap().fakes, 0);
+    let report = w.exporter.run_once().await.unwrap();
+    assert_eq!(report.batches, 1);
+    assert!((100..=110).contains(&report.fakes), "{report:?}");
+    let names = index(&w, "DE/daily");
+    let file = read_zip(&std::fs::read(w.exports.join(&names[1])).unwrap(), &ReadLimits::default())
+        .unwrap();
+    for k in &file.contents.keys {
+        let meta = (k.rolling_start.get() - 144, k.days_since_onset.map(|d| i32::from(d.get())));
+        assert!(real.contains(&meta), "{meta:?}");
+    }
 }
 
 #[tokio::test]
 async fn large_windows_split_with_unique_end_timestamps() {
-    let w = world(vec![config("DE/hourly", 3600, 1, 40)]).await;
+    let w = world(vec![config("DE/hourly", 3600, 0, 40)]).await;
     // Keys spread over the key space (the window is read in five slices of it).
     let keys: Vec<_> = (0..100u32)
         .map(|n| {
@@ -195,7 +206,7 @@ async fn large_windows_split_with_unique_end_timestamps() {
 
 #[tokio::test]
 async fn retention_drops_files_from_the_index_before_deleting_them() {
-    let w = world(vec![config("DE/daily", 86_400, 1, 500_000)]).await;
+    let w = world(vec![config("DE/daily", 86_400, 0, 500_000)]).await;
     w.store.insert_keys(&[local_key(1, -1, T0)], None).await.unwrap();
     w.clock.set(UnixTime(T0 + 86_400 + 7200));
     w.exporter.run_once().await.unwrap();
@@ -282,7 +293,7 @@ async fn exports_go_to_an_s3_compatible_bucket() {
         Some("eu-central-1"),
     )
     .unwrap();
-    let w = world_on(vec![config("DE/hourly", 3600, 1, 500_000)], Some(blobs)).await;
+    let w = world_on(vec![config("DE/hourly", 3600, 0, 500_000)], Some(blobs)).await;
     let (store, clock, exporter, public) = (&w.store, &w.clock, &w.exporter, w.public);
     let keys: Vec<_> = (0..20).map(|n| local_key(n, -2, T0)).collect();
     store.insert_keys(&keys, None).await.unwrap();

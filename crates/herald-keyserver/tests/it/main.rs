@@ -14,6 +14,7 @@
 #[allow(dead_code)]
 mod client;
 mod export;
+mod padding;
 mod publish;
 mod store;
 mod support;

@@ -37,6 +37,7 @@ on_both!(
     revisions_apply_once,
     windows_page_in_time_then_key_order,
     outbox_batches_survive_retries,
+    outbox_keys_wait_for_their_padding_window,
     downloads_advance_the_cursor,
     leases_elect_one_holder,
     purge_drops_old_keys
@@ -190,6 +191,31 @@ async fn outbox_batches_survive_retries(backend: Backend) {
     store.outbox_batch_done(&tag("DE-4")).await.unwrap();
     assert_eq!(store.outbox_counts().await.unwrap(), (0, 0, 10));
     assert_eq!(db.count("federation_upload").await, 3);
+}
+
+async fn outbox_keys_wait_for_their_padding_window(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    // Keys of the hours T0 and T0 + 1 h, past their embargo.
+    let keys: Vec<_> = (0..6u32).map(|n| local_key(n, -2, T0 + i64::from(n % 2) * 3600)).collect();
+    store.insert_keys(&keys, Some(T0)).await.unwrap();
+    let release = ["DE/hourly".to_owned()];
+    let later = T0 + 10 * 3600;
+    let tags = [tag("DE-1"), tag("DE-2"), tag("DE-3"), tag("DE-4")];
+    let next = |i: usize| store.next_outbox_batch_released(&tags[i], later, 1, 100, &release);
+    assert!(next(0).await.unwrap().is_none(), "no window exported yet");
+    // Another series' export releases nothing; the padding series' first hour releases its keys.
+    store.create_export_batches("DE/daily", &[T0], 86_400).await.unwrap();
+    store.create_export_batches("DE/hourly", &[T0, T0 + 3600], 3600).await.unwrap();
+    let daily = store.open_export_batches("DE/daily").await.unwrap();
+    store.complete_export_batch(daily[0].id, &[]).await.unwrap();
+    assert!(next(1).await.unwrap().is_none(), "only the padding series releases");
+    let hourly = store.open_export_batches("DE/hourly").await.unwrap();
+    let first = hourly.iter().find(|b| b.start_time == T0).unwrap();
+    store.complete_export_batch(first.id, &[]).await.unwrap();
+    let batch = next(2).await.unwrap().unwrap();
+    assert!(batch.keys.iter().all(|k| k.created_at == T0) && batch.keys.len() == 3, "{batch:?}");
+    store.outbox_batch_done(&tag("DE-3")).await.unwrap();
+    assert!(next(3).await.unwrap().is_none(), "the next hour waits for its export");
 }
 
 async fn downloads_advance_the_cursor(backend: Backend) {

@@ -82,6 +82,7 @@ fn config(name: &str, period: i64, max_records: usize) -> ExportConfigEntry {
         max_records,
         min_records: 1000,
         padding_range: 100,
+        padding_ladder_percent: 0,
     }
 }
 

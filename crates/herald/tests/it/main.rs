@@ -12,6 +12,7 @@
 )]
 
 mod architecture;
+mod bench_cli;
 mod cli;
 mod demo_cli;
 mod efgs_cli;

@@ -69,6 +69,29 @@ pub(crate) async fn window_page(
     decode_all(rows)
 }
 
+/// The newest own real keys (uploaded here, not padding) released in `[start, end)`.
+pub(crate) async fn recent_own_keys(
+    pool: &Pool<Db>,
+    window: (i64, i64),
+    padding_source: &str,
+    limit: i64,
+) -> Result<Vec<StoredKey>, StoreError> {
+    let rows: Vec<KeyColumns> = run_tx("recent_own_keys", || async {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM exposure WHERE created_at >= $1 AND created_at < $2 \
+             AND local_provenance AND source <> $3 ORDER BY created_at DESC, key_data LIMIT $4"
+        )))
+        .bind(window.0)
+        .bind(window.1)
+        .bind(padding_source)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
+    })
+    .await?;
+    decode_all(rows)
+}
+
 pub(crate) async fn earliest_release(pool: &Pool<Db>) -> Result<Option<i64>, StoreError> {
     run_tx("earliest_release", || async {
         Ok(sqlx::query_scalar("SELECT MIN(created_at) FROM exposure").fetch_one(pool).await?)

@@ -9,12 +9,33 @@ use super::super::{BEGIN_WRITE, Db};
 use super::{KEY_COLUMNS, KeyColumns, decode_all, insert_keys_tx};
 use crate::store::{OutboxBatch, StoreError, StoredKey};
 
+/// `… WHERE` conditions of a due outbox row: not reserved, past its embargo and, with
+/// `release_with` (export configurations), in a window of one of them that was exported (so
+/// padded): own keys leave with their padding (key-server.md §6.4).
+fn push_due(q: &mut QueryBuilder<Db>, now: i64, release_with: &[String]) {
+    q.push("batch_tag IS NULL AND not_before <= ").push_bind(now);
+    if release_with.is_empty() {
+        return;
+    }
+    q.push(
+        " AND EXISTS (SELECT 1 FROM exposure e JOIN export_batch b ON e.created_at >= b.start_time \
+         AND e.created_at < b.end_time WHERE e.key_data = federation_outbox.key_data \
+         AND b.status <> 'open' AND b.config IN (",
+    );
+    let mut list = q.separated(", ");
+    for name in release_with {
+        list.push_bind(name.clone());
+    }
+    q.push("))");
+}
+
 pub(crate) async fn next_outbox_batch(
     pool: &Pool<Db>,
     tag: &BatchTag,
     now: i64,
     min_keys: i64,
     max_keys: i64,
+    release_with: &[String],
 ) -> Result<Option<OutboxBatch>, StoreError> {
     let found: Option<(String, i64)> = run_tx("next_outbox_batch", || async {
         let mut tx = pool.begin_with(BEGIN_WRITE).await?;
@@ -28,12 +49,9 @@ pub(crate) async fn next_outbox_batch(
         if pending.is_some() {
             return Ok(pending);
         }
-        let due: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM federation_outbox WHERE batch_tag IS NULL AND not_before <= $1",
-        )
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
+        let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM federation_outbox WHERE ");
+        push_due(&mut count, now, release_with);
+        let due: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
         if due == 0 || due < min_keys {
             return Ok(None);
         }
@@ -42,15 +60,12 @@ pub(crate) async fn next_outbox_batch(
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE federation_outbox SET batch_tag = $1 WHERE key_data IN (SELECT key_data FROM federation_outbox \
-             WHERE batch_tag IS NULL AND not_before <= $2 ORDER BY not_before, key_data LIMIT $3)",
-        )
-        .bind(tag.as_str())
-        .bind(now)
-        .bind(max_keys)
-        .execute(&mut *tx)
-        .await?;
+        let mut reserve = QueryBuilder::<Db>::new("UPDATE federation_outbox SET batch_tag = ");
+        reserve.push_bind(tag.as_str());
+        reserve.push(" WHERE key_data IN (SELECT key_data FROM federation_outbox WHERE ");
+        push_due(&mut reserve, now, release_with);
+        reserve.push(" ORDER BY not_before, key_data LIMIT ").push_bind(max_keys).push(")");
+        reserve.build().execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Some((tag.as_str().to_owned(), 0)))
     })

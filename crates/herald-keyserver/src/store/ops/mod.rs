@@ -19,7 +19,7 @@ mod retention;
 pub(crate) use export::{
     complete_export_batch, count_window, create_export_batches, earliest_release, file_deleted,
     files_to_delete, index_files, last_export_end, mark_expired_files, open_export_batches,
-    window_page,
+    recent_own_keys, window_page,
 };
 pub(crate) use federation::{
     download_cursor, download_seen, import_download_batch, next_outbox_batch, outbox_batch_done,

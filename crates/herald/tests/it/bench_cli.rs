@@ -1,0 +1,68 @@
+//! `herald bench padding`: the European padding simulation, small and fast (one reported day).
+
+use crate::support::{check_error, herald, stderr, stdout};
+
+/// The `ratio <country> <day> <value>` lines of the output.
+fn ratios(text: &str) -> Vec<(String, String, f64)> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("ratio "))
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            let (country, day) = (words.next().unwrap(), words.next().unwrap());
+            (country.to_owned(), day.to_owned(), words.next().unwrap().parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn bench_padding_compares_the_policies_and_the_chosen_one_meets_the_goal() {
+    let out = herald(&["bench", "padding", "--compare", "--days", "1", "--seed", "2"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The bytes come from real export files, and the output says which figures are modelled.
+    assert!(text.contains("herald_wire::export::ExportBuilder"), "{text}");
+    assert!(text.contains("calibrated"), "{text}");
+    // One summary line per candidate; today's padding reveals a small country's uploads to the
+    // gateway, the chosen policy's does not.
+    for name in ["today ", "local ", "own-hourly ", "own-daily ", "ladder ", "ladder-by-volume "] {
+        assert_eq!(text.lines().filter(|l| l.starts_with(name)).count(), 1, "{name}: {text}");
+    }
+    let line = |name: &str| text.lines().find(|l| l.starts_with(name)).unwrap().to_owned();
+    assert!(line("today ").contains("revealed"), "{text}");
+    assert!(line("local ").contains("revealed"), "{text}");
+    let chosen = line("ladder-by-volume ");
+    assert!(chosen.contains("hidden") && chosen.contains("(chosen)"), "{text}");
+    // The chosen policy's tables: 27 countries on a typical and a peak day.
+    assert!(text.contains("policy ladder-by-volume (chosen)"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("MT ")).count(), 2, "{text}");
+    let ratios = ratios(&text);
+    assert_eq!(ratios.len(), 6, "{ratios:?}");
+    for (country, day, ratio) in &ratios {
+        assert!(*ratio >= 1.0, "{country} {day}: {ratio}");
+    }
+    let de = ratios.iter().find(|(c, d, _)| c == "DE" && d == "typical").unwrap();
+    assert!(de.2 <= 1.2, "{de:?}");
+    assert!(text.contains("(goal <= 1.20: met)"), "{text}");
+    assert!(
+        text.contains("0/1/5 uploads of 13 keys: 144/144/144 (hidden)")
+            || text.lines().any(|l| l.starts_with("privacy:") && l.contains("(hidden)")),
+        "{text}"
+    );
+}
+
+#[test]
+fn bench_padding_shows_one_policy_and_checks_its_arguments() {
+    let out = herald(&["bench", "padding", "--policy", "today", "--days", "1"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("policy today:"), "{text}");
+    assert_eq!(ratios(&text).len(), 6, "{text}");
+    assert!(text.lines().any(|l| l.starts_with("privacy:") && l.contains("(revealed)")), "{text}");
+
+    let help = stdout(&herald(&["bench", "padding", "--help"]));
+    for option in ["--days", "--seed", "--policy", "--compare", "ladder-by-volume"] {
+        assert!(help.contains(option), "{option}: {help}");
+    }
+    check_error(&["bench", "padding", "--days", "0"], "--days");
+    check_error(&["bench", "padding", "--policy", "nonsense"], "nonsense");
+}
