@@ -13,6 +13,7 @@ mod exports;
 mod gateway;
 mod padding;
 mod publish;
+mod scratch_pg;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum BenchCommand {

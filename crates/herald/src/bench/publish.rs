@@ -30,9 +30,9 @@ use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::Connection as _;
 use tokio::sync::oneshot;
 
+use super::scratch_pg::PgDatabases;
 use crate::demo::world::post;
 
 #[derive(Debug, Args)]
@@ -134,61 +134,6 @@ pub(crate) async fn run(args: &PublishBench) -> Result<()> {
     };
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
-}
-
-/// Fresh PostgreSQL databases for the verifier and the key server, dropped on [`Drop`]-less
-/// cleanup by [`PgDatabases::drop_all`].
-struct PgDatabases {
-    admin: String,
-    names: Vec<String>,
-}
-
-impl PgDatabases {
-    async fn create(admin: &str, n: usize) -> Result<(Self, Vec<String>)> {
-        let mut conn = sqlx::PgConnection::connect(admin)
-            .await
-            .with_context(|| "cannot connect to PostgreSQL (--postgres)".to_owned())?;
-        let tag = std::process::id();
-        let mut names = Vec::new();
-        let mut urls = Vec::new();
-        for i in 0..n {
-            let name = format!("herald_bench_{tag}_{i}");
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-                .execute(&mut conn)
-                .await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await?;
-            urls.push(replace_database(admin, &name)?);
-            names.push(name);
-        }
-        let _ = conn.close().await;
-        Ok((Self { admin: admin.to_owned(), names }, urls))
-    }
-
-    async fn drop_all(self) {
-        let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin).await else { return };
-        for name in &self.names {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut conn)
-            .await;
-        }
-        let _ = conn.close().await;
-    }
-}
-
-/// `postgres://user@host:port/db?x` with the database replaced by `name`.
-fn replace_database(url: &str, name: &str) -> Result<String> {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let rest = base.strip_prefix("postgres://").or_else(|| base.strip_prefix("postgresql://"));
-    let Some(rest) = rest else { bail!("--postgres must be a postgres:// URL") };
-    let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
-    Ok(match query {
-        Some(q) => format!("postgres://{authority}/{name}?{q}"),
-        None => format!("postgres://{authority}/{name}"),
-    })
 }
 
 struct Services {

@@ -66,3 +66,29 @@ fn bench_padding_shows_one_policy_and_checks_its_arguments() {
     check_error(&["bench", "padding", "--days", "0"], "--days");
     check_error(&["bench", "padding", "--policy", "nonsense"], "nonsense");
 }
+
+/// `herald bench publish`, small: every app path completes, on SQLite and on PostgreSQL (CI), and
+/// the report carries each endpoint's figures next to the baseline's. No timing is asserted.
+#[test]
+fn bench_publish_runs_the_app_path_and_reports_the_baseline() {
+    let pg = herald_db::testing::postgres_admin_url();
+    let postgres = herald_db::testing::in_ci();
+    let mut args = vec!["bench", "publish", "--apps", "8", "--uploads", "16", "--keys", "3"];
+    if postgres {
+        args.extend(["--postgres", pg.as_str()]);
+    }
+    let out = herald(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), if postgres { 2 } else { 1 }, "{report}");
+    for result in results {
+        for endpoint in ["verify", "certificate", "publish", "chaff_verify", "chaff_publish"] {
+            assert_eq!(result[endpoint]["requests"], 16, "{endpoint}: {result}");
+            assert!(result[endpoint]["p99_ms"].as_f64().unwrap() > 0.0, "{endpoint}: {result}");
+        }
+        assert_eq!(result["baseline"]["requests"], 80, "{result}");
+    }
+    check_error(&["bench", "publish", "--apps", "0"], "--apps");
+    check_error(&["bench", "publish", "--keys", "15"], "--keys");
+}
