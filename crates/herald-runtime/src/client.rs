@@ -176,13 +176,16 @@ mod tests {
         }
     }
 
+    /// A public endpoint's client trusts the machine's CA store (or `SSL_CERT_FILE`), not the
+    /// empty store a missing `jwks_ca` gave before; with no store at all it says so. No network.
     #[test]
-    fn system_roots_do_not_trust_a_private_ca() {
-        // The machine's CA store (or SSL_CERT_FILE): a public endpoint's client. No network is
-        // needed to check that it builds, or that it is refused when there is no store at all.
+    fn system_roots_build_a_client_or_say_none_were_found() {
         match HttpsClient::with_system_roots("https://jwks.example.org", None) {
             Ok(client) => assert_eq!(client.authority(), "jwks.example.org:443"),
             Err(e) => assert!(e.to_string().contains("no system CA certificate"), "{e}"),
         }
+        let roots = crate::tls::system_client_config(None);
+        let found = rustls_native_certs::load_native_certs().certs.len();
+        assert_eq!(roots.is_ok(), found > 0, "a client exactly when the system has roots");
     }
 }
