@@ -25,9 +25,27 @@ pub struct BindError {
 }
 
 /// Binds a listener on `addr`; the error names the address.
+///
+/// The accept queue holds [`LISTEN_BACKLOG`] connections (the kernel caps it at
+/// `net.core.somaxconn`): `TcpListener::bind`'s 128 overflowed when a few hundred phones
+/// connected at once while the accept loop waited for a core, and the kernel then drops the
+/// SYN, which the phone retries only after a second (`herald bench publish` saw p99 ≈ 1.2 s).
+#[allow(clippy::unused_async, reason = "every service awaits it, as it awaited tokio's bind")]
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
-    TcpListener::bind(addr).await.map_err(|source| BindError { addr, source })
+    let error = |source| BindError { addr, source };
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .map_err(error)?;
+    // As `TcpListener::bind`: a restarted service can listen again at once.
+    socket.set_reuseaddr(true).map_err(error)?;
+    socket.bind(addr).map_err(error)?;
+    socket.listen(LISTEN_BACKLOG).map_err(error)
 }
+
+/// Connections accepted by the kernel and waiting for the accept loop.
+pub const LISTEN_BACKLOG: u32 = 4096;
 
 /// Binds the internal listener when it is configured.
 pub async fn bind_optional(addr: Option<SocketAddr>) -> Result<Option<TcpListener>, BindError> {
@@ -171,5 +189,34 @@ mod client_address_tests {
                 "{value}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod listen_tests {
+    use super::*;
+
+    /// A burst of connections larger than `TcpListener::bind`'s backlog of 128 is held by the
+    /// kernel until the accept loop gets to it: none is dropped (a dropped SYN costs a phone a
+    /// one-second retransmission). Nothing is accepted here, so with the old backlog the 130th
+    /// connection would never complete and the bounded wait below would run out.
+    #[tokio::test]
+    async fn a_burst_beyond_128_connections_waits_in_the_accept_queue() {
+        let listener = bind(([127, 0, 0, 1], 0).into()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut connecting = tokio::task::JoinSet::new();
+        for _ in 0..400 {
+            connecting.spawn(tokio::time::timeout(
+                Duration::from_secs(20),
+                tokio::net::TcpStream::connect(addr),
+            ));
+        }
+        let mut open = Vec::new();
+        while let Some(done) = connecting.join_next().await {
+            let stream = done.unwrap().expect("the kernel completed the connection").unwrap();
+            open.push(stream);
+        }
+        assert_eq!(open.len(), 400);
+        drop(listener);
     }
 }
