@@ -131,61 +131,25 @@ impl HttpsClient {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Result<Answer, ClientError> {
-        self.connect().await?.request(method, path, headers, body).await
-    }
-
-    /// A connection (TCP, TLS) for several requests in turn, as a phone's HTTP stack keeps one
-    /// open for the calls of one task.
-    pub async fn connect(&self) -> Result<Connection, ClientError> {
         let io = |e: &dyn std::fmt::Display| ClientError::Io(e.to_string());
         let tcp = TcpStream::connect((self.host.as_str(), self.port)).await.map_err(|e| io(&e))?;
         let name = ServerName::try_from(self.host.clone())
             .map_err(|e| ClientError::Url(format!("{}: {e}", self.host)))?;
         let tls = self.tls.connect(name, tcp).await.map_err(|e| ClientError::Tls(e.to_string()))?;
-        let (sender, conn) =
+        let (mut sender, conn) =
             hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(|e| io(&e))?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        Ok(Connection { sender, authority: self.authority(), prefix: self.prefix.clone() })
-    }
-}
-
-/// An open connection to one service (HTTP/1.1 keep-alive): requests go one after the other;
-/// dropping it closes the connection.
-pub struct Connection {
-    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
-    authority: String,
-    prefix: String,
-}
-
-impl std::fmt::Debug for Connection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Connection(https://{}{})", self.authority, self.prefix)
-    }
-}
-
-impl Connection {
-    /// One request on this connection; any status is an [`Answer`]. A connection the server
-    /// closed is an error ([`ClientError::Io`]).
-    pub async fn request(
-        &mut self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Vec<u8>,
-    ) -> Result<Answer, ClientError> {
-        let io = |e: &dyn std::fmt::Display| ClientError::Io(e.to_string());
-        self.sender.ready().await.map_err(|e| io(&e))?;
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.prefix))
-            .header("host", self.authority.as_str());
+            .header("host", self.authority());
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         let request = request.body(Full::new(Bytes::from(body))).map_err(|e| io(&e))?;
-        let response = self.sender.send_request(request).await.map_err(|e| io(&e))?;
+        let response = sender.send_request(request).await.map_err(|e| io(&e))?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.into_body().collect().await.map_err(|e| io(&e))?.to_bytes();
@@ -210,66 +174,6 @@ mod tests {
         for bad in ["http://v.example.de", "https://:443", "https://v:port", "https://u@v", ""] {
             assert!(split(bad).is_err(), "{bad}");
         }
-    }
-
-    /// Two requests travel on one connection (the server accepts one TCP connection for both);
-    /// a plain `request` opens its own.
-    #[tokio::test]
-    async fn a_connection_carries_requests_one_after_the_other() {
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicUsize, Ordering};
-
-        use herald_model::UnixTime;
-
-        let pki = herald_trust::generate_dev_pki(
-            &["DE".parse().unwrap()],
-            &herald_trust::DevValidity::around(UnixTime(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs()
-                    .try_into()
-                    .unwrap(),
-            ))
-            .unwrap(),
-        )
-        .unwrap();
-        let tls = crate::tls::server_config(
-            pki.gateway.cert_pem(),
-            pki.gateway.key().expose_secret(),
-            crate::tls::ClientCertificates::None,
-        )
-        .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-        let router = axum::Router::new().route("/", axum::routing::post(|| async { "ok" }));
-        let listener = crate::server::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
-        let url = format!("https://{}", listener.local_addr().unwrap());
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let counter = accepted.clone();
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
-                let (acceptor, router) = (acceptor.clone(), router.clone());
-                tokio::spawn(async move {
-                    let stream = acceptor.accept(tcp).await.unwrap();
-                    let service = hyper_util::service::TowerToHyperService::new(router);
-                    let builder = hyper_util::server::conn::auto::Builder::new(
-                        hyper_util::rt::TokioExecutor::new(),
-                    );
-                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
-                });
-            }
-        });
-        let client = HttpsClient::new(&url, pki.ca.cert_pem(), None).unwrap();
-        let mut connection = client.connect().await.unwrap();
-        for body in [Vec::new(), b"x".to_vec()] {
-            let answer = connection.request(Method::POST, "/", &[], body).await.unwrap();
-            assert_eq!((answer.status, answer.body.as_ref()), (StatusCode::OK, b"ok".as_ref()));
-        }
-        assert_eq!(accepted.load(Ordering::SeqCst), 1, "both requests on one connection");
-        let answer = client.request(Method::POST, "/", &[], Vec::new()).await.unwrap();
-        assert_eq!(answer.status, StatusCode::OK);
-        assert_eq!(accepted.load(Ordering::SeqCst), 2, "a plain request opens its own");
     }
 
     /// A public endpoint's client trusts the machine's CA store (or `SSL_CERT_FILE`), not the

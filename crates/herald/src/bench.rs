@@ -9,6 +9,7 @@ use herald_model::{DiagnosisKey, IntervalNumber, RollingPeriod, TemporaryExposur
 use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use serde::Serialize;
 
+mod app;
 mod exports;
 mod gateway;
 mod padding;

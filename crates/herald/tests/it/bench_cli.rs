@@ -91,4 +91,34 @@ fn bench_publish_runs_the_app_path_and_reports_the_baseline() {
     }
     check_error(&["bench", "publish", "--apps", "0"], "--apps");
     check_error(&["bench", "publish", "--keys", "15"], "--keys");
+    for bad in ["0", "-3", "NaN", "inf"] {
+        let bad = format!("--rate={bad}");
+        check_error(&["bench", "publish", &bad], "--rate");
+    }
+}
+
+/// `herald bench publish --rate`: the open loop starts every path (each a phone of its own) at
+/// the offered rate and reports it with the longest wait for a free app. No timing is asserted.
+#[test]
+fn bench_publish_open_loop_reports_the_offered_rate() {
+    let out = herald(&[
+        "bench",
+        "publish",
+        "--apps",
+        "4",
+        "--uploads",
+        "12",
+        "--keys",
+        "2",
+        "--rate",
+        "40",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let result = &report["results"][0];
+    assert_eq!(result["offered_uploads_per_second"], 40.0, "{result}");
+    assert!(result["max_start_delay_ms"].as_f64().unwrap() >= 0.0, "{result}");
+    for endpoint in ["verify", "certificate", "publish", "chaff_verify", "chaff_publish"] {
+        assert_eq!(result[endpoint]["requests"], 12, "{endpoint}: {result}");
+    }
 }
