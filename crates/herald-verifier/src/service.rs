@@ -157,16 +157,12 @@ impl Service {
         &self.settings
     }
 
-    /// Counts codes issued or claimed today in the daily statistics; a failure is logged, not
-    /// fatal (the code itself is stored).
-    async fn count(&self, issued: i64, claimed: i64) {
-        for (event, n) in [("issued", issued), ("claimed", claimed)] {
-            if n > 0 {
-                self.metrics.add(&crate::internal::CODES, event, n.unsigned_abs());
-            }
-        }
+    /// Counts a code issued today in the daily statistics; a failure is logged, not fatal (the
+    /// code itself is stored). A claim is counted by the claim's own transaction.
+    async fn count_issued(&self) {
+        self.metrics.add(&crate::internal::CODES, "issued", 1);
         let day = self.now().div_euclid(86_400);
-        if let Err(error) = self.store.add_stats(day, issued, claimed).await {
+        if let Err(error) = self.store.add_stats(day, 1, 0).await {
             tracing::warn!(%error, "code statistics not updated");
         }
     }
@@ -315,7 +311,7 @@ impl Service {
             };
             match self.store.insert_code(&code).await {
                 Ok(InsertOutcome::Inserted) => {
-                    self.count(1, 0).await;
+                    self.count_issued().await;
                     tracing::info!(api_key = issuer, test_type = test_type.as_str(), "code issued");
                     return Ok(IssueResponse {
                         uuid,

@@ -89,7 +89,7 @@ impl Service {
         let row = match outcome {
             ClaimOutcome::Claimed(row) => {
                 self.refund_attempt(api_key, &held);
-                self.count(0, 1).await;
+                self.metrics.add(&crate::internal::CODES, "claimed", 1);
                 row
             }
             ClaimOutcome::NotFound | ClaimOutcome::AlreadyClaimed => {

@@ -280,7 +280,8 @@ impl Store {
     }
 
     /// Finds the code whose short or long hash is one of `hashes` (one per server secret),
-    /// checks it against `now` and the `accept`ed test types, and claims it, atomically.
+    /// checks it against `now` and the `accept`ed test types, and claims it, atomically; the
+    /// claim is counted in the day's statistics in the same transaction.
     pub async fn claim_code(
         &self,
         hashes: &[Hash],

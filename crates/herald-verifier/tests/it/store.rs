@@ -86,6 +86,14 @@ async fn codes_are_claimed_once(backend: Backend) {
     let status = store.code_status("u1").await.unwrap().unwrap();
     assert!(status.claimed);
     assert_eq!(store.code_status("nope").await.unwrap(), None);
+    // Each claim counted once in its day's statistics, by the claim's own transaction; the
+    // refused claims not at all.
+    let day = NOW.div_euclid(86_400);
+    let counted = store.stats(day).await.unwrap();
+    assert_eq!(
+        counted.iter().map(|d| (d.day, d.issued, d.claimed)).collect::<Vec<_>>(),
+        [(day, 0, 2)]
+    );
 }
 
 async fn uuids_and_hashes_are_unique(backend: Backend) {

@@ -75,23 +75,30 @@ pub(crate) async fn audit_count(
     .await
 }
 
+/// Rows per day of the statistics (`code_stats_shard`): writers spread over them.
+pub(crate) const STATS_SHARDS: i64 = 16;
+
+/// Adds `$3` issued and `$4` claimed codes to shard `$2` of day `$1`'s statistics.
+pub(crate) const STATS_UPSERT: &str = "INSERT INTO code_stats_shard (day, shard, issued, claimed) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (day, shard) DO UPDATE SET \
+     issued = code_stats_shard.issued + excluded.issued, \
+     claimed = code_stats_shard.claimed + excluded.claimed";
+
 pub(crate) async fn add_stats(
     pool: &Pool<Db>,
     day: i64,
     issued: i64,
     claimed: i64,
 ) -> Result<(), StoreError> {
+    let shard = rand::random_range(0..STATS_SHARDS);
     run_tx("add_stats", || async {
-        sqlx::query(
-            "INSERT INTO code_stats (day, issued, claimed) VALUES ($1, $2, $3) \
-             ON CONFLICT (day) DO UPDATE SET issued = code_stats.issued + excluded.issued, \
-             claimed = code_stats.claimed + excluded.claimed",
-        )
-        .bind(day)
-        .bind(issued)
-        .bind(claimed)
-        .execute(pool)
-        .await?;
+        sqlx::query(STATS_UPSERT)
+            .bind(day)
+            .bind(shard)
+            .bind(issued)
+            .bind(claimed)
+            .execute(pool)
+            .await?;
         Ok(())
     })
     .await
@@ -100,7 +107,8 @@ pub(crate) async fn add_stats(
 pub(crate) async fn stats(pool: &Pool<Db>, first: i64) -> Result<Vec<DayStats>, StoreError> {
     let rows: Vec<(i64, i64, i64)> = run_tx("stats", || async {
         Ok(sqlx::query_as(
-            "SELECT day, issued, claimed FROM code_stats WHERE day >= $1 ORDER BY day",
+            "SELECT day, CAST(SUM(issued) AS BIGINT), CAST(SUM(claimed) AS BIGINT) \
+             FROM code_stats_shard WHERE day >= $1 GROUP BY day ORDER BY day",
         )
         .bind(first)
         .fetch_all(pool)
