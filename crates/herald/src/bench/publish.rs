@@ -19,9 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use herald_model::{
-    Clock as _, CountryCode, DiagnosisKey, IntervalNumber, RollingPeriod, TemporaryExposureKey,
-};
+use herald_model::{Clock as _, CountryCode};
 use herald_phone::Upload;
 use herald_runtime::HttpsClient;
 use herald_service::random::Randomness;
@@ -32,6 +30,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use super::app::{self, Flow, field, json_of};
 use super::scratch_pg::PgDatabases;
 use crate::demo::world::post;
 
@@ -321,6 +320,7 @@ async fn measure(args: &PublishBench, s: &Services) -> Result<BackendResult> {
             app_id: s.app_id.clone(),
             keys: args.keys,
             today,
+            newest_day_back: 1,
         };
         let progress = progress.clone();
         apps.spawn(async move {
@@ -331,9 +331,9 @@ async fn measure(args: &PublishBench, s: &Services) -> Result<BackendResult> {
                 match job {
                     Job::Upload(i) => {
                         let code = codes.get(i).context("a code per upload")?;
-                        flow.upload(code, &samples, &mut rng).await?;
+                        upload(&flow, code, &samples, &mut rng).await?;
                     }
-                    Job::Chaff => flow.chaff(&samples, &mut rng).await?,
+                    Job::Chaff => send_chaff(&flow, &samples, &mut rng).await?,
                 }
                 progress.inc(1);
             }
@@ -411,25 +411,7 @@ async fn baseline(
 }
 
 async fn issue_codes(s: &Services, n: usize) -> Result<Vec<String>> {
-    let onset = herald_model::Date::of(crate::SystemClock.now()).to_string();
-    let body = serde_json::json!({"testType": "confirmed", "symptomDate": onset, "tzOffset": 0})
-        .to_string();
-    let mut tasks = tokio::task::JoinSet::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(16));
-    for _ in 0..n {
-        let (client, key, body, slots) =
-            (s.verifier.clone(), s.admin_key.clone(), body.clone(), slots.clone());
-        tasks.spawn(async move {
-            let _slot = slots.acquire_owned().await;
-            let issued = call(&client, "/api/issue", Some(&key), body).await?;
-            field(&issued, "code")
-        });
-    }
-    let mut codes = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        codes.push(done.context("an issue task failed")??);
-    }
-    Ok(codes)
+    app::issue_codes(&s.verifier, &s.admin_key, n).await
 }
 
 /// One upload before the clock starts, retried until the key server has read the verifier's
@@ -443,13 +425,14 @@ async fn warm_up(s: &Services, today: i64) -> Result<()> {
         app_id: s.app_id.clone(),
         keys: 1,
         today,
+        newest_day_back: 1,
     };
     let mut rng = StdRng::seed_from_u64(u64::MAX);
     let mut last = None;
     for _ in 0..40 {
         let code = issue_codes(s, 1).await?.pop().context("one code")?;
         let scratch = Mutex::new(Samples::default());
-        match flow.upload(&code, &scratch, &mut rng).await {
+        match upload(&flow, &code, &scratch, &mut rng).await {
             Ok(()) => return Ok(()),
             Err(e) => last = Some(e),
         }
@@ -458,118 +441,47 @@ async fn warm_up(s: &Services, today: i64) -> Result<()> {
     Err(last.unwrap_or_else(|| anyhow::anyhow!("no warm-up")).context("the warm-up upload"))
 }
 
-struct Flow {
-    /// The app's address (sent in `X-Forwarded-For`).
-    address: String,
-    verifier: HttpsClient,
-    keyserver: HttpsClient,
-    device_key: String,
-    app_id: String,
-    keys: usize,
-    today: i64,
+/// One upload through the whole path, each step timed.
+async fn upload(flow: &Flow, code: &str, samples: &Mutex<Samples>, rng: &mut StdRng) -> Result<()> {
+    let keys = flow.new_keys(rng);
+    let upload = Upload::new(&keys, rng);
+    let t = Instant::now();
+    let verified = json_of("/api/verify", &flow.verify(Some(code), rng).await?)?;
+    let verify = t.elapsed();
+    let token = field(&verified, "token")?;
+    let t = Instant::now();
+    let certified = json_of("/api/certificate", &flow.certificate(&token, &upload, rng).await?)?;
+    let certificate_time = t.elapsed();
+    let certificate = field(&certified, "certificate")?;
+    let t = Instant::now();
+    let published = json_of("/v1/publish", &flow.publish(&certificate, &upload, rng).await?)?;
+    let publish = t.elapsed();
+    let inserted = published.get("insertedExposures").and_then(Value::as_u64).unwrap_or(0);
+    if usize::try_from(inserted).ok() != Some(flow.keys) {
+        bail!("the key server inserted {inserted} of {} keys: {published}", flow.keys);
+    }
+    if let Ok(mut s) = samples.lock() {
+        s.verify.push(verify);
+        s.certificate.push(certificate_time);
+        s.publish.push(publish);
+    }
+    Ok(())
 }
 
-impl Flow {
-    async fn upload(&self, code: &str, samples: &Mutex<Samples>, rng: &mut StdRng) -> Result<()> {
-        let keys: Vec<DiagnosisKey> = (0..self.keys)
-            .map(|i| {
-                let mut bytes = [0u8; 16];
-                rand::Rng::fill_bytes(rng, &mut bytes);
-                let day = self.today - 1 - i as i64;
-                DiagnosisKey::new(
-                    TemporaryExposureKey::from_bytes(bytes),
-                    IntervalNumber(u32::try_from(day * 144).unwrap_or(0)),
-                    RollingPeriod::FULL_DAY,
-                )
-            })
-            .collect();
-        let upload = Upload::new(&keys, rng);
-        let t = Instant::now();
-        let verified = self.verify(false, Upload::verify_body(code, rng)).await?;
-        let verified = json_of("/api/verify", &verified)?;
-        let verify = t.elapsed();
-        let token = field(&verified, "token")?;
-        let t = Instant::now();
-        let certified = call(
-            &self.verifier,
-            "/api/certificate",
-            Some(&self.device_key),
-            upload.certificate_body(&token, rng),
-        )
-        .await?;
-        let certificate_time = t.elapsed();
-        let certificate = field(&certified, "certificate")?;
-        let onset = u32::try_from((self.today - 2) * 144).ok();
-        let body = upload.publish_body(&certificate, &self.app_id, onset, rng);
-        let t = Instant::now();
-        let published = call(&self.keyserver, "/v1/publish", None, body).await?;
-        let publish = t.elapsed();
-        let inserted = published.get("insertedExposures").and_then(Value::as_u64).unwrap_or(0);
-        if usize::try_from(inserted).ok() != Some(self.keys) {
-            bail!("the key server inserted {inserted} of {} keys: {published}", self.keys);
-        }
-        if let Ok(mut s) = samples.lock() {
-            s.verify.push(verify);
-            s.certificate.push(certificate_time);
-            s.publish.push(publish);
-        }
-        Ok(())
+/// Chaff as the app sends it, timed.
+async fn send_chaff(flow: &Flow, samples: &Mutex<Samples>, rng: &mut StdRng) -> Result<()> {
+    let t = Instant::now();
+    let answer = flow.verify(None, rng).await?;
+    let verify = t.elapsed();
+    let t = Instant::now();
+    let answer2 = flow.chaff_publish(rng).await?;
+    let publish = t.elapsed();
+    if answer.status.as_u16() != 200 || answer2.status.as_u16() != 200 {
+        bail!("chaff answered {} and {}", answer.status, answer2.status);
     }
-
-    /// `/api/verify` from this app's address.
-    async fn verify(&self, chaff: bool, body: String) -> Result<herald_runtime::Answer> {
-        let mut headers = vec![
-            ("content-type", "application/json"),
-            ("x-api-key", self.device_key.as_str()),
-            ("x-forwarded-for", self.address.as_str()),
-        ];
-        if chaff {
-            headers.push(("x-chaff", "1"));
-        }
-        Ok(self
-            .verifier
-            .request(hyper::Method::POST, "/api/verify", &headers, body.into_bytes())
-            .await?)
+    if let Ok(mut s) = samples.lock() {
+        s.chaff_verify.push(verify);
+        s.chaff_publish.push(publish);
     }
-
-    async fn chaff(&self, samples: &Mutex<Samples>, rng: &mut StdRng) -> Result<()> {
-        let t = Instant::now();
-        let body = Upload::verify_body("00000000", rng);
-        let answer = self.verify(true, body).await?;
-        let verify = t.elapsed();
-        let t = Instant::now();
-        let answer2 =
-            post(&self.keyserver, "/v1/publish", None, true, Upload::chaff_body(rng)).await?;
-        let publish = t.elapsed();
-        if answer.status.as_u16() != 200 || answer2.status.as_u16() != 200 {
-            bail!("chaff answered {} and {}", answer.status, answer2.status);
-        }
-        if let Ok(mut s) = samples.lock() {
-            s.chaff_verify.push(verify);
-            s.chaff_publish.push(publish);
-        }
-        Ok(())
-    }
-}
-
-async fn call(client: &HttpsClient, path: &str, key: Option<&str>, body: String) -> Result<Value> {
-    json_of(path, &post(client, path, key, false, body).await?)
-}
-
-/// The JSON of a 200 answer, or an error naming `path`.
-fn json_of(path: &str, answer: &herald_runtime::Answer) -> Result<Value> {
-    let json: Value = serde_json::from_slice(&answer.body)
-        .with_context(|| format!("{path}: the answer is not JSON"))?;
-    if answer.status.as_u16() != 200 {
-        bail!("{path}: HTTP {}: {json}", answer.status);
-    }
-    Ok(json)
-}
-
-fn field(answer: &Value, name: &str) -> Result<String> {
-    answer
-        .get(name)
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .with_context(|| format!("the answer has no {name}: {answer}"))
+    Ok(())
 }
