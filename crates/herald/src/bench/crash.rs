@@ -290,9 +290,16 @@ async fn run_scenario(
         "valid requests refused (not a retry)",
         records.iter().filter(|r| r.refused.is_some_and(|(_, _, first)| first)).count(),
     ));
-    report
-        .invariants
-        .push(("lost acknowledged keys", check::lost(&world.keyserver_db, &records).await?));
+    let held = check::held(&world.keyserver_db, &records).await?;
+    report.line(
+        "stored",
+        format!(
+            "{} publishes answered 5xx or not at all, then refused as a used certificate: keys stored",
+            held.unanswered.0
+        ),
+    );
+    report.invariants.push(("lost acknowledged keys", held.lost));
+    report.invariants.push(("certificates used up without their keys", held.unanswered.1));
     report.invariants.push(("codes that yielded two tokens", replays.codes));
     report.invariants.push(("tokens that yielded two certificates", replays.tokens));
     report.invariants.push(("certificates accepted twice", replays.certificates));

@@ -16,7 +16,7 @@ use herald_runtime::HttpsClient;
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 
-use super::load::Record;
+use super::load::{Endpoint, Record};
 use crate::bench::app::Flow;
 
 /// Key bytes.
@@ -28,7 +28,8 @@ pub(super) type KeyBytes = [u8; 16];
 pub(super) async fn seed(db: &str, n: usize, now: i64) -> Result<Vec<KeyBytes>> {
     let hour = now / 3600 * 3600;
     let de: CountryCode = "DE".parse()?;
-    let mut rng = StdRng::seed_from_u64(9);
+    // A seed no app uses (apps use small seeds from 0): the same keys would be a revision.
+    let mut rng = StdRng::seed_from_u64(u64::MAX - 9);
     let keys: Vec<StoredKey> = (0..n)
         .map(|i| {
             let mut bytes = [0u8; 16];
@@ -59,22 +60,42 @@ pub(super) async fn seed(db: &str, n: usize, now: i64) -> Result<Vec<KeyBytes>> 
     Ok(keys.iter().map(|k| *k.key.as_bytes()).collect())
 }
 
-/// Acknowledged keys the key server's store does not hold.
-pub(super) async fn lost(db: &str, records: &[Record]) -> Result<usize> {
-    let acknowledged: Vec<TemporaryExposureKey> = records
-        .iter()
-        .filter(|r| r.acknowledged > 0)
-        .flat_map(|r| r.keys.iter().map(|k| k.key.clone()))
-        .collect();
+/// What the key server's store holds of the uploads.
+#[derive(Debug, Default)]
+pub(super) struct Held {
+    /// Acknowledged keys it does not hold.
+    pub(super) lost: usize,
+    /// Uploads whose publish went unanswered and whose retry was refused as a used
+    /// certificate: (all their keys stored, not all of them stored). The second is a
+    /// certificate used up without its keys.
+    pub(super) unanswered: (usize, usize),
+}
+
+pub(super) async fn held(db: &str, records: &[Record]) -> Result<Held> {
+    let wanted: Vec<TemporaryExposureKey> =
+        records.iter().flat_map(|r| r.keys.iter().map(|k| k.key.clone())).collect();
     let store = Store::open(db).await?;
-    let mut held = HashSet::new();
-    for chunk in acknowledged.chunks(500) {
-        for stored in store.existing_keys(chunk).await? {
-            held.insert(*stored.key.as_bytes());
+    let mut stored = HashSet::new();
+    for chunk in wanted.chunks(500) {
+        for key in store.existing_keys(chunk).await? {
+            stored.insert(*key.key.as_bytes());
         }
     }
     store.close().await;
-    Ok(acknowledged.iter().filter(|k| !held.contains(k.as_bytes())).count())
+    let all_stored = |r: &Record| r.keys.iter().all(|k| stored.contains(k.key.as_bytes()));
+    let mut out = Held::default();
+    for r in records {
+        if r.acknowledged > 0 {
+            out.lost += r.keys.iter().filter(|k| !stored.contains(k.key.as_bytes())).count();
+        } else if matches!(r.refused, Some((Endpoint::Publish, _, false))) {
+            if all_stored(r) {
+                out.unanswered.0 += 1;
+            } else {
+                out.unanswered.1 += 1;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Second acceptances: during the load (an app's retry accepted after the first attempt was)
