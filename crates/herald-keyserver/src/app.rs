@@ -97,6 +97,9 @@ impl std::fmt::Debug for Keyserver {
     }
 }
 
+/// How long [`Keyserver::build`] waits for the first read of the verification services' JWKS.
+const JWKS_AT_START: Duration = Duration::from_secs(5);
+
 /// The background jobs' lease names. A holder of all four (the demo, hand-driven tests) keeps
 /// every key server on the store from running them.
 pub const JOB_EXPORT: &str = "export";
@@ -233,6 +236,11 @@ impl Keyserver {
             .with_randomness(random.clone()),
         );
         let issuers = Arc::new(Issuers::from_config(&config.publish.issuers)?);
+        // The verification services' keys before the first request rather than just after it
+        // (the refresh job reads them again at once): a restarted key server would otherwise
+        // refuse valid certificates until its first refresh ends. Bounded: an unreachable
+        // verifier must not keep the key server from starting.
+        let _ = tokio::time::timeout(JWKS_AT_START, issuers.refresh()).await;
         let revision = RevisionKeys::from_files(&config.publish.revision_token_keys)?;
         let publish = PublishService::new(
             store.clone(),

@@ -226,11 +226,19 @@ impl PublishService {
                 &request.keys,
                 now,
             )
-            .map_err(|e| {
-                PublishRefusal::new(
+            .map_err(|e| match e {
+                CertificateError::KeysNotLoaded(issuer) => {
+                    tracing::warn!(%issuer, "publish before the issuer's JWKS was read; the app is told to try again");
+                    PublishRefusal::new(
+                        ErrorCode::UnableToLoadHealthAuthority,
+                        "unable to validate diagnosis verification: the verification service's \
+                         keys are not loaded yet; try again later",
+                    )
+                }
+                e => PublishRefusal::new(
                     ErrorCode::HealthAuthorityVerificationCertificateInvalid,
                     format!("unable to validate diagnosis verification: {e}"),
-                )
+                ),
             })?;
         // One-time use (checked again inside the publish transaction).
         if self.store.certificate_used(&certificate.hash).await.map_err(|e| internal(&e))? {

@@ -10,6 +10,7 @@ use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use serde::Serialize;
 
 mod app;
+mod crash;
 mod exports;
 mod gateway;
 mod padding;
@@ -49,6 +50,16 @@ pub(crate) enum BenchCommand {
     /// country's uploads. One day of Germany's files is built and signed for real; a byte
     /// model calibrated on it gives the rest. Text tables on stdout.
     Padding(padding::PaddingBench),
+    /// The load of `bench publish` against real service processes (gateway, verifier, key
+    /// server) while they crash: `kill -9` of the key server and of the verifier, restarted at
+    /// once; PostgreSQL crashed and restarted under the services; the gateway away for a while.
+    /// Then counts what was lost or accepted twice: acknowledged keys missing from the store,
+    /// codes, tokens and certificates accepted twice, keys missing or duplicated at the gateway
+    /// and in the export files. A table per scenario; exits non-zero when a count is not 0.
+    Crash(crash::CrashBench),
+    /// The dev verifier of `bench crash` (behind a proxy header); not for direct use.
+    #[command(hide = true)]
+    CrashVerifier(crash::verifier::CrashVerifier),
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +140,8 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Exports(args) => crate::run_async(exports::run(&args)),
         BenchCommand::Publish(args) => crate::run_async(publish::run(&args)),
         BenchCommand::Padding(args) => padding::run(&args),
+        BenchCommand::Crash(args) => crate::run_async(crash::run(&args)),
+        BenchCommand::CrashVerifier(args) => crate::run_async(crash::verifier::serve(&args)),
     }
 }
 

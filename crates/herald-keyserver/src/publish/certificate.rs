@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use herald_model::UnixTime;
 use herald_runtime::HttpsClient;
@@ -28,10 +29,20 @@ const CLOCK_SKEW_SECONDS: i64 = 5;
 /// Largest JWKS document read.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
 
-/// Why a certificate was refused (the answer's message; never the token itself).
+/// Why a certificate was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct CertificateError(pub String);
+#[non_exhaustive]
+pub enum CertificateError {
+    /// The certificate is refused; the message says why (the answer's message; never the token
+    /// itself).
+    #[error("{0}")]
+    Invalid(String),
+    /// The issuer's keys come from its JWKS, which this key server has not read yet (the
+    /// verification service was unreachable since it started): the certificate may well be
+    /// valid, and the app should try again rather than give up.
+    #[error("the public keys of issuer {0:?} are not loaded yet")]
+    KeysNotLoaded(String),
+}
 
 /// A certificate that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +68,8 @@ struct IssuerState {
     audience: String,
     static_keys: Vec<(String, VerifyingKey)>,
     jwks_keys: RwLock<Vec<(String, VerifyingKey)>>,
+    /// Whether the JWKS was read at least once.
+    jwks_loaded: AtomicBool,
     source: Option<JwksSource>,
     ca_pem: Option<String>,
     max_lifetime: i64,
@@ -111,6 +124,7 @@ impl IssuerState {
         if let Ok(mut current) = self.jwks_keys.write() {
             *current = keys;
         }
+        self.jwks_loaded.store(true, Ordering::Release);
         Ok(n)
     }
 }
@@ -154,6 +168,7 @@ impl Issuers {
                 audience: c.audience.clone(),
                 static_keys,
                 jwks_keys: RwLock::new(Vec::new()),
+                jwks_loaded: AtomicBool::new(false),
                 source,
                 ca_pem,
                 max_lifetime: c.max_certificate_lifetime_seconds,
@@ -193,7 +208,7 @@ impl Issuers {
         keys: &[PublishKey],
         now: UnixTime,
     ) -> Result<VerifiedCertificate, CertificateError> {
-        let fail = |m: String| CertificateError(m);
+        let fail = |m: String| CertificateError::Invalid(m);
         if token.is_empty() {
             return Err(fail("no verification certificate".into()));
         }
@@ -209,12 +224,17 @@ impl Issuers {
             return Err(fail("certificate issuer is not allowed for this health authority".into()));
         }
         let kid = jwt.kid().unwrap_or_default();
-        let key = state.key(kid).ok_or_else(|| {
-            fail(format!(
+        let Some(key) = state.key(kid) else {
+            // Before the JWKS was first read, an unknown `kid` says nothing about the
+            // certificate (a restarted key server whose verifier is slow to answer).
+            if state.source.is_some() && !state.jwks_loaded.load(Ordering::Acquire) {
+                return Err(CertificateError::KeysNotLoaded(state.issuer.clone()));
+            }
+            return Err(fail(format!(
                 "no active public key for kid {:?}",
                 kid.chars().take(64).collect::<String>()
-            ))
-        })?;
+            )));
+        };
         // The signature covers the payload the claims were read from: they are now verified.
         jwt.verify(&key).map_err(|e| fail(format!("certificate: {e}")))?;
         if state.require_low_s && !jwt.is_low_s() {

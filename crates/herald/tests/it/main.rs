@@ -14,6 +14,7 @@
 mod architecture;
 mod bench_cli;
 mod cli;
+mod crash_cli;
 mod demo_cli;
 mod efgs_cli;
 mod export_cli;

@@ -138,3 +138,80 @@ async fn keyserver_accepts_our_certificate_once() {
     let _ = ks.await;
     v.stop().await;
 }
+
+/// A key server that has not read its verifier's JWKS yet answers a valid certificate with a
+/// 500 `unable_to_load_health_authority` (try again), not a 401 that tells the app its
+/// certificate is bad; and a key server started while its verifier runs has the keys before it
+/// serves. Found by `herald bench crash`: right after a `kill -9` and restart, the key server
+/// refused valid certificates with 401 "no active public key for kid" until its first JWKS
+/// refresh ended, and the apps gave those uploads up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_server_without_its_verifiers_keys_says_try_again_and_reads_them_before_serving() {
+    let dir = dev_world(&["DE"]);
+    let de: CountryCode = "DE".parse().unwrap();
+    let mut config = herald_keyserver::dev::prepare(dir.path(), de, None).unwrap();
+    config.export.interval_seconds = 3600;
+    config.federation = None;
+    // Only the read at start: no refresh during the test.
+    config.publish.issuers[0].jwks_refresh_seconds = 3600;
+    let clock: Arc<dyn Clock> = Arc::new(herald_model::ManualClock::new(herald_model::UnixTime(
+        super::world::system_now(),
+    )));
+    let start_keyserver = |config: herald_keyserver::config::KeyserverConfig| {
+        let clock = clock.clone();
+        async move {
+            let keyserver = Keyserver::build(&config, clock, Randomness::os()).await.unwrap();
+            let url = format!("https://{}", keyserver.local_addr().unwrap());
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(keyserver.run_until_stopped(async move {
+                let _ = stopped.await;
+            }));
+            (url, stop, task)
+        }
+    };
+    // A key server whose verifier is not to be found (as before the verifier's first start).
+    let mut lost = config.clone();
+    lost.publish.issuers[0].jwks_url_file = Some(dir.path().join("DE/verifier/not-yet"));
+    let (early, stop_early, early_task) = start_keyserver(lost).await;
+    let v = start(dir.path(), "DE", |_| {}).await;
+
+    let hmac_key = [0x33u8; 32];
+    let keys: Vec<PublishKey> = (1..=2u8)
+        .map(|d| PublishKey {
+            key_text: STANDARD.encode([0xB0 + d; 16]),
+            key: Some([0xB0 + d; 16]),
+            rolling_start_number: (v.now() / 86_400 - i64::from(d)) * 144,
+            rolling_period: 144,
+            transmission_risk: 2,
+        })
+        .collect();
+    let tekmac = STANDARD.encode(compute(&hmac_key, &keys, CleartextForm::WithTransmissionRisk));
+    let token = v.token().await;
+    let (status, cert) = v.certificate(&token, &tekmac).await;
+    assert_eq!(status, 200, "{cert}");
+    let body = json!({
+        "temporaryExposureKeys": keys.iter().map(|k| json!({
+            "key": k.key_text, "rollingStartNumber": k.rolling_start_number,
+            "rollingPeriod": k.rolling_period, "transmissionRisk": k.transmission_risk,
+        })).collect::<Vec<_>>(),
+        "healthAuthorityID": herald_keyserver::dev::dev_app_id(de),
+        "verificationPayload": cert["certificate"],
+        "hmacKey": STANDARD.encode(hmac_key),
+        "padding": STANDARD.encode([0u8; 1024]),
+    });
+    let (status, answer) = publish(&early, &v.ca, &body).await;
+    assert_eq!(status, 500, "{answer}");
+    assert_eq!(answer["code"], "unable_to_load_health_authority", "{answer}");
+    let _ = stop_early.send(());
+    let _ = early_task.await;
+
+    // Started while the verifier runs: the very first publish is accepted (the certificate was
+    // not used up by the refusal), without waiting for a refresh.
+    let (url, stop, task) = start_keyserver(config).await;
+    let (status, answer) = publish(&url, &v.ca, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["insertedExposures"], 2);
+    let _ = stop.send(());
+    let _ = task.await;
+    v.stop().await;
+}
