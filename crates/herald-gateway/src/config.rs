@@ -233,7 +233,7 @@ pub struct GatewayConfig {
 }
 
 /// The environment prefix: `HERALD_GATEWAY_<NAME>`, `HERALD_GATEWAY_<TABLE>__<NAME>`.
-const PREFIX: &str = "HERALD_GATEWAY_";
+pub(crate) const PREFIX: &str = "HERALD_GATEWAY_";
 
 impl GatewayConfig {
     /// Parses TOML, applies the `HERALD_GATEWAY_*` overrides among `env` (a list of (name,

@@ -26,6 +26,8 @@ pub mod api;
 pub mod app;
 pub mod callback;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod identity;
 pub mod internal;
 pub mod jobs;

@@ -417,7 +417,7 @@ herald_service::defaults! {
 }
 
 /// The environment prefix.
-const PREFIX: &str = "HERALD_KEYSERVER_";
+pub(crate) const PREFIX: &str = "HERALD_KEYSERVER_";
 
 impl KeyserverConfig {
     /// Parses TOML, applies `HERALD_KEYSERVER_*` overrides from `env` (a list of (name, value)

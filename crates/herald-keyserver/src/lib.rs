@@ -27,6 +27,8 @@ pub mod config;
 pub mod dev;
 pub mod export;
 pub mod federation;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod internal;
 pub mod publish;
 pub mod store;

@@ -14,5 +14,7 @@ pub mod budget;
 pub mod chaff;
 pub mod config;
 pub mod dev;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod random;
 pub mod secrets;

@@ -328,7 +328,7 @@ herald_service::defaults! {
     fn default_listen() -> SocketAddr = SocketAddr::from(([0, 0, 0, 0], 8444));
 }
 
-const PREFIX: &str = "HERALD_VERIFIER_";
+pub(crate) const PREFIX: &str = "HERALD_VERIFIER_";
 
 impl VerifierConfig {
     /// Parses TOML, applies `HERALD_VERIFIER_*` overrides from `env`, and validates.

@@ -33,6 +33,8 @@ pub mod app;
 pub mod codes;
 pub mod config;
 pub mod dev;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod internal;
 pub mod keys;
 pub mod portal;

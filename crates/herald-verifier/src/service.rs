@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use herald_model::{Clock, Date, UnixTime};
+use herald_model::{Clock, UnixTime};
 use herald_service::random::Randomness;
 use herald_wire::jwt::{
     self, Audience, ClaimsError, Jwt, JwtError, VerificationCertificateClaims,
@@ -36,6 +36,7 @@ pub const CLOCK_SKEW_SECONDS: i64 = 5;
 const COLLISION_RETRIES: usize = 6;
 
 mod certificate;
+pub mod issue;
 mod verify;
 
 use verify::VerifyBudgets;
@@ -230,7 +231,6 @@ impl Service {
     }
 
     /// `/api/issue` for one request by the admin key `issuer`.
-    #[allow(clippy::too_many_lines)] // one linear validation sequence, clearer in one piece
     pub async fn issue(
         &self,
         request: &IssueRequest,
@@ -238,56 +238,14 @@ impl Service {
     ) -> Result<IssueResponse, ApiError> {
         let now = self.now();
         let s = &self.settings;
-        let test_type = TestType::parse(&request.test_type)
-            .filter(|t| s.allowed_test_types.contains(t))
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::InvalidTestType,
-                    format!(
-                        "testType must be one of {}",
-                        s.allowed_test_types
-                            .iter()
-                            .map(|t| t.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-            })?;
-        let tz_minutes = request.tz_offset;
-        if !tz_minutes.is_finite() || tz_minutes.abs() > 14.0 * 60.0 {
-            return Err(ApiError::new(
-                ErrorCode::UnparsableRequest,
-                "tzOffset must be minutes in -840..=840",
-            ));
-        }
-        // Truncation is fine: the offset is bounded above and only whole minutes matter.
-        #[allow(clippy::cast_possible_truncation)]
-        let local_today = (now + (tz_minutes as i64) * 60).div_euclid(86_400);
-        let symptom_day = self.day("symptomDate", request.symptom_date.as_deref(), local_today)?;
-        let test_day = self.day("testDate", request.test_date.as_deref(), local_today)?;
-        if s.codes.require_date && symptom_day.is_none() && test_day.is_none() {
-            return Err(ApiError::new(
-                ErrorCode::MissingDate,
-                "a symptomDate or testDate is required",
-            ));
-        }
-        let uuid = match request.uuid.as_deref().filter(|u| !u.is_empty()) {
-            Some(u) if valid_uuid(u) => u.to_ascii_lowercase(),
-            Some(_) => {
-                return Err(ApiError::new(
-                    ErrorCode::UnparsableRequest,
-                    "uuid must be a UUID (8-4-4-4-12 hex digits)",
-                ));
-            }
-            None => new_uuid(&self.random),
-        };
-        let external = request.external_issuer_id.clone().filter(|e| !e.is_empty());
-        if external.as_ref().is_some_and(|e| e.len() > 255) {
-            return Err(ApiError::new(
-                ErrorCode::UnparsableRequest,
-                "externalIssuerID must be at most 255 characters",
-            ));
-        }
+        let issue::CheckedIssue {
+            test_type,
+            symptom_day,
+            test_day,
+            uuid,
+            external_issuer_id: external,
+        } = issue::check(&s.codes, &s.allowed_test_types, now, request)?;
+        let uuid = uuid.unwrap_or_else(|| new_uuid(&self.random));
         let short_expires_at = now + s.codes.short_minutes * 60;
         let long_expires_at = now + s.codes.long_minutes * 60;
         for _ in 0..COLLISION_RETRIES {
@@ -353,24 +311,6 @@ impl Service {
             .with(|rng| jwt::sign(claims, &key.kid, &key.key, rng))
             .map_err(|e: JwtError| ApiError::internal(operation, &e))?;
         Ok((jwt, &key.kid))
-    }
-
-    fn day(&self, field: &str, text: Option<&str>, today: i64) -> Result<Option<Date>, ApiError> {
-        let Some(text) = text.filter(|t| !t.is_empty()) else { return Ok(None) };
-        let invalid = |m: String| ApiError::new(ErrorCode::InvalidDate, m);
-        let date =
-            parse_date(text).ok_or_else(|| invalid(format!("{field} must be YYYY-MM-DD")))?;
-        let day = date.utc_day();
-        if day > today {
-            return Err(invalid(format!("{field} is in the future")));
-        }
-        if day < today - self.settings.codes.max_date_age_days {
-            return Err(invalid(format!(
-                "{field} is more than {} days ago",
-                self.settings.codes.max_date_age_days
-            )));
-        }
-        Ok(Some(date))
     }
 
     /// `/api/checkcodestatus`.

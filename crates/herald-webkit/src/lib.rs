@@ -59,6 +59,8 @@
 
 pub mod accounts;
 pub mod auth;
+#[doc(hidden)]
+pub mod fuzzing;
 mod headers;
 pub mod layout;
 pub mod limits;

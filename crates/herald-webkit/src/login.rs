@@ -124,15 +124,15 @@ async fn login_form<P: Accounts>(State(p): State<Arc<P>>, headers: HeaderMap) ->
 }
 
 #[derive(Deserialize)]
-struct LoginFields {
+pub(crate) struct LoginFields {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
     #[serde(default)]
-    name: String,
+    pub(crate) name: String,
     #[serde(default)]
     password: SecretField,
     #[serde(default)]
-    totp: SecretField,
+    pub(crate) totp: SecretField,
 }
 
 /// The one answer of every refused login: unknown, disabled or locked user, wrong password or
@@ -282,7 +282,7 @@ async fn password_form<P: Accounts>(p: Arc<P>, session: Session<P::User>, _: NoQ
 }
 
 #[derive(Deserialize)]
-struct PasswordFields {
+pub(crate) struct PasswordFields {
     #[serde(default)]
     current: SecretField,
     #[serde(default)]
@@ -291,6 +291,28 @@ struct PasswordFields {
     new: SecretField,
     #[serde(default)]
     repeat: SecretField,
+}
+
+/// What is wrong with a password change's fields before any argon2 work, if anything (`forced`:
+/// the change of a one-time password, which needs no code).
+pub(crate) fn password_problem(f: &PasswordFields, forced: bool) -> Option<String> {
+    if f.current.is_empty() || (!forced && f.totp.trim().is_empty()) {
+        Some(if forced {
+            "Enter your one-time password.".to_owned()
+        } else {
+            "Enter your current password and a code of your authenticator app.".to_owned()
+        })
+    } else if f.new.chars().count() < auth::MIN_PASSWORD {
+        Some(format!("The password must have at least {} characters.", auth::MIN_PASSWORD))
+    } else if f.new.len() > 256 {
+        Some("The password must have at most 256 bytes.".to_owned())
+    } else if *f.new != *f.repeat {
+        Some("The two passwords differ.".to_owned())
+    } else if *f.new == *f.current {
+        Some("Choose a password different from the current one.".to_owned())
+    } else {
+        None
+    }
 }
 
 /// A password change, confirmed with the current password and (unless it is the forced change
@@ -308,24 +330,7 @@ async fn password_change<P: Accounts>(
         let form = password_view(P::PASSWORD_PATH, &session.csrf, forced, Some(problem));
         html_response(status, p.page("Choose a password", Some(&session), &form))
     };
-    let problem = if f.current.is_empty() || (!forced && f.totp.trim().is_empty()) {
-        Some(if forced {
-            "Enter your one-time password.".to_owned()
-        } else {
-            "Enter your current password and a code of your authenticator app.".to_owned()
-        })
-    } else if f.new.chars().count() < auth::MIN_PASSWORD {
-        Some(format!("The password must have at least {} characters.", auth::MIN_PASSWORD))
-    } else if f.new.len() > 256 {
-        Some("The password must have at most 256 bytes.".to_owned())
-    } else if *f.new != *f.repeat {
-        Some("The two passwords differ.".to_owned())
-    } else if *f.new == *f.current {
-        Some("Choose a password different from the current one.".to_owned())
-    } else {
-        None
-    };
-    if let Some(problem) = problem {
+    if let Some(problem) = password_problem(&f, forced) {
         return again(StatusCode::BAD_REQUEST, &problem);
     }
     let now = p.now();

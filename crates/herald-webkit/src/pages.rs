@@ -150,7 +150,7 @@ where
 }
 
 /// A page's query (`Q`; no query string reads as the empty one), or [`Refusal::BadForm`].
-fn page_query<Q: DeserializeOwned>(query: Option<&str>) -> Result<Q, Refusal> {
+pub(crate) fn page_query<Q: DeserializeOwned>(query: Option<&str>) -> Result<Q, Refusal> {
     serde_urlencoded::from_str(query.unwrap_or_default()).map_err(|_| Refusal::BadForm)
 }
 
@@ -161,12 +161,24 @@ fn form_fields<P: Portal, F: DeserializeOwned>(
     session: &Session<P::User>,
     body: &[u8],
 ) -> Result<F, Refusal> {
-    let token = serde_urlencoded::from_bytes::<CsrfField>(body).map(|f| f.csrf);
-    if !token.is_ok_and(|token| session.csrf_ok(portal.keyring(), &token)) {
+    let fields = checked_form(body, |token| session.csrf_ok(portal.keyring(), token));
+    if fields.as_ref().is_err_and(|refusal| *refusal == Refusal::Csrf) {
         tracing::warn!(
             user = %crate::PortalUser::name(&session.user),
             "portal form refused: CSRF token missing or wrong"
         );
+    }
+    fields
+}
+
+/// A form body's fields (`F`), read only after `csrf_ok` accepted its `csrf` field: else
+/// [`Refusal::Csrf`], and [`Refusal::BadForm`] when the fields do not fit.
+pub(crate) fn checked_form<F: DeserializeOwned>(
+    body: &[u8],
+    csrf_ok: impl FnOnce(&str) -> bool,
+) -> Result<F, Refusal> {
+    let token = serde_urlencoded::from_bytes::<CsrfField>(body).map(|f| f.csrf);
+    if !token.is_ok_and(|token| csrf_ok(&token)) {
         return Err(Refusal::Csrf);
     }
     serde_urlencoded::from_bytes(body).map_err(|_| Refusal::BadForm)

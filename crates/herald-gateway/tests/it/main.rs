@@ -10,6 +10,7 @@
 )]
 
 mod callback;
+mod fuzz_corpus;
 mod http;
 mod internal;
 mod store;

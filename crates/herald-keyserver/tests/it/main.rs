@@ -14,6 +14,7 @@
 #[allow(dead_code)]
 mod client;
 mod export;
+mod fuzz_corpus;
 mod padding;
 mod publish;
 mod store;

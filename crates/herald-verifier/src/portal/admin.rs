@@ -154,26 +154,29 @@ pub(super) struct KeyFields {
     kind: String,
 }
 
+impl KeyFields {
+    /// The new key's kind, the prefix of its secret and its name; else what to tell the user.
+    fn checked(&self) -> Result<(ApiKeyKind, &'static str, &str), &'static str> {
+        let name = self.name.trim();
+        let (kind, prefix) = match ApiKeyKind::parse(&self.kind) {
+            Some(ApiKeyKind::Admin) => (ApiKeyKind::Admin, "hva_"),
+            Some(ApiKeyKind::Device) => (ApiKeyKind::Device, "hvd_"),
+            None => return Err("Unknown kind."),
+        };
+        if !valid_name(name) {
+            return Err("Key names are 1 to 64 letters, digits or . _ @ -.");
+        }
+        Ok((kind, prefix, name))
+    }
+}
+
 pub(super) async fn api_key_add(p: Arc<Portal>, ctx: Ctx, f: KeyFields) -> Response {
-    let name = f.name.trim();
-    let (kind, prefix) = match ApiKeyKind::parse(&f.kind) {
-        Some(ApiKeyKind::Admin) => (ApiKeyKind::Admin, "hva_"),
-        Some(ApiKeyKind::Device) => (ApiKeyKind::Device, "hvd_"),
-        None => {
-            return api_keys_page(&p, &ctx, StatusCode::BAD_REQUEST, None, Some("Unknown kind."))
-                .await;
+    let (kind, prefix, name) = match f.checked() {
+        Ok(checked) => checked,
+        Err(problem) => {
+            return api_keys_page(&p, &ctx, StatusCode::BAD_REQUEST, None, Some(problem)).await;
         }
     };
-    if !valid_name(name) {
-        return api_keys_page(
-            &p,
-            &ctx,
-            StatusCode::BAD_REQUEST,
-            None,
-            Some("Key names are 1 to 64 letters, digits or . _ @ -."),
-        )
-        .await;
-    }
     let key = Zeroizing::new(format!("{prefix}{}", auth::random_hex(24).as_str()));
     match p.service.register_api_key(name, kind, &key).await {
         Ok(true) => {
@@ -257,4 +260,20 @@ pub(super) async fn settings_page(p: Arc<Portal>, ctx: Ctx, _: NoQuery) -> Respo
         ("Certificate signing keys (JWKS kid)", published_kids(&p.service.jwks())),
     ];
     html(StatusCode::OK, views::page("Settings", Some(&nav(&ctx)), &views::settings(&rows)))
+}
+
+/// The administrator's forms on a fuzz input, read as a logged-in administrator's forms are
+/// read, then checked as their handlers check them before any storage work.
+pub(super) fn fuzz_forms(data: &[u8]) {
+    use herald_webkit::fuzzing::form_of_a_user as form;
+    if let Ok(f) = form::<UserFields>(data) {
+        let _ = Role::parse(&f.role);
+        let _ = valid_name(f.name.trim());
+    }
+    if let Ok(f) = form::<KeyFields>(data)
+        && let Ok((_, prefix, name)) = f.checked()
+    {
+        assert!(valid_name(name) && prefix.len() == 4, "a key name the check let through");
+    }
+    let _ = form::<NameForm>(data);
 }

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use herald_webkit::NoQuery;
+use herald_wire::verification::{IssueRequest, TestType};
 use serde::Deserialize;
 
 use super::views::{self, IssueFields, Usage};
@@ -76,14 +77,7 @@ pub(super) async fn issue(p: Arc<Portal>, ctx: Ctx, f: IssueFields) -> Response 
             "The hourly limit for issuing codes is reached.",
         );
     }
-    let non_empty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-    let request = herald_wire::verification::IssueRequest {
-        test_type: f.test_type.clone(),
-        test_date: non_empty(&f.test_date),
-        symptom_date: non_empty(&f.symptom_date),
-        ..Default::default()
-    };
-    let answer = match p.service.issue(&request, &issuer(&ctx.user.name)).await {
+    let answer = match p.service.issue(&issue_request(&f), &issuer(&ctx.user.name)).await {
         Ok(a) => a,
         Err(e) => return form(StatusCode::BAD_REQUEST, &usage, &e.message),
     };
@@ -111,6 +105,17 @@ pub(super) async fn issue(p: Arc<Portal>, ctx: Ctx, f: IssueFields) -> Response 
         qr: qr.as_deref(),
     });
     html(StatusCode::OK, views::page("Verification code", Some(&nav(&ctx)), &page))
+}
+
+/// The `/api/issue` request of the issue form's fields (an empty date is none).
+fn issue_request(f: &IssueFields) -> IssueRequest {
+    let non_empty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    IssueRequest {
+        test_type: f.test_type.clone(),
+        test_date: non_empty(&f.test_date),
+        symptom_date: non_empty(&f.symptom_date),
+        ..IssueRequest::default()
+    }
 }
 
 #[derive(Deserialize)]
@@ -175,4 +180,29 @@ pub(super) async fn stats(p: Arc<Portal>, ctx: Ctx, _: NoQuery) -> Response {
         })
         .collect();
     html(StatusCode::OK, views::page("Statistics", Some(&nav(&ctx)), &views::stats(&days)))
+}
+
+/// The case worker's forms and the status page's query on a fuzz input, read as a logged-in
+/// user's are read, then checked as their handlers check them before any storage work (the
+/// issue form as `/api/issue` checks it, under the default code settings).
+pub(super) fn fuzz_forms(data: &[u8]) {
+    use herald_webkit::fuzzing::{form_of_a_user as form, query};
+    /// A fixed instant (2025-12-06): the dates are what varies.
+    const NOW: i64 = 1_765_000_000;
+    if let Ok(f) = form::<IssueFields>(data) {
+        let codes = crate::config::CodeSettings::default();
+        let allowed: Vec<TestType> =
+            codes.allowed_test_types.iter().filter_map(|t| TestType::parse(t)).collect();
+        let request = issue_request(&f);
+        if let Ok(checked) = crate::service::issue::check(&codes, &allowed, NOW, &request) {
+            assert!(allowed.contains(&checked.test_type), "a test type not allowed");
+            assert!(checked.symptom_day.or(checked.test_day).is_some(), "no date, yet required");
+        }
+    }
+    if let Ok(q) = query::<UuidQuery>(data) {
+        let _ = q.uuid.trim().to_ascii_lowercase();
+    }
+    if let Ok(f) = form::<UuidForm>(data) {
+        let _ = f.uuid.trim().to_ascii_lowercase();
+    }
 }

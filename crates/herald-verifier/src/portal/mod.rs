@@ -371,3 +371,9 @@ type Ctx = Session<UserRow>;
 fn nav(ctx: &Ctx) -> Nav<'_> {
     Nav { user: &ctx.user, csrf: &ctx.csrf }
 }
+
+/// The portal's forms and queries on a fuzz input (`crate::fuzzing`).
+pub(crate) fn fuzz_forms(data: &[u8]) {
+    codes::fuzz_forms(data);
+    admin::fuzz_forms(data);
+}

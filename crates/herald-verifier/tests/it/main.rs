@@ -14,6 +14,7 @@
 mod abuse;
 mod api;
 mod browser;
+mod fuzz_corpus;
 mod guessing;
 mod logs;
 mod pages;
