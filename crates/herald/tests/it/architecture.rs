@@ -5,7 +5,9 @@ use std::process::Command;
 /// The pure crates never pull in an async runtime, a database driver or an HTTP stack.
 #[test]
 fn pure_crates_have_no_io_dependencies() {
-    for krate in ["herald-model", "herald-gaen", "herald-wire", "herald-phone", "herald-sim"] {
+    for krate in
+        ["herald-model", "herald-gaen", "herald-wire", "herald-phone", "herald-sim", "herald-stix"]
+    {
         let out = Command::new(env!("CARGO"))
             .args(["tree", "--offline", "-e", "normal", "--prefix", "none", "-p", krate])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
