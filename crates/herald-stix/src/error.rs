@@ -26,10 +26,22 @@ pub enum StixError {
     /// A value that RFC 8785 canonicalisation does not take here (a non-integer number).
     #[error("cannot canonicalise: {0}")]
     Canonical(&'static str),
+    /// A malformed herald recipients extension (TLP:RED).
+    #[error("invalid recipients extension: {0}")]
+    Recipients(&'static str),
+    /// An object less restricted than something it references (spec §4).
+    #[error("an object marked {ours} may not reference {referenced}, which is marked {theirs}")]
+    LessRestricted {
+        /// The referenced id.
+        referenced: String,
+        /// The object's own TLP.
+        ours: crate::tlp::Tlp,
+        /// The referenced object's TLP.
+        theirs: crate::tlp::Tlp,
+    },
 }
 
 /// At most 100 characters of `s`, for error messages about untrusted input.
-#[allow(dead_code, reason = "used by the parsers that follow")]
 pub(crate) fn clip(s: &str) -> String {
     const MAX: usize = 100;
     match s.char_indices().nth(MAX) {

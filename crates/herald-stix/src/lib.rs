@@ -10,6 +10,11 @@
 //! hyper; "now" and randomness are parameters. Every parser reports what was wrong and never
 //! panics on any input (property-tested and fuzzed, see `fuzzing`).
 
+pub mod id;
+pub mod jcs;
+pub mod timestamp;
+pub mod tlp;
+
 mod error;
 
 pub use error::StixError;

@@ -112,19 +112,42 @@ pub fn run_openssl(dir: &std::path::Path, args: &[&str]) -> Option<std::process:
 /// Returns `None` (after printing why) when it is missing on a developer machine; with `CI=true`
 /// a missing interpreter or module fails the test instead (.ci/run installs them).
 pub fn python3(modules: &[&str]) -> Option<std::process::Command> {
+    python_with("python3", modules, ".ci/run installs it")
+}
+
+/// The Python of the exchange's oracles (`stix2`, `stix2-patterns`, `taxii2-client` at the pins
+/// of `scripts/py-exchange-requirements.txt`): the venv at `$HERALD_EXCHANGE_VENV`, by default
+/// `target/py-exchange` in the workspace. Skips and fails as [`python3`] does.
+///
+/// Make it with `python3 -m venv target/py-exchange &&
+/// target/py-exchange/bin/pip install -r scripts/py-exchange-requirements.txt`.
+pub fn exchange_python(modules: &[&str]) -> Option<std::process::Command> {
+    let venv = std::env::var_os("HERALD_EXCHANGE_VENV").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/py-exchange"),
+        PathBuf::from,
+    );
+    let python = venv.join("bin/python");
+    python_with(
+        &python.to_string_lossy(),
+        modules,
+        "make the venv as herald_testkit::exchange_python says (.ci/run does)",
+    )
+}
+
+fn python_with(interpreter: &str, modules: &[&str], remedy: &str) -> Option<std::process::Command> {
     let imports = modules.iter().map(|m| format!("import {m}")).collect::<Vec<_>>().join("\n");
-    let probe = std::process::Command::new("python3").arg("-c").arg(&imports).output();
+    let probe = std::process::Command::new(interpreter).arg("-c").arg(&imports).output();
     let problem = match probe {
-        Ok(out) if out.status.success() => return Some(std::process::Command::new("python3")),
+        Ok(out) if out.status.success() => return Some(std::process::Command::new(interpreter)),
         Ok(out) => format!(
-            "python3 cannot import {modules:?}: {}",
+            "{interpreter} cannot import {modules:?}: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ),
-        Err(e) => format!("python3 does not run: {e}"),
+        Err(e) => format!("{interpreter} does not run: {e}"),
     };
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
-        "{problem}; python3 with {modules:?} is required in CI (.ci/run installs it)"
+        "{problem}; Python with {modules:?} is required in CI ({remedy})"
     );
     eprintln!("SKIPPED: {problem}; the Python cross-checks did not run");
     None
@@ -133,8 +156,17 @@ pub fn python3(modules: &[&str]) -> Option<std::process::Command> {
 /// Runs a Python `script` with `stdin`, returning its stdout; panics with stderr if it fails.
 /// `None` when [`python3`] says Python (with `modules`) is not available.
 pub fn run_python(modules: &[&str], script: &str, stdin: &[u8]) -> Option<Vec<u8>> {
+    run_script(python3(modules)?, script, stdin)
+}
+
+/// [`run_python`] under [`exchange_python`].
+pub fn run_exchange_python(modules: &[&str], script: &str, stdin: &[u8]) -> Option<Vec<u8>> {
+    run_script(exchange_python(modules)?, script, stdin)
+}
+
+fn run_script(mut python: std::process::Command, script: &str, stdin: &[u8]) -> Option<Vec<u8>> {
     use std::io::Write as _;
-    let mut child = python3(modules)?
+    let mut child = python
         .arg("-c")
         .arg(script)
         .stdin(std::process::Stdio::piped())
