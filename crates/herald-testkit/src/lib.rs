@@ -156,15 +156,15 @@ fn python_with(interpreter: &str, modules: &[&str], remedy: &str) -> Option<std:
 /// Runs a Python `script` with `stdin`, returning its stdout; panics with stderr if it fails.
 /// `None` when [`python3`] says Python (with `modules`) is not available.
 pub fn run_python(modules: &[&str], script: &str, stdin: &[u8]) -> Option<Vec<u8>> {
-    run_script(python3(modules)?, script, stdin)
+    Some(run_script(python3(modules)?, script, stdin))
 }
 
 /// [`run_python`] under [`exchange_python`].
 pub fn run_exchange_python(modules: &[&str], script: &str, stdin: &[u8]) -> Option<Vec<u8>> {
-    run_script(exchange_python(modules)?, script, stdin)
+    Some(run_script(exchange_python(modules)?, script, stdin))
 }
 
-fn run_script(mut python: std::process::Command, script: &str, stdin: &[u8]) -> Option<Vec<u8>> {
+fn run_script(mut python: std::process::Command, script: &str, stdin: &[u8]) -> Vec<u8> {
     use std::io::Write as _;
     let mut child = python
         .arg("-c")
@@ -177,5 +177,5 @@ fn run_script(mut python: std::process::Command, script: &str, stdin: &[u8]) -> 
     child.stdin.take().expect("stdin is piped").write_all(stdin).expect("python3 reads stdin");
     let out = child.wait_with_output().expect("python3 finishes");
     assert!(out.status.success(), "python3 failed: {}", String::from_utf8_lossy(&out.stderr));
-    Some(out.stdout)
+    out.stdout
 }
