@@ -11,5 +11,7 @@
 //! panics on any input (property-tested and fuzzed, see `fuzzing`).
 
 mod error;
+/// STIX objects checked against the official STIX 2.1 JSON schemas (vendored, offline).
+pub mod schema;
 
 pub use error::StixError;
