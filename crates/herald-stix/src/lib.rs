@@ -20,5 +20,7 @@ pub mod timestamp;
 pub mod tlp;
 
 mod error;
+/// STIX objects checked against the official STIX 2.1 JSON schemas (vendored, offline).
+pub mod schema;
 
 pub use error::StixError;
