@@ -4,6 +4,8 @@
 //! - [`id`]: STIX identifiers (`<type>--<uuid>`), type names, deterministic SCO ids (UUIDv5).
 //! - [`jcs`]: JSON canonicalisation (RFC 8785) for the SCO ids.
 //! - [`timestamp`]: STIX timestamps (RFC 3339, UTC, `Z`), as microsecond instants.
+//! - [`pattern`]: STIX 2.1 Patterning: the parser (as strict as the reference validator), the
+//!   syntax tree and its canonical text.
 //! - [`tlp`]: TLP 2.0 (and 1.0) markings, the reader rules of spec §4, the reference rule.
 //!
 //! **Architecture Invariant:** this crate does no I/O and never depends on tokio, sqlx, axum or
@@ -11,5 +13,8 @@
 //! panics on any input (property-tested and fuzzed, see `fuzzing`).
 
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod pattern;
 
 pub use error::StixError;
