@@ -5,6 +5,8 @@
 //! recovers; any report makes the oracle's verdict "invalid"). Nesting of parentheses and
 //! brackets is bounded by [`MAX_DEPTH`](super::MAX_DEPTH), so the stack is too.
 
+use std::collections::HashMap;
+
 use super::MAX_DEPTH;
 use super::PatternError;
 use super::ast::{
@@ -20,8 +22,8 @@ use super::lexer::{Kind, Token};
 struct Findings {
     /// The first duplicate qualifier.
     duplicate: Option<PatternError>,
-    /// Object types in the order of their first (non-`EXISTS`) comparison.
-    types: Vec<String>,
+    /// Object types, numbered in the order of their first (non-`EXISTS`) comparison.
+    types: HashMap<String, usize>,
     /// Hash errors, with the index of their object type in `types`.
     hashes: Vec<(usize, PatternError)>,
 }
@@ -190,6 +192,7 @@ impl<'t> Parser<'t> {
     /// The qualifiers after an observation; on a `[…]` observation (`simple`) each kind once.
     fn qualifiers(&mut self, simple: bool) -> Parsed<Vec<Qualifier>> {
         let mut qualifiers: Vec<Qualifier> = Vec::new();
+        let mut seen: Vec<QualifierKind> = Vec::with_capacity(3);
         while let Some(keyword) = self.peek() {
             let qualifier = match keyword.kind {
                 Kind::Within => {
@@ -216,11 +219,12 @@ impl<'t> Parser<'t> {
                 }
                 _ => break,
             };
-            let kind: QualifierKind = qualifier.kind();
-            if simple
-                && self.findings.duplicate.is_none()
-                && qualifiers.iter().any(|q| q.kind() == kind)
-            {
+            let kind = qualifier.kind();
+            let repeated = seen.contains(&kind);
+            if !repeated {
+                seen.push(kind);
+            }
+            if simple && repeated && self.findings.duplicate.is_none() {
                 self.findings.duplicate = Some(error(
                     keyword.offset,
                     format!("duplicate qualifier type encountered: {}", kind.as_str()),
@@ -302,11 +306,8 @@ impl<'t> Parser<'t> {
     /// Notes the object type's order and any hash error of one comparison.
     fn record(&mut self, path: &ObjectPath, test: &Test, value_offset: usize) {
         let findings = &mut self.findings;
-        let type_index =
-            findings.types.iter().position(|t| *t == path.object_type).unwrap_or_else(|| {
-                findings.types.push(path.object_type.clone());
-                findings.types.len() - 1
-            });
+        let next = findings.types.len();
+        let type_index = *findings.types.entry(path.object_type.clone()).or_insert(next);
         if let Some(message) = check::hash_error(path, &test.value_text()) {
             findings.hashes.push((type_index, error(value_offset, message)));
         }

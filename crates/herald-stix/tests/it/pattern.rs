@@ -2,6 +2,7 @@
 //! data), the inspector cases, the canonical text's round trip, and never panicking.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
 use herald_stix::pattern::{
     Comparison, ComparisonExpression, Literal, ObjectPath, ObservationExpression, PathStep,
@@ -226,6 +227,12 @@ fn scanning_is_linear() {
         format!("[a:b = {}]", "0".repeat(n)),
         format!("[a:b = {}]", "h'".repeat(n)),
         format!("[{}]", "a:b = 1 AND ".repeat(n / 10) + "a:b = 1"),
+        (1..n / 10).fold("[a0:b = 1".to_owned(), |mut s, i| {
+            let _ = write!(s, " OR a{i}:b = 1");
+            s
+        }) + "]",
+        format!("[a:b = 1]{}", " WITHIN 1 SECONDS".repeat(n / 10)),
+        format!("([a:b = 1]){}", " WITHIN 1 SECONDS".repeat(n / 10)),
     ] {
         let start = std::time::Instant::now();
         let _ = parse(&input);
