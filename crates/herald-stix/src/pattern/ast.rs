@@ -113,8 +113,13 @@ pub enum Comparison {
         /// The operator and its operand.
         test: Test,
     },
-    /// `EXISTS path`
-    Exists(ObjectPath),
+    /// `[NOT] EXISTS path`
+    Exists {
+        /// The property tested.
+        path: ObjectPath,
+        /// Whether `NOT` precedes `EXISTS`.
+        negated: bool,
+    },
 }
 
 /// An operator with its operand. `=` and `!=` take any literal; the order operators any but a
@@ -351,7 +356,10 @@ impl Display for ComparisonExpression {
 impl Display for Comparison {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Exists(path) => write!(f, "EXISTS {path}"),
+            Self::Exists { path, negated } => {
+                let not = if *negated { "NOT " } else { "" };
+                write!(f, "{not}EXISTS {path}")
+            }
             Self::Test { path, negated, test } => {
                 let not = if *negated { "NOT " } else { "" };
                 write!(f, "{path} {not}{} {}", test.operator(), test.value_text())
@@ -503,7 +511,7 @@ impl ComparisonExpression {
             Self::Comparison(Comparison::Test { path, negated, test }) => {
                 out.push(ComparisonSummary::new(path, *negated, test));
             }
-            Self::Comparison(Comparison::Exists(_)) => {}
+            Self::Comparison(Comparison::Exists { .. }) => {}
             Self::Group(inner) => inner.summarise(out),
             Self::And(items) | Self::Or(items) => items.iter().for_each(|i| i.summarise(out)),
         }

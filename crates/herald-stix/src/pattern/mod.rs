@@ -2,7 +2,8 @@
 //!
 //! [`parse`] accepts exactly what the reference validator accepts, `stix2-patterns` 2.1.2
 //! (`stix2patterns.validator.validate(p, stix_version="2.1")`): the ANTLR grammar
-//! `STIXPattern.g4` of STIX 2.1 (keywords upper case and case-sensitive, `true`/`false` lower
+//! `STIXPattern.g4` of STIX 2.1 as generated into that release (which also takes
+//! `NOT EXISTS path`; keywords upper case and case-sensitive, `true`/`false` lower
 //! case, strict `t'…'` timestamps, padded Base64 in `b'…'`, an even number of digits in `h'…'`,
 //! `/* */` and `//` comments), then the validator's own checks: the pattern must start with `[`
 //! after any whitespace and `(`; a qualifier type at most once directly on one `[…]`

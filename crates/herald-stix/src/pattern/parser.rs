@@ -243,7 +243,7 @@ impl<'t> Parser<'t> {
         self.list(Kind::And, Self::prop_test, ComparisonExpression::And)
     }
 
-    /// `propTest`: a comparison, `EXISTS path`, or `( comparisonExpression )`.
+    /// `propTest`: a comparison, `[NOT] EXISTS path`, or `( comparisonExpression )`.
     fn prop_test(&mut self) -> Parsed<ComparisonExpression> {
         if self.accept(Kind::LParen).is_some() {
             self.enter()?;
@@ -252,8 +252,22 @@ impl<'t> Parser<'t> {
             self.depth -= 1;
             return Ok(ComparisonExpression::Group(Box::new(inner)));
         }
+        // `NOT? EXISTS objectPath`: the grammar of stix2-patterns 2.1.2 takes `NOT` here too.
+        let not_exists = self.peek_kind() == Kind::Not
+            && self.tokens.get(self.pos + 1).is_some_and(|t| t.kind == Kind::Exists);
+        if not_exists {
+            self.bump();
+        }
         if self.accept(Kind::Exists).is_some() {
-            return Ok(ComparisonExpression::Comparison(Comparison::Exists(self.object_path()?)));
+            let path = self.object_path()?;
+            return Ok(ComparisonExpression::Comparison(Comparison::Exists {
+                path,
+                negated: not_exists,
+            }));
+        }
+        if self.peek_kind() == Kind::Not {
+            self.bump();
+            return Err(self.unexpected("'EXISTS'"));
         }
         let path = self.object_path()?;
         let negated = self.accept(Kind::Not).is_some();

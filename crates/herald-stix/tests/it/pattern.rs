@@ -158,7 +158,7 @@ fn edge_cases() {
         "[a:b = 1] /* c */ AND // d\n [c:d = 2]",
         "[a:b=1]AND[c:d=2]",
         "[x:y == 1] OR [x:y <> 1]",
-        "[EXISTS x:y]",
+        "[EXISTS x:y AND NOT EXISTS x:z]",
         "[x:y = true AND x:z != false]",
         "[x:y IN ()]",
         "[x:y IN (1, 'a', true, h'', b'YQ==', t'2020-02-30T23:59:60.5Z')]",
@@ -186,7 +186,8 @@ fn edge_cases() {
         ("[x:y = 007]", 8),
         ("[x:a.2 = 1]", 4),
         ("[x:a-b = 1]", 3),
-        ("[NOT EXISTS x:y]", 1),
+        ("[NOT x:y = 1]", 5),
+        ("[x:y NOT EXISTS]", 9),
         ("[x:y > true]", 7),
         ("[x:y = b'']", 7),
         ("[x:y = h'abc']", 7),
@@ -332,7 +333,8 @@ fn comparison() -> impl Strategy<Value = Comparison> {
     prop_oneof![
         4 => (object_path(), any::<bool>(), test())
             .prop_map(|(path, negated, test)| Comparison::Test { path, negated, test }),
-        1 => object_path().prop_map(Comparison::Exists),
+        1 => (object_path(), any::<bool>())
+            .prop_map(|(path, negated)| Comparison::Exists { path, negated }),
     ]
 }
 
