@@ -11,4 +11,5 @@
 )]
 
 mod fuzz_corpus;
+mod oracle;
 mod pattern;

@@ -386,7 +386,7 @@ fn observation_operand(e: ObservationExpression, level: u8) -> ObservationExpres
     }
 }
 
-fn observation_expression() -> impl Strategy<Value = ObservationExpression> {
+pub(crate) fn observation_expression() -> impl Strategy<Value = ObservationExpression> {
     let leaf = (comparison_expression(), prop::collection::vec(qualifier(), 0..4)).prop_map(
         |(comparison, qualifiers)| {
             // One qualifier of each kind directly on an observation.
@@ -422,7 +422,7 @@ fn observation_expression() -> impl Strategy<Value = ObservationExpression> {
 }
 
 /// Pieces of pattern text, for inputs nearer the grammar than arbitrary strings.
-fn token_soup() -> impl Strategy<Value = String> {
+pub(crate) fn token_soup() -> impl Strategy<Value = String> {
     let piece = prop_oneof![
         Just("["),
         Just("]"),
