@@ -48,10 +48,29 @@ pub struct PatternError {
 ///
 /// The first error is reported, in the oracle's order: missing square brackets, then the first
 /// token the grammar cannot take, then a duplicate qualifier, then a malformed hash value.
+///
+/// ```
+/// use herald_stix::pattern::parse;
+///
+/// let pattern = parse("[file:size>1024 AND file:name = 'a.exe']  WITHIN 5 SECONDS")?;
+/// assert_eq!(pattern.to_string(), "[file:size > 1024 AND file:name = 'a.exe'] WITHIN 5 SECONDS");
+/// let error = parse("[file:size > 1024] WITHIN 5 HOURS").unwrap_err();
+/// assert_eq!(error.to_string(), "at character 28: mismatched input 'HOURS' expecting 'SECONDS'");
+/// # Ok::<(), herald_stix::pattern::PatternError>(())
+/// ```
 pub fn parse(pattern: &str) -> Result<Pattern, PatternError> {
     if !check::has_square_brackets(pattern) {
         return Err(PatternError { offset: 0, message: "input is missing square brackets".into() });
     }
     let tokens = lexer::tokenize(pattern);
     parser::Parser::new(&tokens).pattern()
+}
+
+impl std::str::FromStr for Pattern {
+    type Err = PatternError;
+
+    /// [`parse`].
+    fn from_str(pattern: &str) -> Result<Self, Self::Err> {
+        parse(pattern)
+    }
 }

@@ -175,7 +175,7 @@ fn edge_cases() {
         "[a:b = 'it\\'s \\\\ here']",
     ];
     for text in valid {
-        let pattern = parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        let pattern: Pattern = text.parse().unwrap_or_else(|e| panic!("{text:?}: {e}"));
         assert_eq!(parse(&pattern.to_string()).as_ref(), Ok(&pattern), "{text:?}");
     }
     let invalid = [
