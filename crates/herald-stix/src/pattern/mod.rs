@@ -15,8 +15,14 @@
 //!   limit but Python's recursion limit);
 //! - a `hashes` path ending in an integer index (`file:hashes[0] = 'x'`) and a negative index
 //!   anywhere in a path (`x:y[-1] = 1`) are accepted: the grammar allows them and the oracle
-//!   raises an exception instead of giving a verdict;
-//! - [`Pattern::comparisons`] spells `==` as `=` and `<>` as `!=`.
+//!   raises an exception instead of giving a verdict (as it does for an empty pattern, which we
+//!   refuse);
+//! - [`Pattern::comparisons`] spells `==` as `=` and `<>` as `!=`;
+//! - error messages quote at most 100 characters of the input.
+//!
+//! A differential test against the oracle itself (ignored unless Python with stix2-patterns
+//! 2.1.2 is at hand; see `tests/it/oracle.rs`) compares verdicts, the offsets of syntax errors
+//! and the other checks' messages on thousands of inputs.
 //!
 //! The parser never panics, on any input, and takes time linear in the input's length
 //! (property-tested and fuzzed, see `fuzzing`).
