@@ -6,6 +6,9 @@
 //! - [`id`]: STIX identifiers (`<type>--<uuid>`), type names, deterministic SCO ids (UUIDv5).
 //! - [`jcs`]: JSON canonicalisation (RFC 8785) for the SCO ids.
 //! - [`timestamp`]: STIX timestamps (RFC 3339, UTC, `Z`), as microsecond instants.
+//! - [`pattern`]: STIX 2.1 Patterning: the parser (as strict as the reference validator), the
+//!   syntax tree and its canonical text.
+//! - [`schema`]: objects checked against the official STIX 2.1 JSON schemas (vendored, offline).
 //! - [`tlp`]: TLP 2.0 (and 1.0) markings, the reader rules of spec §4, the reference rule.
 //!
 //! **Architecture Invariant:** this crate does no I/O and never depends on tokio, sqlx, axum or
@@ -16,11 +19,14 @@ pub mod envelope;
 pub mod id;
 pub mod jcs;
 pub mod json;
+pub mod pattern;
+pub mod schema;
 pub mod timestamp;
 pub mod tlp;
 
 mod error;
-/// STIX objects checked against the official STIX 2.1 JSON schemas (vendored, offline).
-pub mod schema;
+
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use error::StixError;

@@ -13,5 +13,8 @@
 )]
 #![allow(missing_docs, reason = "tests")]
 
-mod sco_ids;
+mod fuzz_corpus;
+mod oracle;
+mod pattern;
 mod schema;
+mod sco_ids;

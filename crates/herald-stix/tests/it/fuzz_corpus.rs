@@ -1,0 +1,8 @@
+//! Replays the committed fuzz corpus on stable, in every test run.
+
+#[test]
+fn stix_pattern_corpus() {
+    for (_, bytes) in herald_testkit::fuzz_corpus("stix_pattern") {
+        herald_stix::fuzzing::fuzz_pattern(&bytes);
+    }
+}
