@@ -30,7 +30,8 @@ fn pure_crates_have_no_io_dependencies() {
 }
 
 /// The service crates.
-const SERVICES: [&str; 3] = ["herald-gateway", "herald-keyserver", "herald-verifier"];
+const SERVICES: [&str; 4] =
+    ["herald-gateway", "herald-keyserver", "herald-verifier", "herald-exchange"];
 
 fn normal_tree(krate: &str) -> String {
     tree(krate, "normal")
@@ -76,11 +77,25 @@ fn shared_layers_sit_below_the_services() {
     for (krate, forbidden) in [
         (
             "herald-runtime",
-            &["herald-gateway", "herald-keyserver", "herald-verifier", "herald-db", "sqlx"][..],
+            &[
+                "herald-gateway",
+                "herald-keyserver",
+                "herald-verifier",
+                "herald-exchange",
+                "herald-db",
+                "sqlx",
+            ][..],
         ),
         (
             "herald-webkit",
-            &["herald-gateway", "herald-keyserver", "herald-verifier", "herald-db", "sqlx"][..],
+            &[
+                "herald-gateway",
+                "herald-keyserver",
+                "herald-verifier",
+                "herald-exchange",
+                "herald-db",
+                "sqlx",
+            ][..],
         ),
         (
             "herald-service",
@@ -88,6 +103,7 @@ fn shared_layers_sit_below_the_services() {
                 "herald-gateway",
                 "herald-keyserver",
                 "herald-verifier",
+                "herald-exchange",
                 "herald-db",
                 "herald-runtime",
                 "tokio",
@@ -95,9 +111,16 @@ fn shared_layers_sit_below_the_services() {
         ),
         (
             "herald-db",
-            &["herald-gateway", "herald-keyserver", "herald-verifier", "herald-runtime"][..],
+            &[
+                "herald-gateway",
+                "herald-keyserver",
+                "herald-verifier",
+                "herald-exchange",
+                "herald-runtime",
+            ][..],
         ),
         ("herald-wire", &["herald-runtime", "herald-db", "herald-service"][..]),
+        ("herald-stix", &["herald-runtime", "herald-db", "herald-service", "herald-webkit"][..]),
     ] {
         let tree = normal_tree(krate);
         assert!(tree.lines().count() > 1, "{krate}: cargo tree printed nothing useful:\n{tree}");

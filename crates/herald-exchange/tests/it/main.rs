@@ -1,0 +1,12 @@
+//! herald-exchange's integration tests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_lines,
+    reason = "tests: a panic is a failed test"
+)]
+#![allow(missing_docs, reason = "tests")]
+
+mod store;
