@@ -8,6 +8,7 @@
 //!   `added_after`, `limit` or `next` given twice is refused;
 //! - parameters that are neither these three nor `match[...]` are ignored; a `match[...]`
 //!   field the endpoint does not take is refused;
+//! - parameter names are case-sensitive; spaces around the items of a comma list are ignored;
 //! - an empty `next=` counts as absent (taxii2-client never sends one); an empty item in a
 //!   comma list is refused, as is a list of more than [`MAX_VALUES`] values;
 //! - `limit` must be a positive integer that fits in `u32`; the caller clamps it to its page

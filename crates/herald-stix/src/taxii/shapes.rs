@@ -7,8 +7,9 @@
 //! - `more` is always written; `next` whenever given (the manifest and versions resources
 //!   lack `next` in TAXII 2.1, but taxii2-client's `as_pages` needs it);
 //! - an envelope always has `objects` (stix2's `TAXIICollectionSource` reads
-//!   `["objects"]`), while the collections, manifest and versions lists are omitted when empty
-//!   ("this key MUST be omitted" in TAXII 2.1);
+//!   `["objects"]` and raises on an envelope without it), while the collections, manifest and
+//!   versions lists are omitted when empty (TAXII 2.1 makes them optional and answers an empty
+//!   result with an empty object; taxii2-client reads them with a default);
 //! - a status is `complete` at once and its counts are computed from its lists, so they
 //!   always add up (taxii2-client raises otherwise).
 
