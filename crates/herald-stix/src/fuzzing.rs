@@ -11,3 +11,76 @@ pub fn fuzz_pattern(data: &[u8]) {
         let _ = (pattern.qualifiers(), pattern.observation_operators(), pattern.comparisons());
     }
 }
+
+/// TAXII `next` cursors: opening any text never panics, a cursor that opens is the one
+/// [`crate::taxii::cursor::seal`] writes for its position, and sealed positions open again.
+pub fn fuzz_cursor(data: &[u8]) {
+    use crate::taxii::cursor::{Binding, CursorKey, Position, open, seal};
+    use crate::taxii::query::Endpoint;
+    let key = CursorKey::new([7; 32]);
+    let binding = Binding {
+        org: 1,
+        endpoint: Endpoint::Objects,
+        collection: "collection",
+        object: None,
+        filters: "match[version]=last\n",
+    };
+    let text = String::from_utf8_lossy(data);
+    if let Ok(position) = open(&key, &text, &binding) {
+        assert_eq!(seal(&key, position, &binding), text, "a cursor that opens is canonical");
+    }
+    let word = |at: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.iter_mut().zip(data.iter().skip(at)).for_each(|(b, d)| *b = *d);
+        i64::from_be_bytes(bytes)
+    };
+    let position =
+        Position { date_added: crate::timestamp::StixTime::from_micros(word(0)), seq: word(8) };
+    assert_eq!(open(&key, &seal(&key, position, &binding), &binding), Ok(position));
+}
+
+/// TAXII query strings: parsing never panics, and accepted filters written back as a query
+/// string parse to the same filters.
+pub fn fuzz_query(data: &[u8]) {
+    use crate::taxii::query::{Endpoint, VersionFilter, parse};
+    let Some((&selector, rest)) = data.split_first() else { return };
+    let endpoint = match selector % 4 {
+        0 => Endpoint::Objects,
+        1 => Endpoint::Manifest,
+        2 => Endpoint::Object,
+        _ => Endpoint::Versions,
+    };
+    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let Ok(filters) = parse(Some(text), endpoint) else { return };
+    let mut pairs = Vec::new();
+    if let Some(after) = filters.added_after {
+        pairs.push(format!("added_after={}", after.to_rfc3339_micros()));
+    }
+    for (name, values) in
+        [("id", &filters.ids), ("type", &filters.types), ("spec_version", &filters.spec_versions)]
+    {
+        if !values.is_empty() {
+            pairs.push(format!("match[{name}]={}", values.join(",")));
+        }
+    }
+    let versions = match &filters.versions {
+        VersionFilter::All => "all".to_owned(),
+        VersionFilter::Select { first, last, at } => {
+            let mut parts: Vec<String> = at.iter().map(|t| t.to_rfc3339_micros()).collect();
+            if *first {
+                parts.push("first".to_owned());
+            }
+            if *last {
+                parts.push("last".to_owned());
+            }
+            parts.join(",")
+        }
+    };
+    if filters.versions != VersionFilter::default() {
+        pairs.push(format!("match[version]={versions}"));
+    }
+    let again = parse(Some(&pairs.join("&")), endpoint);
+    let mut want = filters;
+    (want.limit, want.next) = (None, None);
+    assert_eq!(again.as_ref(), Ok(&want), "query round trip of {text:?}");
+}

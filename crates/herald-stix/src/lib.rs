@@ -9,6 +9,7 @@
 //! - [`pattern`]: STIX 2.1 Patterning: the parser (as strict as the reference validator), the
 //!   syntax tree and its canonical text.
 //! - [`schema`]: objects checked against the official STIX 2.1 JSON schemas (vendored, offline).
+//! - [`taxii`]: TAXII 2.1 codecs: media types, query filters, `next` cursors, response bodies.
 //! - [`tlp`]: TLP 2.0 (and 1.0) markings, the reader rules of spec §4, the reference rule.
 //!
 //! **Architecture Invariant:** this crate does no I/O and never depends on tokio, sqlx, axum or
@@ -21,6 +22,7 @@ pub mod jcs;
 pub mod json;
 pub mod pattern;
 pub mod schema;
+pub mod taxii;
 pub mod timestamp;
 pub mod tlp;
 

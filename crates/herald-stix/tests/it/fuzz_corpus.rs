@@ -6,3 +6,17 @@ fn stix_pattern_corpus() {
         herald_stix::fuzzing::fuzz_pattern(&bytes);
     }
 }
+
+#[test]
+fn taxii_cursor_corpus() {
+    for (_, bytes) in herald_testkit::fuzz_corpus("taxii_cursor") {
+        herald_stix::fuzzing::fuzz_cursor(&bytes);
+    }
+}
+
+#[test]
+fn taxii_query_corpus() {
+    for (_, bytes) in herald_testkit::fuzz_corpus("taxii_query") {
+        herald_stix::fuzzing::fuzz_query(&bytes);
+    }
+}

@@ -18,3 +18,4 @@ mod oracle;
 mod pattern;
 mod schema;
 mod sco_ids;
+mod taxii;
