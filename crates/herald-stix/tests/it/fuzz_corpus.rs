@@ -6,3 +6,17 @@ fn stix_pattern_corpus() {
         herald_stix::fuzzing::fuzz_pattern(&bytes);
     }
 }
+
+#[test]
+fn stix_object_corpus() {
+    for (_, bytes) in herald_testkit::fuzz_corpus("stix_object") {
+        herald_stix::fuzzing::fuzz_object(&bytes);
+    }
+}
+
+#[test]
+fn taxii_post_corpus() {
+    for (_, bytes) in herald_testkit::fuzz_corpus("taxii_post") {
+        herald_stix::fuzzing::fuzz_post(&bytes);
+    }
+}
