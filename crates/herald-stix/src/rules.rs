@@ -368,6 +368,10 @@ pub(crate) fn class_of(kind: &str) -> Option<Class> {
 /// Checks `object` (of the known type `kind`, already valid under its schema).
 pub(crate) fn check(kind: &str, id: &StixId, object: &Map<String, Value>) -> Result<(), String> {
     properties(kind, object)?;
+    if class_of(kind) != Some(Class::Sco) && !object.contains_key("spec_version") {
+        return Err(format!("spec_version: required on {kind}"));
+    }
+    selectors(object)?;
     let times = timestamps(object)?;
     order(kind, &times)?;
     extensions(kind, object)?;
@@ -388,6 +392,72 @@ fn properties(kind: &str, object: &Map<String, Value>) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// stix2 checks that each granular marking has lang or marking_ref (not both) and that its selectors name a present, non-empty value
+/// (`a.b`, `list.[0]`).
+fn selectors(object: &Map<String, Value>) -> Result<(), String> {
+    let markings = object.get("granular_markings").and_then(Value::as_array);
+    for marking in markings.into_iter().flatten() {
+        if marking.get("lang").is_some() == marking.get("marking_ref").is_some() {
+            return Err("granular_markings: each needs either lang or marking_ref, not both".into());
+        }
+        let list = marking.get("selectors").and_then(Value::as_array);
+        for selector in list.into_iter().flatten().filter_map(Value::as_str) {
+            if !selects(object, selector) {
+                return Err(format!(
+                    "granular_markings: the selector {:?} names nothing in the object",
+                    clip(selector)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Lists whose items stix2 turns into its own classes, which its selector walk does not enter.
+const CLASS_LISTS: [&str; 5] =
+    ["external_references", "kill_chain_phases", "granular_markings", "body_multipart", "values"];
+
+/// Whether `selector` names a value as stix2's `iterpath` walk does: it enters JSON objects and
+/// lists, but not the values it holds as its own classes (the items of [`CLASS_LISTS`],
+/// `x509_v3_extensions`, a marking's `definition`, predefined extensions), and it names a list
+/// item by the position of its first equal item.
+fn selects(object: &Map<String, Value>, selector: &str) -> bool {
+    let mut steps = selector.split('.');
+    let Some(first) = steps.next() else { return false };
+    let mut at = object.get(first);
+    let mut opaque = matches!(first, "x509_v3_extensions" | "definition");
+    for (depth, step) in steps.enumerate() {
+        if opaque {
+            return false;
+        }
+        at = match (at, step.strip_prefix('[').and_then(|s| s.strip_suffix(']'))) {
+            (Some(Value::Array(items)), Some(index)) => {
+                opaque = depth == 0 && CLASS_LISTS.contains(&first);
+                index.parse::<usize>().ok().and_then(|i| {
+                    let item = items.get(i)?;
+                    (items.iter().position(|x| x == item) == Some(i)).then_some(item)
+                })
+            }
+            (Some(Value::Object(map)), None) => {
+                opaque = depth == 0
+                    && first == "extensions"
+                    && !step.starts_with("extension-definition--");
+                map.get(step)
+            }
+            _ => None,
+        };
+    }
+    // Python truthiness: stix2 skips empty values.
+    match at {
+        None | Some(Value::Null | Value::Bool(false)) => false,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Object(o)) => !o.is_empty(),
+        Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
+        Some(Value::Bool(true)) => true,
+    }
 }
 
 fn timestamps(object: &Map<String, Value>) -> Result<Vec<(&'static str, StixTime)>, String> {

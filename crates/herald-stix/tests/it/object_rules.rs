@@ -232,6 +232,43 @@ fn references_point_at_the_right_types() {
 }
 
 #[test]
+fn granular_markings() {
+    let marking = |m: Value| with(indicator(), "granular_markings", json!([m]));
+    check(&marking(json!({"marking_ref": TLP2_AMBER, "selectors": ["valid_from", "pattern"]})))
+        .unwrap();
+    // The schemas require marking_ref (stix2 would take lang alone).
+    refused(
+        &marking(json!({"lang": "fr", "selectors": ["pattern"]})),
+        "\"marking_ref\" is a required",
+    );
+    refused(
+        &marking(json!({"lang": "fr", "marking_ref": TLP2_AMBER, "selectors": ["pattern"]})),
+        "either lang or marking_ref",
+    );
+    refused(
+        &marking(json!({"marking_ref": TLP2_AMBER, "selectors": ["colour"]})),
+        "the selector \"colour\" names nothing",
+    );
+    // stix2 skips empty values, and does not walk into external references.
+    let with_refs = with(
+        indicator(),
+        "external_references",
+        json!([{"source_name": "a", "url": "https://a.example"}, {"source_name": "a", "url": "https://a.example"}]),
+    );
+    let select = |s: &str| {
+        with(
+            with_refs.clone(),
+            "granular_markings",
+            json!([{"marking_ref": TLP2_AMBER, "selectors": [s]}]),
+        )
+    };
+    check(&select("external_references.[0]")).unwrap();
+    refused(&select("external_references.[1]"), "names nothing");
+    refused(&select("external_references.[0].source_name"), "names nothing");
+    refused(&with(select("description"), "description", json!("")), "names nothing");
+}
+
+#[test]
 fn stix_patterns_are_parsed() {
     let r =
         refused(&with(indicator(), "pattern", json!("[ipv4-addr:value = '1.2.3.4'")), "pattern: ");

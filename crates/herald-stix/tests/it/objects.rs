@@ -118,6 +118,9 @@ json.dump(out, sys.stdout)
 /// A uuid that is valid (v4), for references and ids made up here.
 const UUID: &str = "0b8ad1e0-4e2f-4b8a-9f1a-3f6e0a7c2d11";
 
+/// TLP:GREEN (2.0).
+const TLP: &str = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
+
 /// Each mutation: a name and what it does to an object (`None`: does not apply).
 type Mutation = (&'static str, fn(&mut serde_json::Map<String, Value>) -> Option<()>);
 
@@ -135,7 +138,7 @@ fn kind(o: &serde_json::Map<String, Value>) -> &str {
     o["type"].as_str().unwrap()
 }
 
-const MUTATIONS: [Mutation; 34] = [
+const MUTATIONS: [Mutation; 45] = [
     ("unchanged", |_| Some(())),
     ("drop created", |o| o.remove("created").map(drop)),
     ("drop modified", |o| o.remove("modified").map(drop)),
@@ -236,6 +239,55 @@ const MUTATIONS: [Mutation; 34] = [
         let t = kind(o).to_owned();
         set(o, "id", json!(format!("{t}--{UUID}")))
     }),
+    ("selector to a missing property", |o| {
+        set(o, "granular_markings", json!([{"marking_ref": TLP, "selectors": ["nothing_here"]}]))
+    }),
+    ("selector to name", |o| {
+        has(o, "name").and_then(|()| {
+            set(o, "granular_markings", json!([{"marking_ref": TLP, "selectors": ["name"]}]))
+        })
+    }),
+    ("selector into a list", |o| {
+        has(o, "external_references").and_then(|()| {
+            set(
+                o,
+                "granular_markings",
+                json!([{"marking_ref": TLP, "selectors": ["external_references.[0].source_name"]}]),
+            )
+        })
+    }),
+    ("selector to a list item", |o| {
+        has(o, "external_references").and_then(|()| {
+            set(
+                o,
+                "granular_markings",
+                json!([{"marking_ref": TLP, "selectors": ["external_references.[0]"]}]),
+            )
+        })
+    }),
+    ("empty labels", |o| set(o, "labels", json!([]))),
+    ("empty description", |o| set(o, "description", json!(""))),
+    ("empty object_marking_refs", |o| set(o, "object_marking_refs", json!([]))),
+    ("external reference without source", |o| {
+        has(o, "created")
+            .and_then(|()| set(o, "external_references", json!([{"url": "https://example.com"}])))
+    }),
+    ("kill chain phase without phase", |o| {
+        has(o, "kill_chain_phases")
+            .and_then(|()| set(o, "kill_chain_phases", json!([{"kill_chain_name": "k"}])))
+    }),
+    ("non-stix pattern", |o| {
+        has(o, "pattern")?;
+        set(o, "pattern_type", json!("sigma"))?;
+        set(o, "pattern", json!("[not stix"))
+    }),
+    ("lang and marking_ref", |o| {
+        set(
+            o,
+            "granular_markings",
+            json!([{"marking_ref": TLP, "lang": "en", "selectors": ["type"]}]),
+        )
+    }),
     ("granular marking to identity", |o| {
         set(
             o,
@@ -246,7 +298,12 @@ const MUTATIONS: [Mutation; 34] = [
 ];
 
 /// (mutation, reason) pairs where we refuse on purpose what stix2 accepts.
-const DELIBERATE: [(&str, &str); 7] = [
+const DELIBERATE: [(&str, &str); 9] = [
+    ("empty labels", "stix2 drops an empty list; the schemas require at least one item"),
+    (
+        "empty object_marking_refs",
+        "stix2 drops an empty list; the schemas require at least one item",
+    ),
     ("modified < created", "spec §3: created <= modified; stix2 does not compare them"),
     ("sco id not deterministic", "spec §3: SCO ids are UUIDv5; stix2 keeps any supplied id"),
     (
