@@ -11,17 +11,25 @@
 //!    property-extension (a new-SDO extension) — a deliberate difference;
 //! 4. the type's JSON schema ([`crate::schema::Schemas::check`], which also holds
 //!    `spec_version` to "2.1" and requires it where the schemas do);
-//! 5. what the schemas cannot check and stix2 does (see [`crate::rules`]): no properties beyond
-//!    stix2's for the type, real dates, `created <= modified` (which stix2 does not check),
-//!    `valid_until > valid_from`, `stop_time > start_time`, `first_seen <= last_seen`,
-//!    `first_observed <= last_observed`, extension names, the types references point at, the
-//!    location/malware/network-traffic presence rules, the indicator's STIX pattern, and the
+//! 5. what the schemas cannot check and stix2 does (the crate's `rules` module): no
+//!    properties beyond stix2's for the type, `spec_version` on all but SCOs, granular marking
+//!    selectors that name a value, real dates, `created <= modified` (which stix2 does not
+//!    check), `valid_until > valid_from`, `stop_time > start_time`, `first_seen <= last_seen`,
+//!    `first_observed <= last_observed`, extension names, the types references point at,
+//!    network-traffic's `is_active` with `end`, the indicator's STIX pattern, and the
 //!    deterministic ids of single-value SCOs (which stix2 accepts when they differ: a
 //!    deliberate difference, spec §3 makes SCO ids deterministic);
 //! 6. the TLP: the herald recipients extension is well formed, and only on TLP:RED objects.
 //!
-//! Other known differences from stix2: an object without `spec_version` or with "2.0" is read
-//! by stix2 as STIX 2.0 (and sometimes accepted); the schemas and we refuse it.
+//! Known differences from stix2 3.0.2, each deliberate and listed in the tests
+//! (`tests/it/objects.rs`), where we refuse what stix2 accepts:
+//! - new-SDO types (above), and random ids on single-value SCOs (above; the upstream example
+//!   `infrastructure.json` has two such SCOs);
+//! - `modified` earlier than `created` (spec §3; stix2 does not compare them);
+//! - a missing `id`, `created`, `modified` or `spec_version`: stix2 makes them up (or reads
+//!   the object as STIX 2.0); the schemas require them;
+//! - what only the schemas bound: `confidence` above 100, empty lists (stix2 drops them), a
+//!   granular marking with `lang` and no `marking_ref`, and the rest of the schemas' rules.
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
