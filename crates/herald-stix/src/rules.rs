@@ -435,7 +435,10 @@ fn selects(object: &Map<String, Value>, selector: &str) -> bool {
         at = match (at, step.strip_prefix('[').and_then(|s| s.strip_suffix(']'))) {
             (Some(Value::Array(items)), Some(index)) => {
                 opaque = depth == 0 && CLASS_LISTS.contains(&first);
-                index.parse::<usize>().ok().and_then(|i| {
+                // Only the text Python's `'[{0}]'.format(i)` makes.
+                let canonical = index.bytes().all(|b| b.is_ascii_digit())
+                    && (index == "0" || !index.starts_with('0'));
+                index.parse::<usize>().ok().filter(|_| canonical).and_then(|i| {
                     let item = items.get(i)?;
                     (items.iter().position(|x| x == item) == Some(i)).then_some(item)
                 })

@@ -264,6 +264,7 @@ fn granular_markings() {
     };
     check(&select("external_references.[0]")).unwrap();
     refused(&select("external_references.[1]"), "names nothing");
+    refused(&select("external_references.[00]"), "names nothing");
     refused(&select("external_references.[0].source_name"), "names nothing");
     refused(&with(select("description"), "description", json!("")), "names nothing");
 }
