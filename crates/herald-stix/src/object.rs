@@ -25,6 +25,7 @@
 //! (`tests/it/objects.rs`), where we refuse what stix2 accepts:
 //! - new-SDO types (above), and random ids on single-value SCOs (above; the upstream example
 //!   `infrastructure.json` has two such SCOs);
+//! - a predefined SCO extension (`archive-ext`, …) on a type it is not defined for;
 //! - `modified` earlier than `created` (spec §3; stix2 does not compare them);
 //! - a missing `id`, `created`, `modified` or `spec_version`: stix2 makes them up (or reads
 //!   the object as STIX 2.0); the schemas require them;

@@ -138,7 +138,7 @@ fn kind(o: &serde_json::Map<String, Value>) -> &str {
     o["type"].as_str().unwrap()
 }
 
-const MUTATIONS: [Mutation; 45] = [
+const MUTATIONS: [Mutation; 52] = [
     ("unchanged", |_| Some(())),
     ("drop created", |o| o.remove("created").map(drop)),
     ("drop modified", |o| o.remove("modified").map(drop)),
@@ -288,6 +288,31 @@ const MUTATIONS: [Mutation; 45] = [
             json!([{"marking_ref": TLP, "lang": "en", "selectors": ["type"]}]),
         )
     }),
+    ("end while active", |o| {
+        has(o, "protocols").and_then(|()| set(o, "end", json!("2021-01-01T00:00:00Z")))
+    }),
+    ("end after start, inactive", |o| {
+        has(o, "protocols")?;
+        set(o, "is_active", json!(false))?;
+        set(o, "end", json!("2021-01-01T00:00:00Z"))
+    }),
+    ("file without name or hashes", |o| {
+        (kind(o) == "file").then_some(())?;
+        o.remove("name");
+        o.remove("hashes").map(drop)
+    }),
+    ("image_ref to process", |o| {
+        has(o, "image_ref").and_then(|()| set(o, "image_ref", json!(format!("process--{UUID}"))))
+    }),
+    ("from_ref to url", |o| {
+        has(o, "from_ref").and_then(|()| set(o, "from_ref", json!(format!("url--{UUID}"))))
+    }),
+    ("archive-ext", |o| {
+        set(o, "extensions", json!({"archive-ext": {"contains_refs": [format!("file--{UUID}")]}}))
+    }),
+    ("sample_ref to SDO", |o| {
+        has(o, "sample_ref").and_then(|()| set(o, "sample_ref", json!(format!("malware--{UUID}"))))
+    }),
     ("granular marking to identity", |o| {
         set(
             o,
@@ -298,7 +323,12 @@ const MUTATIONS: [Mutation; 45] = [
 ];
 
 /// (mutation, reason) pairs where we refuse on purpose what stix2 accepts.
-const DELIBERATE: [(&str, &str); 9] = [
+const DELIBERATE: [(&str, &str); 10] = [
+    (
+        "archive-ext",
+        "stix2 takes a predefined extension on any type; STIX 2.1 defines archive-ext \
+      for file only",
+    ),
     ("empty labels", "stix2 drops an empty list; the schemas require at least one item"),
     (
         "empty object_marking_refs",
@@ -333,6 +363,18 @@ fn extra_objects() -> Vec<Value> {
         json!({"type": "mutex", "spec_version": "2.1", "id": format!("mutex--{UUID}"), "name": "__CLEANSWEEP__"}),
         json!({"type": "email-addr", "spec_version": "2.1", "id": format!("email-addr--{UUID}"), "value": "john@example.com"}),
         json!({"type": "location", "spec_version": "2.1", "id": format!("location--{UUID}"), "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "region": "europe"}),
+        json!({"type": "file", "spec_version": "2.1", "id": format!("file--{UUID}"), "name": "a.exe", "hashes": {"SHA-256": "fe90a7e910cb3a4739bed9180e807e93fa70c90f25a8915476f5e4bfbac681db"}, "size": 25536}),
+        json!({"type": "network-traffic", "spec_version": "2.1", "id": format!("network-traffic--{UUID}"), "dst_ref": "ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4", "protocols": ["ipv4", "tcp"], "dst_port": 443, "start": "2020-01-01T00:00:00Z"}),
+        json!({"type": "email-message", "spec_version": "2.1", "id": format!("email-message--{UUID}"), "is_multipart": false, "from_ref": format!("email-addr--{UUID}"), "subject": "hello", "date": "2020-01-01T00:00:00Z"}),
+        json!({"type": "process", "spec_version": "2.1", "id": format!("process--{UUID}"), "pid": 1221, "command_line": "./gedit-bin --new-window", "image_ref": format!("file--{UUID}")}),
+        json!({"type": "user-account", "spec_version": "2.1", "id": format!("user-account--{UUID}"), "user_id": "1001", "account_login": "jdoe", "account_created": "2016-01-20T12:31:12Z"}),
+        json!({"type": "software", "spec_version": "2.1", "id": format!("software--{UUID}"), "name": "Word", "vendor": "Microsoft", "version": "2002"}),
+        json!({"type": "autonomous-system", "spec_version": "2.1", "id": format!("autonomous-system--{UUID}"), "number": 15139, "name": "Slime Industries"}),
+        json!({"type": "mac-addr", "spec_version": "2.1", "id": format!("mac-addr--{UUID}"), "value": "d2:fb:49:24:37:18"}),
+        json!({"type": "grouping", "spec_version": "2.1", "id": format!("grouping--{UUID}"), "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "name": "g", "context": "suspicious-activity", "object_refs": [format!("file--{UUID}"), format!("malware--{UUID}")]}),
+        json!({"type": "note", "spec_version": "2.1", "id": format!("note--{UUID}"), "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "content": "c", "object_refs": [format!("malware--{UUID}")]}),
+        json!({"type": "opinion", "spec_version": "2.1", "id": format!("opinion--{UUID}"), "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "opinion": "agree", "object_refs": [format!("malware--{UUID}")]}),
+        json!({"type": "malware-analysis", "spec_version": "2.1", "id": format!("malware-analysis--{UUID}"), "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "product": "av", "result": "malicious", "sample_ref": format!("file--{UUID}"), "submitted": "2020-01-01T00:00:00Z"}),
     ]
 }
 
