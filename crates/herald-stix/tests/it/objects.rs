@@ -138,7 +138,7 @@ fn kind(o: &serde_json::Map<String, Value>) -> &str {
     o["type"].as_str().unwrap()
 }
 
-const MUTATIONS: [Mutation; 52] = [
+const MUTATIONS: [Mutation; 56] = [
     ("unchanged", |_| Some(())),
     ("drop created", |o| o.remove("created").map(drop)),
     ("drop modified", |o| o.remove("modified").map(drop)),
@@ -194,6 +194,26 @@ const MUTATIONS: [Mutation; 52] = [
                 json!("[file:name = 'a'] FOLLOWEDBY [file:name = 'b'] WITHIN 0 SECONDS"),
             )
         })
+    }),
+    ("pattern START after STOP", |o| {
+        has(o, "pattern").and_then(|()| {
+            set(
+                o,
+                "pattern",
+                json!(
+                    "[file:name = 'a'] START t'2020-01-01T00:00:00Z' STOP t'2019-01-01T00:00:00Z'"
+                ),
+            )
+        })
+    }),
+    ("pattern with a custom object", |o| {
+        has(o, "pattern").and_then(|()| set(o, "pattern", json!("[x-acme:score > 3]")))
+    }),
+    ("pattern valid and complex", |o| {
+        has(o, "pattern").and_then(|()| set(o, "pattern", json!("([ipv4-addr:value ISSUBSET '198.51.100.0/24'] FOLLOWEDBY [file:hashes.'SHA-256' = 'aa'] WITHIN 5 MINUTES) REPEATS 2 TIMES")))
+    }),
+    ("pattern bad hash name", |o| {
+        has(o, "pattern").and_then(|()| set(o, "pattern", json!("[file:hashes.sha-256 = 'aa']")))
     }),
     ("valid_until before valid_from", |o| {
         has(o, "valid_from").and_then(|()| set(o, "valid_until", json!("1999-01-01T00:00:00Z")))
