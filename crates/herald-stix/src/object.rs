@@ -15,7 +15,8 @@
 //!    properties beyond stix2's for the type, `spec_version` on all but SCOs, granular marking
 //!    selectors that name a value, real dates, `created <= modified` (which stix2 does not
 //!    check), `valid_until > valid_from`, `stop_time > start_time`, `first_seen <= last_seen`,
-//!    `first_observed <= last_observed`, extension names, the types references point at,
+//!    `first_observed <= last_observed`, extension names, the types references point at (also
+//!    inside predefined extensions and `body_multipart` parts),
 //!    network-traffic's `is_active` with `end`, the indicator's STIX pattern, and the
 //!    deterministic ids of single-value SCOs (which stix2 accepts when they differ: a
 //!    deliberate difference, spec §3 makes SCO ids deterministic);

@@ -13,7 +13,7 @@ use crate::id::{StixId, TypeName};
 use crate::timestamp::StixTime;
 
 mod tables;
-use tables::{REFS, TYPES};
+use tables::{NESTED_REFS, REFS, TYPES};
 
 /// stix2's classes of object types (`STIXTypeClass`), which reference rules may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,10 +301,35 @@ fn references(kind: &str, object: &Map<String, Value>) -> Result<(), String> {
             reference(name, id, rule)?;
         }
     }
+    nested_references(object)?;
     let granular = object.get("granular_markings").and_then(Value::as_array);
     for g in granular.into_iter().flatten() {
         if let Some(id) = g.get("marking_ref").and_then(Value::as_str) {
             reference("granular_markings", id, marking)?;
+        }
+    }
+    Ok(())
+}
+
+/// References inside predefined extensions and `body_multipart` items.
+fn nested_references(object: &Map<String, Value>) -> Result<(), String> {
+    let extensions = object.get("extensions").and_then(Value::as_object);
+    let parts = object.get("body_multipart").and_then(Value::as_array);
+    let containers = extensions
+        .into_iter()
+        .flatten()
+        .map(|(key, value)| (key.as_str(), value))
+        .chain(parts.into_iter().flatten().map(|part| ("body_multipart", part)));
+    for (container, value) in containers {
+        for (_, name, rule, list) in NESTED_REFS.iter().filter(|(c, ..)| *c == container) {
+            let ids: Vec<&str> = match value.get(name) {
+                Some(Value::String(s)) => vec![s.as_str()],
+                Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+                _ => continue,
+            };
+            for id in ids {
+                reference(&format!("{container}.{name}"), id, (*rule, list))?;
+            }
         }
     }
     Ok(())

@@ -238,3 +238,12 @@ pub(super) const REFS: [(&str, &str, Rule, &str); 46] = [
     ("sighting", "where_sighted_refs", Rule::Only, "identity location"),
     ("windows-registry-key", "creator_user_ref", Rule::Only, "user-account"),
 ];
+
+/// The same for references inside predefined extensions (by extension name) and inside
+/// `body_multipart` items: container, property, rule, types.
+pub(super) const NESTED_REFS: [(&str, &str, Rule, &str); 4] = [
+    ("archive-ext", "contains_refs", Rule::Only, "directory file"),
+    ("http-request-ext", "message_body_data_ref", Rule::Only, "artifact"),
+    ("windows-service-ext", "service_dll_refs", Rule::Only, "file"),
+    ("body_multipart", "body_raw_ref", Rule::Only, "artifact file"),
+];

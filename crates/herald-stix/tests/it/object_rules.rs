@@ -270,6 +270,22 @@ fn granular_markings() {
 }
 
 #[test]
+fn references_inside_extensions_and_mime_parts() {
+    let file = json!({"type": "file", "spec_version": "2.1", "id": "file--5a27d487-c542-5f97-a131-a8866b477b46", "name": "a.zip"});
+    let archive =
+        |r: &str| with(file.clone(), "extensions", json!({"archive-ext": {"contains_refs": [r]}}));
+    check(&archive("file--0b8ad1e0-4e2f-4b8a-9f1a-3f6e0a7c2d11")).unwrap();
+    refused(
+        &archive(MALWARE),
+        "archive-ext.contains_refs: may only reference directory file, not malware",
+    );
+    let email = json!({"type": "email-message", "spec_version": "2.1", "id": "email-message--0b8ad1e0-4e2f-4b8a-9f1a-3f6e0a7c2d11", "is_multipart": true});
+    let part = |r: &str| with(email.clone(), "body_multipart", json!([{"body_raw_ref": r}]));
+    check(&part("artifact--0b8ad1e0-4e2f-4b8a-9f1a-3f6e0a7c2d11")).unwrap();
+    refused(&part(IDENTITY), "body_multipart.body_raw_ref: may only reference artifact file");
+}
+
+#[test]
 fn stix_patterns_are_parsed() {
     let r =
         refused(&with(indicator(), "pattern", json!("[ipv4-addr:value = '1.2.3.4'")), "pattern: ");

@@ -138,7 +138,7 @@ fn kind(o: &serde_json::Map<String, Value>) -> &str {
     o["type"].as_str().unwrap()
 }
 
-const MUTATIONS: [Mutation; 56] = [
+const MUTATIONS: [Mutation; 59] = [
     ("unchanged", |_| Some(())),
     ("drop created", |o| o.remove("created").map(drop)),
     ("drop modified", |o| o.remove("modified").map(drop)),
@@ -329,6 +329,28 @@ const MUTATIONS: [Mutation; 56] = [
     }),
     ("archive-ext", |o| {
         set(o, "extensions", json!({"archive-ext": {"contains_refs": [format!("file--{UUID}")]}}))
+    }),
+    ("archive-ext contains malware", |o| {
+        set(
+            o,
+            "extensions",
+            json!({"archive-ext": {"contains_refs": [format!("malware--{UUID}")]}}),
+        )
+    }),
+    ("mime part ref to identity", |o| {
+        (kind(o) == "email-message").then_some(())?;
+        o.remove("body");
+        set(o, "is_multipart", json!(true))?;
+        set(o, "body_multipart", json!([{"body_raw_ref": format!("identity--{UUID}")}]))
+    }),
+    ("mime part ref to file", |o| {
+        (kind(o) == "email-message").then_some(())?;
+        set(o, "is_multipart", json!(true))?;
+        set(
+            o,
+            "body_multipart",
+            json!([{"body_raw_ref": format!("file--{UUID}"), "content_type": "image/png"}]),
+        )
     }),
     ("sample_ref to SDO", |o| {
         has(o, "sample_ref").and_then(|()| set(o, "sample_ref", json!(format!("malware--{UUID}"))))
