@@ -2,6 +2,7 @@
 //! it is valid, and who may read it.
 //!
 //! - [`envelope`]: TAXII POST bodies (envelope or bundle) split into each object's exact text.
+//! - [`object`]: one STIX object validated as stix2 and the schemas would, for the store.
 //! - [`json`]: strict JSON (no duplicate keys) under the documented [`json::Limits`].
 //! - [`id`]: STIX identifiers (`<type>--<uuid>`), type names, deterministic SCO ids (UUIDv5).
 //! - [`jcs`]: JSON canonicalisation (RFC 8785) for the SCO ids.
@@ -20,6 +21,7 @@ pub mod envelope;
 pub mod id;
 pub mod jcs;
 pub mod json;
+pub mod object;
 pub mod pattern;
 pub mod schema;
 pub mod taxii;
@@ -27,6 +29,7 @@ pub mod timestamp;
 pub mod tlp;
 
 mod error;
+mod rules;
 
 #[doc(hidden)]
 pub mod fuzzing;

@@ -20,3 +20,17 @@ fn taxii_query_corpus() {
         herald_stix::fuzzing::fuzz_query(&bytes);
     }
 }
+
+#[test]
+fn stix_object_corpus() {
+    for (_, bytes) in herald_testkit::fuzz_corpus("stix_object") {
+        herald_stix::fuzzing::fuzz_object(&bytes);
+    }
+}
+
+#[test]
+fn taxii_post_corpus() {
+    for (_, bytes) in herald_testkit::fuzz_corpus("taxii_post") {
+        herald_stix::fuzzing::fuzz_post(&bytes);
+    }
+}

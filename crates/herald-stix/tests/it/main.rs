@@ -14,6 +14,8 @@
 #![allow(missing_docs, reason = "tests")]
 
 mod fuzz_corpus;
+mod object_rules;
+mod objects;
 mod oracle;
 mod pattern;
 mod schema;
