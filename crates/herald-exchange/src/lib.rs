@@ -1,6 +1,7 @@
 //! The health-sector security information exchange (spec exchange.md): a TAXII 2.1 server over
 //! STIX 2.1 objects, with TLP 2.0 enforced on every read.
 //!
+//! - [`api`]: the TAXII 2.1 routes, TAXII errors, API-token callers.
 //! - [`store`]: organisations, communities, API tokens, collections and grants; objects kept
 //!   byte for byte with their TLP; status resources; the hash-chained audit log. SQLite or
 //!   PostgreSQL behind one contract.
@@ -8,4 +9,5 @@
 //! The STIX model, validation, patterning and the TLP rules are in the pure crate
 //! `herald-stix`; this crate owns the protocol's HTTP side and its store.
 
+pub mod api;
 pub mod store;

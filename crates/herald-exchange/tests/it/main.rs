@@ -9,4 +9,5 @@
 )]
 #![allow(missing_docs, reason = "tests")]
 
+mod api;
 mod store;

@@ -1,0 +1,190 @@
+//! `POST …/objects/` and `DELETE …/objects/{id}/`.
+//!
+//! A POST is refused as a whole only when it is not a TAXII POST at all (media type 415, size
+//! 413 decided from `Content-Length` before the body is read, not JSON 400, not an envelope or
+//! bundle 422, too many objects 413); otherwise each object is validated on its own, the valid
+//! ones are stored in one transaction, and the 202 status names every object and why it failed.
+//! The 202 is written after the commit, so an object reported stored survives a crash.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use herald_stix::envelope::{PostError, parse_post};
+use herald_stix::object::validate;
+use herald_stix::taxii::media::content_type_ok;
+use herald_stix::taxii::query::{self, Endpoint};
+use herald_stix::taxii::shapes;
+use herald_stix::timestamp::StixTime;
+
+use super::auth::caller;
+use super::read::{granted, reading_caller, store_versions, taxii_json};
+use super::{Exchange, TaxiiError};
+use crate::store::{DeleteOutcome, Ingest, NewObject, ObjectQuery, Status, StatusEntry, Versions};
+
+/// The TAXII shape of a stored status.
+pub(super) fn status_shape(status: &Status) -> shapes::Status {
+    shapes::Status {
+        id: status.id.clone(),
+        request_timestamp: StixTime::from_micros(status.request_us),
+        successes: status
+            .successes()
+            .map(|e| shapes::Success {
+                id: e.object_id.clone(),
+                version: e.version.clone(),
+                message: e.message.clone(),
+            })
+            .collect(),
+        failures: status
+            .failures()
+            .map(|e| shapes::Failure {
+                id: e.object_id.clone(),
+                version: e.version.clone(),
+                message: e.message.clone().unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+/// Reads the body, refusing one over `max` bytes by its `Content-Length` first.
+async fn body_bytes(headers: &HeaderMap, body: Body, max: u64) -> Result<Vec<u8>, TaxiiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large =
+        || TaxiiError::too_large(format!("the body is over max_content_length ({max} bytes)"));
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_large());
+    }
+    let limit = usize::try_from(max).unwrap_or(usize::MAX);
+    axum::body::to_bytes(body, limit).await.map(|b| b.to_vec()).map_err(|_| too_large())
+}
+
+pub(super) async fn post_objects(
+    State(exchange): State<Arc<Exchange>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, TaxiiError> {
+    let caller = reading_caller(&exchange, &headers).await?;
+    let (collection, grant) = granted(&exchange, &caller, &id).await?;
+    if !grant.can_write {
+        return Err(TaxiiError::forbidden(
+            "this organisation may not add objects to this collection",
+        ));
+    }
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    content_type_ok(content_type).map_err(TaxiiError::unsupported_media_type)?;
+    let bytes = body_bytes(&headers, body, exchange.max_content_length).await?;
+    let post = parse_post(&bytes, &exchange.limits).map_err(|e| match e {
+        PostError::NotJson(_) => TaxiiError::bad_request(e.to_string()),
+        PostError::NotEnvelope(_) => TaxiiError::unprocessable(e.to_string()),
+        PostError::TooManyObjects { .. } => TaxiiError::too_large(e.to_string()),
+    })?;
+    let mut objects = Vec::with_capacity(post.objects.len());
+    let mut refused = Vec::new();
+    let own_identity = caller.org.identity_id.as_str();
+    let operator = caller.reader().operator;
+    for (index, raw) in post.objects.iter().enumerate() {
+        match validate(index, raw, &exchange.limits) {
+            Ok(valid) => {
+                if let Some(author) = &valid.created_by
+                    && !operator
+                    && author.as_str() != own_identity
+                {
+                    refused.push(StatusEntry {
+                        index,
+                        object_id: valid.id.as_str().to_owned(),
+                        version: valid.version.map(StixTime::to_rfc3339_micros),
+                        ok: false,
+                        message: Some(format!(
+                            "created_by_ref {author} is not this organisation's identity ({own_identity})"
+                        )),
+                    });
+                    continue;
+                }
+                objects.push((index, valid));
+            }
+            Err(rejection) => refused.push(StatusEntry {
+                index,
+                object_id: rejection.id.unwrap_or_else(|| format!("<object {index}>")),
+                version: rejection.version,
+                ok: false,
+                message: Some(rejection.reason),
+            }),
+        }
+    }
+    let new: Vec<NewObject<'_>> = objects
+        .iter()
+        .map(|(index, v)| NewObject {
+            index: *index,
+            object_id: v.id.as_str(),
+            kind: &v.kind,
+            version_us: v.version.map(StixTime::micros),
+            spec_version: &v.spec_version,
+            tlp: v.tlp,
+            recipients: v.recipients.iter().map(herald_stix::id::StixId::as_str).collect(),
+            refs: v.refs.iter().map(herald_stix::id::StixId::as_str).collect(),
+            body: v.raw.get(),
+        })
+        .collect();
+    let status_id = exchange.new_status_id();
+    let ingest = Ingest {
+        collection: &collection.id,
+        author: caller.org.id,
+        now_us: exchange.clock.now_us(),
+        status_id: &status_id,
+        objects: new,
+        refused,
+    };
+    let status = exchange.store.ingest(&ingest).await?;
+    let body = serde_json::to_vec(&status_shape(&status)).unwrap_or_default();
+    Ok(taxii_json(StatusCode::ACCEPTED, body, &[]))
+}
+
+pub(super) async fn delete_object(
+    State(exchange): State<Arc<Exchange>>,
+    headers: HeaderMap,
+    Path((id, object)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, TaxiiError> {
+    let caller = caller(&exchange, &headers).await?;
+    let (collection, grant) = granted(&exchange, &caller, &id).await?;
+    if !grant.can_write {
+        return Err(TaxiiError::forbidden("this organisation may not delete from this collection"));
+    }
+    let filters =
+        query::parse(q.as_deref(), Endpoint::Object).map_err(|e| TaxiiError::bad_request(e.0))?;
+    // Without match[version], DELETE removes every version (TAXII 2.1 §5.7).
+    let explicit = q
+        .as_deref()
+        .is_some_and(|q| q.contains("match%5Bversion%5D") || q.contains("match[version]"));
+    let versions = if explicit {
+        store_versions(&filters.versions)
+    } else {
+        Versions { all: true, ..Versions::default() }
+    };
+    let query = ObjectQuery {
+        collection: &collection.id,
+        reader: caller.reader(),
+        object_id: Some(&object),
+        ids: &[],
+        types: &[],
+        versions: &versions,
+        spec_versions: &filters.spec_versions,
+        added_after_us: None,
+        after: None,
+        limit: 1,
+        with_body: false,
+    };
+    match exchange.store.delete(&query, exchange.clock.now_us()).await? {
+        DeleteOutcome::Deleted(_) => Ok(taxii_json(StatusCode::OK, Vec::new(), &[])),
+        DeleteOutcome::NotFound => Err(TaxiiError::not_found("no such object")),
+        DeleteOutcome::NotAuthor => Err(TaxiiError::forbidden(
+            "only the author's organisation or the operator may delete it",
+        )),
+    }
+}

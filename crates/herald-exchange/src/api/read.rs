@@ -1,0 +1,341 @@
+//! The read endpoints: discovery, API root, collections, manifest, objects, object, versions,
+//! status. Pages are keyset pages with stateless authenticated cursors.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use herald_stix::taxii::cursor::{self, Binding, Position};
+use herald_stix::taxii::media::{TAXII_MEDIA_TYPE, accepts};
+use herald_stix::taxii::query::{self, Endpoint, Filters, VersionFilter};
+use herald_stix::taxii::shapes;
+use herald_stix::timestamp::StixTime;
+use herald_stix::tlp::Tlp;
+use serde::Serialize;
+
+use super::auth::{Caller, caller};
+use super::{API_ROOT, Exchange, TaxiiError};
+use crate::store::{AuditEntry, Collection, ObjectQuery, Page, Versions};
+
+/// A 200 in the TAXII media type.
+pub(super) fn taxii_json(
+    status: StatusCode,
+    body: Vec<u8>,
+    extra: &[(&'static str, String)],
+) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII_MEDIA_TYPE));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for (name, value) in extra {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(*name, value);
+        }
+    }
+    response
+}
+
+pub(super) fn serialized(value: &impl Serialize) -> Response {
+    taxii_json(StatusCode::OK, serde_json::to_vec(value).unwrap_or_default(), &[])
+}
+
+/// The caller, after the `Accept` check (406 before anything else is looked at).
+pub(super) async fn reading_caller(
+    exchange: &Exchange,
+    headers: &HeaderMap,
+) -> Result<Caller, TaxiiError> {
+    let caller = caller(exchange, headers).await?;
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    if !accepts(accept) {
+        return Err(TaxiiError::not_acceptable());
+    }
+    Ok(caller)
+}
+
+pub(super) async fn discovery(
+    State(exchange): State<Arc<Exchange>>,
+    headers: HeaderMap,
+) -> Result<Response, TaxiiError> {
+    reading_caller(&exchange, &headers).await?;
+    Ok(serialized(&shapes::Discovery {
+        title: exchange.title.clone(),
+        description: Some("The health sector's security information exchange".into()),
+        contact: None,
+        default: Some(API_ROOT.into()),
+        api_roots: vec![API_ROOT.into()],
+    }))
+}
+
+pub(super) async fn api_root(
+    State(exchange): State<Arc<Exchange>>,
+    headers: HeaderMap,
+) -> Result<Response, TaxiiError> {
+    reading_caller(&exchange, &headers).await?;
+    Ok(serialized(&shapes::ApiRoot::taxii21(&exchange.title, None, exchange.max_content_length)))
+}
+
+fn collection_shape(c: &Collection, grant: crate::store::Grant) -> shapes::Collection {
+    let mut shape = shapes::Collection::stix21(&c.id, &c.title, grant.can_read, grant.can_write);
+    shape.alias.clone_from(&c.alias);
+    shape.description.clone_from(&c.description);
+    shape
+}
+
+pub(super) async fn collections(
+    State(exchange): State<Arc<Exchange>>,
+    headers: HeaderMap,
+) -> Result<Response, TaxiiError> {
+    let caller = reading_caller(&exchange, &headers).await?;
+    let list = exchange.store.collections_of(caller.org.id).await?;
+    Ok(serialized(&shapes::Collections {
+        collections: list.iter().map(|(c, g)| collection_shape(c, *g)).collect(),
+    }))
+}
+
+/// The collection `id` (or alias) as the caller may use it; 404 when it does not exist or the
+/// caller has no grant.
+pub(super) async fn granted(
+    exchange: &Exchange,
+    caller: &Caller,
+    id: &str,
+) -> Result<(Collection, crate::store::Grant), TaxiiError> {
+    exchange
+        .store
+        .collection_for(id, caller.org.id)
+        .await?
+        .ok_or_else(|| TaxiiError::not_found("no such collection"))
+}
+
+pub(super) async fn collection(
+    State(exchange): State<Arc<Exchange>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, TaxiiError> {
+    let caller = reading_caller(&exchange, &headers).await?;
+    let (c, g) = granted(&exchange, &caller, &id).await?;
+    Ok(serialized(&collection_shape(&c, g)))
+}
+
+/// A read's store query from its filters, and the page it gives.
+struct Read {
+    caller: Caller,
+    collection: Collection,
+    filters: Filters,
+    page: Page,
+    next: Option<String>,
+}
+
+pub(super) fn store_versions(filter: &VersionFilter) -> Versions {
+    match filter {
+        VersionFilter::All => Versions { all: true, ..Versions::default() },
+        VersionFilter::Select { first, last, at } => Versions {
+            all: false,
+            first: *first,
+            last: *last,
+            at: at.iter().map(|t| t.micros()).collect(),
+        },
+    }
+}
+
+async fn read(
+    exchange: &Exchange,
+    headers: &HeaderMap,
+    id: &str,
+    object: Option<&str>,
+    raw_query: Option<&str>,
+    endpoint: Endpoint,
+) -> Result<Read, TaxiiError> {
+    let caller = reading_caller(exchange, headers).await?;
+    let (collection, grant) = granted(exchange, &caller, id).await?;
+    if !grant.can_read {
+        return Err(TaxiiError::forbidden("this organisation may not read this collection"));
+    }
+    let filters = query::parse(raw_query, endpoint).map_err(|e| TaxiiError::bad_request(e.0))?;
+    let canonical = filters.canonical();
+    let binding = Binding {
+        org: caller.org.id,
+        endpoint,
+        collection: &collection.id,
+        object,
+        filters: &canonical,
+    };
+    let after = match filters.next.as_deref() {
+        Some(text) => {
+            let p = cursor::open(&exchange.cursor_key, text, &binding)
+                .map_err(|e| TaxiiError::bad_request(format!("next: {e}")))?;
+            Some((p.date_added.micros(), p.seq))
+        }
+        None => None,
+    };
+    let versions = match endpoint {
+        Endpoint::Versions => Versions { all: true, ..Versions::default() },
+        _ => store_versions(&filters.versions),
+    };
+    let query = ObjectQuery {
+        collection: &collection.id,
+        reader: caller.reader(),
+        object_id: object,
+        ids: &filters.ids,
+        types: &filters.types,
+        versions: &versions,
+        spec_versions: &filters.spec_versions,
+        added_after_us: filters.added_after.map(StixTime::micros),
+        after,
+        limit: filters.limit.unwrap_or(exchange.page_max).clamp(1, exchange.page_max),
+        with_body: matches!(endpoint, Endpoint::Objects | Endpoint::Object),
+    };
+    let page = exchange.store.page(&query).await?;
+    let next = match (page.more, page.rows.last()) {
+        (true, Some(last)) => Some(cursor::seal(
+            &exchange.cursor_key,
+            Position { date_added: StixTime::from_micros(last.date_added_us), seq: last.seq },
+            &binding,
+        )),
+        _ => None,
+    };
+    audit_restricted(exchange, &caller, &collection, &page).await?;
+    Ok(Read { caller, collection, filters, page, next })
+}
+
+/// Spec §8: reads of RED and AMBER+STRICT objects by anyone but their author are audited
+/// (ids and counts only).
+async fn audit_restricted(
+    exchange: &Exchange,
+    caller: &Caller,
+    collection: &Collection,
+    page: &Page,
+) -> Result<(), TaxiiError> {
+    let restricted: Vec<&str> = page
+        .rows
+        .iter()
+        .filter(|r| r.tlp >= Tlp::AmberStrict && r.author_org != caller.org.id)
+        .map(|r| r.object_id.as_str())
+        .collect();
+    if restricted.is_empty() {
+        return Ok(());
+    }
+    let entry = AuditEntry {
+        at_us: exchange.clock.now_us(),
+        actor_org: Some(caller.org.id),
+        action: "read-restricted".into(),
+        subject: format!("collection {}", collection.id),
+        detail: format!("{} objects: {}", restricted.len(), restricted.join(" ")),
+    };
+    exchange.store.audit(&entry).await?;
+    Ok(())
+}
+
+/// `X-TAXII-Date-Added-First/Last` of a non-empty page.
+fn date_headers(page: &Page) -> Vec<(&'static str, String)> {
+    match (page.rows.first(), page.rows.last()) {
+        (Some(first), Some(last)) => vec![
+            (
+                "x-taxii-date-added-first",
+                StixTime::from_micros(first.date_added_us).to_rfc3339_micros(),
+            ),
+            (
+                "x-taxii-date-added-last",
+                StixTime::from_micros(last.date_added_us).to_rfc3339_micros(),
+            ),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+fn envelope(read: &Read) -> Response {
+    let mut body = Vec::new();
+    shapes::write_envelope(
+        read.page.more,
+        read.next.as_deref(),
+        read.page.rows.iter().map(|r| r.body.as_slice()),
+        &mut body,
+    );
+    taxii_json(StatusCode::OK, body, &date_headers(&read.page))
+}
+
+pub(super) async fn objects(
+    State(exchange): State<Arc<Exchange>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, TaxiiError> {
+    let read = read(&exchange, &headers, &id, None, q.as_deref(), Endpoint::Objects).await?;
+    Ok(envelope(&read))
+}
+
+pub(super) async fn manifest(
+    State(exchange): State<Arc<Exchange>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, TaxiiError> {
+    let read = read(&exchange, &headers, &id, None, q.as_deref(), Endpoint::Manifest).await?;
+    let manifest = shapes::Manifest {
+        more: read.page.more,
+        next: read.next.clone(),
+        objects: read
+            .page
+            .rows
+            .iter()
+            .map(|r| {
+                shapes::ManifestRecord::stix21(
+                    &r.object_id,
+                    StixTime::from_micros(r.date_added_us),
+                    StixTime::from_micros(r.version_us),
+                )
+            })
+            .collect(),
+    };
+    let body = serde_json::to_vec(&manifest).unwrap_or_default();
+    Ok(taxii_json(StatusCode::OK, body, &date_headers(&read.page)))
+}
+
+pub(super) async fn object(
+    State(exchange): State<Arc<Exchange>>,
+    headers: HeaderMap,
+    Path((id, object)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, TaxiiError> {
+    let read =
+        read(&exchange, &headers, &id, Some(&object), q.as_deref(), Endpoint::Object).await?;
+    if read.page.rows.is_empty() && read.filters.next.is_none() {
+        return Err(TaxiiError::not_found("no such object"));
+    }
+    Ok(envelope(&read))
+}
+
+pub(super) async fn versions(
+    State(exchange): State<Arc<Exchange>>,
+    headers: HeaderMap,
+    Path((id, object)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, TaxiiError> {
+    let read =
+        read(&exchange, &headers, &id, Some(&object), q.as_deref(), Endpoint::Versions).await?;
+    if read.page.rows.is_empty() && read.filters.next.is_none() {
+        return Err(TaxiiError::not_found("no such object"));
+    }
+    let versions = shapes::Versions {
+        more: read.page.more,
+        next: read.next.clone(),
+        versions: read.page.rows.iter().map(|r| StixTime::from_micros(r.version_us)).collect(),
+    };
+    let body = serde_json::to_vec(&versions).unwrap_or_default();
+    let _ = (&read.caller, &read.collection);
+    Ok(taxii_json(StatusCode::OK, body, &date_headers(&read.page)))
+}
+
+pub(super) async fn status(
+    State(exchange): State<Arc<Exchange>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, TaxiiError> {
+    let caller = reading_caller(&exchange, &headers).await?;
+    let status = exchange
+        .store
+        .status(&id, caller.org.id)
+        .await?
+        .ok_or_else(|| TaxiiError::not_found("no such status"))?;
+    Ok(serialized(&super::ingest::status_shape(&status)))
+}
