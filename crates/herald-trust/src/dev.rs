@@ -253,13 +253,7 @@ pub fn generate_dev_pki(
     }
 
     let ca_key = new_key()?;
-    let mut ca_params = params(validity.ca, None, "herald dev TLS CA")?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    let ca_params = ca_params(validity.ca)?;
     let ca_cert = ca_params.self_signed(&ca_key)?;
     let ca_issuer = Issuer::from_params(&ca_params, &ca_key);
     let ca = identity(ca_cert.der(), &ca_key)?;
@@ -295,6 +289,36 @@ pub fn generate_dev_pki(
         .collect::<Result<Vec<_>, TrustError>>()?;
 
     Ok(DevPki { ca, gateway, anchor, countries })
+}
+
+/// The dev TLS CA's parameters: its subject, CA:true with path length 0, certificate and CRL
+/// signing.
+fn ca_params(validity: Validity) -> Result<CertificateParams, TrustError> {
+    let mut p = params(validity, None, CA_NAME)?;
+    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    Ok(p)
+}
+
+const CA_NAME: &str = "herald dev TLS CA";
+
+/// A TLS server certificate for this machine (SAN `localhost` and 127.0.0.1) issued by the dev
+/// TLS CA of an existing dev world, from its PKCS#8 PEM key (`ca.key.pem`): what a service that
+/// joins the world later (the exchange) adds for itself. The issuer name is the one
+/// [`generate_dev_pki`] gives its CA, so clients that trust `ca.pem` accept it.
+pub fn localhost_server_from_ca(
+    ca_key_pem: &str,
+    validity: &DevValidity,
+    common_name: &str,
+) -> Result<Identity, TrustError> {
+    let ca_key = KeyPair::from_pem(ca_key_pem)?;
+    let ca_params = ca_params(validity.ca)?;
+    let issuer = Issuer::from_params(&ca_params, &ca_key);
+    localhost_server(validity.leaf, None, common_name, &issuer)
 }
 
 /// A TLS server certificate for this machine, issued by the dev TLS CA: the [`params`] leaf

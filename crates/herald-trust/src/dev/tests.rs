@@ -282,6 +282,15 @@ fn openssl_accepts_the_leaves_for_their_purpose_and_nothing_else() {
         // The country's own services: a server (and callback-client) certificate.
         assert!(verifies(d, "ca.pem", &format!("{c}/server.pem"), "sslserver"), "{c}");
     }
+    // A service joining the world later gets a server certificate from the same CA.
+    let joined = localhost_server_from_ca(
+        pki.ca.key().expose_secret(),
+        &DevValidity::around(NOW).unwrap(),
+        "herald exchange",
+    )
+    .unwrap();
+    std::fs::write(d.join("joined.pem"), joined.cert_pem()).unwrap();
+    assert!(verifies(d, "ca.pem", "joined.pem", "sslserver"));
     // The gateway's certificate also serves as its client certificate for callbacks.
     assert!(verifies(d, "ca.pem", "gateway/server.pem", "sslclient"));
     assert!(!verifies(d, "ca.pem", "anchor/anchor.pem", "any"));
