@@ -63,6 +63,24 @@ async fn body_bytes(headers: &HeaderMap, body: Body, max: u64) -> Result<Vec<u8>
     axum::body::to_bytes(body, limit).await.map(|b| b.to_vec()).map_err(|_| too_large())
 }
 
+/// `id` and `modified` (else `created`) of an object read leniently (other keys ignored, even
+/// repeated or too deep), clipped to 100 characters; each `None` when it is not a string.
+fn sent_id_and_version(raw: &str) -> (Option<String>, Option<String>) {
+    #[derive(serde::Deserialize)]
+    struct Sent {
+        id: Option<serde_json::Value>,
+        modified: Option<serde_json::Value>,
+        created: Option<serde_json::Value>,
+    }
+    let clip = |v: Option<serde_json::Value>| {
+        v.as_ref().and_then(serde_json::Value::as_str).map(|s| s.chars().take(100).collect())
+    };
+    match serde_json::from_str::<Sent>(raw) {
+        Ok(sent) => (clip(sent.id), clip(sent.modified).or_else(|| clip(sent.created))),
+        Err(_) => (None, None),
+    }
+}
+
 pub(super) async fn post_objects(
     State(exchange): State<Arc<Exchange>>,
     headers: HeaderMap,
@@ -108,13 +126,21 @@ pub(super) async fn post_objects(
                 }
                 objects.push((index, valid));
             }
-            Err(rejection) => refused.push(StatusEntry {
-                index,
-                object_id: rejection.id.unwrap_or_else(|| format!("<object {index}>")),
-                version: rejection.version,
-                ok: false,
-                message: Some(rejection.reason),
-            }),
+            Err(rejection) => {
+                // An object refused before it could be read strictly (duplicate keys, depth,
+                // a string over the limit) is still named by its id and version (spec §2).
+                let (id, version) = match rejection.id {
+                    Some(id) => (Some(id), rejection.version),
+                    None => sent_id_and_version(raw.get()),
+                };
+                refused.push(StatusEntry {
+                    index,
+                    object_id: id.unwrap_or_else(|| format!("<object {index}>")),
+                    version,
+                    ok: false,
+                    message: Some(rejection.reason),
+                });
+            }
         }
     }
     let new: Vec<NewObject<'_>> = objects

@@ -10,4 +10,7 @@
 #![allow(missing_docs, reason = "tests")]
 
 mod api;
+mod bad_input;
 mod store;
+mod support;
+mod tlp_matrix;
