@@ -2,6 +2,8 @@
 //! STIX 2.1 objects, with TLP 2.0 enforced on every read.
 //!
 //! - [`api`]: the TAXII 2.1 routes, TAXII errors, API-token callers.
+//! - [`app`]: [`app::ExchangeServer`], the service from its [`config::ExchangeConfig`].
+//! - [`dev`]: the dev world of spec §1 (`herald exchange serve --dev DIR`).
 //! - [`store`]: organisations, communities, API tokens, collections and grants; objects kept
 //!   byte for byte with their TLP; status resources; the hash-chained audit log. SQLite or
 //!   PostgreSQL behind one contract.
@@ -10,4 +12,7 @@
 //! `herald-stix`; this crate owns the protocol's HTTP side and its store.
 
 pub mod api;
+pub mod app;
+pub mod config;
+pub mod dev;
 pub mod store;

@@ -7,6 +7,7 @@ mod demo;
 mod dev_files;
 mod efgs_client_cmd;
 mod efgs_cmd;
+mod exchange_cmd;
 mod export_cmd;
 mod gaen_cmd;
 mod gateway_cmd;
@@ -55,6 +56,10 @@ enum Command {
     /// apps.
     #[command(subcommand)]
     Verifier(verifier_cmd::VerifierCommand),
+    /// The health-sector security information exchange: TAXII 2.1 over STIX 2.1, TLP 2.0
+    /// enforced.
+    #[command(subcommand)]
+    Exchange(exchange_cmd::ExchangeCommand),
     /// The development PKI: CA, server, client, signing and trust-anchor certificates.
     #[command(subcommand)]
     Pki(pki_cmd::PkiCommand),
@@ -146,6 +151,7 @@ fn main() -> ExitCode {
         Command::Gateway(cmd) => run_async(gateway_cmd::run(cmd)),
         Command::Keyserver(cmd) => run_async(keyserver_cmd::run(cmd)),
         Command::Verifier(cmd) => run_async(verifier_cmd::run(cmd)),
+        Command::Exchange(cmd) => run_async(exchange_cmd::run(cmd)),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Demo(args) => demo::run(args),
     };

@@ -65,6 +65,27 @@ async fn body_bytes(headers: &HeaderMap, body: Body, max: u64) -> Result<Vec<u8>
 
 /// `id` and `modified` (else `created`) of an object read leniently (other keys ignored, even
 /// repeated or too deep), clipped to 100 characters; each `None` when it is not a string.
+/// The status entry of an object the validator refused. One refused before it could be read
+/// strictly (duplicate keys, depth, a string over the limit) is still named by its id and
+/// version (spec §2).
+fn refusal(
+    index: usize,
+    raw: &serde_json::value::RawValue,
+    rejection: herald_stix::object::Rejection,
+) -> StatusEntry {
+    let (id, version) = match rejection.id {
+        Some(id) => (Some(id), rejection.version),
+        None => sent_id_and_version(raw.get()),
+    };
+    StatusEntry {
+        index,
+        object_id: id.unwrap_or_else(|| format!("<object {index}>")),
+        version,
+        ok: false,
+        message: Some(rejection.reason),
+    }
+}
+
 fn sent_id_and_version(raw: &str) -> (Option<String>, Option<String>) {
     #[derive(serde::Deserialize)]
     struct Sent {
@@ -108,40 +129,38 @@ pub(super) async fn post_objects(
     let operator = caller.reader().operator;
     for (index, raw) in post.objects.iter().enumerate() {
         match validate(index, raw, &exchange.limits) {
-            Ok(valid) => {
-                if let Some(author) = &valid.created_by
-                    && !operator
-                    && author.as_str() != own_identity
-                {
-                    refused.push(StatusEntry {
-                        index,
-                        object_id: valid.id.as_str().to_owned(),
-                        version: valid.version.map(StixTime::to_rfc3339_micros),
-                        ok: false,
-                        message: Some(format!(
-                            "created_by_ref {author} is not this organisation's identity ({own_identity})"
-                        )),
-                    });
-                    continue;
-                }
-                objects.push((index, valid));
-            }
-            Err(rejection) => {
-                // An object refused before it could be read strictly (duplicate keys, depth,
-                // a string over the limit) is still named by its id and version (spec §2).
-                let (id, version) = match rejection.id {
-                    Some(id) => (Some(id), rejection.version),
-                    None => sent_id_and_version(raw.get()),
-                };
-                refused.push(StatusEntry {
-                    index,
-                    object_id: id.unwrap_or_else(|| format!("<object {index}>")),
-                    version,
-                    ok: false,
-                    message: Some(rejection.reason),
-                });
+            Ok(valid) => objects.push((index, valid)),
+            Err(rejection) => refused.push(refusal(index, raw, rejection)),
+        }
+    }
+    // An organisation may not post objects in another organisation's name (the operator may);
+    // identities that are no organisation of the exchange (a vendor's report) are fine.
+    if !operator {
+        let mut impostors = std::collections::HashMap::new();
+        for (_, valid) in &objects {
+            if let Some(author) = &valid.created_by
+                && author.as_str() != own_identity
+                && !impostors.contains_key(author.as_str())
+            {
+                let org = exchange.store.org_by_identity(author.as_str()).await?;
+                impostors.insert(author.as_str().to_owned(), org);
             }
         }
+        objects.retain(|(index, valid)| {
+            let Some(author) = &valid.created_by else { return true };
+            let Some(Some(org)) = impostors.get(author.as_str()) else { return true };
+            refused.push(StatusEntry {
+                index: *index,
+                object_id: valid.id.as_str().to_owned(),
+                version: valid.version.map(StixTime::to_rfc3339_micros),
+                ok: false,
+                message: Some(format!(
+                    "created_by_ref {author} is the identity of another organisation ({org}); \
+                     post in your own name ({own_identity})"
+                )),
+            });
+            false
+        });
     }
     let new: Vec<NewObject<'_>> = objects
         .iter()

@@ -47,6 +47,11 @@ impl Store {
         herald_db::dispatch!(&self.pools, org_by_name, name)
     }
 
+    /// The name of the organisation whose STIX identity this is.
+    pub async fn org_by_identity(&self, identity: &str) -> Result<Option<String>, StoreError> {
+        herald_db::dispatch!(&self.pools, org_by_identity, identity)
+    }
+
     /// Enables or disables an organisation (a disabled one's credentials are refused).
     pub async fn set_org_disabled(&self, name: &str, disabled: bool) -> Result<bool, StoreError> {
         herald_db::dispatch!(write, &self.pools, set_org_disabled, name, disabled)
@@ -75,6 +80,11 @@ impl Store {
     /// Adds a collection at the end of the list; `false` when its id or alias is taken.
     pub async fn add_collection(&self, collection: &NewCollection) -> Result<bool, StoreError> {
         herald_db::dispatch!(write, &self.pools, add_collection, collection)
+    }
+
+    /// The id of the collection with this alias (operator tools; no grant needed).
+    pub async fn collection_by_alias(&self, alias: &str) -> Result<Option<String>, StoreError> {
+        herald_db::dispatch!(&self.pools, collection_by_alias, alias)
     }
 
     /// Sets an organisation's rights on a collection (both false removes the grant).

@@ -461,7 +461,7 @@ fn object_rows() -> Vec<(&'static str, String, String, &'static str)> {
             "created_by_ref of another organisation",
             note(408, None, json!({"created_by_ref": identity(2)})).to_string(),
             id(408),
-            "not this organisation's identity",
+            "is the identity of another organisation (hospital-b)",
         ),
         (
             "RED recipient outside the exchange",

@@ -17,6 +17,7 @@ mod cli;
 mod crash_cli;
 mod demo_cli;
 mod efgs_cli;
+mod exchange_cli;
 mod export_cli;
 mod gateway_cli;
 mod keyserver_cli;

@@ -10,8 +10,9 @@ mod read;
 pub(crate) use audit::{audit, audit_entries, verify_audit};
 pub(crate) use objects::{delete, ingest, status};
 pub(crate) use orgs::{
-    add_collection, add_org, add_token, collection_for, collections_of, grant, join_community,
-    org_by_name, org_by_token, orgs, revoke_token, set_org_disabled,
+    add_collection, add_org, add_token, collection_by_alias, collection_for, collections_of, grant,
+    join_community, org_by_identity, org_by_name, org_by_token, orgs, revoke_token,
+    set_org_disabled,
 };
 pub(crate) use read::{counts, page};
 

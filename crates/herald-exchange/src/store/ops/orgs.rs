@@ -263,3 +263,29 @@ pub(crate) async fn collection_for(
     .await?;
     Ok(row.map(collection_row))
 }
+
+pub(crate) async fn collection_by_alias(
+    pool: &Pool<Db>,
+    alias: &str,
+) -> Result<Option<String>, StoreError> {
+    run_tx("collection_by_alias", || async {
+        Ok(sqlx::query_scalar("SELECT id FROM collection WHERE alias = $1")
+            .bind(alias)
+            .fetch_optional(pool)
+            .await?)
+    })
+    .await
+}
+
+pub(crate) async fn org_by_identity(
+    pool: &Pool<Db>,
+    identity: &str,
+) -> Result<Option<String>, StoreError> {
+    run_tx("org_by_identity", || async {
+        Ok(sqlx::query_scalar("SELECT name FROM org WHERE identity_id = $1")
+            .bind(identity)
+            .fetch_optional(pool)
+            .await?)
+    })
+    .await
+}
