@@ -205,3 +205,21 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+/// Mounts each contract test `async fn name(backend: Backend)` of the calling module twice, as
+/// `sqlite::name` and `postgres::name` (`#[tokio::test]`s): one contract suite on both backends.
+///
+/// ```ignore
+/// herald_db::on_both!(codes_are_claimed_once, tokens_are_redeemed_once);
+/// ```
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name($crate::testing::Backend::Sqlite).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name($crate::testing::Backend::Postgres).await; })*
+        }
+    };
+}

@@ -52,17 +52,7 @@ impl ExchangeServer {
         ids: IdSource,
     ) -> Result<Self, StartError> {
         config.validate()?;
-        let tls = match &config.tls {
-            Some(files) => Some(
-                herald_runtime::tls::server_config(
-                    &read(&files.certificate)?,
-                    &read(&files.key)?,
-                    herald_runtime::tls::ClientCertificates::None,
-                )
-                .map_err(|e| invalid("tls", e))?,
-            ),
-            None => None,
-        };
+        let tls = herald_runtime::start::server_tls(config.tls.as_ref())?;
         let cursor_key = CursorKey::new(key_file("cursor_key_file", &config.cursor_key_file)?);
         let token_key = key_file("token_key_file", &config.token_key_file)?;
         let store = Store::open(&config.database).await.map_err(StartError::open)?;

@@ -115,16 +115,6 @@ pub const JOB_JWKS_REFRESH: &str = "jwks-refresh";
 pub const JOBS: [&str; 4] =
     [JOB_EXPORT, JOB_FEDERATION_UPLOAD, JOB_FEDERATION_DOWNLOAD, JOB_RETENTION];
 
-/// The listener's TLS configuration (no client certificates: apps publish here).
-fn server_tls(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::ServerConfig>, StartError> {
-    herald_runtime::tls::server_config(
-        cert_pem,
-        key_pem,
-        herald_runtime::tls::ClientCertificates::None,
-    )
-    .map_err(|e| invalid("tls", e))
-}
-
 impl Keyserver {
     /// Opens the store and the object store, loads keys and certificates, binds the listener.
     #[allow(clippy::too_many_lines)] // one linear assembly of the parts
@@ -136,10 +126,8 @@ impl Keyserver {
         random: Randomness,
     ) -> Result<Self, StartError> {
         let country = herald_service::config::country(&config.country)?;
-        let tls = match &config.tls {
-            Some(files) => Some(server_tls(&read(&files.certificate)?, &read(&files.key)?)?),
-            None => None,
-        };
+        // No client certificates: apps publish here.
+        let tls = herald_runtime::start::server_tls(config.tls.as_ref())?;
         let mut keys = Vec::new();
         for k in &config.export.signing_keys {
             let unusable = |e: &dyn std::fmt::Display| {

@@ -45,3 +45,18 @@ pub fn invalid<E>(setting: &str, problem: impl Display) -> StartError<E> {
 pub fn read<E>(path: &Path) -> Result<String, StartError<E>> {
     Ok(herald_service::config::read_file(path)?)
 }
+
+/// The listener's TLS configuration from a service's `[tls]` files (no client certificates),
+/// `None` without them (plain HTTP behind a TLS-terminating proxy).
+pub fn server_tls<E>(
+    files: Option<&herald_service::config::TlsFiles>,
+) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, StartError<E>> {
+    let Some(files) = files else { return Ok(None) };
+    let config = crate::tls::server_config(
+        &read(&files.certificate)?,
+        &read(&files.key)?,
+        crate::tls::ClientCertificates::None,
+    )
+    .map_err(|e| invalid("tls", e))?;
+    Ok(Some(config))
+}

@@ -73,17 +73,7 @@ impl Verifier {
         random: Randomness,
     ) -> Result<Self, StartError> {
         config.validate()?;
-        let tls = match &config.tls {
-            Some(files) => Some(
-                herald_runtime::tls::server_config(
-                    &read(&files.certificate)?,
-                    &read(&files.key)?,
-                    herald_runtime::tls::ClientCertificates::None,
-                )
-                .map_err(|e| invalid("tls", e))?,
-            ),
-            None => None,
-        };
+        let tls = herald_runtime::start::server_tls(config.tls.as_ref())?;
         let mut hex = Vec::new();
         for f in &config.hmac_key_files {
             hex.push(read(f)?);

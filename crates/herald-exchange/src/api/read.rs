@@ -119,8 +119,6 @@ pub(super) async fn collection(
 
 /// A read's store query from its filters, and the page it gives.
 struct Read {
-    caller: Caller,
-    collection: Collection,
     filters: Filters,
     page: Page,
     next: Option<String>,
@@ -195,7 +193,7 @@ async fn read(
         _ => None,
     };
     audit_restricted(exchange, &caller, &collection, &page).await?;
-    Ok(Read { caller, collection, filters, page, next })
+    Ok(Read { filters, page, next })
 }
 
 /// Spec §8: reads of RED and AMBER+STRICT objects by anyone but their author are audited
@@ -291,6 +289,23 @@ pub(super) async fn manifest(
     Ok(taxii_json(StatusCode::OK, body, &date_headers(&read.page)))
 }
 
+/// A read of one object (its versions or itself): nothing to show on a first page is 404, the
+/// same whether the object is missing or hidden from the caller.
+async fn read_object(
+    exchange: &Exchange,
+    headers: &HeaderMap,
+    id: &str,
+    object: &str,
+    raw_query: Option<&str>,
+    endpoint: Endpoint,
+) -> Result<Read, TaxiiError> {
+    let read = read(exchange, headers, id, Some(object), raw_query, endpoint).await?;
+    if read.page.rows.is_empty() && read.filters.next.is_none() {
+        return Err(TaxiiError::not_found("no such object"));
+    }
+    Ok(read)
+}
+
 pub(super) async fn object(
     State(exchange): State<Arc<Exchange>>,
     headers: HeaderMap,
@@ -298,10 +313,7 @@ pub(super) async fn object(
     RawQuery(q): RawQuery,
 ) -> Result<Response, TaxiiError> {
     let read =
-        read(&exchange, &headers, &id, Some(&object), q.as_deref(), Endpoint::Object).await?;
-    if read.page.rows.is_empty() && read.filters.next.is_none() {
-        return Err(TaxiiError::not_found("no such object"));
-    }
+        read_object(&exchange, &headers, &id, &object, q.as_deref(), Endpoint::Object).await?;
     Ok(envelope(&read))
 }
 
@@ -312,17 +324,13 @@ pub(super) async fn versions(
     RawQuery(q): RawQuery,
 ) -> Result<Response, TaxiiError> {
     let read =
-        read(&exchange, &headers, &id, Some(&object), q.as_deref(), Endpoint::Versions).await?;
-    if read.page.rows.is_empty() && read.filters.next.is_none() {
-        return Err(TaxiiError::not_found("no such object"));
-    }
+        read_object(&exchange, &headers, &id, &object, q.as_deref(), Endpoint::Versions).await?;
     let versions = shapes::Versions {
         more: read.page.more,
         next: read.next.clone(),
         versions: read.page.rows.iter().map(|r| StixTime::from_micros(r.version_us)).collect(),
     };
     let body = serde_json::to_vec(&versions).unwrap_or_default();
-    let _ = (&read.caller, &read.collection);
     Ok(taxii_json(StatusCode::OK, body, &date_headers(&read.page)))
 }
 

@@ -16,18 +16,7 @@ async fn fresh(backend: Backend) -> Option<(TestDb, Store)> {
     Some((db, store))
 }
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(herald_db::testing::Backend::Sqlite).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(herald_db::testing::Backend::Postgres).await; })*
-        }
-    };
-}
-
-on_both!(
+herald_db::on_both!(
     orgs_tokens_collections_and_grants,
     objects_are_stored_once_per_version_with_their_flags,
     pages_follow_date_added_and_never_skip,

@@ -21,18 +21,7 @@ async fn fresh(backend: Backend) -> Option<(TestDb, Store)> {
     Some((db, store))
 }
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(herald_db::testing::Backend::Sqlite).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(herald_db::testing::Backend::Postgres).await; })*
-        }
-    };
-}
-
-on_both!(
+herald_db::on_both!(
     publish_is_atomic_and_certificates_are_one_time,
     revisions_apply_once,
     windows_page_in_time_then_key_order,

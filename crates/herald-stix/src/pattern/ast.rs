@@ -230,7 +230,7 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// Whether `word` is a keyword (or `true`/`false`) of the pattern language.
-pub(crate) fn is_keyword(word: &str) -> bool {
+pub fn is_keyword(word: &str) -> bool {
     KEYWORDS.contains(&word)
 }
 

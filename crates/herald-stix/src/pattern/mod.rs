@@ -35,6 +35,7 @@ mod parser;
 pub use ast::{
     Comparison, ComparisonExpression, ComparisonSummary, Literal, ObjectPath,
     ObservationExpression, ObservationOperator, PathStep, Pattern, Qualifier, QualifierKind, Test,
+    is_keyword,
 };
 
 /// The deepest nesting of parentheses and brackets [`parse`] takes.

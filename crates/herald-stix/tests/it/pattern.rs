@@ -248,29 +248,7 @@ fn ident() -> impl Strategy<Value = String> {
 }
 
 fn is_reserved(s: &str) -> bool {
-    s == "hashes"
-        || [
-            "AND",
-            "OR",
-            "NOT",
-            "FOLLOWEDBY",
-            "LIKE",
-            "MATCHES",
-            "ISSUPERSET",
-            "ISSUBSET",
-            "EXISTS",
-            "LAST",
-            "IN",
-            "START",
-            "STOP",
-            "SECONDS",
-            "true",
-            "false",
-            "WITHIN",
-            "REPEATS",
-            "TIMES",
-        ]
-        .contains(&s)
+    s == "hashes" || herald_stix::pattern::is_keyword(s)
 }
 
 fn name() -> impl Strategy<Value = String> {

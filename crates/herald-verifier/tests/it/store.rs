@@ -17,18 +17,7 @@ async fn fresh(backend: Backend) -> Option<(TestDb, Store)> {
     Some((db, store))
 }
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(herald_db::testing::Backend::Sqlite).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(herald_db::testing::Backend::Postgres).await; })*
-        }
-    };
-}
-
-on_both!(
+herald_db::on_both!(
     codes_are_claimed_once,
     uuids_and_hashes_are_unique,
     expiry_and_accepted_types,

@@ -1,57 +1,19 @@
 //! `herald exchange …` through the real binary: the dev exchange on a dev folder, used by the
 //! real clients (taxii2-client 2.3.0 and stix2 3.0.2, unchanged, from the exchange's venv).
 
+use crate::support::{DevService, herald, stderr, stdout};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use crate::support::{herald, stderr, stdout};
-
-struct Exchange {
-    child: Child,
-    url: String,
-}
-
-impl Exchange {
-    fn start(dir: &Path) -> Self {
-        let url_file = dir.join("exchange").join("url");
-        let log = std::fs::File::create(dir.join("exchange.log")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-            .args(["exchange", "serve", "--dev"])
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        loop {
-            if let Ok(url) = std::fs::read_to_string(&url_file)
-                && url.starts_with("https://")
-            {
-                return Self { child, url: url.trim().to_owned() };
-            }
-            if let Some(status) = child.try_wait().unwrap() {
-                let log = std::fs::read_to_string(dir.join("exchange.log")).unwrap_or_default();
-                panic!("the exchange exited before serving: {status}: {log}");
-            }
-            assert!(started.elapsed() < Duration::from_mins(1), "the exchange did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Exchange {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `herald exchange serve --dev DIR`, its log in `DIR/exchange.log`.
+fn start_exchange(dir: &Path) -> DevService {
+    let url_file = dir.join("exchange").join("url");
+    DevService::start(&["exchange", "serve", "--dev"], dir, &url_file, &dir.join("exchange.log"))
 }
 
 #[test]
 fn the_real_clients_use_the_dev_exchange_unchanged() {
     let dir = tempfile::tempdir().unwrap();
-    let ex = Exchange::start(dir.path());
+    let ex = start_exchange(dir.path());
     assert!(ex.url.starts_with("https://localhost:"), "{}", ex.url);
     let x = dir.path().join("exchange");
     for org in ["cert", "hospital-a", "hospital-b", "hospital-c", "vendor-x"] {

@@ -3,69 +3,27 @@
 //! the example configuration, and a clean stop on SIGTERM.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use herald_runtime::HttpsClient;
 use hyper::Method;
 
 use crate::gateway_cli::{Server, runtime};
-use crate::support::{herald, stdout};
+use crate::support::{DevService, herald, stdout};
 
-struct Keyserver {
-    child: Child,
-    url: String,
-}
-
-impl Keyserver {
-    /// Starts `herald keyserver serve --dev` and waits for its `url` file (removed first: a
-    /// killed key server leaves it behind). The log goes to `DIR/keyserver-<CC>.log`.
-    fn start(dir: &Path, country: &str) -> Self {
-        let url_file = dir.join(country).join("keyserver").join("url");
-        let _ = std::fs::remove_file(&url_file);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(format!("keyserver-{country}.log")))
-            .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-            .args(["keyserver", "serve", "--country", country, "--dev"])
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        loop {
-            if let Ok(url) = std::fs::read_to_string(&url_file)
-                && url.starts_with("https://")
-            {
-                return Self { child, url };
-            }
-            if let Some(status) = child.try_wait().unwrap() {
-                let log = std::fs::read_to_string(dir.join(format!("keyserver-{country}.log")))
-                    .unwrap_or_default();
-                panic!("the key server exited before serving: {status}: {log}");
-            }
-            assert!(started.elapsed() < Duration::from_mins(1), "the key server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Keyserver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `herald keyserver serve --country CC --dev DIR`, its log in `DIR/keyserver-<CC>.log`.
+fn start_keyserver(dir: &Path, country: &str) -> DevService {
+    let url_file = dir.join(country).join("keyserver").join("url");
+    let args = ["keyserver", "serve", "--country", country, "--dev"];
+    DevService::start(&args, dir, &url_file, &dir.join(format!("keyserver-{country}.log")))
 }
 
 #[test]
 fn the_dev_key_server_joins_the_dev_gateway_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let _gateway = Server::start(dir.path(), "gateway.log");
-    let mut ks = Keyserver::start(dir.path(), "DE");
+    let mut ks = start_keyserver(dir.path(), "DE");
     let log_path = dir.path().join("keyserver-DE.log");
     let ca = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
     let client = HttpsClient::new(&ks.url, &ca, None).unwrap();
@@ -271,13 +229,13 @@ fn sigkill_during_federation_uploads_sends_every_key_exactly_once() {
     // Kill it while it uploads: once shortly after start, then twice right after a batch landed
     // (more are on their way). A restarted key server takes the upload job back when the dead
     // one's lease expires (6 s in dev mode).
-    let mut ks = Keyserver::start(dir.path(), "DE");
+    let mut ks = start_keyserver(dir.path(), "DE");
     std::thread::sleep(Duration::from_millis(300));
     ks.child.kill().unwrap();
     ks.child.wait().unwrap();
     for _ in 0..2 {
         let before = outbox().2;
-        let mut ks = Keyserver::start(dir.path(), "DE");
+        let mut ks = start_keyserver(dir.path(), "DE");
         let started = Instant::now();
         while outbox().2 == before {
             assert!(started.elapsed() < Duration::from_secs(30), "no upload after a restart");
@@ -288,7 +246,7 @@ fn sigkill_during_federation_uploads_sends_every_key_exactly_once() {
     }
     let (waiting, in_flight, _) = outbox();
     assert!(waiting + in_flight > 0, "the kills came too late to test anything");
-    let ks = Keyserver::start(dir.path(), "DE");
+    let ks = start_keyserver(dir.path(), "DE");
     let started = Instant::now();
     loop {
         let (waiting, in_flight, _) = outbox();

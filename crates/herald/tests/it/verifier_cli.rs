@@ -3,7 +3,7 @@
 //! API key creation, and `--help`.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use herald_runtime::HttpsClient;
@@ -11,47 +11,13 @@ use hyper::Method;
 use p256::pkcs8::{EncodePrivateKey as _, LineEnding};
 
 use crate::gateway_cli::runtime;
-use crate::support::{herald, stderr, stdout};
+use crate::support::{DevService, herald, stderr, stdout};
 
-struct Verifier {
-    child: Child,
-    url: String,
-}
-
-impl Verifier {
-    fn start(dir: &Path, country: &str) -> Self {
-        let url_file = dir.join(country).join("verifier").join("url");
-        let log = std::fs::File::create(dir.join("verifier.log")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-            .args(["verifier", "serve", "--country", country, "--dev"])
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        loop {
-            if let Ok(url) = std::fs::read_to_string(&url_file)
-                && url.starts_with("https://")
-            {
-                return Self { child, url };
-            }
-            if let Some(status) = child.try_wait().unwrap() {
-                let log = std::fs::read_to_string(dir.join("verifier.log")).unwrap_or_default();
-                panic!("the verifier exited before serving: {status}: {log}");
-            }
-            assert!(started.elapsed() < Duration::from_mins(1), "the verifier did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Verifier {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `herald verifier serve --country CC --dev DIR`, its log in `DIR/verifier.log`.
+fn start_verifier(dir: &Path, country: &str) -> DevService {
+    let url_file = dir.join(country).join("verifier").join("url");
+    let args = ["verifier", "serve", "--country", country, "--dev"];
+    DevService::start(&args, dir, &url_file, &dir.join("verifier.log"))
 }
 
 #[test]
@@ -59,7 +25,7 @@ fn the_dev_verifier_serves_the_flow_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let out = herald(&["pki", "dev", "--out", dir.path().to_str().unwrap(), "--countries", "DE"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let mut v = Verifier::start(dir.path(), "DE");
+    let mut v = start_verifier(dir.path(), "DE");
     let vdir = dir.path().join("DE").join("verifier");
     for file in [
         "verifier.db",
