@@ -76,7 +76,7 @@ pub fn fuzz_query(data: &[u8]) {
             parts.join(",")
         }
     };
-    if filters.versions != VersionFilter::default() {
+    if filters.versions_given {
         pairs.push(format!("match[version]={versions}"));
     }
     let again = parse(Some(&pairs.join("&")), endpoint);

@@ -204,10 +204,7 @@ pub(super) async fn delete_object(
     let filters =
         query::parse(q.as_deref(), Endpoint::Object).map_err(|e| TaxiiError::bad_request(e.0))?;
     // Without match[version], DELETE removes every version (TAXII 2.1 §5.7).
-    let explicit = q
-        .as_deref()
-        .is_some_and(|q| q.contains("match%5Bversion%5D") || q.contains("match[version]"));
-    let versions = if explicit {
+    let versions = if filters.versions_given {
         store_versions(&filters.versions)
     } else {
         Versions { all: true, ..Versions::default() }

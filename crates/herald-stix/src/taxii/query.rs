@@ -124,6 +124,8 @@ pub struct Filters {
     pub types: Vec<String>,
     /// `match[version]` (`last` when absent).
     pub versions: VersionFilter,
+    /// Whether `match[version]` was given at all (a DELETE without it removes every version).
+    pub versions_given: bool,
     /// `match[spec_version]`: `2.0` and/or `2.1`, sorted; empty means any (TAXII: the latest).
     pub spec_versions: Vec<String>,
 }
@@ -219,6 +221,7 @@ pub fn parse(query: Option<&str>, endpoint: Endpoint) -> Result<Filters, QueryEr
     }
     if let Some(values) = versions {
         filters.versions = parse_versions(&values)?;
+        filters.versions_given = true;
     }
     Ok(filters)
 }
@@ -353,6 +356,10 @@ mod tests {
         .unwrap();
         assert_eq!(f.types, ["indicator", "malware"]);
         assert_eq!(f.versions, VersionFilter::Select { first: true, last: true, at: vec![] });
+        assert!(f.versions_given);
+        // Percent-escapes in either case name the same field; absent means not given.
+        assert!(parse(Some("match%5bversion%5d=last"), Endpoint::Object).unwrap().versions_given);
+        assert!(!parse(Some("limit=5"), Endpoint::Object).unwrap().versions_given);
         assert_eq!(f.canonical(), "match[type]=indicator,malware\nmatch[version]=first,last\n");
     }
 

@@ -42,7 +42,9 @@ pub(crate) async fn append_audit(
         sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
             .fetch_one(&mut *conn)
             .await?;
-    let prev = <[u8; 32]>::try_from(prev.as_slice()).unwrap_or([0; 32]);
+    // A damaged head must not restart the chain from zeros: refuse the append instead.
+    let prev = <[u8; 32]>::try_from(prev.as_slice())
+        .map_err(|_| sqlx::Error::Decode("audit_head.hash is not 32 bytes".into()))?;
     let seq = seq + 1;
     let hash = entry_hash(&prev, seq, entry);
     sqlx::query(
