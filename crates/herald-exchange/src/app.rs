@@ -1,11 +1,13 @@
 //! Putting the exchange together from an [`ExchangeConfig`]: keys, storage, the TAXII routes on
-//! one listener.
+//! the public listener (TLS, with client certificates from the configured CA), `/health`,
+//! `/metrics` and `/openapi.json` on the internal one.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
+use herald_runtime::metrics::Registry;
 use herald_runtime::start::{invalid, read};
 use herald_stix::taxii::cursor::CursorKey;
 use tokio::net::TcpListener;
@@ -30,6 +32,8 @@ pub fn key_file(setting: &str, path: &std::path::Path) -> Result<[u8; 32], Start
 /// An exchange, bound and ready to serve.
 pub struct ExchangeServer {
     listener: TcpListener,
+    internal: Option<TcpListener>,
+    registry: Arc<Registry>,
     tls: Option<Arc<rustls::ServerConfig>>,
     router: Router,
     exchange: Arc<Exchange>,
@@ -52,7 +56,10 @@ impl ExchangeServer {
         ids: IdSource,
     ) -> Result<Self, StartError> {
         config.validate()?;
-        let tls = herald_runtime::start::server_tls(config.tls.as_ref())?;
+        let tls = herald_runtime::start::server_tls_with_client_ca(
+            config.tls.as_ref(),
+            config.client_ca_file.as_deref(),
+        )?;
         let cursor_key = CursorKey::new(key_file("cursor_key_file", &config.cursor_key_file)?);
         let token_key = key_file("token_key_file", &config.token_key_file)?;
         let store = Store::open(&config.database).await.map_err(StartError::open)?;
@@ -67,14 +74,24 @@ impl ExchangeServer {
             title: config.title.clone(),
             ids: Mutex::new(ids),
         });
-        let router = router(exchange.clone());
+        let registry = crate::internal::registry();
+        let router = router(exchange.clone()).layer(axum::middleware::from_fn_with_state(
+            registry.clone(),
+            herald_runtime::metrics::track_requests,
+        ));
         let listener = herald_runtime::server::bind(config.listen).await?;
-        Ok(Self { listener, tls, router, exchange })
+        let internal = herald_runtime::server::bind_optional(config.internal_listen).await?;
+        Ok(Self { listener, internal, registry, tls, router, exchange })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.local_addr().ok()
+    }
+
+    /// The internal listener's bound address, when it is on.
+    pub fn internal_addr(&self) -> Option<SocketAddr> {
+        self.internal.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Whether it speaks TLS.
@@ -87,9 +104,28 @@ impl ExchangeServer {
         self.exchange.clone()
     }
 
-    /// Serves until `shutdown` resolves, then closes the store.
+    /// Serves (both listeners) until `shutdown` resolves, then closes the store.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        herald_runtime::serve(self.listener, self.tls, self.router, shutdown).await;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let internal = self.internal.map(|listener| {
+            let probe = crate::internal::ExchangeProbe { store: self.exchange.store.clone() };
+            tokio::spawn(herald_runtime::internal::serve(
+                listener,
+                Arc::new(probe),
+                self.registry.clone(),
+                crate::internal::OPENAPI,
+                stop_rx.clone(),
+            ))
+        });
+        herald_runtime::serve(self.listener, self.tls, self.router, async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
+        if let Some(internal) = internal {
+            let _ = internal.await;
+        }
+        drop(stop_rx);
         self.exchange.store.close().await;
     }
 }

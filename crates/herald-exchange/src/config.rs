@@ -14,6 +14,8 @@ pub const EXAMPLE: &str = r#"# herald exchange: the health sector's TAXII 2.1 se
 # level, HERALD_EXCHANGE_<TABLE>__<NAME> inside a table (e.g. HERALD_EXCHANGE_LIMITS__MAX_OBJECTS).
 
 listen = "0.0.0.0:8445"
+# The internal listener (plain HTTP, never for clients): /health, /metrics, /openapi.json.
+# internal_listen = "127.0.0.1:9445"
 # SQLite file (default backend) or postgres://user@host/db. Several instances may share one
 # PostgreSQL database: cursors are stateless, given the same cursor key.
 database = "sqlite:/var/lib/herald/exchange/exchange.db"
@@ -27,6 +29,11 @@ title = "Health sector exchange"
 page_max = 1000
 # The largest POST body in bytes (TAXII max_content_length; larger ones get 413).
 max_content_length = 10485760
+
+# mTLS: organisations may also authenticate with a client certificate issued by one of the CA
+# certificates in this PEM file, once `herald exchange org cert add` registered it to them
+# (needs [tls]).
+# client_ca_file = "/etc/herald/exchange/client-ca.pem"
 
 # In-process TLS (leave out behind a TLS-terminating proxy).
 [tls]
@@ -47,6 +54,8 @@ max_list_len = 10000       # one array or JSON object
 pub struct ExchangeConfig {
     /// The TAXII listener.
     pub listen: SocketAddr,
+    /// The internal listener (`/health`, `/metrics`, `/openapi.json`).
+    pub internal_listen: Option<SocketAddr>,
     /// `sqlite:…` or `postgres://…`.
     pub database: String,
     /// The key that authenticates cursors (64 hex digits in a file).
@@ -64,6 +73,8 @@ pub struct ExchangeConfig {
     pub max_content_length: u64,
     /// In-process TLS.
     pub tls: Option<TlsFiles>,
+    /// CA certificates (PEM) whose client certificates the listener takes (mTLS).
+    pub client_ca_file: Option<PathBuf>,
     /// Bounds on posts and objects.
     #[serde(default)]
     pub limits: LimitSettings,
@@ -130,6 +141,10 @@ impl ExchangeConfig {
         in_range("limits.max_depth", self.limits.max_depth, 4..=128)?;
         in_range("limits.max_string_bytes", self.limits.max_string_bytes, 256..=1 << 26)?;
         in_range("limits.max_list_len", self.limits.max_list_len, 16..=1_000_000)?;
+        herald_service::config::check_listeners(self.listen, self.internal_listen)?;
+        if self.client_ca_file.is_some() && self.tls.is_none() {
+            return Err(ConfigError::invalid("client_ca_file", "client certificates need [tls]"));
+        }
         if self.title.trim().is_empty() {
             return Err(ConfigError::invalid("title", "must not be empty"));
         }

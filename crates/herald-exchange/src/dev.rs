@@ -3,7 +3,8 @@
 //! the dev PKI when the folder has none (`ca.pem`, …, for one country, DK), then under
 //! `DIR/exchange/`: `server.pem`/`server.key.pem` from the dev CA (localhost, 127.0.0.1),
 //! `cursor.key` and `token.key`, `exchange.db`, and for each dev organisation
-//! `orgs/<org>/token` (mode 0600) and `orgs/<org>/identity`; in the store the organisations,
+//! `orgs/<org>/token` (mode 0600), `orgs/<org>/identity` and an mTLS client certificate
+//! `orgs/<org>/client.pem`/`client.key.pem` from the dev CA; in the store the organisations,
 //! the community `health`, and the collections `sector`, `advisories` and `cert-inbox` with the
 //! grants of spec §1.
 
@@ -13,12 +14,12 @@ use std::path::{Path, PathBuf};
 use herald_model::UnixTime;
 use herald_service::config::TlsFiles;
 use herald_service::dev::DevError;
-use herald_trust::dev::{DevValidity, generate_dev_pki, localhost_server_from_ca};
+use herald_trust::dev::{DevValidity, client_from_ca, generate_dev_pki, localhost_server_from_ca};
 use herald_trust::layout;
 
 use crate::api::token_hash;
 use crate::config::{ExchangeConfig, LimitSettings};
-use crate::store::{Grant, NewCollection, NewOrg, NewToken, OrgKind, Store};
+use crate::store::{Grant, NewClientCert, NewCollection, NewOrg, NewToken, OrgKind, Store};
 
 fn err(path: &Path, reason: impl std::fmt::Display) -> DevError {
     DevError::at(path, reason)
@@ -111,6 +112,7 @@ pub fn prepare(
     write_once(&token_key_file, &herald_service::secrets::random_hex(32), true)?;
     Ok(ExchangeConfig {
         listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+        internal_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         database: format!("sqlite:{}", x.join("exchange.db").display()),
         cursor_key_file,
         token_key_file,
@@ -118,6 +120,7 @@ pub fn prepare(
         page_max: 1000,
         max_content_length: 10 << 20,
         tls: Some(TlsFiles { certificate, key }),
+        client_ca_file: Some(dir.join(layout::ca_cert())),
         limits: LimitSettings::default(),
     })
 }
@@ -147,6 +150,32 @@ fn random_uuid() -> String {
         }
     }
     uuid::Builder::from_random_bytes(bytes).into_uuid().hyphenated().to_string()
+}
+
+/// The organisation's dev client certificate in `folder` (issued by the dev CA of `dir` when
+/// missing): what the store registers for it.
+fn dev_client_cert(
+    dir: &Path,
+    folder: &Path,
+    name: &str,
+    now_us: i64,
+) -> Result<herald_trust::Cert, DevError> {
+    let cert_path = folder.join("client.pem");
+    let key_path = folder.join("client.key.pem");
+    if !cert_path.exists() || !key_path.exists() {
+        let validity = DevValidity::around(UnixTime(now_us.div_euclid(1_000_000)))
+            .map_err(|e| err(folder, e))?;
+        let ca_key_path = dir.join(layout::ca_key());
+        let ca_key = std::fs::read_to_string(&ca_key_path).map_err(|e| err(&ca_key_path, e))?;
+        let id = client_from_ca(&ca_key, &validity, &format!("herald exchange {name}"))
+            .map_err(|e| err(&ca_key_path, e))?;
+        std::fs::create_dir_all(folder).map_err(|e| err(folder, e))?;
+        std::fs::write(&cert_path, id.cert_pem()).map_err(|e| err(&cert_path, e))?;
+        herald_service::secrets::write_secret(&key_path, id.key().expose_secret())
+            .map_err(|e| err(&key_path, e))?;
+    }
+    let pem = std::fs::read(&cert_path).map_err(|e| err(&cert_path, e))?;
+    herald_trust::Cert::from_pem(&pem).map_err(|e| err(&cert_path, e))
 }
 
 /// Creates the dev organisations (their tokens and identities in `DIR/exchange/orgs/<org>/`),
@@ -180,6 +209,15 @@ pub async fn seed(
         if let Some(community) = community {
             store.join_community(community, id).await?;
         }
+        let cert = dev_client_cert(dir, &folder, name, now_us)?;
+        store
+            .add_client_cert(&NewClientCert {
+                org: id,
+                thumbprint: cert.thumbprint().0,
+                subject: cert.x509().tbs_certificate().subject().to_string(),
+                created_us: now_us,
+            })
+            .await?;
         orgs.push((id, kind));
     }
     for (alias, title, description, rights) in DEV_COLLECTIONS {

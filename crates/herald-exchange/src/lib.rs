@@ -4,6 +4,7 @@
 //! - [`api`]: the TAXII 2.1 routes, TAXII errors, API-token callers.
 //! - [`app`]: [`app::ExchangeServer`], the service from its [`config::ExchangeConfig`].
 //! - [`dev`]: the dev world of spec §1 (`herald exchange serve --dev DIR`).
+//! - [`internal`]: `/health`, `/metrics` and `/openapi.json` on the internal listener.
 //! - [`store`]: organisations, communities, API tokens, collections and grants; objects kept
 //!   byte for byte with their TLP; status resources; the hash-chained audit log. SQLite or
 //!   PostgreSQL behind one contract.
@@ -15,4 +16,5 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod dev;
+pub mod internal;
 pub mod store;

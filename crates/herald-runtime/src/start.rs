@@ -51,12 +51,27 @@ pub fn read<E>(path: &Path) -> Result<String, StartError<E>> {
 pub fn server_tls<E>(
     files: Option<&herald_service::config::TlsFiles>,
 ) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, StartError<E>> {
-    let Some(files) = files else { return Ok(None) };
-    let config = crate::tls::server_config(
-        &read(&files.certificate)?,
-        &read(&files.key)?,
-        crate::tls::ClientCertificates::None,
-    )
-    .map_err(|e| invalid("tls", e))?;
+    server_tls_with_client_ca(files, None)
+}
+
+/// As [`server_tls`], and with `client_ca` (a PEM file of CA certificates) the listener also
+/// takes client certificates issued by those CAs ([`crate::tls::ClientCertificates::TrustedCa`]).
+pub fn server_tls_with_client_ca<E>(
+    files: Option<&herald_service::config::TlsFiles>,
+    client_ca: Option<&Path>,
+) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, StartError<E>> {
+    let Some(files) = files else {
+        return match client_ca {
+            Some(_) => Err(invalid("client_ca_file", "client certificates need [tls]")),
+            None => Ok(None),
+        };
+    };
+    let ca_pem = client_ca.map(read).transpose()?;
+    let clients = match &ca_pem {
+        Some(pem) => crate::tls::ClientCertificates::TrustedCa(pem),
+        None => crate::tls::ClientCertificates::None,
+    };
+    let config = crate::tls::server_config(&read(&files.certificate)?, &read(&files.key)?, clients)
+        .map_err(|e| invalid(if ca_pem.is_some() { "tls or client_ca_file" } else { "tls" }, e))?;
     Ok(Some(config))
 }

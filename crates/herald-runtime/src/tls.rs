@@ -168,7 +168,7 @@ fn unix(d: Duration) -> i64 {
 
 /// Whether a listener asks for client certificates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientCertificates {
+pub enum ClientCertificates<'a> {
     /// Never (app-facing APIs, portals).
     None,
     /// Asked for but optional, checked for proof of possession and validity only: who the
@@ -176,6 +176,12 @@ pub enum ClientCertificates {
     /// certificates, never chains). The certificate travels with each request in
     /// [`crate::server::PeerInfo`].
     PinnedByThumbprint,
+    /// Asked for but optional; when one is presented, its chain must lead to one of the CA
+    /// certificates in this PEM text (webpki path validation: validity, key usage for client
+    /// auth, signatures), else the handshake fails. Which organisation it is, the service
+    /// decides from [`crate::server::PeerInfo`]; a client without one may still use other
+    /// credentials.
+    TrustedCa(&'a str),
 }
 
 /// The one crypto provider of the build.
@@ -210,7 +216,7 @@ fn private_key(pem: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
 pub fn server_config(
     cert_pem: &str,
     key_pem: &str,
-    clients: ClientCertificates,
+    clients: ClientCertificates<'_>,
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let certs = certificate_chain(cert_pem)?;
     let key = private_key(key_pem)?;
@@ -222,6 +228,18 @@ pub fn server_config(
         ClientCertificates::PinnedByThumbprint => builder
             .with_client_cert_verifier(Arc::new(PinnedByThumbprint { provider }))
             .with_single_cert(certs, key)?,
+        ClientCertificates::TrustedCa(ca_pem) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for ca in certificate_chain(ca_pem)? {
+                roots.add(ca)?;
+            }
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .allow_unauthenticated()
+                    .build()
+                    .map_err(|e| TlsError::Pem(format!("client CA: {e}")))?;
+            builder.with_client_cert_verifier(verifier).with_single_cert(certs, key)?
+        }
     };
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))

@@ -321,6 +321,23 @@ pub fn localhost_server_from_ca(
     localhost_server(validity.leaf, None, common_name, &issuer)
 }
 
+/// A TLS client certificate (EKU clientAuth) named `common_name`, issued by the dev TLS CA of
+/// an existing dev world from its PKCS#8 PEM key: what the exchange's dev organisations present
+/// for mTLS.
+pub fn client_from_ca(
+    ca_key_pem: &str,
+    validity: &DevValidity,
+    common_name: &str,
+) -> Result<Identity, TrustError> {
+    let ca_key = KeyPair::from_pem(ca_key_pem)?;
+    let ca_params = ca_params(validity.ca)?;
+    let issuer = Issuer::from_params(&ca_params, &ca_key);
+    let key = new_key()?;
+    let mut p = params(validity.leaf, None, common_name)?;
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    identity(p.signed_by(&key, &issuer)?.der(), &key)
+}
+
 /// A TLS server certificate for this machine, issued by the dev TLS CA: the [`params`] leaf
 /// defaults plus SAN DNS `localhost` and IP 127.0.0.1, and EKU serverAuth for its listener and
 /// clientAuth because dev mode also presents it when it calls a service back (the gateway its

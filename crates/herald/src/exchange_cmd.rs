@@ -22,6 +22,18 @@ pub(crate) enum ExchangeCommand {
     Serve(ServeArgs),
     /// Print a commented configuration file.
     ConfigExample,
+    /// Organisations: add, list, disable, enable, and their mTLS client certificates.
+    #[command(subcommand)]
+    Org(crate::exchange_admin::OrgCommand),
+    /// Collections: add, and grant organisations read or write rights.
+    #[command(subcommand)]
+    Collection(crate::exchange_admin::CollectionCommand),
+    /// API tokens: issue (shown once, stored hashed) and revoke.
+    #[command(subcommand)]
+    Token(crate::exchange_admin::TokenCommand),
+    /// The hash-chained audit log.
+    #[command(subcommand)]
+    Audit(crate::exchange_admin::AuditCommand),
 }
 
 /// `herald exchange serve`.
@@ -71,6 +83,10 @@ pub(crate) async fn run(cmd: ExchangeCommand) -> Result<()> {
             Ok(())
         }
         ExchangeCommand::Serve(args) => serve(args).await,
+        ExchangeCommand::Org(cmd) => crate::exchange_admin::run_org(cmd).await,
+        ExchangeCommand::Collection(cmd) => crate::exchange_admin::run_collection(cmd).await,
+        ExchangeCommand::Token(cmd) => crate::exchange_admin::run_token(cmd).await,
+        ExchangeCommand::Audit(cmd) => crate::exchange_admin::run_audit(cmd).await,
     }
 }
 
@@ -95,11 +111,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // The dev certificate names localhost and 127.0.0.1; the url uses the name.
     let host = if addr.ip().is_loopback() { "localhost".to_owned() } else { addr.ip().to_string() };
     let url = format!("{scheme}://{host}:{}", addr.port());
-    let files = UrlFiles::write(args.dev.as_deref().map(dev::exchange_dir).as_deref(), &url, None)?;
+    let internal_url = server.internal_addr().map(|a| format!("http://{a}"));
+    let dev_dir = args.dev.as_deref().map(dev::exchange_dir);
+    let files = UrlFiles::write(dev_dir.as_deref(), &url, internal_url.as_deref())?;
     eprintln!(
         "herald exchange listening on {url} (TAXII 2.1 discovery {url}/taxii2/, {} storage)",
         server.exchange().store.backend()
     );
+    if let Some(internal_url) = &internal_url {
+        eprintln!(
+            "herald exchange internal listener on {internal_url} (/health, /metrics, /openapi.json)"
+        );
+    }
     server.run_until_stopped(crate::gateway_cmd::shutdown_signal()).await;
     files.remove();
     eprintln!("herald exchange stopped");

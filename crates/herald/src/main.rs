@@ -7,6 +7,7 @@ mod demo;
 mod dev_files;
 mod efgs_client_cmd;
 mod efgs_cmd;
+mod exchange_admin;
 mod exchange_cmd;
 mod export_cmd;
 mod gaen_cmd;

@@ -1,9 +1,15 @@
 //! Who calls: an organisation's API token, as HTTP Basic (user = the organisation's name) or
-//! Bearer. Tokens are looked up by their keyed hash; nothing about a failed attempt is logged
-//! but the fact.
+//! Bearer, or its mTLS client certificate (issued by the CA the operator trusts, which the TLS
+//! handshake checked, and registered to the organisation by thumbprint). Tokens are looked up
+//! by their keyed hash; nothing about a failed attempt is logged but the fact.
 
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use base64::Engine as _;
+use herald_runtime::server::PeerInfo;
 use hmac::{KeyInit as _, Mac as _};
 
 use super::{Exchange, TaxiiError};
@@ -30,12 +36,45 @@ pub fn token_hash(key: &[u8; 32], token: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// The caller of a request, or 401.
-pub(super) async fn caller(exchange: &Exchange, headers: &HeaderMap) -> Result<Caller, TaxiiError> {
-    let value =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
-            TaxiiError::unauthorized("credentials are required (HTTP Basic or Bearer)")
-        })?;
+/// A request's authenticated caller and its headers: the extractor of every TAXII route
+/// (401 before anything else is looked at).
+#[derive(Debug, Clone)]
+pub(super) struct Authed {
+    /// Who calls.
+    pub caller: Caller,
+    /// The request's headers.
+    pub headers: HeaderMap,
+}
+
+impl FromRequestParts<Arc<Exchange>> for Authed {
+    type Rejection = TaxiiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        exchange: &Arc<Exchange>,
+    ) -> Result<Self, TaxiiError> {
+        let certificate = parts.extensions.get::<PeerInfo>().and_then(|p| p.certificate.as_deref());
+        let caller = caller(exchange, &parts.headers, certificate).await?;
+        Ok(Self { caller, headers: parts.headers.clone() })
+    }
+}
+
+/// The caller of a request: its `Authorization` when it has one, else its client certificate
+/// (already verified against the client CA in the handshake) when registered; or 401.
+async fn caller(
+    exchange: &Exchange,
+    headers: &HeaderMap,
+    certificate: Option<&[u8]>,
+) -> Result<Caller, TaxiiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return match certificate {
+            Some(der) => certificate_caller(exchange, der).await,
+            None => Err(TaxiiError::unauthorized(
+                "credentials are required (HTTP Basic, Bearer or a client certificate)",
+            )),
+        };
+    };
+    let value = value.to_str().map_err(|_| TaxiiError::unauthorized("malformed credentials"))?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     let (name, token) = if scheme.eq_ignore_ascii_case("basic") {
         let decoded = base64::engine::general_purpose::STANDARD
@@ -59,5 +98,18 @@ pub(super) async fn caller(exchange: &Exchange, headers: &HeaderMap) -> Result<C
             tracing::info!("refused credentials");
             Err(TaxiiError::unauthorized("unknown organisation or token"))
         }
+    }
+}
+
+/// The organisation a verified client certificate is registered to, or 401.
+async fn certificate_caller(exchange: &Exchange, der: &[u8]) -> Result<Caller, TaxiiError> {
+    let thumbprint = herald_trust::thumbprint(der);
+    if let Some(org) = exchange.store.org_by_cert(&thumbprint.0).await? {
+        Ok(Caller { org })
+    } else {
+        tracing::info!("refused a client certificate registered to no enabled organisation");
+        Err(TaxiiError::unauthorized(
+            "this client certificate is not registered to an enabled organisation",
+        ))
     }
 }

@@ -19,7 +19,7 @@ use herald_stix::taxii::query::{self, Endpoint};
 use herald_stix::taxii::shapes;
 use herald_stix::timestamp::StixTime;
 
-use super::auth::caller;
+use super::auth::Authed;
 use super::read::{granted, reading_caller, store_versions, taxii_json};
 use super::{Exchange, TaxiiError};
 use crate::store::{DeleteOutcome, Ingest, NewObject, ObjectQuery, Status, StatusEntry, Versions};
@@ -104,11 +104,12 @@ fn sent_id_and_version(raw: &str) -> (Option<String>, Option<String>) {
 
 pub(super) async fn post_objects(
     State(exchange): State<Arc<Exchange>>,
-    headers: HeaderMap,
+    authed: Authed,
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, TaxiiError> {
-    let caller = reading_caller(&exchange, &headers).await?;
+    let caller = reading_caller(&authed)?;
+    let headers = &authed.headers;
     let (collection, grant) = granted(&exchange, &caller, &id).await?;
     if !grant.can_write {
         return Err(TaxiiError::forbidden(
@@ -117,7 +118,7 @@ pub(super) async fn post_objects(
     }
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     content_type_ok(content_type).map_err(TaxiiError::unsupported_media_type)?;
-    let bytes = body_bytes(&headers, body, exchange.max_content_length).await?;
+    let bytes = body_bytes(headers, body, exchange.max_content_length).await?;
     let post = parse_post(&bytes, &exchange.limits).map_err(|e| match e {
         PostError::NotJson(_) => TaxiiError::bad_request(e.to_string()),
         PostError::NotEnvelope(_) => TaxiiError::unprocessable(e.to_string()),
@@ -192,11 +193,11 @@ pub(super) async fn post_objects(
 
 pub(super) async fn delete_object(
     State(exchange): State<Arc<Exchange>>,
-    headers: HeaderMap,
+    authed: Authed,
     Path((id, object)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, TaxiiError> {
-    let caller = caller(&exchange, &headers).await?;
+    let caller = authed.caller;
     let (collection, grant) = granted(&exchange, &caller, &id).await?;
     if !grant.can_write {
         return Err(TaxiiError::forbidden("this organisation may not delete from this collection"));

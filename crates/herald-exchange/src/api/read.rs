@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use herald_stix::taxii::cursor::{self, Binding, Position};
 use herald_stix::taxii::media::{TAXII_MEDIA_TYPE, accepts};
@@ -14,7 +14,7 @@ use herald_stix::timestamp::StixTime;
 use herald_stix::tlp::Tlp;
 use serde::Serialize;
 
-use super::auth::{Caller, caller};
+use super::auth::{Authed, Caller};
 use super::{API_ROOT, Exchange, TaxiiError};
 use crate::store::{AuditEntry, Collection, ObjectQuery, Page, Versions};
 
@@ -41,23 +41,19 @@ pub(super) fn serialized(value: &impl Serialize) -> Response {
 }
 
 /// The caller, after the `Accept` check (406 before anything else is looked at).
-pub(super) async fn reading_caller(
-    exchange: &Exchange,
-    headers: &HeaderMap,
-) -> Result<Caller, TaxiiError> {
-    let caller = caller(exchange, headers).await?;
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+pub(super) fn reading_caller(authed: &Authed) -> Result<Caller, TaxiiError> {
+    let accept = authed.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     if !accepts(accept) {
         return Err(TaxiiError::not_acceptable());
     }
-    Ok(caller)
+    Ok(authed.caller.clone())
 }
 
 pub(super) async fn discovery(
     State(exchange): State<Arc<Exchange>>,
-    headers: HeaderMap,
+    authed: Authed,
 ) -> Result<Response, TaxiiError> {
-    reading_caller(&exchange, &headers).await?;
+    reading_caller(&authed)?;
     Ok(serialized(&shapes::Discovery {
         title: exchange.title.clone(),
         description: Some("The health sector's security information exchange".into()),
@@ -69,9 +65,9 @@ pub(super) async fn discovery(
 
 pub(super) async fn api_root(
     State(exchange): State<Arc<Exchange>>,
-    headers: HeaderMap,
+    authed: Authed,
 ) -> Result<Response, TaxiiError> {
-    reading_caller(&exchange, &headers).await?;
+    reading_caller(&authed)?;
     Ok(serialized(&shapes::ApiRoot::taxii21(&exchange.title, None, exchange.max_content_length)))
 }
 
@@ -84,9 +80,9 @@ fn collection_shape(c: &Collection, grant: crate::store::Grant) -> shapes::Colle
 
 pub(super) async fn collections(
     State(exchange): State<Arc<Exchange>>,
-    headers: HeaderMap,
+    authed: Authed,
 ) -> Result<Response, TaxiiError> {
-    let caller = reading_caller(&exchange, &headers).await?;
+    let caller = reading_caller(&authed)?;
     let list = exchange.store.collections_of(caller.org.id).await?;
     Ok(serialized(&shapes::Collections {
         collections: list.iter().map(|(c, g)| collection_shape(c, *g)).collect(),
@@ -109,10 +105,10 @@ pub(super) async fn granted(
 
 pub(super) async fn collection(
     State(exchange): State<Arc<Exchange>>,
-    headers: HeaderMap,
+    authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Response, TaxiiError> {
-    let caller = reading_caller(&exchange, &headers).await?;
+    let caller = reading_caller(&authed)?;
     let (c, g) = granted(&exchange, &caller, &id).await?;
     Ok(serialized(&collection_shape(&c, g)))
 }
@@ -138,13 +134,13 @@ pub(super) fn store_versions(filter: &VersionFilter) -> Versions {
 
 async fn read(
     exchange: &Exchange,
-    headers: &HeaderMap,
+    authed: &Authed,
     id: &str,
     object: Option<&str>,
     raw_query: Option<&str>,
     endpoint: Endpoint,
 ) -> Result<Read, TaxiiError> {
-    let caller = reading_caller(exchange, headers).await?;
+    let caller = reading_caller(authed)?;
     let (collection, grant) = granted(exchange, &caller, id).await?;
     if !grant.can_read {
         return Err(TaxiiError::forbidden("this organisation may not read this collection"));
@@ -254,21 +250,21 @@ fn envelope(read: &Read) -> Response {
 
 pub(super) async fn objects(
     State(exchange): State<Arc<Exchange>>,
-    headers: HeaderMap,
+    authed: Authed,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, TaxiiError> {
-    let read = read(&exchange, &headers, &id, None, q.as_deref(), Endpoint::Objects).await?;
+    let read = read(&exchange, &authed, &id, None, q.as_deref(), Endpoint::Objects).await?;
     Ok(envelope(&read))
 }
 
 pub(super) async fn manifest(
     State(exchange): State<Arc<Exchange>>,
-    headers: HeaderMap,
+    authed: Authed,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, TaxiiError> {
-    let read = read(&exchange, &headers, &id, None, q.as_deref(), Endpoint::Manifest).await?;
+    let read = read(&exchange, &authed, &id, None, q.as_deref(), Endpoint::Manifest).await?;
     let manifest = shapes::Manifest {
         more: read.page.more,
         next: read.next.clone(),
@@ -293,13 +289,13 @@ pub(super) async fn manifest(
 /// same whether the object is missing or hidden from the caller.
 async fn read_object(
     exchange: &Exchange,
-    headers: &HeaderMap,
+    authed: &Authed,
     id: &str,
     object: &str,
     raw_query: Option<&str>,
     endpoint: Endpoint,
 ) -> Result<Read, TaxiiError> {
-    let read = read(exchange, headers, id, Some(object), raw_query, endpoint).await?;
+    let read = read(exchange, authed, id, Some(object), raw_query, endpoint).await?;
     if read.page.rows.is_empty() && read.filters.next.is_none() {
         return Err(TaxiiError::not_found("no such object"));
     }
@@ -308,23 +304,23 @@ async fn read_object(
 
 pub(super) async fn object(
     State(exchange): State<Arc<Exchange>>,
-    headers: HeaderMap,
+    authed: Authed,
     Path((id, object)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, TaxiiError> {
     let read =
-        read_object(&exchange, &headers, &id, &object, q.as_deref(), Endpoint::Object).await?;
+        read_object(&exchange, &authed, &id, &object, q.as_deref(), Endpoint::Object).await?;
     Ok(envelope(&read))
 }
 
 pub(super) async fn versions(
     State(exchange): State<Arc<Exchange>>,
-    headers: HeaderMap,
+    authed: Authed,
     Path((id, object)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, TaxiiError> {
     let read =
-        read_object(&exchange, &headers, &id, &object, q.as_deref(), Endpoint::Versions).await?;
+        read_object(&exchange, &authed, &id, &object, q.as_deref(), Endpoint::Versions).await?;
     let versions = shapes::Versions {
         more: read.page.more,
         next: read.next.clone(),
@@ -336,10 +332,10 @@ pub(super) async fn versions(
 
 pub(super) async fn status(
     State(exchange): State<Arc<Exchange>>,
-    headers: HeaderMap,
+    authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Response, TaxiiError> {
-    let caller = reading_caller(&exchange, &headers).await?;
+    let caller = reading_caller(&authed)?;
     let status = exchange
         .store
         .status(&id, caller.org.id)

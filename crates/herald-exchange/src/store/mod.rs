@@ -77,6 +77,36 @@ impl Store {
         herald_db::dispatch!(write, &self.pools, revoke_token, org, name)
     }
 
+    /// An organisation's API tokens by name (names, dates, revoked; never the hashes).
+    pub async fn tokens_of(&self, org: i64) -> Result<Vec<TokenInfo>, StoreError> {
+        herald_db::dispatch!(&self.pools, tokens_of, org)
+    }
+
+    /// Registers an mTLS client certificate to an organisation; `false` when it is registered
+    /// already (to any organisation).
+    pub async fn add_client_cert(&self, cert: &NewClientCert) -> Result<bool, StoreError> {
+        herald_db::dispatch!(write, &self.pools, add_client_cert, cert)
+    }
+
+    /// Removes an organisation's client certificate (it no longer authenticates).
+    pub async fn remove_client_cert(
+        &self,
+        org: i64,
+        thumbprint: &[u8; 32],
+    ) -> Result<bool, StoreError> {
+        herald_db::dispatch!(write, &self.pools, remove_client_cert, org, thumbprint)
+    }
+
+    /// An organisation's registered client certificates.
+    pub async fn client_certs(&self, org: i64) -> Result<Vec<ClientCert>, StoreError> {
+        herald_db::dispatch!(&self.pools, client_certs, org)
+    }
+
+    /// The organisation a client certificate is registered to, unless it is disabled.
+    pub async fn org_by_cert(&self, thumbprint: &[u8; 32]) -> Result<Option<Org>, StoreError> {
+        herald_db::dispatch!(&self.pools, org_by_cert, thumbprint)
+    }
+
     /// Adds a collection at the end of the list; `false` when its id or alias is taken.
     pub async fn add_collection(&self, collection: &NewCollection) -> Result<bool, StoreError> {
         herald_db::dispatch!(write, &self.pools, add_collection, collection)

@@ -80,6 +80,41 @@ pub struct NewToken {
     pub created_us: i64,
 }
 
+/// An mTLS client certificate to register to an organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewClientCert {
+    /// The organisation it authenticates.
+    pub org: i64,
+    /// SHA-256 of the certificate's DER.
+    pub thumbprint: [u8; 32],
+    /// Its subject, for listings.
+    pub subject: String,
+    /// When it was registered (µs).
+    pub created_us: i64,
+}
+
+/// A registered client certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    /// SHA-256 of the certificate's DER.
+    pub thumbprint: [u8; 32],
+    /// Its subject.
+    pub subject: String,
+    /// When it was registered (µs).
+    pub created_us: i64,
+}
+
+/// An API token as listings show it (never the token or its hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Its name.
+    pub name: String,
+    /// When it was issued (µs).
+    pub created_us: i64,
+    /// Whether it is revoked.
+    pub revoked: bool,
+}
+
 /// A collection to add.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCollection {

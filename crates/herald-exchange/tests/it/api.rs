@@ -6,7 +6,9 @@ use base64::Engine as _;
 use herald_stix::tlp;
 use serde_json::{Value, json};
 
-use crate::support::{SECTOR, TAXII, basic, call, flip, identity, note, send, setup};
+use crate::support::{
+    NOW, SECTOR, TAXII, basic, basic_with, call, flip, identity, note, send, setup,
+};
 
 #[tokio::test]
 async fn objects_round_trip_byte_for_byte_through_pages() {
@@ -333,4 +335,58 @@ async fn refusals_have_their_status_and_store_nothing() {
     );
     assert_eq!(v["failures"][0]["id"], "nonsense");
     assert_eq!(v["total_count"], 3);
+}
+
+/// A client certificate (as the serve loop attaches it after the handshake verified its chain)
+/// authenticates the organisation it is registered to; a token, when sent, decides instead.
+#[tokio::test]
+async fn a_registered_client_certificate_authenticates_its_organisation() {
+    use herald_exchange::store::NewClientCert;
+    use herald_runtime::server::PeerInfo;
+
+    let s = setup().await;
+    let der = b"not parsed here: the handshake checked it".to_vec();
+    let with_cert = |der: &[u8], auth: Option<String>| {
+        let mut req = Request::builder()
+            .method("GET")
+            .uri("/taxii2/health/collections/")
+            .header("accept", TAXII);
+        if let Some(auth) = auth {
+            req = req.header("authorization", auth);
+        }
+        let mut req = req.body(Body::empty()).unwrap();
+        req.extensions_mut().insert(PeerInfo { remote: None, certificate: Some(der.to_vec()) });
+        req
+    };
+    // Not registered yet: 401, and nothing about the certificate is stored.
+    let answer = send(&s, with_cert(&der, None)).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.text());
+    assert!(answer.text().contains("not registered"), "{}", answer.text());
+    let vendor = s.store.org_by_name("vendor-x").await.unwrap().unwrap();
+    let cert = NewClientCert {
+        org: vendor.id,
+        thumbprint: herald_trust::thumbprint(&der).0,
+        subject: "CN=vendor-x".into(),
+        created_us: NOW,
+    };
+    assert!(s.store.add_client_cert(&cert).await.unwrap());
+    let answer = send(&s, with_cert(&der, None)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let aliases: Vec<_> = answer.json()["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["alias"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(aliases, ["sector"], "vendor-x reads the sector collection only");
+    // Authorization wins over the certificate: a bad token is refused even with a good cert,
+    // and hospital-a's token is hospital-a.
+    let answer = send(&s, with_cert(&der, Some(basic_with("vendor-x", "wrong")))).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    let answer = send(&s, with_cert(&der, Some(basic("hospital-a")))).await;
+    let aliases = answer.json()["collections"].as_array().unwrap().len();
+    assert_eq!((answer.status, aliases), (StatusCode::OK, 2));
+    // Disabled: the certificate is refused too.
+    assert!(s.store.set_org_disabled("vendor-x", true).await.unwrap());
+    assert_eq!(send(&s, with_cert(&der, None)).await.status, StatusCode::UNAUTHORIZED);
 }

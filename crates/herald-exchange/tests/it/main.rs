@@ -11,6 +11,7 @@
 
 mod api;
 mod bad_input;
+mod instances;
 mod store;
 mod support;
 mod tlp_matrix;

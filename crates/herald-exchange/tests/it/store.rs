@@ -2,8 +2,8 @@
 
 use herald_db::testing::{Backend, TestDb};
 use herald_exchange::store::{
-    AuditCheck, AuditEntry, DeleteOutcome, Grant, Ingest, NewCollection, NewObject, NewOrg,
-    NewToken, ObjectQuery, OrgKind, Reader, StatusEntry, Store, Versions,
+    AuditCheck, AuditEntry, DeleteOutcome, Grant, Ingest, NewClientCert, NewCollection, NewObject,
+    NewOrg, NewToken, ObjectQuery, OrgKind, Reader, StatusEntry, Store, Versions,
 };
 use herald_stix::tlp::Tlp;
 
@@ -25,6 +25,7 @@ herald_db::on_both!(
     deletes_only_by_the_author_or_the_operator,
     the_audit_chain_finds_edits_and_gaps,
     status_is_only_for_the_poster,
+    client_certificates_and_token_listings,
 );
 
 /// The dev world's shape: an operator, three hospitals in `health`, a supplier in none.
@@ -417,4 +418,41 @@ async fn status_is_only_for_the_poster(backend: Backend) {
     assert_eq!(store.status("s-2", w.a).await.unwrap(), None);
     let counts = store.counts().await.unwrap();
     assert!(counts.contains(&("status_entry", 2)), "{counts:?}");
+}
+
+async fn client_certificates_and_token_listings(backend: Backend) {
+    let Some((_db, store)) = fresh(backend).await else { return };
+    let w = world(&store).await;
+    let cert = NewClientCert {
+        org: w.a,
+        thumbprint: [3; 32],
+        subject: "CN=hospital-a".into(),
+        created_us: NOW,
+    };
+    assert!(store.add_client_cert(&cert).await.unwrap());
+    // One certificate names one organisation: registering it again, to anyone, is refused.
+    assert!(!store.add_client_cert(&NewClientCert { org: w.b, ..cert.clone() }).await.unwrap());
+    assert_eq!(store.org_by_cert(&[3; 32]).await.unwrap().unwrap().id, w.a);
+    assert_eq!(store.org_by_cert(&[4; 32]).await.unwrap(), None);
+    let listed = store.client_certs(w.a).await.unwrap();
+    assert_eq!((listed.len(), listed[0].subject.as_str()), (1, "CN=hospital-a"));
+    assert!(store.client_certs(w.b).await.unwrap().is_empty());
+    // A disabled organisation's certificate authenticates nobody.
+    assert!(store.set_org_disabled("hospital-a", true).await.unwrap());
+    assert_eq!(store.org_by_cert(&[3; 32]).await.unwrap(), None);
+    assert!(store.set_org_disabled("hospital-a", false).await.unwrap());
+    // Removal is per organisation.
+    assert!(!store.remove_client_cert(w.b, &[3; 32]).await.unwrap());
+    assert!(store.remove_client_cert(w.a, &[3; 32]).await.unwrap());
+    assert_eq!(store.org_by_cert(&[3; 32]).await.unwrap(), None);
+    // Token listings: names, dates and state, by name; never the hash.
+    for (name, hash) in [("b-token", [1; 32]), ("a-token", [2; 32])] {
+        let token = NewToken { org: w.vendor, name: name.into(), hash, created_us: NOW };
+        assert!(store.add_token(&token).await.unwrap());
+    }
+    assert!(store.revoke_token(w.vendor, "b-token").await.unwrap());
+    let tokens = store.tokens_of(w.vendor).await.unwrap();
+    let shown: Vec<_> = tokens.iter().map(|t| (t.name.as_str(), t.revoked)).collect();
+    assert_eq!(shown, [("a-token", false), ("b-token", true)]);
+    assert!(store.tokens_of(w.cert).await.unwrap().is_empty());
 }

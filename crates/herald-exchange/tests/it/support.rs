@@ -33,7 +33,7 @@ pub(crate) const ORGS: [(&str, OrgKind); 5] = [
 ];
 
 pub(crate) struct Setup {
-    pub(crate) _db: TestDb,
+    pub(crate) db: TestDb,
     pub(crate) router: axum::Router,
     pub(crate) store: Store,
 }
@@ -63,7 +63,16 @@ async fn add_collections(store: &Store) {
 /// An exchange with `limits` and `max_content_length`: the sector collection (members read and
 /// write, vendor-x reads), cert-inbox (members write, the operator reads and writes).
 pub(crate) async fn setup_with(limits: Limits, max_content_length: u64) -> Setup {
-    let db = Backend::Sqlite.fresh().await.unwrap();
+    setup_on(Backend::Sqlite, limits, max_content_length).await.unwrap()
+}
+
+/// As [`setup_with`] on `backend` (`None` when PostgreSQL is not there and may be skipped).
+pub(crate) async fn setup_on(
+    backend: Backend,
+    limits: Limits,
+    max_content_length: u64,
+) -> Option<Setup> {
+    let db = backend.fresh().await?;
     let store = Store::open(&db.url).await.unwrap();
     let key = [9u8; 32];
     add_collections(&store).await;
@@ -92,9 +101,22 @@ pub(crate) async fn setup_with(limits: Limits, max_content_length: u64) -> Setup
             store.grant(INBOX_ID, id, inbox).await.unwrap();
         }
     }
-    let mut counter = 0u8;
+    let router = instance(store.clone(), limits, max_content_length, 0);
+    Some(Setup { db, router, store })
+}
+
+/// Another instance on the same database (as a second process on one PostgreSQL would be):
+/// its own pool and router, the same keys; its status ids start at `ids`.
+pub(crate) async fn second_instance(s: &Setup) -> axum::Router {
+    let store = Store::open(&s.db.url).await.unwrap();
+    instance(store, Limits::default(), 1 << 20, 128)
+}
+
+fn instance(store: Store, limits: Limits, max_content_length: u64, ids: u8) -> axum::Router {
+    let key = [9u8; 32];
+    let mut counter = ids;
     let exchange = Exchange {
-        store: store.clone(),
+        store,
         cursor_key: CursorKey::new([3; 32]),
         token_key: key,
         clock: Arc::new(FixedClock(NOW)),
@@ -107,7 +129,7 @@ pub(crate) async fn setup_with(limits: Limits, max_content_length: u64) -> Setup
             [counter; 16]
         })),
     };
-    Setup { _db: db, router: api::router(Arc::new(exchange)), store }
+    api::router(Arc::new(exchange))
 }
 
 /// Basic credentials of `org` with a token `tok-<token>`.
@@ -143,6 +165,17 @@ pub(crate) async fn call(
     org: Option<&str>,
     body: Option<&str>,
 ) -> Answer {
+    call_on(&s.router, method, path, org, body).await
+}
+
+/// [`call`] on any instance's router.
+pub(crate) async fn call_on(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    org: Option<&str>,
+    body: Option<&str>,
+) -> Answer {
     let mut req = Request::builder().method(method).uri(path).header("accept", TAXII);
     if let Some(org) = org {
         req = req.header("authorization", basic(org));
@@ -151,11 +184,15 @@ pub(crate) async fn call(
         req = req.header("content-type", TAXII);
     }
     let req = req.body(Body::from(body.unwrap_or_default().to_owned())).unwrap();
-    send(s, req).await
+    send_to(router, req).await
 }
 
 pub(crate) async fn send(s: &Setup, req: Request<Body>) -> Answer {
-    let res = s.router.clone().oneshot(req).await.unwrap();
+    send_to(&s.router, req).await
+}
+
+async fn send_to(router: &axum::Router, req: Request<Body>) -> Answer {
+    let res = router.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
     let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();

@@ -120,4 +120,19 @@ _, token = creds("hospital-b")
 bearer = Server(f"{url}/taxii2/", auth=Bearer(token), verify=ca)
 assert bearer.api_roots[0].collections
 
+# mTLS: the organisation's client certificate from the dev CA, no token at all (requests' `cert`).
+mtls = Server(f"{url}/taxii2/", cert=(f"{orgs}/hospital-c/client.pem", f"{orgs}/hospital-c/client.key.pem"), verify=ca)
+mtls_sector = [c for c in mtls.api_roots[0].collections if c.alias == "sector"][0]
+mtls_seen = [o["id"] for env in as_pages(mtls_sector.get_objects, per_request=100) for o in env.get("objects", [])]
+# hospital-c is a community peer of hospital-a: it sees what hospital-a's peers see.
+assert indicator.id in mtls_seen, "hospital-c over mTLS sees the GREEN indicator"
+results["mtls_collections"] = [c.alias for c in mtls.api_roots[0].collections]
+# Without a certificate or token: 401.
+try:
+    Server(f"{url}/taxii2/", verify=ca).title
+    raise AssertionError("no credentials must be refused")
+except requests.exceptions.HTTPError as e:
+    assert e.response.status_code == 401, e.response.status_code
+    results["no_credentials"] = 401
+
 print(json.dumps(results, sort_keys=True))

@@ -3,11 +3,13 @@
 //! Every operation runs through `run_tx`; writes begin with the backend's `BEGIN_WRITE`.
 
 mod audit;
+mod certs;
 mod objects;
 mod orgs;
 mod read;
 
 pub(crate) use audit::{audit, audit_entries, verify_audit};
+pub(crate) use certs::{add_client_cert, client_certs, org_by_cert, remove_client_cert, tokens_of};
 pub(crate) use objects::{delete, ingest, status};
 pub(crate) use orgs::{
     add_collection, add_org, add_token, collection_by_alias, collection_for, collections_of, grant,

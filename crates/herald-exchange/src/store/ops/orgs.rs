@@ -7,15 +7,18 @@ use super::super::BEGIN_WRITE;
 use super::Db;
 use crate::store::{Collection, Grant, NewCollection, NewOrg, NewToken, Org, OrgKind, StoreError};
 
-type OrgColumns = (i64, String, String, String, bool);
+pub(super) type OrgColumns = (i64, String, String, String, bool);
 
-fn org_row((id, name, identity_id, kind, disabled): OrgColumns) -> Result<Org, DbError> {
+pub(super) fn org_row((id, name, identity_id, kind, disabled): OrgColumns) -> Result<Org, DbError> {
     let kind =
         OrgKind::parse(&kind).ok_or_else(|| DbError::corrupt("org", "kind", &"unknown kind"))?;
     Ok(Org { id, name, identity_id, kind, disabled })
 }
 
 const ORG_COLUMNS: &str = "id, name, identity_id, kind, disabled";
+
+/// The same columns of the organisation rows aliased `o`.
+pub(super) const ORG_COLUMNS_O: &str = "o.id, o.name, o.identity_id, o.kind, o.disabled";
 
 pub(crate) async fn add_org(pool: &Pool<Db>, org: &NewOrg) -> Result<Option<i64>, StoreError> {
     run_tx("add_org", || async {

@@ -100,10 +100,11 @@ pub(crate) async fn page(pool: &Pool<Db>, query: &ObjectQuery<'_>) -> Result<Pag
 }
 
 /// The tables and their row counts.
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "org",
     "community_member",
     "api_token",
+    "client_cert",
     "collection",
     "collection_grant",
     "stix_object",
