@@ -315,10 +315,21 @@ pub fn localhost_server_from_ca(
     validity: &DevValidity,
     common_name: &str,
 ) -> Result<Identity, TrustError> {
+    with_dev_ca(ca_key_pem, validity, |issuer| {
+        localhost_server(validity.leaf, None, common_name, issuer)
+    })
+}
+
+/// Runs `issue` with the dev TLS CA of an existing dev world as issuer, from its PKCS#8 PEM key
+/// (the issuer name is the one [`generate_dev_pki`] gives its CA).
+fn with_dev_ca<T>(
+    ca_key_pem: &str,
+    validity: &DevValidity,
+    issue: impl FnOnce(&Issuer<'_, &KeyPair>) -> Result<T, TrustError>,
+) -> Result<T, TrustError> {
     let ca_key = KeyPair::from_pem(ca_key_pem)?;
     let ca_params = ca_params(validity.ca)?;
-    let issuer = Issuer::from_params(&ca_params, &ca_key);
-    localhost_server(validity.leaf, None, common_name, &issuer)
+    issue(&Issuer::from_params(&ca_params, &ca_key))
 }
 
 /// A TLS client certificate (EKU clientAuth) named `common_name`, issued by the dev TLS CA of
@@ -329,13 +340,12 @@ pub fn client_from_ca(
     validity: &DevValidity,
     common_name: &str,
 ) -> Result<Identity, TrustError> {
-    let ca_key = KeyPair::from_pem(ca_key_pem)?;
-    let ca_params = ca_params(validity.ca)?;
-    let issuer = Issuer::from_params(&ca_params, &ca_key);
-    let key = new_key()?;
-    let mut p = params(validity.leaf, None, common_name)?;
-    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    identity(p.signed_by(&key, &issuer)?.der(), &key)
+    with_dev_ca(ca_key_pem, validity, |issuer| {
+        let key = new_key()?;
+        let mut p = params(validity.leaf, None, common_name)?;
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        identity(p.signed_by(&key, issuer)?.der(), &key)
+    })
 }
 
 /// A TLS server certificate for this machine, issued by the dev TLS CA: the [`params`] leaf

@@ -102,3 +102,8 @@ impl IntoResponse for TaxiiError {
 pub(super) async fn not_found() -> TaxiiError {
     TaxiiError::not_found("no such resource")
 }
+
+/// A route with a method it does not serve: 405 in the TAXII media type (axum adds `Allow`).
+pub(super) async fn method_not_allowed() -> TaxiiError {
+    TaxiiError::new(StatusCode::METHOD_NOT_ALLOWED, "this resource does not take that method")
+}

@@ -106,5 +106,6 @@ pub fn router(exchange: Arc<Exchange>) -> Router {
         .route(&format!("{root}status/{{status}}/"), get(read::status))
         .route(&format!("{root}status/{{status}}"), get(read::status))
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(exchange)
 }

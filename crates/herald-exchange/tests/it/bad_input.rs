@@ -114,6 +114,16 @@ fn media_rows() -> Vec<Row> {
             "max_content_length",
         ),
         row("oversize chunked", chunked, S::PAYLOAD_TOO_LARGE, "max_content_length"),
+        row(
+            "PUT on objects",
+            Request::put(format!("{SECTOR}objects/"))
+                .header("accept", TAXII)
+                .header("authorization", basic("hospital-a"))
+                .body(Body::empty())
+                .unwrap(),
+            S::METHOD_NOT_ALLOWED,
+            "does not take that method",
+        ),
     ]
 }
 

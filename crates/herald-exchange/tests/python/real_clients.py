@@ -135,4 +135,18 @@ except requests.exceptions.HTTPError as e:
     assert e.response.status_code == 401, e.response.status_code
     results["no_credentials"] = 401
 
+# A body over max_content_length (10 MiB in dev): requests sends all of it before it reads the
+# answer, and still sees the 413 (the server reads the refused body to its end).
+user, password = creds("hospital-a")
+big = b'{"objects":[' + b" " * (11 << 20) + b"]}"
+oversize = requests.post(
+    f"{sector.url}objects/",
+    data=big,
+    auth=(user, password),
+    verify=ca,
+    headers={"Content-Type": "application/taxii+json;version=2.1", "Accept": "application/taxii+json;version=2.1"},
+)
+assert oversize.status_code == 413, oversize.status_code
+results["oversize"] = oversize.json()["http_status"]
+
 print(json.dumps(results, sort_keys=True))

@@ -66,6 +66,7 @@ fn the_real_clients_use_the_dev_exchange_unchanged() {
         serde_json::json!(["sector", "advisories", "cert-inbox"])
     );
     assert_eq!(results["no_credentials"], 401);
+    assert_eq!(results["oversize"], "413");
 }
 
 #[test]
