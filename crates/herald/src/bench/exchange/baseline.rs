@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, ensure};
 use herald_exchange::store::Store;
+use sqlx::ConnectOptions as _;
 use sqlx::sqlite::SqliteSynchronous;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
@@ -42,9 +43,10 @@ struct StoredRow {
 /// The settings of the store's writing connection (`herald_db::sqlite_writer_options`, which the
 /// binary cannot name: herald-db is not its dependency): WAL, foreign keys, the busy timeout,
 /// `synchronous = NORMAL`, statement journals in memory, checkpoints every 10000 pages, a page
-/// cache of 16 MiB.
+/// cache of 16 MiB. Statements are not logged: the whole-table reads are slow on purpose.
 fn store_options(path: &Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new()
+        .disable_statement_logging()
         .filename(path)
         .journal_mode(SqliteJournalMode::Wal)
         .foreign_keys(true)
