@@ -11,6 +11,7 @@ use serde::Serialize;
 
 mod app;
 mod crash;
+mod exchange;
 mod exports;
 mod gateway;
 mod padding;
@@ -57,6 +58,12 @@ pub(crate) enum BenchCommand {
     /// codes, tokens and certificates accepted twice, keys missing or duplicated at the gateway
     /// and in the export files. A table per scenario; exits non-zero when a count is not 0.
     Crash(crash::CrashBench),
+    /// Run the exchange as a process of its own (`herald exchange serve --dev` in a temporary
+    /// folder), post N STIX indicators (TLP:GREEN) to a collection in TAXII envelopes of B with C
+    /// concurrent clients over loopback HTTPS, read them back as another member in pages of P
+    /// following `next`, and report objects per second, the first, median and last page's time
+    /// and the server's peak memory, next to raw SQLite inserts and a raw scan of the same rows.
+    Exchange(exchange::ExchangeBench),
     /// The dev verifier of `bench crash` (behind a proxy header); not for direct use.
     #[command(hide = true)]
     CrashVerifier(crash::verifier::CrashVerifier),
@@ -141,6 +148,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Publish(args) => crate::run_async(publish::run(&args)),
         BenchCommand::Padding(args) => padding::run(&args),
         BenchCommand::Crash(args) => crate::run_async(crash::run(&args)),
+        BenchCommand::Exchange(args) => crate::run_async(exchange::run(&args)),
         BenchCommand::CrashVerifier(args) => crate::run_async(crash::verifier::serve(&args)),
     }
 }

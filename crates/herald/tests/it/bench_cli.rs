@@ -122,3 +122,23 @@ fn bench_publish_open_loop_reports_the_offered_rate() {
         assert_eq!(result[endpoint]["requests"], 12, "{endpoint}: {result}");
     }
 }
+
+/// `herald bench exchange`, small: the exchange runs as a process of its own, every object is
+/// posted and read back in pages, and the report carries the baselines. No timing is asserted.
+#[test]
+fn bench_exchange_posts_reads_back_and_reports_the_baselines() {
+    let out =
+        herald(&["bench", "exchange", "--objects", "3000", "--batch", "500", "--page", "700"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let report: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(report["bench"], "exchange", "{report}");
+    assert_eq!(report["objects"], 3000, "{report}");
+    assert_eq!(report["pages"], 5, "{report}");
+    for figure in ["ingest_objects_per_s", "read_objects_per_s", "ingest_ratio", "read_ratio"] {
+        assert!(report[figure].as_f64().unwrap() > 0.0, "{figure}: {report}");
+    }
+    assert!(report["server_peak_rss_kib"].as_u64().unwrap() > 0, "{report}");
+    check_error(&["bench", "exchange", "--batch", "0"], "--batch");
+}
