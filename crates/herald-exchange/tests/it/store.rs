@@ -215,6 +215,24 @@ async fn objects_are_stored_once_per_version_with_their_flags(backend: Backend) 
     let at = Versions { at: vec![5], ..Versions::default() };
     let q = ObjectQuery { object_id: Some(id), ..query(reader(w.a), &at) };
     assert_eq!(store.page(&q).await.unwrap().rows[0].body, v1.as_bytes());
+    // A later POST with a newer and an older version moves both flags off the stored rows.
+    let objs = vec![
+        object(0, id, Some(15), Tlp::Green, r#"{"v": 15}"#),
+        object(1, id, Some(1), Tlp::Green, r#"{"v": 0}"#),
+        object(2, id, Some(10), Tlp::Green, v2),
+    ];
+    let status = store.ingest(&post(w.a, NOW + 2, "s2b", objs)).await.unwrap();
+    let new: Vec<_> = status.entries.iter().map(|e| e.message.is_none()).collect();
+    assert_eq!(new, [true, true, false]);
+    let flagged = |versions: Versions| {
+        let store = store.clone();
+        async move {
+            let q = ObjectQuery { object_id: Some(id), ..query(reader(w.a), &versions) };
+            store.page(&q).await.unwrap().rows.iter().map(|r| r.version_us).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(flagged(Versions::default()).await, [15]);
+    assert_eq!(flagged(Versions { first: true, ..Versions::default() }).await, [1]);
     // A newer version takes over "last".
     let status = store
         .ingest(&post(w.a, NOW + 2, "s3", vec![object(0, id, Some(20), Tlp::Green, "{}")]))
@@ -230,8 +248,9 @@ async fn objects_are_stored_once_per_version_with_their_flags(backend: Backend) 
     let spec = ["2.0".to_owned()];
     let q = ObjectQuery { spec_versions: &spec, ..query(reader(w.a), &all) };
     assert!(store.page(&q).await.unwrap().rows.is_empty());
+    // Added after NOW + 1: the two versions of "s2b" and the one of "s3".
     let q = ObjectQuery { added_after_us: Some(NOW + 1), ..query(reader(w.a), &all) };
-    assert_eq!(store.page(&q).await.unwrap().rows.len(), 1);
+    assert_eq!(store.page(&q).await.unwrap().rows.len(), 3);
 }
 
 async fn pages_follow_date_added_and_never_skip(backend: Backend) {

@@ -4,13 +4,15 @@
 
 mod audit;
 mod certs;
+mod ingest;
 mod objects;
 mod orgs;
 mod read;
 
 pub(crate) use audit::{audit, audit_entries, verify_audit};
 pub(crate) use certs::{add_client_cert, client_certs, org_by_cert, remove_client_cert, tokens_of};
-pub(crate) use objects::{delete, ingest, status};
+pub(crate) use ingest::ingest;
+pub(crate) use objects::{delete, status};
 pub(crate) use orgs::{
     add_collection, add_org, add_token, collection_by_alias, collection_for, collections_of, grant,
     join_community, org_by_identity, org_by_name, org_by_token, orgs, revoke_token,

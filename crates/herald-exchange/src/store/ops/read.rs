@@ -70,10 +70,10 @@ pub(crate) async fn page(pool: &Pool<Db>, query: &ObjectQuery<'_>) -> Result<Pag
         q.push(" FROM stix_object o");
         push_selection(&mut q, query);
         if let Some((date_added, seq)) = query.after {
-            q.push(" AND (o.date_added_us > ").push_bind(date_added);
-            q.push(" OR (o.date_added_us = ").push_bind(date_added);
-            q.push(" AND o.seq > ").push_bind(seq);
-            q.push("))");
+            // A row value, not `a > x OR (a = x AND b > y)`: with the OR, SQLite narrows the
+            // page index to the collection only and every page scans from the first row.
+            q.push(" AND (o.date_added_us, o.seq) > (").push_bind(date_added);
+            q.push(", ").push_bind(seq).push(")");
         }
         q.push(" ORDER BY o.date_added_us, o.seq LIMIT ").push_bind(limit + 1);
         Ok(q.build_query_as().fetch_all(pool).await?)
