@@ -90,7 +90,7 @@ async fn drain(mut body: Body) {
     let _ = tokio::time::timeout(DRAIN_TIME, async {
         let mut read = 0usize;
         while let Some(Ok(frame)) = body.frame().await {
-            read = read.saturating_add(frame.data_ref().map_or(0, |d| d.len()));
+            read = read.saturating_add(frame.data_ref().map_or(0, axum::body::Bytes::len));
             if read > DRAIN_BYTES {
                 break;
             }
