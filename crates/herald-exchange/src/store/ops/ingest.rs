@@ -186,7 +186,8 @@ fn plan<'p, 'a>(post: &'p Ingest<'a>, date_added: i64, mut known: Known) -> Plan
         let tlp = in_post.entry(object.object_id).or_insert(object.tlp);
         *tlp = (*tlp).max(object.tlp);
     }
-    let mut added: HashMap<&str, Vec<i64>> = HashMap::new();
+    // Per id, the versions this POST adds and their rows.
+    let mut added: HashMap<&str, Vec<(i64, usize)>> = HashMap::new();
     let mut entries = Vec::with_capacity(post.objects.len());
     let mut rows = Vec::with_capacity(post.objects.len());
     'objects: for object in &post.objects {
@@ -215,7 +216,7 @@ fn plan<'p, 'a>(post: &'p Ingest<'a>, date_added: i64, mut known: Known) -> Plan
         let stored = known.versions.get(object.object_id).map_or(&[][..], Vec::as_slice);
         let earlier = added.get(object.object_id).map_or(&[][..], Vec::as_slice);
         let present = if object.version_us.is_some() {
-            stored.contains(&version_us) || earlier.contains(&version_us)
+            stored.contains(&version_us) || earlier.iter().any(|(v, _)| *v == version_us)
         } else {
             !stored.is_empty() || !earlier.is_empty()
         };
@@ -223,14 +224,15 @@ fn plan<'p, 'a>(post: &'p Ingest<'a>, date_added: i64, mut known: Known) -> Plan
             entries.push(entry(object, version, true, Some("already present".into())));
             continue;
         }
-        added.entry(object.object_id).or_default().push(version_us);
+        added.entry(object.object_id).or_default().push((version_us, rows.len()));
         rows.push(Row { object, version_us, recipients, is_latest: false, is_first: false });
         entries.push(entry(object, version, true, None));
     }
     let (mut clear_latest, mut clear_first) = (Vec::new(), Vec::new());
     for (id, new) in &added {
         let stored = known.versions.remove(*id).unwrap_or_default();
-        let (Some(new_max), Some(new_min)) = (new.iter().max(), new.iter().min()) else {
+        let versions = new.iter().map(|(v, _)| v);
+        let (Some(new_max), Some(new_min)) = (versions.clone().max(), versions.min()) else {
             continue;
         };
         let (stored_max, stored_min) = (stored.iter().max(), stored.iter().min());
@@ -242,9 +244,11 @@ fn plan<'p, 'a>(post: &'p Ingest<'a>, date_added: i64, mut known: Known) -> Plan
         }
         let latest = stored_max.map_or(*new_max, |m| (*m).max(*new_max));
         let first = stored_min.map_or(*new_min, |m| (*m).min(*new_min));
-        for row in rows.iter_mut().filter(|r| r.object.object_id == *id) {
-            row.is_latest = row.version_us == latest;
-            row.is_first = row.version_us == first;
+        for (version, at) in new {
+            if let Some(row) = rows.get_mut(*at) {
+                row.is_latest = *version == latest;
+                row.is_first = *version == first;
+            }
         }
     }
     Plan { entries, rows, clear_latest, clear_first }
