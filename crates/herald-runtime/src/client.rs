@@ -1,6 +1,6 @@
 //! An HTTPS client for herald's services and any EFGS-compatible gateway: the server checked
 //! against given CA certificates, an optional client certificate (mTLS), one request per
-//! connection, any status an [`Answer`]. The key server's federation, `herald efgs
+//! connection (or several on one, [`HttpsClient::connect`]), any status an [`Answer`]. The key server's federation, `herald efgs
 //! upload|download|audit`, the demo and the tests use it.
 
 use axum::body::Bytes;
@@ -131,25 +131,60 @@ impl HttpsClient {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Result<Answer, ClientError> {
+        self.connect().await?.request(method, path, headers, body).await
+    }
+
+    /// A kept-alive HTTP/1.1 connection, for requests one after another (as `requests.Session`
+    /// and browsers do).
+    pub async fn connect(&self) -> Result<HttpsConnection, ClientError> {
         let io = |e: &dyn std::fmt::Display| ClientError::Io(e.to_string());
         let tcp = TcpStream::connect((self.host.as_str(), self.port)).await.map_err(|e| io(&e))?;
         let name = ServerName::try_from(self.host.clone())
             .map_err(|e| ClientError::Url(format!("{}: {e}", self.host)))?;
         let tls = self.tls.connect(name, tcp).await.map_err(|e| ClientError::Tls(e.to_string()))?;
-        let (mut sender, conn) =
+        let (sender, conn) =
             hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(|e| io(&e))?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
+        Ok(HttpsConnection { sender, authority: self.authority(), prefix: self.prefix.clone() })
+    }
+}
+
+/// One open connection of an [`HttpsClient`] ([`HttpsClient::connect`]).
+pub struct HttpsConnection {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    authority: String,
+    prefix: String,
+}
+
+impl std::fmt::Debug for HttpsConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HttpsConnection(https://{}{})", self.authority, self.prefix)
+    }
+}
+
+impl HttpsConnection {
+    /// A request on this connection, after the previous one's answer; any status is an
+    /// [`Answer`].
+    pub async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Answer, ClientError> {
+        let io = |e: &dyn std::fmt::Display| ClientError::Io(e.to_string());
+        self.sender.ready().await.map_err(|e| io(&e))?;
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.prefix))
-            .header("host", self.authority());
+            .header("host", self.authority.as_str());
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         let request = request.body(Full::new(Bytes::from(body))).map_err(|e| io(&e))?;
-        let response = sender.send_request(request).await.map_err(|e| io(&e))?;
+        let response = self.sender.send_request(request).await.map_err(|e| io(&e))?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.into_body().collect().await.map_err(|e| io(&e))?.to_bytes();

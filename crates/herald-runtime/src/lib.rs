@@ -33,6 +33,6 @@ pub mod server;
 pub mod start;
 pub mod tls;
 
-pub use client::{Answer, ClientError, HttpsClient};
+pub use client::{Answer, ClientError, HttpsClient, HttpsConnection};
 pub use metrics::{CounterFamily, Registry};
 pub use server::{PeerInfo, serve};
