@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{Clock, Exchange, IdSource, router};
 use crate::config::ExchangeConfig;
+use crate::receipt::ReceiptSigner;
 use crate::store::{Store, StoreError};
 
 /// Why the exchange could not start: a setting or a file it names, a listener, the database.
@@ -62,6 +63,8 @@ impl ExchangeServer {
         )?;
         let cursor_key = CursorKey::new(key_file("cursor_key_file", &config.cursor_key_file)?);
         let token_key = key_file("token_key_file", &config.token_key_file)?;
+        let receipts = ReceiptSigner::from_pkcs8_pem(&read(&config.receipt_key_file)?)
+            .map_err(|e| invalid("receipt_key_file", e))?;
         let store = Store::open(&config.database).await.map_err(StartError::open)?;
         let exchange = Arc::new(Exchange {
             store,
@@ -73,6 +76,7 @@ impl ExchangeServer {
             max_content_length: config.max_content_length,
             title: config.title.clone(),
             ids: Mutex::new(ids),
+            receipts,
         });
         let registry = crate::internal::registry();
         let router = router(exchange.clone()).layer(axum::middleware::from_fn_with_state(
@@ -108,7 +112,10 @@ impl ExchangeServer {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let internal = self.internal.map(|listener| {
-            let probe = crate::internal::ExchangeProbe { store: self.exchange.store.clone() };
+            let probe = crate::internal::ExchangeProbe {
+                store: self.exchange.store.clone(),
+                clock: self.exchange.clock.clone(),
+            };
             tokio::spawn(herald_runtime::internal::serve(
                 listener,
                 Arc::new(probe),

@@ -23,6 +23,10 @@ database = "sqlite:/var/lib/herald/exchange/exchange.db"
 # the same one); the token key keys the stored hashes of the organisations' API tokens.
 cursor_key_file = "/etc/herald/exchange/cursor.key"
 token_key_file = "/etc/herald/exchange/token.key"
+# The Ed25519 key that signs the receipt of every submission on the reporting tracks (PKCS#8
+# PEM, mode 0600; `herald exchange receipt keygen` writes one and its public key, which
+# reporters use with `herald exchange receipt verify` or `openssl pkeyutl -verify`).
+receipt_key_file = "/etc/herald/exchange/receipt-signing.key.pem"
 # The title of the discovery resource and the API root.
 title = "Health sector exchange"
 # The largest page of objects (also the page when a client gives no limit).
@@ -62,6 +66,8 @@ pub struct ExchangeConfig {
     pub cursor_key_file: PathBuf,
     /// The key of the stored API-token hashes (64 hex digits in a file).
     pub token_key_file: PathBuf,
+    /// The receipts' Ed25519 signing key (PKCS#8 PEM).
+    pub receipt_key_file: PathBuf,
     /// Discovery and API root title.
     #[serde(default = "default_title")]
     pub title: String,

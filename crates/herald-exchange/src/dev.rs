@@ -2,7 +2,8 @@
 //! folder (specs/dev-world.md, exchange.md §1). Creates what is still missing, never overwrites:
 //! the dev PKI when the folder has none (`ca.pem`, …, for one country, DK), then under
 //! `DIR/exchange/`: `server.pem`/`server.key.pem` from the dev CA (localhost, 127.0.0.1),
-//! `cursor.key` and `token.key`, `exchange.db`, and for each dev organisation
+//! `cursor.key` and `token.key`, the receipts' `receipt-signing.key.pem` and its public
+//! `receipt-signing.pub.pem`, `exchange.db`, and for each dev organisation
 //! `orgs/<org>/token` (mode 0600), `orgs/<org>/identity` and an mTLS client certificate
 //! `orgs/<org>/client.pem`/`client.key.pem` from the dev CA; in the store the organisations,
 //! the community `health`, and the collections `sector`, `advisories` and `cert-inbox` with the
@@ -19,6 +20,7 @@ use herald_trust::layout;
 
 use crate::api::token_hash;
 use crate::config::{ExchangeConfig, LimitSettings};
+use crate::receipt::ReceiptSigner;
 use crate::store::{Grant, NewClientCert, NewCollection, NewOrg, NewToken, OrgKind, Store};
 
 fn err(path: &Path, reason: impl std::fmt::Display) -> DevError {
@@ -110,12 +112,21 @@ pub fn prepare(
     write_once(&cursor_key_file, &herald_service::secrets::random_hex(32), true)?;
     let token_key_file = x.join("token.key");
     write_once(&token_key_file, &herald_service::secrets::random_hex(32), true)?;
+    let receipt_key_file = x.join("receipt-signing.key.pem");
+    if !receipt_key_file.exists() {
+        let (_, pem) = ReceiptSigner::generate().map_err(|e| err(&receipt_key_file, e))?;
+        write_once(&receipt_key_file, &pem, true)?;
+    }
+    let pem = std::fs::read_to_string(&receipt_key_file).map_err(|e| err(&receipt_key_file, e))?;
+    let signer = ReceiptSigner::from_pkcs8_pem(&pem).map_err(|e| err(&receipt_key_file, e))?;
+    write_once(&x.join("receipt-signing.pub.pem"), &signer.public_key_pem(), false)?;
     Ok(ExchangeConfig {
         listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
         internal_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         database: format!("sqlite:{}", x.join("exchange.db").display()),
         cursor_key_file,
         token_key_file,
+        receipt_key_file,
         title: "herald exchange (dev)".into(),
         page_max: 1000,
         max_content_length: 10 << 20,

@@ -9,6 +9,7 @@ use herald_runtime::metrics::{Registry, write_family, write_sample};
 use serde_json::{Map, Value};
 
 use crate::api::API_ROOT;
+use crate::clocks::{Stage, Status, clocks};
 use crate::store::Store;
 
 /// The OpenAPI 3.0 document of the TAXII routes, written by hand. A test checks that it
@@ -37,13 +38,20 @@ pub fn public_routes() -> Vec<(Method, String)> {
         (Method::GET, format!("{c}{{id}}/objects/{{object}}/versions/")),
         (Method::GET, format!("{API_ROOT}status/{{status}}/")),
         (Method::GET, format!("{API_ROOT}status/{{status}}")),
+        (Method::GET, "/api/v1/incidents".to_owned()),
+        (Method::POST, "/api/v1/incidents".to_owned()),
+        (Method::GET, "/api/v1/incidents/{id}".to_owned()),
+        (Method::POST, "/api/v1/incidents/{id}/stages/{stage}".to_owned()),
     ]
 }
 
-/// What `/health` and `/metrics` read: the store.
+/// What `/health` and `/metrics` read: the store, and the clock the incidents' deadlines are
+/// read against.
 pub struct ExchangeProbe {
     /// Storage.
     pub store: Store,
+    /// The exchange's clock.
+    pub clock: Arc<dyn crate::api::Clock>,
 }
 
 impl Probe for ExchangeProbe {
@@ -59,7 +67,8 @@ impl Probe for ExchangeProbe {
     }
 
     /// `herald_exchange_rows{table}`: the rows of each table (objects, statuses, organisations,
-    /// tokens, audit entries, …).
+    /// tokens, audit entries, …); `herald_exchange_incident_stages{stage,status}`: the reports
+    /// due and overdue on the mandatory track.
     fn gauges(&self) -> BoxFuture<'_, Result<String, String>> {
         Box::pin(async move {
             let counts = self.store.counts().await.map_err(|e| e.to_string())?;
@@ -68,6 +77,27 @@ impl Probe for ExchangeProbe {
             write_family(&mut out, name, "gauge", "Rows in each of the exchange's tables.");
             for (table, n) in counts {
                 write_sample(&mut out, name, &[("table", table)], u64::try_from(n).unwrap_or(0));
+            }
+            let incidents = self.store.incidents(None).await.map_err(|e| e.to_string())?;
+            let now = jiff::Timestamp::from_microsecond(self.clock.now_us()).unwrap_or_default();
+            let name = "herald_exchange_incident_stages";
+            write_family(
+                &mut out,
+                name,
+                "gauge",
+                "Reports owed on the mandatory track, by stage: due (deadline ahead) and overdue.",
+            );
+            for stage in Stage::ALL {
+                for status in [Status::Due, Status::Overdue] {
+                    let n = incidents
+                        .iter()
+                        .flat_map(|i| clocks(&crate::api::incident_facts(i), now))
+                        .filter(|c| c.stage == stage && c.status == status)
+                        .count();
+                    let status = if status == Status::Due { "due" } else { "overdue" };
+                    let labels = [("stage", stage.as_str()), ("status", status)];
+                    write_sample(&mut out, name, &labels, u64::try_from(n).unwrap_or(0));
+                }
             }
             Ok(out)
         })

@@ -3,8 +3,10 @@
 //!
 //! - [`api`]: the TAXII 2.1 routes, TAXII errors, API-token callers.
 //! - [`app`]: [`app::ExchangeServer`], the service from its [`config::ExchangeConfig`].
+//! - [`clocks`]: the NIS2 and GDPR deadlines of the mandatory track (spec §5).
 //! - [`dev`]: the dev world of spec §1 (`herald exchange serve --dev DIR`).
 //! - [`internal`]: `/health`, `/metrics` and `/openapi.json` on the internal listener.
+//! - [`receipt`]: the Ed25519 receipts of every submission (spec §5).
 //! - [`store`]: organisations, communities, API tokens, collections and grants; objects kept
 //!   byte for byte with their TLP; status resources; the hash-chained audit log. SQLite or
 //!   PostgreSQL behind one contract.
@@ -14,7 +16,9 @@
 
 pub mod api;
 pub mod app;
+pub mod clocks;
 pub mod config;
 pub mod dev;
 pub mod internal;
+pub mod receipt;
 pub mod store;

@@ -178,7 +178,7 @@ pub(crate) enum AuditCommand {
 }
 
 /// The store and the token key of the exchange `args` names.
-async fn open(args: &StoreArgs) -> Result<(Store, PathBuf)> {
+pub(crate) async fn open(args: &StoreArgs) -> Result<(Store, PathBuf)> {
     let (database, token_key_file) = match (&args.config, &args.dev) {
         (Some(path), _) => {
             let text = std::fs::read_to_string(path)
@@ -205,10 +205,7 @@ async fn open(args: &StoreArgs) -> Result<(Store, PathBuf)> {
 }
 
 fn now_us() -> i64 {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros());
-    i64::try_from(micros).unwrap_or(i64::MAX)
+    herald_exchange::api::Clock::now_us(&crate::exchange_cmd::SystemMicros)
 }
 
 async fn org(store: &Store, name: &str) -> Result<Org> {

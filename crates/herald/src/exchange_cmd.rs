@@ -34,6 +34,13 @@ pub(crate) enum ExchangeCommand {
     /// The hash-chained audit log.
     #[command(subcommand)]
     Audit(crate::exchange_admin::AuditCommand),
+    /// The mandatory track's incidents of every organisation and their reporting clocks
+    /// (`--due`: only what is due or overdue).
+    Incidents(crate::exchange_tracks::IncidentsArgs),
+    /// Receipts: verify one (as a reporter would, with the exchange's public key), or make
+    /// the signing key.
+    #[command(subcommand)]
+    Receipt(crate::exchange_tracks::ReceiptCommand),
 }
 
 /// `herald exchange serve`.
@@ -54,7 +61,7 @@ pub(crate) struct ServeArgs {
 }
 
 /// The wall clock in microseconds (TAXII's date_added precision).
-struct SystemMicros;
+pub(crate) struct SystemMicros;
 
 impl herald_exchange::api::Clock for SystemMicros {
     fn now_us(&self) -> i64 {
@@ -87,6 +94,8 @@ pub(crate) async fn run(cmd: ExchangeCommand) -> Result<()> {
         ExchangeCommand::Collection(cmd) => crate::exchange_admin::run_collection(cmd).await,
         ExchangeCommand::Token(cmd) => crate::exchange_admin::run_token(cmd).await,
         ExchangeCommand::Audit(cmd) => crate::exchange_admin::run_audit(cmd).await,
+        ExchangeCommand::Incidents(args) => crate::exchange_tracks::incidents(args).await,
+        ExchangeCommand::Receipt(cmd) => crate::exchange_tracks::receipt(&cmd),
     }
 }
 

@@ -9,6 +9,7 @@ mod efgs_client_cmd;
 mod efgs_cmd;
 mod exchange_admin;
 mod exchange_cmd;
+mod exchange_tracks;
 mod export_cmd;
 mod gaen_cmd;
 mod gateway_cmd;

@@ -1,4 +1,5 @@
-//! The TAXII 2.1 API (spec exchange.md §2) as taxii2-client 2.3.0 and stix2 3.0.2 use it.
+//! The TAXII 2.1 API (spec exchange.md §2) as taxii2-client 2.3.0 and stix2 3.0.2 use it, and
+//! the reporting tracks' JSON API under `/api/v1/` (spec §5; [`incidents`]).
 //!
 //! Every answer, refusals included, is `application/taxii+json;version=2.1`. Who calls is the
 //! organisation of an API token (HTTP Basic with the organisation's name, or Bearer); what it
@@ -7,6 +8,7 @@
 
 mod auth;
 mod error;
+mod incidents;
 mod ingest;
 mod read;
 
@@ -19,7 +21,9 @@ use herald_stix::taxii::cursor::CursorKey;
 
 pub use auth::{Caller, token_hash};
 pub use error::TaxiiError;
+pub use incidents::{facts as incident_facts, incident_json};
 
+use crate::receipt::ReceiptSigner;
 use crate::store::Store;
 
 /// The API root's path.
@@ -64,6 +68,8 @@ pub struct Exchange {
     pub title: String,
     /// Status ids.
     pub ids: Mutex<IdSource>,
+    /// Signs the receipts of the reporting tracks.
+    pub receipts: ReceiptSigner,
 }
 
 impl std::fmt::Debug for Exchange {
@@ -105,6 +111,9 @@ pub fn router(exchange: Arc<Exchange>) -> Router {
         )
         .route(&format!("{root}status/{{status}}/"), get(read::status))
         .route(&format!("{root}status/{{status}}"), get(read::status))
+        .route("/api/v1/incidents", get(incidents::list).post(incidents::open))
+        .route("/api/v1/incidents/{id}", get(incidents::one))
+        .route("/api/v1/incidents/{id}/stages/{stage}", axum::routing::post(incidents::submit))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(exchange)

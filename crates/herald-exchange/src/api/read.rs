@@ -16,7 +16,9 @@ use serde::Serialize;
 
 use super::auth::{Authed, Caller};
 use super::{API_ROOT, Exchange, TaxiiError};
-use crate::store::{AuditEntry, Collection, ObjectQuery, Page, Versions};
+use crate::store::{
+    AuditEntry, BodyPage, Collection, ObjectQuery, Page, Store, StoreError, Versions,
+};
 
 /// A 200 in the TAXII media type.
 pub(super) fn taxii_json(
@@ -113,11 +115,72 @@ pub(super) async fn collection(
     Ok(serialized(&collection_shape(&c, g)))
 }
 
-/// A read's store query from its filters, and the page it gives.
-struct Read {
+/// A read's filters, the page it gives, and the cursor to the next one.
+struct Read<P> {
     filters: Filters,
-    page: Page,
+    page: P,
     next: Option<String>,
+}
+
+/// A page as a read fetches it: rows (manifest, versions) or joined bodies (envelopes).
+trait Fetched: Sized {
+    fn fetch<'a>(
+        store: &'a Store,
+        query: &'a ObjectQuery<'a>,
+    ) -> impl Future<Output = Result<Self, StoreError>> + Send + 'a;
+    /// The cursor position after the page, when more follow.
+    fn after(&self) -> Option<(i64, i64)>;
+    /// The ids of the RED and AMBER+STRICT objects of another organisation than `org`.
+    fn restricted(&self, org: i64) -> Vec<&str>;
+    fn is_empty(&self) -> bool;
+    /// `date_added` (µs) of the first and last object.
+    fn added(&self) -> Option<(i64, i64)>;
+}
+
+impl Fetched for Page {
+    fn fetch<'a>(
+        store: &'a Store,
+        query: &'a ObjectQuery<'a>,
+    ) -> impl Future<Output = Result<Self, StoreError>> + Send + 'a {
+        store.page(query)
+    }
+    fn after(&self) -> Option<(i64, i64)> {
+        self.rows.last().filter(|_| self.more).map(|last| (last.date_added_us, last.seq))
+    }
+    fn restricted(&self, org: i64) -> Vec<&str> {
+        self.rows
+            .iter()
+            .filter(|r| r.tlp >= Tlp::AmberStrict && r.author_org != org)
+            .map(|r| r.object_id.as_str())
+            .collect()
+    }
+    fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+    fn added(&self) -> Option<(i64, i64)> {
+        self.rows.first().zip(self.rows.last()).map(|(a, b)| (a.date_added_us, b.date_added_us))
+    }
+}
+
+impl Fetched for BodyPage {
+    fn fetch<'a>(
+        store: &'a Store,
+        query: &'a ObjectQuery<'a>,
+    ) -> impl Future<Output = Result<Self, StoreError>> + Send + 'a {
+        store.body_page(query)
+    }
+    fn after(&self) -> Option<(i64, i64)> {
+        self.after
+    }
+    fn restricted(&self, _org: i64) -> Vec<&str> {
+        self.restricted.iter().map(String::as_str).collect()
+    }
+    fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+    fn added(&self) -> Option<(i64, i64)> {
+        self.added
+    }
 }
 
 pub(super) fn store_versions(filter: &VersionFilter) -> Versions {
@@ -132,14 +195,14 @@ pub(super) fn store_versions(filter: &VersionFilter) -> Versions {
     }
 }
 
-async fn read(
+async fn read<P: Fetched>(
     exchange: &Exchange,
     authed: &Authed,
     id: &str,
     object: Option<&str>,
     raw_query: Option<&str>,
     endpoint: Endpoint,
-) -> Result<Read, TaxiiError> {
+) -> Result<Read<P>, TaxiiError> {
     let caller = reading_caller(authed)?;
     let (collection, grant) = granted(exchange, &caller, id).await?;
     if !grant.can_read {
@@ -179,16 +242,15 @@ async fn read(
         limit: filters.limit.unwrap_or(exchange.page_max).clamp(1, exchange.page_max),
         with_body: matches!(endpoint, Endpoint::Objects | Endpoint::Object),
     };
-    let page = exchange.store.page(&query).await?;
-    let next = match (page.more, page.rows.last()) {
-        (true, Some(last)) => Some(cursor::seal(
+    let page = P::fetch(&exchange.store, &query).await?;
+    let next = page.after().map(|(date_added, seq)| {
+        cursor::seal(
             &exchange.cursor_key,
-            Position { date_added: StixTime::from_micros(last.date_added_us), seq: last.seq },
+            Position { date_added: StixTime::from_micros(date_added), seq },
             &binding,
-        )),
-        _ => None,
-    };
-    audit_restricted(exchange, &caller, &collection, &page).await?;
+        )
+    });
+    audit_restricted(exchange, &caller, &collection, &page.restricted(caller.org.id)).await?;
     Ok(Read { filters, page, next })
 }
 
@@ -198,14 +260,8 @@ async fn audit_restricted(
     exchange: &Exchange,
     caller: &Caller,
     collection: &Collection,
-    page: &Page,
+    restricted: &[&str],
 ) -> Result<(), TaxiiError> {
-    let restricted: Vec<&str> = page
-        .rows
-        .iter()
-        .filter(|r| r.tlp >= Tlp::AmberStrict && r.author_org != caller.org.id)
-        .map(|r| r.object_id.as_str())
-        .collect();
     if restricted.is_empty() {
         return Ok(());
     }
@@ -221,30 +277,20 @@ async fn audit_restricted(
 }
 
 /// `X-TAXII-Date-Added-First/Last` of a non-empty page.
-fn date_headers(page: &Page) -> Vec<(&'static str, String)> {
-    match (page.rows.first(), page.rows.last()) {
-        (Some(first), Some(last)) => vec![
-            (
-                "x-taxii-date-added-first",
-                StixTime::from_micros(first.date_added_us).to_rfc3339_micros(),
-            ),
-            (
-                "x-taxii-date-added-last",
-                StixTime::from_micros(last.date_added_us).to_rfc3339_micros(),
-            ),
+fn date_headers(page: &impl Fetched) -> Vec<(&'static str, String)> {
+    match page.added() {
+        Some((first, last)) => vec![
+            ("x-taxii-date-added-first", StixTime::from_micros(first).to_rfc3339_micros()),
+            ("x-taxii-date-added-last", StixTime::from_micros(last).to_rfc3339_micros()),
         ],
-        _ => Vec::new(),
+        None => Vec::new(),
     }
 }
 
-fn envelope(read: &Read) -> Response {
-    let mut body = Vec::new();
-    shapes::write_envelope(
-        read.page.more,
-        read.next.as_deref(),
-        read.page.rows.iter().map(|r| r.body.as_slice()),
-        &mut body,
-    );
+fn envelope(read: &Read<BodyPage>) -> Response {
+    let mut body = Vec::with_capacity(read.page.bodies.len().saturating_add(512));
+    let joined = Some(read.page.bodies.as_slice()).filter(|_| read.page.count > 0);
+    shapes::write_envelope(read.page.more, read.next.as_deref(), joined.into_iter(), &mut body);
     taxii_json(StatusCode::OK, body, &date_headers(&read.page))
 }
 
@@ -254,7 +300,8 @@ pub(super) async fn objects(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, TaxiiError> {
-    let read = read(&exchange, &authed, &id, None, q.as_deref(), Endpoint::Objects).await?;
+    let read =
+        read::<BodyPage>(&exchange, &authed, &id, None, q.as_deref(), Endpoint::Objects).await?;
     Ok(envelope(&read))
 }
 
@@ -264,7 +311,8 @@ pub(super) async fn manifest(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, TaxiiError> {
-    let read = read(&exchange, &authed, &id, None, q.as_deref(), Endpoint::Manifest).await?;
+    let read =
+        read::<Page>(&exchange, &authed, &id, None, q.as_deref(), Endpoint::Manifest).await?;
     let manifest = shapes::Manifest {
         more: read.page.more,
         next: read.next.clone(),
@@ -287,16 +335,16 @@ pub(super) async fn manifest(
 
 /// A read of one object (its versions or itself): nothing to show on a first page is 404, the
 /// same whether the object is missing or hidden from the caller.
-async fn read_object(
+async fn read_object<P: Fetched>(
     exchange: &Exchange,
     authed: &Authed,
     id: &str,
     object: &str,
     raw_query: Option<&str>,
     endpoint: Endpoint,
-) -> Result<Read, TaxiiError> {
-    let read = read(exchange, authed, id, Some(object), raw_query, endpoint).await?;
-    if read.page.rows.is_empty() && read.filters.next.is_none() {
+) -> Result<Read<P>, TaxiiError> {
+    let read = read::<P>(exchange, authed, id, Some(object), raw_query, endpoint).await?;
+    if read.page.is_empty() && read.filters.next.is_none() {
         return Err(TaxiiError::not_found("no such object"));
     }
     Ok(read)
@@ -309,7 +357,8 @@ pub(super) async fn object(
     RawQuery(q): RawQuery,
 ) -> Result<Response, TaxiiError> {
     let read =
-        read_object(&exchange, &authed, &id, &object, q.as_deref(), Endpoint::Object).await?;
+        read_object::<BodyPage>(&exchange, &authed, &id, &object, q.as_deref(), Endpoint::Object)
+            .await?;
     Ok(envelope(&read))
 }
 
@@ -320,7 +369,8 @@ pub(super) async fn versions(
     RawQuery(q): RawQuery,
 ) -> Result<Response, TaxiiError> {
     let read =
-        read_object(&exchange, &authed, &id, &object, q.as_deref(), Endpoint::Versions).await?;
+        read_object::<Page>(&exchange, &authed, &id, &object, q.as_deref(), Endpoint::Versions)
+            .await?;
     let versions = shapes::Versions {
         more: read.page.more,
         next: read.next.clone(),

@@ -155,6 +155,12 @@ impl Store {
         herald_db::dispatch!(&self.pools, page, query)
     }
 
+    /// A page of objects (with bodies) that `reader` may see, joined for an envelope in one
+    /// statement: what [`Store::page`] gives, without a row per object.
+    pub async fn body_page(&self, query: &ObjectQuery<'_>) -> Result<BodyPage, StoreError> {
+        herald_db::dispatch!(&self.pools, body_page, query)
+    }
+
     /// Deletes the versions of an object that `query` selects (TAXII 2.1 §5.7), when its
     /// reader may see them and is their author's organisation or the operator; audited.
     pub async fn delete(
@@ -173,6 +179,35 @@ impl Store {
     /// Appends an audit entry (outside an ingest, which appends its own).
     pub async fn audit(&self, entry: &AuditEntry) -> Result<i64, StoreError> {
         herald_db::dispatch!(write, &self.pools, audit, entry)
+    }
+
+    /// Opens an incident of the mandatory track; audited with `audit`.
+    pub async fn add_incident(
+        &self,
+        incident: &NewIncident<'_>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        herald_db::dispatch!(write, &self.pools, add_incident, incident, audit)
+    }
+
+    /// The incidents of `org` (of every organisation with `None`, for the operator's tools),
+    /// newest first.
+    pub async fn incidents(&self, org: Option<i64>) -> Result<Vec<Incident>, StoreError> {
+        herald_db::dispatch!(&self.pools, incidents, org)
+    }
+
+    /// The incident `id` when it belongs to `org`.
+    pub async fn incident(&self, id: &str, org: i64) -> Result<Option<Incident>, StoreError> {
+        herald_db::dispatch!(&self.pools, incident, id, org)
+    }
+
+    /// Stores one stage's report, once per stage; audited with `audit`.
+    pub async fn submit_stage(
+        &self,
+        submission: &StageSubmission<'_>,
+        audit: &AuditEntry,
+    ) -> Result<SubmitOutcome, StoreError> {
+        herald_db::dispatch!(write, &self.pools, submit_stage, submission, audit)
     }
 
     /// Walks the audit chain from the first entry; the first break found, if any.

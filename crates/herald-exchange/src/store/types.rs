@@ -310,6 +310,26 @@ pub struct Page {
     pub more: bool,
 }
 
+/// A page of objects as one TAXII envelope needs it: their stored bodies joined with commas
+/// (the JSON array's inside, in page order), read in one statement rather than row by row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BodyPage {
+    /// How many objects the page holds.
+    pub count: usize,
+    /// Their bodies, comma-separated, oldest first.
+    pub bodies: Vec<u8>,
+    /// Whether more rows follow.
+    pub more: bool,
+    /// `date_added` (µs) of the first and of the last object of the page.
+    pub added: Option<(i64, i64)>,
+    /// The cursor position after the page when more follow: the last row's `date_added` (µs)
+    /// and sequence.
+    pub after: Option<(i64, i64)>,
+    /// The ids of the page's RED and AMBER+STRICT objects from another organisation than the
+    /// reader's (their reads are audited, spec §8).
+    pub restricted: Vec<String>,
+}
+
 /// What a delete did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeleteOutcome {
@@ -364,4 +384,91 @@ pub enum AuditCheck {
         /// What is wrong there.
         reason: String,
     },
+}
+
+/// A new incident of the mandatory track.
+#[derive(Debug, Clone, Copy)]
+pub struct NewIncident<'a> {
+    /// Its id (a random UUID).
+    pub id: &'a str,
+    /// The reporting organisation.
+    pub org: i64,
+    /// A short title.
+    pub title: &'a str,
+    /// What happened.
+    pub summary: &'a str,
+    /// When the organisation became aware (µs).
+    pub aware_at_us: i64,
+    /// Significant under NIS2 Art. 23(3).
+    pub significant: bool,
+    /// Personal data breached (GDPR Art. 33).
+    pub personal_data: bool,
+    /// When it was opened (µs).
+    pub created_us: i64,
+}
+
+/// A stage submitted for an incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// The stage's name (`early_warning`, …).
+    pub stage: String,
+    /// When (µs).
+    pub submitted_us: i64,
+}
+
+/// A stored incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incident {
+    /// Its id.
+    pub id: String,
+    /// The reporting organisation.
+    pub org: i64,
+    /// Its name.
+    pub org_name: String,
+    /// A short title.
+    pub title: String,
+    /// What happened.
+    pub summary: String,
+    /// When the organisation became aware (µs).
+    pub aware_at_us: i64,
+    /// Significant under NIS2 Art. 23(3).
+    pub significant: bool,
+    /// Personal data breached.
+    pub personal_data: bool,
+    /// When the organisation says it was handled (µs).
+    pub handled_at_us: Option<i64>,
+    /// When it was opened (µs).
+    pub created_us: i64,
+    /// The stages submitted so far, oldest first.
+    pub submitted: Vec<Submitted>,
+}
+
+/// A report submitted for one stage of an incident.
+#[derive(Debug, Clone, Copy)]
+pub struct StageSubmission<'a> {
+    /// The incident.
+    pub incident: &'a str,
+    /// The organisation submitting (it must own the incident).
+    pub org: i64,
+    /// The stage's name.
+    pub stage: &'a str,
+    /// When (µs).
+    pub submitted_us: i64,
+    /// The report's content (JSON).
+    pub content: &'a str,
+    /// Hex SHA-256 of the request body (what the receipt names).
+    pub body_sha256: &'a str,
+    /// When the incident was handled, when the report says so (µs).
+    pub handled_at_us: Option<i64>,
+}
+
+/// What a stage submission did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    /// Stored; the incident as it is now.
+    Stored(Incident),
+    /// No such incident of this organisation.
+    NotFound,
+    /// The stage was submitted before, at this time (µs).
+    AlreadySubmitted(i64),
 }

@@ -11,7 +11,9 @@
 
 mod api;
 mod bad_input;
+mod incidents;
 mod instances;
+mod receipts;
 mod store;
 mod support;
 mod tlp_matrix;

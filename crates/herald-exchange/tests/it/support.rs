@@ -128,8 +128,18 @@ fn instance(store: Store, limits: Limits, max_content_length: u64, ids: u8) -> a
             counter = counter.wrapping_add(1);
             [counter; 16]
         })),
+        receipts: receipt_signer(),
     };
     api::router(Arc::new(exchange))
+}
+
+/// The tests' receipt key (one per test process).
+pub(crate) fn receipt_signer() -> herald_exchange::receipt::ReceiptSigner {
+    static PEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let pem = PEM.get_or_init(|| {
+        herald_exchange::receipt::ReceiptSigner::generate().unwrap().1.as_str().to_owned()
+    });
+    herald_exchange::receipt::ReceiptSigner::from_pkcs8_pem(pem).unwrap()
 }
 
 /// Basic credentials of `org` with a token `tok-<token>`.

@@ -6,6 +6,9 @@
 //! (`_properties`; `ReferenceProperty` `valid_types`/`invalid_types`), so that "no unknown
 //! properties" and "references of the right types" mean what the library means.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value};
 
 use crate::error::clip;
@@ -130,7 +133,23 @@ const DETERMINISTIC: [&str; 8] = [
 /// The class of a type stix2 registers, `None` for any other (custom, or defined by an
 /// extension-definition).
 pub(crate) fn class_of(kind: &str) -> Option<Class> {
-    TYPES.iter().find(|(t, _, _)| *t == kind).map(|(_, class, _)| *class)
+    known_types().get(kind).map(|(class, _)| *class)
+}
+
+/// [`TYPES`] by name: each type's class and the properties it may carry (its own and
+/// [`COMMON`]), built once (checked for every object of every POST).
+fn known_types() -> &'static HashMap<&'static str, (Class, HashSet<&'static str>)> {
+    static KNOWN: LazyLock<HashMap<&'static str, (Class, HashSet<&'static str>)>> =
+        LazyLock::new(|| {
+            TYPES
+                .iter()
+                .map(|(kind, class, own)| {
+                    let allowed = COMMON.iter().copied().chain(own.split(' ')).collect();
+                    (*kind, (*class, allowed))
+                })
+                .collect()
+        });
+    &KNOWN
 }
 
 /// Checks `object` (of the known type `kind`, already valid under its schema).
@@ -150,9 +169,13 @@ pub(crate) fn check(kind: &str, id: &StixId, object: &Map<String, Value>) -> Res
 }
 
 fn properties(kind: &str, object: &Map<String, Value>) -> Result<(), String> {
-    let own = TYPES.iter().find(|(t, _, _)| *t == kind).map_or("", |(_, _, p)| *p);
+    let allowed = known_types().get(kind).map(|(_, allowed)| allowed);
     for key in object.keys() {
-        if !COMMON.contains(&key.as_str()) && !own.split(' ').any(|p| p == key) {
+        let known = allowed.map_or_else(
+            || COMMON.contains(&key.as_str()),
+            |allowed| allowed.contains(key.as_str()),
+        );
+        if !known {
             return Err(format!(
                 "unknown property {:?} on {kind} (custom data goes in an extension-definition)",
                 clip(key)

@@ -50,8 +50,9 @@ pub(crate) struct ExchangeBench {
     /// Objects per POST (one TAXII envelope; at most 10000).
     #[arg(long, value_name = "B", default_value_t = 1000)]
     batch: usize,
-    /// Concurrent posting clients.
-    #[arg(long, value_name = "C", default_value_t = 2)]
+    /// Concurrent posting clients (a sector's organisations post at the same time; four keep
+    /// both of a small machine's cores busy while one POST waits for the database).
+    #[arg(long, value_name = "C", default_value_t = 4)]
     clients: usize,
     /// Objects per page when reading back (`limit`; the server's page_max, 1000, caps it).
     #[arg(long, value_name = "P", default_value_t = 1000)]

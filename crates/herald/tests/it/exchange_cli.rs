@@ -5,7 +5,7 @@ use crate::support::{DevService, herald, stderr, stdout};
 use std::path::Path;
 
 /// `herald exchange serve --dev DIR`, its log in `DIR/exchange.log`.
-fn start_exchange(dir: &Path) -> DevService {
+pub(crate) fn start_exchange(dir: &Path) -> DevService {
     let url_file = dir.join("exchange").join("url");
     DevService::start(&["exchange", "serve", "--dev"], dir, &url_file, &dir.join("exchange.log"))
 }
@@ -83,7 +83,7 @@ fn exchange_help_and_config_example() {
 }
 
 /// Runs `herald exchange <args> --dev DIR`.
-fn admin(dir: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn admin(dir: &Path, args: &[&str]) -> std::process::Output {
     let mut all = vec!["exchange"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["--dev", dir.to_str().unwrap()]);

@@ -18,6 +18,7 @@ mod crash_cli;
 mod demo_cli;
 mod efgs_cli;
 mod exchange_cli;
+mod exchange_tracks_cli;
 mod export_cli;
 mod gateway_cli;
 mod keyserver_cli;

@@ -4,6 +4,7 @@
 
 mod audit;
 mod certs;
+mod incidents;
 mod ingest;
 mod objects;
 mod orgs;
@@ -11,6 +12,7 @@ mod read;
 
 pub(crate) use audit::{audit, audit_entries, verify_audit};
 pub(crate) use certs::{add_client_cert, client_certs, org_by_cert, remove_client_cert, tokens_of};
+pub(crate) use incidents::{add_incident, incident, incidents, submit_stage};
 pub(crate) use ingest::ingest;
 pub(crate) use objects::{delete, status};
 pub(crate) use orgs::{
@@ -18,7 +20,7 @@ pub(crate) use orgs::{
     join_community, org_by_identity, org_by_name, org_by_token, orgs, revoke_token,
     set_org_disabled,
 };
-pub(crate) use read::{counts, page};
+pub(crate) use read::{body_page, counts, page};
 
 use super::Db;
 

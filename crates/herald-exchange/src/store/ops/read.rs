@@ -3,8 +3,9 @@
 use herald_db::run_tx;
 use sqlx::{Pool, QueryBuilder};
 
+use super::super::{JOIN_BODIES, JOIN_WITH_SPACES, LAST_POSITION};
 use super::{Db, push_visible, stored_tlp};
-use crate::store::{ObjectQuery, ObjectRow, Page, StoreError, Versions};
+use crate::store::{BodyPage, ObjectQuery, ObjectRow, Page, StoreError, Versions};
 
 type RowColumns = (i64, String, i64, i64, String, i64, i64, Vec<u8>);
 
@@ -59,6 +60,77 @@ fn push_versions(q: &mut QueryBuilder<Db>, versions: &Versions) {
     q.push(")");
 }
 
+/// `… FROM stix_object o WHERE …` for the page `query` selects after its cursor, in page
+/// order, `limit` rows at most.
+fn push_page_rows(q: &mut QueryBuilder<Db>, query: &ObjectQuery<'_>, limit: i64) {
+    q.push(" FROM stix_object o");
+    push_selection(q, query);
+    if let Some((date_added, seq)) = query.after {
+        // A row value, not `a > x OR (a = x AND b > y)`: with the OR, SQLite narrows the
+        // page index to the collection only and every page scans from the first row.
+        q.push(" AND (o.date_added_us, o.seq) > (").push_bind(date_added);
+        q.push(", ").push_bind(seq).push(")");
+    }
+    q.push(" ORDER BY o.date_added_us, o.seq LIMIT ").push_bind(limit);
+}
+
+type BodyPageColumns = (i64, Option<Vec<u8>>, Option<i64>, Option<String>, Option<String>);
+
+/// Two statements, one row each: the page's rows (in page order, `limit` at most) aggregated
+/// into the count, the bodies joined, the first `date_added`, the last position and the
+/// restricted ids; then, when the page is full, whether a visible row follows it.
+pub(crate) async fn body_page(
+    pool: &Pool<Db>,
+    query: &ObjectQuery<'_>,
+) -> Result<BodyPage, StoreError> {
+    let limit = i64::from(query.limit.max(1));
+    let ((count, bodies, first, last, restricted), more): (BodyPageColumns, bool) =
+        run_tx("body page", || async {
+            let mut q = QueryBuilder::<Db>::new("SELECT COUNT(*), ");
+            q.push(JOIN_BODIES).push(", MIN(p.date_added_us), ").push(LAST_POSITION).push(", ");
+            let (before, after) = JOIN_WITH_SPACES.split_once("{}").unwrap_or(("", ""));
+            q.push(before).push("CASE WHEN p.tlp >= 3 AND p.author_org <> ");
+            q.push_bind(query.reader.org).push(" THEN p.object_id END").push(after);
+            q.push(
+                " FROM (SELECT o.seq, o.date_added_us, o.tlp, o.author_org, o.object_id, o.body",
+            );
+            push_page_rows(&mut q, query, limit);
+            q.push(") p");
+            let row: BodyPageColumns = q.build_query_as().fetch_one(pool).await?;
+            let position = row.3.as_deref().and_then(position);
+            let more = match position {
+                Some((date_added, seq)) if row.0 >= limit => {
+                    let mut q = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM (SELECT o.seq");
+                    let after = ObjectQuery { after: Some((date_added, seq)), ..query.clone() };
+                    push_page_rows(&mut q, &after, 1);
+                    q.push(") n");
+                    let n: i64 = q.build_query_scalar().fetch_one(pool).await?;
+                    n > 0
+                }
+                _ => false,
+            };
+            Ok((row, more))
+        })
+        .await?;
+    let last = last.as_deref().and_then(position);
+    Ok(BodyPage {
+        count: usize::try_from(count).unwrap_or(0),
+        bodies: bodies.unwrap_or_default(),
+        more,
+        added: first.zip(last.map(|(date_added, _)| date_added)),
+        after: if more { last } else { None },
+        restricted: restricted
+            .map(|ids| ids.split(' ').map(str::to_owned).collect())
+            .unwrap_or_default(),
+    })
+}
+
+/// `date_added_us` and `seq` of a [`LAST_POSITION`] (`<20 digits>/<20 digits>`).
+fn position(text: &str) -> Option<(i64, i64)> {
+    let (date_added, seq) = text.split_once('/')?;
+    Some((date_added.parse().ok()?, seq.parse().ok()?))
+}
+
 pub(crate) async fn page(pool: &Pool<Db>, query: &ObjectQuery<'_>) -> Result<Page, StoreError> {
     let limit = i64::from(query.limit.max(1));
     let rows: Vec<RowColumns> = run_tx("page", || async {
@@ -67,15 +139,7 @@ pub(crate) async fn page(pool: &Pool<Db>, query: &ObjectQuery<'_>) -> Result<Pag
              o.author_org, ",
         );
         q.push(if query.with_body { "o.body" } else { "substr(o.body, 1, 0)" });
-        q.push(" FROM stix_object o");
-        push_selection(&mut q, query);
-        if let Some((date_added, seq)) = query.after {
-            // A row value, not `a > x OR (a = x AND b > y)`: with the OR, SQLite narrows the
-            // page index to the collection only and every page scans from the first row.
-            q.push(" AND (o.date_added_us, o.seq) > (").push_bind(date_added);
-            q.push(", ").push_bind(seq).push(")");
-        }
-        q.push(" ORDER BY o.date_added_us, o.seq LIMIT ").push_bind(limit + 1);
+        push_page_rows(&mut q, query, limit + 1);
         Ok(q.build_query_as().fetch_all(pool).await?)
     })
     .await?;
