@@ -64,7 +64,7 @@ impl Stage {
 }
 
 /// Where a stage stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Owed, deadline not passed (or not known yet).
@@ -113,10 +113,14 @@ pub struct Clock {
 
 /// `at` plus one calendar month on [`ZONE`]'s calendar.
 pub fn plus_one_month(at: Timestamp) -> Timestamp {
-    let zone = jiff::tz::db().get(ZONE).unwrap_or(TimeZone::UTC);
-    at.to_zoned_datetime(zone)
+    at.to_zoned_datetime(zone())
         .checked_add(1.month())
         .map_or_else(|_| at.saturating_add(Span::new().days(31)).unwrap_or(at), |z| z.timestamp())
+}
+
+/// [`ZONE`] from the bundled database (UTC only if the bundle lacked it).
+fn zone() -> TimeZone {
+    jiff::tz::db().get(ZONE).unwrap_or(TimeZone::UTC)
 }
 
 fn hours(at: Timestamp, n: i64) -> Timestamp {
@@ -161,8 +165,7 @@ pub fn clocks(facts: &Facts, now: Timestamp) -> Vec<Clock> {
 
 /// `at` as a case worker in [`ZONE`] reads it: `2026-03-29 03:30 CEST`.
 pub fn display(at: Timestamp) -> String {
-    let zone = jiff::tz::db().get(ZONE).unwrap_or(TimeZone::UTC);
-    at.to_zoned_datetime(zone).strftime("%Y-%m-%d %H:%M %Z").to_string()
+    at.to_zoned_datetime(zone()).strftime("%Y-%m-%d %H:%M %Z").to_string()
 }
 
 #[cfg(test)]

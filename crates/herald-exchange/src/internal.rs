@@ -87,16 +87,21 @@ impl Probe for ExchangeProbe {
                 "gauge",
                 "Reports owed on the mandatory track, by stage: due (deadline ahead) and overdue.",
             );
+            let mut owed = std::collections::HashMap::new();
+            for incident in &incidents {
+                for c in clocks(&crate::api::incident_facts(incident), now) {
+                    *owed.entry((c.stage, c.status)).or_insert(0u64) += 1;
+                }
+            }
             for stage in Stage::ALL {
-                for status in [Status::Due, Status::Overdue] {
-                    let n = incidents
-                        .iter()
-                        .flat_map(|i| clocks(&crate::api::incident_facts(i), now))
-                        .filter(|c| c.stage == stage && c.status == status)
-                        .count();
-                    let status = if status == Status::Due { "due" } else { "overdue" };
-                    let labels = [("stage", stage.as_str()), ("status", status)];
-                    write_sample(&mut out, name, &labels, u64::try_from(n).unwrap_or(0));
+                for (status, label) in [(Status::Due, "due"), (Status::Overdue, "overdue")] {
+                    let n = owed.get(&(stage, status)).copied().unwrap_or(0);
+                    write_sample(
+                        &mut out,
+                        name,
+                        &[("stage", stage.as_str()), ("status", label)],
+                        n,
+                    );
                 }
             }
             Ok(out)

@@ -238,12 +238,20 @@ pub(super) async fn open(
         ),
     };
     exchange.store.add_incident(&incident, &audit).await?;
-    let stored = exchange
-        .store
-        .incident(&id, caller.org.id)
-        .await?
-        .ok_or_else(|| ApiError(TaxiiError::internal()))?;
-    let answer = with_receipt(&exchange, incident_json(&stored, now_us), &body, now_us);
+    let opened = Incident {
+        id: id.clone(),
+        org: caller.org.id,
+        org_name: caller.org.name.clone(),
+        title: incident.title.to_owned(),
+        summary: sent.summary.clone(),
+        aware_at_us,
+        significant: sent.significant,
+        personal_data: sent.personal_data,
+        handled_at_us: None,
+        created_us: now_us,
+        submitted: Vec::new(),
+    };
+    let answer = with_receipt(&exchange, incident_json(&opened, now_us), &body, now_us);
     Ok(json_ok(StatusCode::CREATED, &answer))
 }
 
@@ -352,7 +360,15 @@ fn check_content(
     body: &[u8],
 ) -> Result<Option<String>, ApiError> {
     Ok(match stage {
-        Stage::EarlyWarning => parse_body::<EarlyWarning>(headers, body).map(|_| None)?,
+        Stage::EarlyWarning => {
+            let w: EarlyWarning = parse_body(headers, body)?;
+            if w.details.as_ref().is_some_and(|d| d.chars().count() > TEXT_MAX) {
+                return Err(ApiError::unprocessable(format!(
+                    "details: at most {TEXT_MAX} characters"
+                )));
+            }
+            None
+        }
         Stage::Notification => {
             let n: Notification = parse_body(headers, body)?;
             text("impact", &n.impact, TEXT_MAX)?;

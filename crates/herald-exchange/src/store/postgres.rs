@@ -10,8 +10,8 @@ pub(super) const BEGIN_WRITE: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 pub(super) const JOIN_BODIES: &str =
     "string_agg(p.body, '\\x2c'::bytea ORDER BY p.date_added_us, p.seq)";
 
-/// Joins the non-null values of the expression `{}` with spaces.
-pub(super) const JOIN_WITH_SPACES: &str = "string_agg({}, ' ')";
+/// The aggregate that joins text values with a separator (`…(values, separator)`), nulls left out.
+pub(super) const STRING_AGG: &str = "string_agg";
 
 /// The page's last position (`date_added_us`/`seq`, each zero-padded to 20 digits, so that the
 /// greatest string is the greatest position).

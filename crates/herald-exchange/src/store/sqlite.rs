@@ -12,8 +12,8 @@ pub(super) const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 /// them again through a temporary B-tree (three times slower; the API tests check the order).
 pub(super) const JOIN_BODIES: &str = "group_concat(p.body, ',')";
 
-/// Joins the non-null values of the expression `{}` with spaces.
-pub(super) const JOIN_WITH_SPACES: &str = "group_concat({}, ' ')";
+/// The aggregate that joins text values with a separator (`…(values, separator)`), nulls left out.
+pub(super) const STRING_AGG: &str = "group_concat";
 
 /// The page's last position (`date_added_us`/`seq`, each zero-padded to 20 digits, so that the
 /// greatest string is the greatest position).

@@ -275,6 +275,18 @@ async fn pages_follow_date_added_and_never_skip(backend: Backend) {
         let q = ObjectQuery { after, limit: 7, with_body: false, ..query(reader(w.b), &last) };
         let page = store.page(&q).await.unwrap();
         assert!(page.rows.iter().all(|r| r.body.is_empty()));
+        // The one-statement page of an envelope is the same page, bodies joined in order.
+        let with_bodies = store.page(&ObjectQuery { with_body: true, ..q.clone() }).await.unwrap();
+        let joined = store.body_page(&q).await.unwrap();
+        let bodies: Vec<&[u8]> = with_bodies.rows.iter().map(|r| r.body.as_slice()).collect();
+        assert_eq!(joined.bodies, bodies.join(&b","[..]));
+        assert_eq!((joined.count, joined.more), (page.rows.len(), page.more));
+        let (first, tail) = (page.rows.first(), page.rows.last());
+        let added = first.zip(tail).map(|(f, t)| (f.date_added_us, t.date_added_us));
+        assert_eq!(joined.added, added);
+        let position = tail.filter(|_| page.more).map(|t| (t.date_added_us, t.seq));
+        assert_eq!(joined.after, position);
+        assert!(joined.restricted.is_empty());
         seen.extend(page.rows.iter().map(|r| (r.date_added_us, r.seq, r.object_id.clone())));
         let Some(tail) = page.rows.last() else { break };
         after = Some((tail.date_added_us, tail.seq));

@@ -66,8 +66,10 @@ pub(crate) async fn incidents(
         .fetch_all(pool)
         .await?;
         let mut out: Vec<Incident> = rows.into_iter().map(incident_row).collect();
+        let at: std::collections::HashMap<String, usize> =
+            out.iter().enumerate().map(|(n, i)| (i.id.clone(), n)).collect();
         for (id, stage, submitted_us) in stages {
-            if let Some(incident) = out.iter_mut().find(|i| i.id == id) {
+            if let Some(incident) = at.get(&id).and_then(|n| out.get_mut(*n)) {
                 incident.submitted.push(Submitted { stage, submitted_us });
             }
         }

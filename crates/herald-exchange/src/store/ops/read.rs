@@ -1,9 +1,10 @@
 //! Pages of objects, manifests and versions, filtered and TLP-checked in SQL.
 
 use herald_db::run_tx;
+use herald_stix::tlp::Tlp;
 use sqlx::{Pool, QueryBuilder};
 
-use super::super::{JOIN_BODIES, JOIN_WITH_SPACES, LAST_POSITION};
+use super::super::{JOIN_BODIES, LAST_POSITION, STRING_AGG};
 use super::{Db, push_visible, stored_tlp};
 use crate::store::{BodyPage, ObjectQuery, ObjectRow, Page, StoreError, Versions};
 
@@ -84,35 +85,32 @@ pub(crate) async fn body_page(
     query: &ObjectQuery<'_>,
 ) -> Result<BodyPage, StoreError> {
     let limit = i64::from(query.limit.max(1));
-    let ((count, bodies, first, last, restricted), more): (BodyPageColumns, bool) =
-        run_tx("body page", || async {
-            let mut q = QueryBuilder::<Db>::new("SELECT COUNT(*), ");
-            q.push(JOIN_BODIES).push(", MIN(p.date_added_us), ").push(LAST_POSITION).push(", ");
-            let (before, after) = JOIN_WITH_SPACES.split_once("{}").unwrap_or(("", ""));
-            q.push(before).push("CASE WHEN p.tlp >= 3 AND p.author_org <> ");
-            q.push_bind(query.reader.org).push(" THEN p.object_id END").push(after);
-            q.push(
-                " FROM (SELECT o.seq, o.date_added_us, o.tlp, o.author_org, o.object_id, o.body",
-            );
-            push_page_rows(&mut q, query, limit);
-            q.push(") p");
-            let row: BodyPageColumns = q.build_query_as().fetch_one(pool).await?;
-            let position = row.3.as_deref().and_then(position);
-            let more = match position {
-                Some((date_added, seq)) if row.0 >= limit => {
-                    let mut q = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM (SELECT o.seq");
-                    let after = ObjectQuery { after: Some((date_added, seq)), ..query.clone() };
-                    push_page_rows(&mut q, &after, 1);
-                    q.push(") n");
-                    let n: i64 = q.build_query_scalar().fetch_one(pool).await?;
-                    n > 0
-                }
-                _ => false,
-            };
-            Ok((row, more))
-        })
-        .await?;
-    let last = last.as_deref().and_then(position);
+    let ((count, bodies, first, restricted), last, more) = run_tx("body page", || async {
+        let mut q = QueryBuilder::<Db>::new("SELECT COUNT(*), ");
+        q.push(JOIN_BODIES).push(", MIN(p.date_added_us), ").push(LAST_POSITION).push(", ");
+        q.push(STRING_AGG).push("(CASE WHEN p.tlp >= ");
+        q.push_bind(i16::from(Tlp::AmberStrict.code())).push(" AND p.author_org <> ");
+        q.push_bind(query.reader.org).push(" THEN p.object_id END, ' ')");
+        q.push(" FROM (SELECT o.seq, o.date_added_us, o.tlp, o.author_org, o.object_id, o.body");
+        push_page_rows(&mut q, query, limit);
+        q.push(") p");
+        let (count, bodies, first, last, restricted): BodyPageColumns =
+            q.build_query_as().fetch_one(pool).await?;
+        let last = last.as_deref().and_then(position);
+        let more = match last {
+            Some((date_added, seq)) if count >= limit => {
+                let mut q = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM (SELECT o.seq");
+                let after = ObjectQuery { after: Some((date_added, seq)), ..query.clone() };
+                push_page_rows(&mut q, &after, 1);
+                q.push(") n");
+                let n: i64 = q.build_query_scalar().fetch_one(pool).await?;
+                n > 0
+            }
+            _ => false,
+        };
+        Ok(((count, bodies, first, restricted), last, more))
+    })
+    .await?;
     Ok(BodyPage {
         count: usize::try_from(count).unwrap_or(0),
         bodies: bodies.unwrap_or_default(),
